@@ -1,0 +1,171 @@
+// apply: runs rendered steps phase by phase through the CommandRunner, journaling every change
+// before it is made, and maps a failure back to the lab object it served.
+import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
+import { PHASES, type Action, type Phase } from '../plan/actions.js';
+import { commandText, parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
+import { addUnique, writeJournal, type Journal } from '../state/journal.js';
+import { concurrency, readIptables, taggedRules } from '../observe/observe.js';
+import type { Step } from '../render/render.js';
+
+export class ApplyError extends Error {
+  constructor(
+    readonly object: string,
+    readonly command: string,
+    readonly stderr: string,
+    readonly line?: string,
+  ) {
+    super(`${object}: command failed: ${line ? `${line}\n  in: ` : ''}${command.split('\n')[0]}\n  ${stderr.trim().split('\n').join('\n  ')}`);
+    this.name = 'ApplyError';
+  }
+}
+
+export interface ApplyEvents {
+  phaseStart?(phase: Phase, steps: Step[]): void;
+  stepDone?(step: Step, ms: number): void;
+  phaseDone?(phase: Phase, ms: number): void;
+}
+
+const BENIGN = /Cannot find device|No such device|does not exist|No such process|Cannot open network namespace/;
+
+/** Which action a failed step failed on, from the tool's own error text. */
+function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
+  const m = /Command failed -:(\d+)/.exec(r.stderr);
+  if (m) {
+    const n = Number(m[1]);
+    return { action: step.lines[n - 1], line: step.input?.split('\n')[n - 1] };
+  }
+  const ipt = /line:? (\d+)/i.exec(r.stderr);
+  if (ipt && step.input) {
+    const n = Number(ipt[1]);
+    const lines = step.input.split('\n');
+    const line = lines[n - 1];
+    let table: string | undefined;
+    for (let i = n - 1; i >= 0; i--) if (lines[i]!.startsWith('*')) { table = lines[i]!.slice(1); break; }
+    const action = step.actions.find((a) => (a.kind === 'iptables.restore' && a.table === table) || ((a.kind === 'hostipt.add' || a.kind === 'hostipt.del') && a.rule.table === table && line?.includes(a.rule.spec.split(' -m comment')[0]!)));
+    return { ...(action ? { action } : {}), ...(line ? { line } : {}) };
+  }
+  const key = /\/proc\/sys\/(\S+?):/.exec(r.stderr)?.[1] ?? /"([^"]+)"/.exec(r.stderr)?.[1];
+  if (key) {
+    const action = step.actions.find((a) => a.kind === 'sysctl.set' && (a.key === key || a.key.replace(/\//g, '.') === key));
+    if (action) return { action };
+  }
+  return step.actions.length === 1 ? { action: step.actions[0]! } : {};
+}
+
+async function runStep(runner: CommandRunner, step: Step): Promise<void> {
+  const r = await runner.run(step.argv, step.input !== undefined ? { input: step.input } : {});
+  if (r.exitCode === 0) return;
+  if (step.tolerant) {
+    const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
+    if (bad.length === 0) return;
+  }
+  const { action, line } = culprit(step, r);
+  const object = action?.object ?? `namespace ${nsLabel(step.ns)}`;
+  throw new ApplyError(object, commandText(step.argv, step.input), r.stderr || `exit code ${r.exitCode}`, line);
+}
+
+function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
+  for (const a of actions) {
+    if (phase === 'namespaces' && a.kind === 'netns.add') addUnique(j.namespaces, [a.ns]);
+    if (phase === 'links' && a.kind === 'link.add') {
+      if (a.ns === HOST) addUnique(j.hostLinks, [a.link.name]);
+      if (a.link.peer) {
+        const p = a.link.peer;
+        if (p.ns === HOST) addUnique(j.hostLinks, [p.name]);
+        (j.peers[a.ns] ??= {})[a.link.name] = `${p.ns}/${p.name}`;
+        (j.peers[p.ns] ??= {})[p.name] = `${a.ns}/${a.link.name}`;
+      }
+    }
+    if (a.kind === 'sysctl.set' && a.previous !== undefined) {
+      const rec = (j.sysctls[a.ns] ??= {});
+      if (rec[a.key] === undefined) rec[a.key] = a.previous;
+    }
+    if (a.kind === 'iptables.restore') (j.iptables[a.ns] ??= {})[tableKey(a.family, a.table)] = { hash: a.hash };
+    if (a.kind === 'rule.add' && a.rule.family === 'ipv6') addUnique(j.v6rules, [a.ns]);
+  }
+}
+
+function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
+  if (phase !== 'delete' && phase !== 'sysctls') return;
+  for (const a of actions) {
+    if (a.kind === 'netns.del') {
+      j.namespaces = j.namespaces.filter((n) => n !== a.ns);
+      delete j.peers[a.ns];
+      delete j.sysctls[a.ns];
+      delete j.iptables[a.ns];
+    }
+    if (a.kind === 'link.del') {
+      if (a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);
+      delete j.peers[a.ns]?.[a.name];
+    }
+    if (a.kind === 'sysctl.set' && !(a.ns === HOST ? desired.hostSysctls : desired.ns.get(a.ns)?.sysctls)?.has(a.key)) delete j.sysctls[a.ns]?.[a.key];
+  }
+}
+
+/** Reads back what iptables-save made of the tables just restored, for later comparison. */
+async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action[], desired: DesiredState): Promise<void> {
+  const touched = new Map<string, Set<Family>>();
+  for (const a of actions) if (a.kind === 'iptables.restore') touched.set(a.ns, (touched.get(a.ns) ?? new Set()).add(a.family));
+  await parallel([...touched], concurrency(), async ([ns, families]) => {
+    for (const family of families) {
+      const saved = await readIptables(runner, ns, family);
+      for (const a of actions) {
+        if (a.kind !== 'iptables.restore' || a.ns !== ns || a.family !== family) continue;
+        const key = tableKey(family, a.table);
+        if (!desired.ns.get(ns)?.iptables.has(key)) delete j.iptables[ns]?.[key];
+        else j.iptables[ns]![key] = { hash: a.hash, saved: saved.get(a.table) ?? '' };
+      }
+    }
+  });
+  if (actions.some((a) => a.kind === 'hostipt.add' || a.kind === 'hostipt.del')) {
+    const rules = [];
+    for (const family of ['ipv4', 'ipv6'] as Family[]) {
+      const want = desired.hostIptables.filter((r) => r.family === family);
+      if (!want.length) continue;
+      const have = taggedRules(await readIptables(runner, HOST, family), family, desired.lab);
+      const counters = new Map<string, number>();
+      for (const r of want) {
+        const k = `${r.table} ${r.chain}`;
+        const idx = counters.get(k) ?? 0;
+        counters.set(k, idx + 1);
+        const saved = have.filter((h) => h.table === r.table && h.chain === r.chain)[idx]?.spec;
+        rules.push({ ...r, ...(saved !== undefined ? { saved } : {}) });
+      }
+    }
+    j.hostIptables = rules;
+  }
+}
+
+export async function apply(runner: CommandRunner, steps: Step[], actions: Action[], desired: DesiredState, journal: Journal, events: ApplyEvents = {}): Promise<void> {
+  try {
+    for (const phase of PHASES) {
+      const ps = steps.filter((s) => s.phase === phase);
+      if (ps.length === 0) continue;
+      const pa = ps.flatMap((s) => s.actions);
+      recordIntent(journal, phase, pa);
+      if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) {
+        journal.hostIptables = desired.hostIptables.map((r) => ({ ...r }));
+      }
+      journal.status = 'applying';
+      writeJournal(journal);
+      events.phaseStart?.(phase, ps);
+      const t0 = performance.now();
+      await parallel(ps, concurrency(), async (s) => {
+        const t = performance.now();
+        await runStep(runner, s);
+        events.stepDone?.(s, performance.now() - t);
+      });
+      recordDone(journal, phase, pa, desired);
+      if (phase === 'firewall') await recordFirewall(runner, journal, pa, desired);
+      events.phaseDone?.(phase, performance.now() - t0);
+    }
+    journal.status = 'up';
+    writeJournal(journal);
+  } catch (e) {
+    journal.status = 'failed';
+    writeJournal(journal);
+    throw e;
+  }
+}
+
+export type { IptTable };

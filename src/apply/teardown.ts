@@ -1,0 +1,94 @@
+// down: removes what the journal says the lab made, and nothing else.
+import { HOST, markOf, type Family } from '../model/types.js';
+import { listNetns, readIptables, taggedRules } from '../observe/observe.js';
+import { parseLinks, splitJsonDocs } from '../observe/parse.js';
+import { hostRulesPayload, restoreTool } from '../render/iptables.js';
+import { commandText, type CommandRunner } from '../runner/runner.js';
+import { removeJournal, writeJournal, type Journal } from '../state/journal.js';
+
+export interface DownReport {
+  namespaces: string[];
+  hostLinks: string[];
+  hostRules: number;
+  sysctls: string[];
+  /** Objects the journal names that carry another owner's mark: left alone. */
+  skipped: string[];
+  commands: string[];
+}
+
+export class TeardownError extends Error {}
+
+async function hostLinks(runner: CommandRunner) {
+  const r = await runner.run(['ip', '-j', '-d', 'link', 'show']);
+  if (r.exitCode !== 0) throw new TeardownError(`ip link show failed: ${r.stderr.trim()}`);
+  return parseLinks(splitJsonDocs(r.stdout)[0] ?? []);
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+/** Tears a lab down from its journal; dryRun lists the commands without running them. */
+export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number } = {}): Promise<DownReport> {
+  const mark = markOf(j.lab);
+  const report: DownReport = { namespaces: [], hostLinks: [], hostRules: 0, sysctls: [], skipped: [], commands: [] };
+  const exec = async (argv: string[], input?: string, tolerant = false) => {
+    report.commands.push(commandText(argv, input));
+    if (opts.dryRun) return;
+    const r = await runner.run(argv, input !== undefined ? { input } : {});
+    if (r.exitCode !== 0) {
+      const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed|Cannot find device|No such|does not exist/.test(l));
+      if (!tolerant || bad.length) throw new TeardownError(`lab ${j.lab}: ${commandText(argv, input).split('\n')[0]} failed:\n  ${r.stderr.trim()}`);
+    }
+  };
+
+  const netns = await listNetns(runner);
+  const links = await hostLinks(runner);
+  report.namespaces = j.namespaces.filter((n) => netns.has(n));
+  for (const name of j.hostLinks) {
+    const l = links.get(name);
+    if (!l) continue;
+    if (l.alias !== undefined && l.alias !== mark) report.skipped.push(`host interface ${name} (marked ${l.alias})`);
+    else report.hostLinks.push(name);
+  }
+  // Namespaces first (their veths go with them), then what is left in the host, bridges last.
+  const peersGone = new Set(report.namespaces);
+  const hostDel = report.hostLinks.filter((n) => {
+    const peer = j.peers[HOST]?.[n];
+    return !(peer && peersGone.has(peer.split('/')[0]!));
+  });
+  hostDel.sort((a, b) => Number(links.get(a)?.kind === 'bridge') - Number(links.get(b)?.kind === 'bridge'));
+  const lines = [...report.namespaces.map((n) => `netns del ${n}`), ...hostDel.map((n) => `link del dev ${n}`)];
+  if (lines.length) await exec(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`, true);
+
+  if (j.hostIptables.length) {
+    for (const family of new Set<Family>(j.hostIptables.map((r) => r.family))) {
+      const rules = taggedRules(await readIptables(runner, HOST, family), family, j.lab);
+      if (!rules.length) continue;
+      report.hostRules += rules.length;
+      await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
+    }
+  }
+  const prev = j.sysctls[HOST] ?? {};
+  const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
+  if (kv.length) {
+    await exec(['sysctl', '-q', '-w', ...kv]);
+    report.sysctls = Object.keys(prev);
+  }
+  if (opts.dryRun) return report;
+
+  // The kernel finishes deleting namespaces in the background: wait until it really has.
+  const deadline = Date.now() + (opts.timeoutMs ?? 10000);
+  for (;;) {
+    const ns = await listNetns(runner);
+    const l = await hostLinks(runner);
+    const left = [...j.namespaces.filter((n) => ns.has(n)), ...report.hostLinks.filter((n) => l.has(n))];
+    if (left.length === 0) break;
+    if (Date.now() > deadline) {
+      j.status = 'failed';
+      writeJournal(j);
+      throw new TeardownError(`lab ${j.lab}: still present after down: ${left.join(', ')}`);
+    }
+    await sleep(50);
+  }
+  removeJournal(j.lab);
+  return report;
+}

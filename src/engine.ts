@@ -1,0 +1,82 @@
+// The flow in one place: load -> model -> observe -> plan -> render -> apply.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { desiredState } from './model/desired.js';
+import type { DesiredState, Lab, ObservedState } from './model/types.js';
+import { observe } from './observe/observe.js';
+import { diff, type Plan } from './plan/diff.js';
+import { render, type Step } from './render/render.js';
+import { apply, type ApplyEvents } from './apply/apply.js';
+import { teardown, type DownReport } from './apply/teardown.js';
+import type { CommandRunner } from './runner/runner.js';
+import { newJournal, readJournal, type Journal } from './state/journal.js';
+import { acquireLock } from './state/lock.js';
+
+export class ConflictError extends Error {}
+
+export interface Planned {
+  lab: Lab;
+  desired: DesiredState;
+  observed: ObservedState;
+  journal: Journal | undefined;
+  plan: Plan;
+  steps: Step[];
+}
+
+/** Refuses a lab whose name another lab file already uses while that lab is up. */
+function checkNameClash(lab: Lab, journal: Journal | undefined): void {
+  if (!journal) return;
+  const file = resolve(lab.file);
+  if (journal.file && journal.file !== file && existsSync(journal.file)) {
+    throw new ConflictError(
+      `lab name '${lab.name}' is already used by ${journal.file}, which is up\n  hint: give one of the labs another name, or take that one down first (netlab down ${lab.name})`,
+    );
+  }
+}
+
+export async function planLab(runner: CommandRunner, lab: Lab): Promise<Planned> {
+  const journal = readJournal(lab.name);
+  checkNameClash(lab, journal);
+  const desired = desiredState(lab);
+  const observed = await observe(runner, desired, journal);
+  const plan = diff(desired, observed, journal);
+  return { lab, desired, observed, journal, plan, steps: render(plan.actions) };
+}
+
+export function conflictText(plan: Plan): string {
+  return plan.conflicts.map((c) => `${c.object}: ${c.message}\n  hint: ${c.hint}`).join('\n');
+}
+
+export interface UpResult {
+  planned: Planned;
+  applied: boolean;
+}
+
+export async function up(runner: CommandRunner, lab: Lab, events: ApplyEvents & { planned?(p: Planned): void } = {}): Promise<UpResult> {
+  const release = acquireLock(lab.name);
+  try {
+    const planned = await planLab(runner, lab);
+    events.planned?.(planned);
+    if (planned.plan.conflicts.length) throw new ConflictError(`${conflictText(planned.plan)}\nnothing was changed`);
+    if (planned.plan.actions.length === 0) return { planned, applied: false };
+    const journal = planned.journal ?? newJournal(lab.name, resolve(lab.file));
+    journal.file = resolve(lab.file);
+    await apply(runner, planned.steps, planned.plan.actions, planned.desired, journal, events);
+    return { planned, applied: true };
+  } finally {
+    release();
+  }
+}
+
+export class NotUpError extends Error {}
+
+export async function down(runner: CommandRunner, labName: string, opts: { dryRun?: boolean } = {}): Promise<DownReport | undefined> {
+  const release = opts.dryRun ? () => {} : acquireLock(labName);
+  try {
+    const journal = readJournal(labName);
+    if (!journal) return undefined;
+    return await teardown(runner, journal, opts);
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,481 @@
+// load: YAML text -> schema -> normalized Lab, with every problem located in the file.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import {
+  HOST,
+  IPT_TABLES,
+  type BridgeSpec,
+  type ChainSpec,
+  type EndSpec,
+  type Family,
+  type HostSpec,
+  type InterfaceSettings,
+  type IptTable,
+  type Lab,
+  type LinkSpec,
+  type NodeSpec,
+  type RouteSpec,
+  type RuleSpec,
+  type SrcPath,
+  type SysctlSpec,
+  type TablesSpec,
+} from '../model/types.js';
+import { contains, hasHostBits, networkOf, parseAddress, parseCidr, parsePrefix, type Cidr } from '../model/net.js';
+import { LabError, SourceMap, didYouMean, type Problem } from './problems.js';
+import { validateSchema } from './schema.js';
+import {
+  BUILTIN_CHAINS,
+  IPT_TARGETS,
+  canonicalMark,
+  checkIptablesRule,
+  parseRouteString,
+  parseRuleString,
+  parseSysctlKey,
+  tableId,
+  type RawRoute,
+  type RawRule,
+} from './syntax.js';
+
+export interface LoadOptions {
+  /** Does /proc/sys/<path> exist? Injected by tests; defaults to the running kernel. */
+  sysctlExists?: (path: string) => boolean;
+}
+
+const defaultSysctlExists = (path: string) => existsSync(`/proc/sys/${path}`);
+
+/** Reads and validates a lab file; throws LabError with every problem found. */
+export function loadLabFile(file: string, opts: LoadOptions = {}): Lab {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new LabError([{ file, line: 1, col: 1, path: '', message: `cannot read the lab file: ${err.code === 'ENOENT' ? 'no such file' : err.message}` }]);
+  }
+  return loadLab(text, file, opts);
+}
+
+export function loadLab(text: string, file: string, opts: LoadOptions = {}): Lab {
+  const src = new SourceMap(file);
+  const doc = parseDocument(text, { lineCounter: src.lines, prettyErrors: false, uniqueKeys: true });
+  src.doc = doc;
+  const problems: Problem[] = [];
+  for (const err of doc.errors) {
+    const { line, col } = src.pos(err.pos[0]);
+    const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    problems.push({
+      file,
+      line,
+      col,
+      path: '',
+      message: `invalid YAML: ${msg}`,
+      ...(err.code === 'DUPLICATE_KEY' ? { hint: 'each key may appear once in a mapping' } : {}),
+    });
+  }
+  if (problems.length) throw new LabError(problems);
+  const data = doc.toJS() as unknown;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new LabError([src.problem([], 'a lab file is a mapping with at least a name', 'start with: name: my-lab')]);
+  }
+  for (const issue of validateSchema(data)) {
+    problems.push(src.problem(issue.path, issue.message, issue.hint, { key: issue.key ?? false }));
+  }
+  if (problems.length) throw new LabError(problems);
+  const n = new Normalizer(src, opts.sysctlExists ?? defaultSysctlExists);
+  const lab = n.lab(data as RawLab);
+  if (n.problems.length) throw new LabError(sortProblems(n.problems));
+  return lab;
+}
+
+function sortProblems(ps: Problem[]): Problem[] {
+  return [...ps].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+// Raw shapes as the schema admits them.
+type Addrs = string | string[] | undefined;
+interface RawIface {
+  addresses?: Addrs;
+  mtu?: number;
+  mac?: string;
+  up?: boolean;
+}
+interface RawEnd extends RawIface {
+  node: string;
+  name: string;
+}
+interface RawChain {
+  policy?: 'ACCEPT' | 'DROP';
+  rules?: string[];
+}
+type RawTables = Partial<Record<IptTable, Record<string, string[] | RawChain>>>;
+interface RawNode {
+  routes?: (string | RawRoute)[];
+  rules?: (string | RawRule)[];
+  sysctls?: Record<string, string | number | boolean>;
+  iptables?: RawTables;
+  ip6tables?: RawTables;
+}
+interface RawLab {
+  name: string;
+  description?: string;
+  ipv6_link_local?: boolean;
+  nodes?: Record<string, RawNode | null>;
+  bridges?: Record<string, (RawIface & { node?: string }) | null>;
+  links?: { endpoints: (string | RawEnd)[]; addresses?: Record<string, Addrs>; mtu?: number }[];
+  host?: { sysctls?: Record<string, string | number | boolean>; iptables?: RawTables; ip6tables?: RawTables };
+}
+
+const list = (a: Addrs): string[] => (a === undefined ? [] : Array.isArray(a) ? a : [a]);
+
+class Normalizer {
+  problems: Problem[] = [];
+  /** Interfaces per namespace, for duplicate checks and sysctl/route references. */
+  private ifaces = new Map<string, Map<string, SrcPath>>();
+  /** Interface addresses per namespace, for gateway reachability. */
+  private subnets = new Map<string, Cidr[]>();
+  private seenAddr = new Map<string, SrcPath>();
+
+  constructor(
+    private src: SourceMap,
+    private sysctlExists: (path: string) => boolean,
+  ) {}
+
+  private err(path: SrcPath, message: string, hint?: string, key = false): void {
+    this.problems.push(this.src.problem(path, message, hint, { key }));
+  }
+
+  lab(raw: RawLab): Lab {
+    const nodeNames = Object.keys(raw.nodes ?? {});
+    const bridgeNames = Object.keys(raw.bridges ?? {});
+    for (const b of bridgeNames)
+      if (nodeNames.includes(b)) this.err(['bridges', b], `duplicate name '${b}': a node has it too`, 'nodes and bridges share one namespace of names (endpoints refer to either)', true);
+    for (const ns of nodeNames) this.ifaces.set(ns, new Map([['lo', ['nodes', ns]]]));
+    this.ifaces.set(HOST, new Map());
+
+    const bridges = new Map<string, BridgeSpec>();
+    for (const [name, b] of Object.entries(raw.bridges ?? {})) {
+      const path: SrcPath = ['bridges', name];
+      let ns = HOST;
+      if (b?.node !== undefined) {
+        if (!nodeNames.includes(b.node)) this.err([...path, 'node'], `no node named '${b.node}'`, didYouMean(b.node, nodeNames));
+        else ns = b.node;
+      }
+      this.claimIface(ns, name, path, true);
+      bridges.set(name, { name, ns, path, ...this.iface(b ?? {}, path, ns, b?.addresses, [...path, 'addresses']) });
+    }
+
+    const links: LinkSpec[] = [];
+    (raw.links ?? []).forEach((l, i) => {
+      const path: SrcPath = ['links', i];
+      const ends = l.endpoints.map((e, j) => this.end(e, [...path, 'endpoints', j], l, nodeNames, bridges)).filter((e): e is EndSpec => !!e);
+      for (const key of Object.keys(l.addresses ?? {})) {
+        const owners = l.endpoints.map((e) => (typeof e === 'string' ? e.split(':')[0] : e.node));
+        if (!owners.includes(key)) this.err([...path, 'addresses', key], `'${key}' is not an end of this link`, `the ends are ${owners.join(' and ')}`, true);
+      }
+      if (ends.length === 2) links.push({ ends: [ends[0]!, ends[1]!], path });
+    });
+
+    const nodes = new Map<string, NodeSpec>();
+    for (const name of nodeNames) nodes.set(name, this.node(name, raw.nodes?.[name] ?? {}));
+    const host = this.host(raw.host ?? {});
+
+    return {
+      name: raw.name,
+      ...(raw.description !== undefined ? { description: raw.description } : {}),
+      file: this.src.file,
+      nodes,
+      bridges,
+      links,
+      host,
+      ipv6LinkLocal: raw.ipv6_link_local ?? true,
+    };
+  }
+
+  private claimIface(ns: string, name: string, path: SrcPath, key = false): void {
+    const m = this.ifaces.get(ns)!;
+    const prev = m.get(name);
+    if (prev) {
+      const where = ns === HOST ? 'the host namespace' : `node '${ns}'`;
+      const at = this.src.problem(prev, '');
+      this.err(path, `interface name '${name}' is used twice in ${where}`, `first used at line ${at.line}`, key);
+    } else m.set(name, path);
+  }
+
+  private iface(raw: RawIface, path: SrcPath, ns: string, addrs: Addrs, addrPath: SrcPath, mtu?: number): InterfaceSettings {
+    const addresses: InterfaceSettings['addresses'] = [];
+    list(addrs).forEach((a, i) => {
+      const p = Array.isArray(addrs) ? [...addrPath, i] : addrPath;
+      const c = parseCidr(a);
+      if (!c) {
+        const bare = parseAddress(a);
+        this.err(p, `invalid address '${a}'`, bare ? `add a prefix length, e.g. ${a}/${bare.family === 'ipv4' ? 24 : 64}` : 'write an address with its prefix length, e.g. 192.168.20.1/24 or 2001:db8::1/64');
+        return;
+      }
+      const dup = this.seenAddr.get(c.addr);
+      if (dup) this.err(p, `duplicate address ${c.addr}: already assigned in this lab`, `first assigned at line ${this.src.problem(dup, '').line}`);
+      else this.seenAddr.set(c.addr, p);
+      if (c.family === 'ipv4' && c.len > 0 && c.len <= 30 && networkOf(c) === c.addr)
+        this.err(p, `${c.text} is a network address, not an interface address`, `pick a host address inside it, e.g. ${c.family === 'ipv4' ? c.addr.replace(/\d+$/, (d) => String(Number(d) + 1)) : `${c.addr}1`}/${c.len}`);
+      addresses.push({ cidr: c.text, path: p });
+      if (!this.subnets.has(ns)) this.subnets.set(ns, []);
+      this.subnets.get(ns)!.push(c);
+    });
+    const out: InterfaceSettings = { addresses, up: raw.up ?? true };
+    const m = raw.mtu ?? mtu;
+    if (m !== undefined) out.mtu = m;
+    if (raw.mac !== undefined) out.mac = raw.mac.toLowerCase();
+    void path;
+    return out;
+  }
+
+  private end(e: string | RawEnd, path: SrcPath, link: NonNullable<RawLab['links']>[number], nodeNames: string[], bridges: Map<string, BridgeSpec>): EndSpec | undefined {
+    const raw: RawEnd = typeof e === 'string' ? { node: e.slice(0, e.indexOf(':')), name: e.slice(e.indexOf(':') + 1) } : e;
+    const at = raw.node;
+    const bridge = bridges.get(at);
+    if (!bridge && !nodeNames.includes(at)) {
+      const hint = didYouMean(at, [...nodeNames, ...bridges.keys()]) ?? `declare it under nodes: or bridges:`;
+      this.err(typeof e === 'string' ? path : [...path, 'node'], `no node or bridge named '${at}'`, hint);
+      return undefined;
+    }
+    const ns = bridge ? bridge.ns : at;
+    if (raw.name.length > 15 || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(raw.name) || raw.name === '.' || raw.name === '..') {
+      this.err(path, `interface name '${raw.name}' is ${raw.name.length > 15 ? `${Buffer.byteLength(raw.name)} bytes; the kernel allows at most 15` : 'invalid'}`);
+      return undefined;
+    }
+    this.claimIface(ns, raw.name, path);
+    const addrs = link.addresses?.[at] !== undefined ? link.addresses[at] : raw.addresses;
+    const addrPath = link.addresses?.[at] !== undefined ? [...path.slice(0, 2), 'addresses', at] : [...path, 'addresses'];
+    if (bridge && list(addrs).length) this.err(addrPath, `'${raw.name}' is a port of bridge '${at}' and cannot hold an address`, `put the address on the bridge: bridges: {${at}: {addresses: [...]}}`);
+    const settings = this.iface(raw, path, ns, bridge ? undefined : addrs, addrPath, link.mtu);
+    return { at, ns, name: raw.name, ...(bridge ? { master: bridge.name } : {}), ...settings, path };
+  }
+
+  private node(name: string, raw: RawNode): NodeSpec {
+    const path: SrcPath = ['nodes', name];
+    const routes: RouteSpec[] = [];
+    (raw.routes ?? []).forEach((r, i) => {
+      const rs = this.route(name, r, [...path, 'routes', i]);
+      if (rs) routes.push(rs);
+    });
+    this.checkGateways(name, routes);
+    const rules: RuleSpec[] = [];
+    (raw.rules ?? []).forEach((r, i) => {
+      const rs = this.rule(name, r, [...path, 'rules', i]);
+      if (rs) rules.push(rs);
+    });
+    const sysctls = this.sysctls(raw.sysctls ?? {}, [...path, 'sysctls'], name);
+    return {
+      name,
+      routes,
+      rules,
+      sysctls,
+      iptables: { ipv4: this.tables(raw.iptables ?? {}, [...path, 'iptables'], false), ipv6: this.tables(raw.ip6tables ?? {}, [...path, 'ip6tables'], false) },
+      path,
+    };
+  }
+
+  private host(raw: NonNullable<RawLab['host']>): HostSpec {
+    return {
+      sysctls: this.sysctls(raw.sysctls ?? {}, ['host', 'sysctls'], HOST),
+      iptables: { ipv4: this.tables(raw.iptables ?? {}, ['host', 'iptables'], true), ipv6: this.tables(raw.ip6tables ?? {}, ['host', 'ip6tables'], true) },
+    };
+  }
+
+  private route(ns: string, r: string | RawRoute, path: SrcPath): RouteSpec | undefined {
+    const raw = typeof r === 'string' ? parseRouteString(r) : r;
+    if (typeof raw === 'string') {
+      this.err(path, `invalid route '${String(r)}': ${raw}`, "ip route syntax, e.g. 'default via 192.168.20.1' or '10.0.0.0/8 dev eth0 scope link'");
+      return undefined;
+    }
+    const at = (k: string): SrcPath => (typeof r === 'string' ? path : [...path, k]);
+    let family: Family | undefined;
+    let via: string | undefined;
+    if (raw.via !== undefined) {
+      const a = parseAddress(raw.via);
+      if (!a) return this.err(at('via'), `invalid gateway address '${raw.via}'`), undefined;
+      family = a.family;
+      via = a.addr;
+    }
+    const to = parsePrefix(raw.to!, family);
+    if (!to) return this.err(at('to'), `invalid destination '${raw.to}'`, 'write default, an address, or a prefix such as 10.0.0.0/8'), undefined;
+    if (family && to.family !== family) return this.err(path, `destination ${to.text} and gateway ${via} are of different address families`), undefined;
+    if (hasHostBits(to)) return this.err(at('to'), `destination ${to.text} has host bits set`, `did you mean ${networkOf(to)}/${to.len}?`), undefined;
+    const table = tableId(raw.table);
+    if (table === undefined) return this.err(at('table'), `table ${String(raw.table)} is out of range`, 'use 1-252 or 256-4294967295, or main, local, default'), undefined;
+    const type = (raw.type ?? 'unicast') as RouteSpec['type'];
+    if (!['unicast', 'local', 'blackhole', 'unreachable', 'prohibit'].includes(type)) return this.err(at('type'), `unknown route type '${type}'`), undefined;
+    if (type === 'unicast' && !via && !raw.dev) return this.err(path, `route to ${to.text} needs 'via' or 'dev'`), undefined;
+    if (raw.dev !== undefined && !this.ifaces.get(ns)?.has(raw.dev))
+      return this.err(at('dev'), `node '${ns}' has no interface '${raw.dev}'`, didYouMean(raw.dev, this.ifaces.get(ns)?.keys() ?? [])), undefined;
+    if (raw.scope !== undefined && !['global', 'link', 'host'].includes(raw.scope)) return this.err(at('scope'), `unknown scope '${raw.scope}'`, 'use global, link or host'), undefined;
+    let src: string | undefined;
+    if (raw.src !== undefined) {
+      const a = parseAddress(raw.src);
+      if (!a || a.family !== to.family) return this.err(at('src'), `invalid source address '${raw.src}'`), undefined;
+      src = a.addr;
+    }
+    return {
+      type,
+      to: to.text,
+      family: to.family,
+      ...(via ? { via } : {}),
+      ...(raw.dev ? { dev: raw.dev } : {}),
+      ...(raw.scope ? { scope: raw.scope as RouteSpec['scope'] } : {}),
+      ...(raw.metric !== undefined ? { metric: raw.metric } : {}),
+      table,
+      ...(src ? { src } : {}),
+      ...(raw.onlink ? { onlink: true } : {}),
+      path,
+    };
+  }
+
+  /** A gateway must be inside one of the node's subnets or reached by a declared on-link route. */
+  private checkGateways(ns: string, routes: RouteSpec[]): void {
+    const subnets = [...(this.subnets.get(ns) ?? [])];
+    for (const r of routes) if (!r.via && r.type === 'unicast' && r.dev) subnets.push(parsePrefix(r.to)!);
+    for (const r of routes) {
+      if (!r.via || r.onlink) continue;
+      if (!subnets.some((s) => contains(s, r.via!))) {
+        this.err(
+          r.path,
+          `gateway ${r.via} is not reachable from node '${ns}': no interface address or on-link route covers it`,
+          `give an interface of '${ns}' an address in the gateway's subnet, add a route '${r.via} dev IFACE scope link' first, or add 'onlink'`,
+        );
+      }
+    }
+  }
+
+  private rule(ns: string, r: string | RawRule, path: SrcPath): RuleSpec | undefined {
+    const raw = typeof r === 'string' ? parseRuleString(r) : r;
+    if (typeof raw === 'string') {
+      this.err(path, `invalid rule '${String(r)}': ${raw}`, "ip rule syntax, e.g. 'fwmark 0x1/0x1 pref 100 table 100'");
+      return undefined;
+    }
+    const at = (k: string): SrcPath => (typeof r === 'string' ? path : [...path, k]);
+    let family: Family | undefined;
+    const pfx = (k: 'from' | 'to'): string | undefined => {
+      const v = raw[k];
+      if (v === undefined || v === 'all') return undefined;
+      const c = parsePrefix(v);
+      if (!c) {
+        this.err(at(k), `invalid prefix '${v}'`);
+        return undefined;
+      }
+      if (hasHostBits(c)) this.err(at(k), `${c.text} has host bits set`, `did you mean ${networkOf(c)}/${c.len}?`);
+      if (family && family !== c.family) this.err(path, 'from and to are of different address families');
+      family = c.family;
+      return c.text;
+    };
+    const from = pfx('from');
+    const to = pfx('to');
+    const table = tableId(raw.table);
+    if (table === undefined) return this.err(at('table'), `table ${String(raw.table)} is out of range`, 'use 1-252 or 256-4294967295, or main, local, default'), undefined;
+    let fwmark: string | undefined;
+    if (raw.fwmark !== undefined) {
+      fwmark = canonicalMark(raw.fwmark);
+      if (!fwmark) return this.err(at('fwmark'), `invalid fwmark '${String(raw.fwmark)}'`, 'write MARK or MARK/MASK, e.g. 0x1/0x1'), undefined;
+    }
+    if (raw.pref !== undefined && (raw.pref < 1 || raw.pref > 32765))
+      return this.err(at('pref'), `pref ${raw.pref} is out of range`, '0, 32766 and 32767 hold the kernel default rules: use 1-32765'), undefined;
+    for (const k of ['iif', 'oif'] as const) {
+      const v = raw[k];
+      if (v !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/.test(v)) return this.err(at(k), `invalid interface name '${v}'`), undefined;
+    }
+    void ns;
+    return {
+      family: family ?? 'ipv4',
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      ...(fwmark ? { fwmark } : {}),
+      ...(raw.iif ? { iif: raw.iif } : {}),
+      ...(raw.oif ? { oif: raw.oif } : {}),
+      ...(raw.pref !== undefined ? { pref: raw.pref } : {}),
+      table,
+      path,
+    };
+  }
+
+  private sysctls(raw: Record<string, string | number | boolean>, path: SrcPath, ns: string): SysctlSpec[] {
+    const out: SysctlSpec[] = [];
+    const seen = new Map<string, string>();
+    for (const [key, v] of Object.entries(raw)) {
+      const p = [...path, key];
+      const k = parseSysctlKey(key);
+      if (typeof k === 'string') {
+        this.err(p, `invalid sysctl key '${key}': ${k}`, undefined, true);
+        continue;
+      }
+      if (ns !== HOST && !k.path.startsWith('net/')) {
+        this.err(p, `sysctl '${key}' is not per network namespace: setting it in node '${ns}' would change the whole host`, "only net.* keys can be set in a node; host-wide keys go under 'host: sysctls:'", true);
+        continue;
+      }
+      if (k.iface !== undefined && !['all', 'default'].includes(k.iface)) {
+        const known = this.ifaces.get(ns)!;
+        if (!known.has(k.iface)) {
+          const where = ns === HOST ? 'the lab has no host interface' : `node '${ns}' has no interface`;
+          this.err(p, `${where} '${k.iface}'`, didYouMean(k.iface, known.keys()) ?? (ns === HOST ? "host sysctls may name only the lab's own bridges and host-side veth ends, or all/default" : `its interfaces: ${[...known.keys()].join(', ')}`), true);
+          continue;
+        }
+      }
+      if (!this.sysctlExists(k.template)) {
+        this.err(p, `unknown sysctl '${key}': /proc/sys/${k.template} does not exist on this kernel`, undefined, true);
+        continue;
+      }
+      const value = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+      if (/[\r\n\0]/.test(value) || value.trim() === '') {
+        this.err(p, 'a sysctl value must be one non-empty line');
+        continue;
+      }
+      if (seen.has(k.path)) {
+        this.err(p, `sysctl '${key}' is set twice (also as '${seen.get(k.path)}')`, undefined, true);
+        continue;
+      }
+      seen.set(k.path, key);
+      out.push({ key: k.path, value: value.trim().replace(/\s+/g, ' '), path: p });
+    }
+    return out;
+  }
+
+  private tables(raw: RawTables, path: SrcPath, host: boolean): TablesSpec {
+    const out: TablesSpec = new Map();
+    for (const table of IPT_TABLES) {
+      const chains = raw[table];
+      if (!chains) continue;
+      const builtins = BUILTIN_CHAINS[table]!;
+      const specs: ChainSpec[] = [];
+      const names = Object.keys(chains);
+      for (const [name, c] of Object.entries(chains)) {
+        const cp = [...path, table, name];
+        const builtin = builtins.includes(name);
+        if (!builtin && /^[A-Z]+$/.test(name) && ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'].includes(name)) {
+          this.err(cp, `table ${table} has no built-in chain ${name}`, `its chains: ${builtins.join(', ')}`, true);
+          continue;
+        }
+        if (!builtin && IPT_TARGETS.has(name)) {
+          this.err(cp, `'${name}' is a target name and cannot name a chain`, undefined, true);
+          continue;
+        }
+        const rules = Array.isArray(c) ? c : (c.rules ?? []);
+        const rulesPath = Array.isArray(c) ? cp : [...cp, 'rules'];
+        const policy = Array.isArray(c) ? undefined : c.policy;
+        if (policy && !builtin) this.err([...cp, 'policy'], `custom chain ${name} cannot have a policy`, 'only built-in chains have policies; end the chain with a rule instead');
+        const spec: ChainSpec = { name, builtin, rules: [], path: cp, ...(policy && builtin ? { policy } : {}) };
+        rules.forEach((text, i) => {
+          const rp = [...rulesPath, i];
+          const chk = checkIptablesRule(text);
+          if (typeof chk === 'string') return this.err(rp, `invalid iptables rule: ${chk}`);
+          if (chk.target && !IPT_TARGETS.has(chk.target) && !names.includes(chk.target)) {
+            const hint = didYouMean(chk.target, [...names.filter((n) => !builtins.includes(n)), ...IPT_TARGETS]);
+            return this.err(rp, `rule jumps to chain '${chk.target}', which does not exist in table ${table}`, hint ?? `declare it: ${table}: {${chk.target}: [...]}`);
+          }
+          if (chk.target && builtins.includes(chk.target)) return this.err(rp, `a rule cannot jump to the built-in chain ${chk.target}`);
+          spec.rules.push({ text, path: rp });
+        });
+        specs.push(spec);
+      }
+      void host;
+      out.set(table, specs);
+    }
+    return out;
+  }
+}

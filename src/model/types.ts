@@ -1,0 +1,230 @@
+// The lab as the user declared it (after normalization), and the kernel state that both the
+// desired side (compiled from the lab) and the observed side (read from the kernel) are
+// expressed in, so that the planner compares like with like.
+
+/** Key of the host's root network namespace in every per-namespace map. Never a valid node name. */
+export const HOST = '';
+
+export type Family = 'ipv4' | 'ipv6';
+export const IPT_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const;
+export type IptTable = (typeof IPT_TABLES)[number];
+
+/** Where a value came from in the lab file, as a path into the YAML document. */
+export type SrcPath = (string | number)[];
+
+export interface RouteSpec {
+  type: 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit';
+  /** Canonical prefix ("default" is 0.0.0.0/0 or ::/0). */
+  to: string;
+  family: Family;
+  via?: string;
+  dev?: string;
+  scope?: 'global' | 'link' | 'host';
+  metric?: number;
+  /** Numeric table id; 254 = main. */
+  table: number;
+  src?: string;
+  onlink?: boolean;
+  path: SrcPath;
+}
+
+export interface RuleSpec {
+  family: Family;
+  from?: string;
+  to?: string;
+  /** "0x1" or "0x1/0x1", canonical lower-case hex. */
+  fwmark?: string;
+  iif?: string;
+  oif?: string;
+  pref?: number;
+  table: number;
+  path: SrcPath;
+}
+
+export interface ChainSpec {
+  name: string;
+  builtin: boolean;
+  policy?: 'ACCEPT' | 'DROP';
+  rules: { text: string; path: SrcPath }[];
+  path: SrcPath;
+}
+/** table name -> chains, in declaration order. */
+export type TablesSpec = Map<IptTable, ChainSpec[]>;
+
+export interface SysctlSpec {
+  key: string;
+  value: string;
+  path: SrcPath;
+}
+
+export interface NodeSpec {
+  name: string;
+  routes: RouteSpec[];
+  rules: RuleSpec[];
+  sysctls: SysctlSpec[];
+  iptables: Record<Family, TablesSpec>;
+  path: SrcPath;
+}
+
+export interface InterfaceSettings {
+  addresses: { cidr: string; path: SrcPath }[];
+  mtu?: number;
+  mac?: string;
+  up: boolean;
+}
+
+export interface BridgeSpec extends InterfaceSettings {
+  name: string;
+  /** Namespace the bridge lives in: HOST or a node name. */
+  ns: string;
+  path: SrcPath;
+}
+
+export interface EndSpec extends InterfaceSettings {
+  /** The node or bridge this end belongs to, as written. */
+  at: string;
+  /** Namespace the interface lives in: HOST or a node name. */
+  ns: string;
+  name: string;
+  /** Bridge the interface is enslaved to. */
+  master?: string;
+  path: SrcPath;
+}
+
+export interface LinkSpec {
+  ends: [EndSpec, EndSpec];
+  path: SrcPath;
+}
+
+export interface HostSpec {
+  sysctls: SysctlSpec[];
+  iptables: Record<Family, TablesSpec>;
+}
+
+export interface Lab {
+  name: string;
+  description?: string;
+  file: string;
+  nodes: Map<string, NodeSpec>;
+  bridges: Map<string, BridgeSpec>;
+  links: LinkSpec[];
+  host: HostSpec;
+  /** Generate IPv6 link-local addresses on lab interfaces (addrgenmode eui64) or not (none). */
+  ipv6LinkLocal: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel state, shared by desired and observed.
+
+export interface LinkState {
+  name: string;
+  kind: 'veth' | 'bridge' | 'loopback' | 'other';
+  /** For a desired veth: the other end. Observed veths do not know the peer's namespace name. */
+  peer?: { ns: string; name: string };
+  master?: string;
+  mtu?: number;
+  mac?: string;
+  up: boolean;
+  /** Canonical CIDRs of addresses netlab manages (link-local IPv6 and lo's defaults excluded). */
+  addresses: string[];
+  /** Ownership mark, "netlab:<lab>". */
+  alias?: string;
+  /** addrgenmode: undefined = leave as it is. */
+  addrGenNone?: boolean;
+  /** Lab object this link belongs to, for messages (desired side only). */
+  object?: string;
+}
+
+export interface RouteState {
+  type: RouteSpec['type'];
+  to: string;
+  family: Family;
+  via?: string;
+  dev?: string;
+  scope: 'global' | 'link' | 'host';
+  metric: number;
+  table: number;
+  src?: string;
+  onlink?: boolean;
+}
+
+export interface RuleState {
+  family: Family;
+  from?: string;
+  to?: string;
+  fwmark?: string;
+  iif?: string;
+  oif?: string;
+  pref?: number;
+  table: number;
+}
+
+export interface IptablesDesired {
+  family: Family;
+  table: IptTable;
+  /** iptables-restore payload for the table (without --noflush: replaces the table). */
+  payload: string;
+  /** Hash of the payload, recorded in the journal to know what the kernel's copy came from. */
+  hash: string;
+  object: string;
+}
+
+export interface NsState {
+  links: Map<string, LinkState>;
+  routes: RouteState[];
+  rules: RuleState[];
+  sysctls: Map<string, string>;
+  /** Desired: table key ("ipv4/filter") -> payload. */
+  iptables: Map<string, IptablesDesired>;
+}
+
+/** Observed namespace: like NsState, but iptables holds the normalized iptables-save text. */
+export interface ObservedNs {
+  links: Map<string, LinkState>;
+  routes: RouteState[];
+  rules: RuleState[];
+  sysctls: Map<string, string>;
+  iptables: Map<string, string>;
+  /** Ownership mark on the namespace's lo (namespaces only). */
+  mark?: string;
+}
+
+export interface DesiredState {
+  lab: string;
+  /** Namespaces the lab owns (its nodes), in declaration order. */
+  namespaces: string[];
+  ns: Map<string, NsState>;
+  /** Host sysctls the lab sets, key -> value. */
+  hostSysctls: Map<string, string>;
+  /** Host iptables rules (tagged with the lab's comment), canonical lines per family/table. */
+  hostIptables: HostRule[];
+}
+
+export interface HostRule {
+  family: Family;
+  table: IptTable;
+  chain: string;
+  /** Rule text as written, with the ownership comment appended. */
+  spec: string;
+}
+
+export interface ObservedState {
+  /** Every namespace that exists on the machine (ip netns list). */
+  netns: Set<string>;
+  ns: Map<string, ObservedNs>;
+  hostSysctls: Map<string, string>;
+  /** Host iptables rules carrying this lab's comment, as iptables-save prints them. */
+  hostIptables: HostRule[];
+}
+
+export function tableKey(family: Family, table: IptTable): string {
+  return `${family}/${table}`;
+}
+
+export function markOf(lab: string): string {
+  return `netlab:${lab}`;
+}
+
+export function nsLabel(ns: string): string {
+  return ns === HOST ? 'host' : ns;
+}

@@ -1,0 +1,154 @@
+// Typed actions: what a plan is made of, and how it prints (Terraform's + ~ - -/+).
+import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type RouteState, type RuleState } from '../model/types.js';
+
+/** Phases run in this order; steps within a phase run in parallel. */
+export const PHASES = ['delete', 'namespaces', 'links', 'configure', 'sysctls', 'firewall'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface LinkSet {
+  alias?: string;
+  addrGenNone?: boolean;
+  mtu?: number;
+  mac?: string;
+  /** null: release from its bridge. */
+  master?: string | null;
+  up?: boolean;
+}
+
+interface Base {
+  /** The lab object the action serves, for messages ("link ns1:tap1 <-> br1:tap1_peer"). */
+  object: string;
+  reason: string;
+  /** Part of replacing an object (printed -/+). */
+  replace?: boolean;
+}
+
+export type Action = Base &
+  (
+    | { kind: 'netns.add'; ns: string }
+    | { kind: 'netns.del'; ns: string }
+    | { kind: 'link.add'; ns: string; link: LinkState }
+    | { kind: 'link.del'; ns: string; name: string }
+    | { kind: 'link.set'; ns: string; name: string; set: LinkSet }
+    | { kind: 'addr.add' | 'addr.del'; ns: string; dev: string; cidr: string }
+    | { kind: 'route.add' | 'route.del' | 'route.replace'; ns: string; route: RouteState }
+    | { kind: 'rule.add' | 'rule.del'; ns: string; rule: RuleState }
+    | { kind: 'sysctl.set'; ns: string; key: string; value: string; previous?: string }
+    | { kind: 'iptables.restore'; ns: string; family: Family; table: IptTable; payload: string; hash: string; rules: number }
+    | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule }
+  );
+
+export type ActionKind = Action['kind'];
+
+export function phaseOf(a: Action): Phase {
+  switch (a.kind) {
+    case 'netns.del':
+    case 'link.del':
+    case 'addr.del':
+    case 'route.del':
+    case 'rule.del':
+    case 'hostipt.del':
+      return a.kind === 'hostipt.del' ? 'firewall' : 'delete';
+    case 'netns.add':
+      return 'namespaces';
+    case 'link.add':
+      return 'links';
+    case 'sysctl.set':
+      return 'sysctls';
+    case 'iptables.restore':
+    case 'hostipt.add':
+      return 'firewall';
+    default:
+      return 'configure';
+  }
+}
+
+export function symbol(a: Action): string {
+  if (a.replace) return '-/+';
+  if (a.kind.endsWith('.add')) return '+';
+  if (a.kind.endsWith('.del')) return '-';
+  return '~';
+}
+
+function describeSet(s: LinkSet): string {
+  const parts: string[] = [];
+  if (s.mtu !== undefined) parts.push(`mtu ${s.mtu}`);
+  if (s.mac !== undefined) parts.push(`address ${s.mac}`);
+  if (s.master !== undefined) parts.push(s.master === null ? 'nomaster' : `master ${s.master}`);
+  if (s.up !== undefined) parts.push(s.up ? 'up' : 'down');
+  if (s.alias !== undefined) parts.push(`alias ${s.alias}`);
+  if (s.addrGenNone) parts.push('addrgenmode none');
+  return parts.join(' ');
+}
+
+export function routeText(r: RouteState): string {
+  const parts: string[] = [];
+  if (r.type !== 'unicast') parts.push(r.type);
+  parts.push(r.to === '0.0.0.0/0' || r.to === '::/0' ? 'default' : r.to.replace(/\/(32|128)$/, ''));
+  if (r.via) parts.push('via', r.via);
+  if (r.dev) parts.push('dev', r.dev);
+  const inferred = r.family === 'ipv6' ? 'global' : r.type === 'local' ? 'host' : r.type === 'unicast' && !r.via ? 'link' : 'global';
+  if (r.scope !== inferred) parts.push('scope', r.scope);
+  if (r.metric !== (r.family === 'ipv6' ? 1024 : 0)) parts.push('metric', String(r.metric));
+  if (r.table !== 254) parts.push('table', String(r.table));
+  if (r.src) parts.push('src', r.src);
+  if (r.onlink) parts.push('onlink');
+  return parts.join(' ');
+}
+
+export function ruleText(r: RuleState): string {
+  const parts: string[] = [];
+  if (r.from) parts.push('from', r.from);
+  if (r.to) parts.push('to', r.to);
+  if (r.fwmark) parts.push('fwmark', r.fwmark);
+  if (r.iif) parts.push('iif', r.iif);
+  if (r.oif) parts.push('oif', r.oif);
+  if (r.pref !== undefined) parts.push('pref', String(r.pref));
+  parts.push('table', String(r.table === 254 ? 'main' : r.table === 255 ? 'local' : r.table === 253 ? 'default' : r.table));
+  return parts.join(' ');
+}
+
+/** One line per action: symbol, where, what, and why. */
+export function describe(a: Action): string {
+  const where = nsLabel(a.ns);
+  let what: string;
+  switch (a.kind) {
+    case 'netns.add':
+    case 'netns.del':
+      what = `namespace ${a.ns}`;
+      break;
+    case 'link.add':
+      what = a.link.kind === 'veth' ? `veth ${where}:${a.link.name} <-> ${nsLabel(a.link.peer!.ns)}:${a.link.peer!.name}` : `${a.link.kind} ${where}:${a.link.name}`;
+      break;
+    case 'link.del':
+      what = `link ${where}:${a.name}`;
+      break;
+    case 'link.set':
+      what = `link ${where}:${a.name} ${describeSet(a.set)}`;
+      break;
+    case 'addr.add':
+    case 'addr.del':
+      what = `address ${a.cidr} on ${where}:${a.dev}`;
+      break;
+    case 'route.add':
+    case 'route.del':
+    case 'route.replace':
+      what = `route ${routeText(a.route)} in ${where}`;
+      break;
+    case 'rule.add':
+    case 'rule.del':
+      what = `${a.rule.family === 'ipv6' ? 'ipv6 ' : ''}rule ${ruleText(a.rule)} in ${where}`;
+      break;
+    case 'sysctl.set':
+      what = `sysctl ${a.key.replace(/\//g, '.')} = ${a.value} in ${where}${a.previous !== undefined ? ` (was ${a.previous})` : ''}`;
+      break;
+    case 'iptables.restore':
+      what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} (${a.rules} rule${a.rules === 1 ? '' : 's'})`;
+      break;
+    case 'hostipt.add':
+    case 'hostipt.del':
+      what = `${a.rule.family === 'ipv4' ? 'iptables' : 'ip6tables'} -t ${a.rule.table} ${a.rule.chain} ${a.rule.spec} in host`;
+      break;
+  }
+  return `${symbol(a).padEnd(3)} ${what}  (${a.reason})`;
+}

@@ -1,0 +1,302 @@
+// plan: diff(desired, observed, journal) -> ordered actions. Pure: no I/O at all.
+import { resetTable } from '../model/desired.js';
+import {
+  HOST,
+  markOf,
+  nsLabel,
+  type DesiredState,
+  type Family,
+  type IptTable,
+  type LinkState,
+  type ObservedNs,
+  type ObservedState,
+  type RouteState,
+  type RuleState,
+} from '../model/types.js';
+import type { Journal } from '../state/journal.js';
+import { PHASES, phaseOf, type Action, type LinkSet } from './actions.js';
+
+/** An object in the way that the lab does not own: `up` refuses to touch it. */
+export interface Conflict {
+  object: string;
+  message: string;
+  hint: string;
+}
+
+export interface Plan {
+  lab: string;
+  actions: Action[];
+  conflicts: Conflict[];
+}
+
+const EMPTY_NS: ObservedNs = { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map() };
+
+export function routeMatches(d: RouteState, o: RouteState): boolean {
+  return (
+    d.type === o.type &&
+    d.family === o.family &&
+    d.to === o.to &&
+    d.table === o.table &&
+    d.metric === o.metric &&
+    d.scope === o.scope &&
+    (d.via ?? '') === (o.via ?? '') &&
+    (!d.dev || d.dev === o.dev) &&
+    (!d.src || d.src === o.src) &&
+    !!d.onlink === !!o.onlink
+  );
+}
+
+/** Same kernel key (ip route replace would overwrite it). */
+function routeSameKey(d: RouteState, o: RouteState): boolean {
+  return d.family === o.family && d.to === o.to && d.table === o.table && d.metric === o.metric;
+}
+
+export function ruleMatches(d: RuleState, o: RuleState): boolean {
+  return (
+    d.family === o.family &&
+    (d.from ?? '') === (o.from ?? '') &&
+    (d.to ?? '') === (o.to ?? '') &&
+    (d.fwmark ?? '') === (o.fwmark ?? '') &&
+    (d.iif ?? '') === (o.iif ?? '') &&
+    (d.oif ?? '') === (o.oif ?? '') &&
+    d.table === o.table &&
+    (d.pref === undefined || d.pref === o.pref)
+  );
+}
+
+/** Pairs each desired item with an unused observed one; returns what is left on both sides. */
+function match<D, O>(desired: D[], observed: O[], eq: (d: D, o: O) => boolean): { missing: D[]; extra: O[] } {
+  const used = new Set<number>();
+  const missing: D[] = [];
+  for (const d of desired) {
+    const i = observed.findIndex((o, k) => !used.has(k) && eq(d, o));
+    if (i < 0) missing.push(d);
+    else used.add(i);
+  }
+  return { missing, extra: observed.filter((_, k) => !used.has(k)) };
+}
+
+function linkSet(want: LinkState, have: LinkState | undefined): { set: LinkSet; why: string[] } {
+  const set: LinkSet = {};
+  const why: string[] = [];
+  if (want.alias && have?.alias !== want.alias) set.alias = want.alias;
+  if (!have && want.addrGenNone) set.addrGenNone = true;
+  if (want.mtu !== undefined && have?.mtu !== want.mtu) {
+    set.mtu = want.mtu;
+    if (have) why.push(`mtu ${have.mtu} -> ${want.mtu}`);
+  }
+  if (want.mac && have?.mac !== want.mac) {
+    set.mac = want.mac;
+    if (have) why.push(`mac ${have.mac} -> ${want.mac}`);
+  }
+  if ((want.master ?? null) !== (have?.master ?? null) && (have || want.master)) {
+    set.master = want.master ?? null;
+    if (have) why.push(have.master ? `was on bridge ${have.master}` : 'was on no bridge');
+  }
+  if (want.up !== (have?.up ?? false)) {
+    set.up = want.up;
+    if (have) why.push(`was ${have.up ? 'up' : 'down'}`);
+  }
+  return { set, why };
+}
+
+export function diff(desired: DesiredState, observed: ObservedState, journal: Journal | undefined): Plan {
+  const actions: Action[] = [];
+  const conflicts: Conflict[] = [];
+  const mark = markOf(desired.lab);
+  const add = (a: Action) => actions.push(a);
+  const jNs = new Set(journal?.namespaces ?? []);
+  const jHostLinks = new Set(journal?.hostLinks ?? []);
+
+  // Namespaces: create the missing, refuse the foreign, delete the ones the lab no longer has.
+  const fresh = new Set<string>();
+  for (const ns of desired.namespaces) {
+    if (!observed.netns.has(ns)) {
+      add({ kind: 'netns.add', ns, object: `node ${ns}`, reason: 'not in the kernel' });
+      fresh.add(ns);
+      continue;
+    }
+    const m = observed.ns.get(ns)?.mark;
+    if (m !== mark && !jNs.has(ns)) {
+      conflicts.push({
+        object: `node ${ns}`,
+        message: m?.startsWith('netlab:') ? `namespace '${ns}' belongs to lab '${m.slice(7)}'` : `namespace '${ns}' already exists and was not made by lab '${desired.lab}'`,
+        hint: m?.startsWith('netlab:') ? `take that lab down first (netlab down ${m.slice(7)}), or rename the node` : `it was made by hand or by another tool: remove it (ip netns del ${ns}) or rename the node`,
+      });
+    }
+  }
+  const removedNs = [...jNs].filter((ns) => !desired.namespaces.includes(ns) && observed.netns.has(ns));
+  for (const ns of removedNs) add({ kind: 'netns.del', ns, object: `node ${ns}`, reason: 'no longer in the lab file' });
+
+  const obsNs = (ns: string): ObservedNs => (fresh.has(ns) ? EMPTY_NS : (observed.ns.get(ns) ?? EMPTY_NS));
+  const owned = (ns: string) => ns !== HOST;
+  const peerKey = (l: LinkState) => `${l.peer!.ns}/${l.peer!.name}`;
+
+  // Links.
+  const created = new Set<string>(); // "ns/name" of links created by this plan
+  const deleted = new Set<string>();
+  const delLink = (ns: string, name: string, object: string, reason: string, replace = false) => {
+    const key = `${ns}/${name}`;
+    if (deleted.has(key)) return;
+    deleted.add(key);
+    add({ kind: 'link.del', ns, name, object, reason, ...(replace ? { replace } : {}) });
+  };
+  for (const [ns, want] of desired.ns) {
+    const have = obsNs(ns);
+    for (const l of want.links.values()) {
+      if (l.kind === 'loopback') continue;
+      const o = have.links.get(l.name);
+      const object = l.object ?? `${nsLabel(ns)}:${l.name}`;
+      if (o && ns === HOST && o.alias !== mark && !jHostLinks.has(l.name)) {
+        const other = o.alias?.startsWith('netlab:') ? o.alias.slice(7) : undefined;
+        conflicts.push({
+          object,
+          message: other ? `host interface '${l.name}' belongs to lab '${other}'` : `host interface '${l.name}' already exists and was not made by lab '${desired.lab}'`,
+          hint: other ? `take that lab down first (netlab down ${other}), or rename it` : `it was made by hand or by another tool: remove it (ip link del ${l.name}) or rename it in the lab`,
+        });
+        continue;
+      }
+      if (o && o.kind !== l.kind) delLink(ns, l.name, object, `is a ${o.kind}, the lab wants a ${l.kind}`, true);
+      if (l.kind === 'veth') {
+        const peer = l.peer!;
+        const po = obsNs(peer.ns).links.get(peer.name);
+        const recorded = journal?.peers[ns]?.[l.name];
+        const rewired = recorded !== undefined && recorded !== peerKey(l);
+        const pairKey = [`${ns}/${l.name}`, `${peer.ns}/${peer.name}`].sort().join(' ');
+        if (created.has(pairKey)) continue;
+        const whole = o?.kind === 'veth' && po?.kind === 'veth' && !rewired;
+        if (!whole) {
+          if (o) delLink(ns, l.name, object, rewired ? `re-wired: was connected to ${recorded}` : `its peer ${nsLabel(peer.ns)}:${peer.name} is missing`, true);
+          if (po) delLink(peer.ns, peer.name, object, `its peer ${nsLabel(ns)}:${l.name} is missing`, true);
+          created.add(pairKey);
+          created.add(`${ns}/${l.name}`);
+          created.add(`${peer.ns}/${peer.name}`);
+          add({ kind: 'link.add', ns, link: l, object, reason: o || po ? 're-create the pair' : 'not in the kernel', ...(o || po ? { replace: true } : {}) });
+        }
+      } else if (!o || o.kind !== l.kind) {
+        created.add(`${ns}/${l.name}`);
+        add({ kind: 'link.add', ns, link: l, object, reason: o ? 're-create' : 'not in the kernel', ...(o ? { replace: true } : {}) });
+      }
+    }
+    // Links the lab no longer declares.
+    if (owned(ns)) {
+      for (const o of have.links.values()) {
+        if (o.kind === 'loopback' || want.links.has(o.name)) continue;
+        const recordedPeer = journal?.peers[ns]?.[o.name];
+        if (recordedPeer && deleted.has(recordedPeer)) continue;
+        delLink(ns, o.name, `${nsLabel(ns)}:${o.name}`, 'not in the lab file');
+      }
+    }
+  }
+  for (const name of jHostLinks) {
+    const o = observed.ns.get(HOST)?.links.get(name);
+    if (!o || desired.ns.get(HOST)!.links.has(name) || o.alias !== mark) continue;
+    const recordedPeer = journal?.peers[HOST]?.[name];
+    if (recordedPeer && (deleted.has(recordedPeer) || removedNs.includes(recordedPeer.split('/')[0]!))) continue;
+    delLink(HOST, name, `host:${name}`, 'no longer in the lab file');
+  }
+
+  // Per-link settings and addresses; then routes, rules, sysctls, iptables per namespace.
+  for (const [ns, want] of desired.ns) {
+    const have = obsNs(ns);
+    for (const l of want.links.values()) {
+      const key = `${ns}/${l.name}`;
+      const o = created.has(key) || deleted.has(key) ? undefined : have.links.get(l.name);
+      if (ns === HOST && o && o.alias !== mark && !jHostLinks.has(l.name)) continue; // conflict
+      const object = l.object ?? `${nsLabel(ns)}:${l.name}`;
+      const { set, why } = linkSet(l, o);
+      if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || 'mark it as the lab\'s' : 'new' });
+      const haveAddrs = o?.addresses ?? [];
+      for (const c of l.addresses) if (!haveAddrs.includes(c)) add({ kind: 'addr.add', ns, dev: l.name, cidr: c, object, reason: 'not in the kernel' });
+      for (const c of haveAddrs) if (!l.addresses.includes(c)) add({ kind: 'addr.del', ns, dev: l.name, cidr: c, object, reason: 'not in the lab file' });
+    }
+    if (!owned(ns)) continue;
+    const object = `node ${ns}`;
+    const r = match(want.routes, have.routes, routeMatches);
+    const extra = [...r.extra];
+    for (const d of r.missing) {
+      const i = extra.findIndex((o) => routeSameKey(d, o) && o.type === d.type);
+      if (i >= 0) {
+        extra.splice(i, 1);
+        add({ kind: 'route.replace', ns, route: d, object, reason: 'changed' });
+      } else add({ kind: 'route.add', ns, route: d, object, reason: 'not in the kernel' });
+    }
+    for (const o of extra) add({ kind: 'route.del', ns, route: o, object, reason: 'not in the lab file' });
+    const ru = match(want.rules, have.rules, ruleMatches);
+    for (const d of ru.missing) add({ kind: 'rule.add', ns, rule: d, object, reason: 'not in the kernel' });
+    for (const o of ru.extra) add({ kind: 'rule.del', ns, rule: o, object, reason: 'not in the lab file' });
+  }
+
+  // Sysctls (host ones are restored by down; node ones when the lab stops setting them).
+  const sysctlNs: [string, Map<string, string>][] = [...desired.ns].map(([ns, s]) => [ns, ns === HOST ? desired.hostSysctls : s.sysctls]);
+  for (const [ns, want] of sysctlNs) {
+    const have = obsNs(ns).sysctls;
+    const recorded = journal?.sysctls[ns] ?? {};
+    for (const [key, value] of want) {
+      const cur = have.get(key);
+      if (cur === value) continue;
+      add({
+        kind: 'sysctl.set',
+        ns,
+        key,
+        value,
+        ...(cur !== undefined && recorded[key] === undefined ? { previous: cur } : {}),
+        object: ns === HOST ? 'host' : `node ${ns}`,
+        reason: cur === undefined ? 'not read' : `is ${cur}`,
+      });
+    }
+    for (const [key, prev] of Object.entries(recorded)) {
+      if (want.has(key) || have.get(key) === undefined || have.get(key) === prev) continue;
+      add({ kind: 'sysctl.set', ns, key, value: prev, object: ns === HOST ? 'host' : `node ${ns}`, reason: 'no longer in the lab file: restore' });
+    }
+  }
+
+  // iptables in lab namespaces: whole tables, compared through the journal's record.
+  for (const [ns, want] of desired.ns) {
+    if (!owned(ns)) continue;
+    const have = obsNs(ns);
+    const recorded = journal?.iptables[ns] ?? {};
+    for (const [key, d] of want.iptables) {
+      const rec = recorded[key];
+      const cur = have.iptables.get(key);
+      const rules = (d.payload.match(/^-A /gm) ?? []).length;
+      const reason = !rec ? 'not applied yet' : rec.hash !== d.hash ? 'rules changed in the lab file' : rec.saved !== cur ? 'changed in the kernel (drift)' : '';
+      if (reason) add({ kind: 'iptables.restore', ns, family: d.family, table: d.table, payload: d.payload, hash: d.hash, rules, object: d.object, reason });
+    }
+    for (const key of Object.keys(recorded)) {
+      if (want.iptables.has(key) || !have.iptables.has(key)) continue;
+      const [family, table] = key.split('/') as [Family, IptTable];
+      const r = resetTable(family, table);
+      if (have.iptables.get(key) === undefined) continue;
+      add({ kind: 'iptables.restore', ns, ...r, rules: 0, object: `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} in ${ns}`, reason: 'no longer in the lab file: reset' });
+    }
+  }
+
+  // Host iptables: tagged rules, all re-made when anything about them differs.
+  const recordedHost = journal?.hostIptables ?? [];
+  const same =
+    recordedHost.length === desired.hostIptables.length &&
+    recordedHost.every((r, i) => {
+      const d = desired.hostIptables[i]!;
+      return r.family === d.family && r.table === d.table && r.chain === d.chain && r.spec === d.spec;
+    }) &&
+    recordedHost.every((r) => r.saved !== undefined) &&
+    recordedHost.map((r) => `${r.family} ${r.table} ${r.chain} ${r.saved}`).sort().join('\n') ===
+      observed.hostIptables.map((r) => `${r.family} ${r.table} ${r.chain} ${r.spec}`).sort().join('\n');
+  if (!same) {
+    for (const r of observed.hostIptables) add({ kind: 'hostipt.del', ns: HOST, rule: r, object: 'host', reason: 're-made with the lab\'s rules' });
+    for (const r of desired.hostIptables) add({ kind: 'hostipt.add', ns: HOST, rule: r, object: 'host', reason: 'not in the kernel' });
+  }
+
+  return { lab: desired.lab, actions: order(actions), conflicts };
+}
+
+/** Stable order by phase; deletions in reverse dependency order (routes, rules, addresses, links). */
+function order(actions: Action[]): Action[] {
+  const rank = (a: Action) => {
+    const p = PHASES.indexOf(phaseOf(a)) * 100;
+    const within = ['route.del', 'rule.del', 'addr.del', 'link.del', 'netns.del', 'hostipt.del'].indexOf(a.kind);
+    return p + (within < 0 ? 50 : within);
+  };
+  return actions.map((a, i) => [a, i] as const).sort((x, y) => rank(x[0]) - rank(y[0]) || x[1] - y[1]).map(([a]) => a);
+}

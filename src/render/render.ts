@@ -1,0 +1,142 @@
+// render: actions -> the exact commands, batched (pure). One `ip -batch` for the host, one
+// `ip -n NS -batch -` per namespace, one sysctl and one iptables-restore per namespace and family.
+import { HOST, type Family } from '../model/types.js';
+import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
+import { commandText } from '../runner/runner.js';
+import { hostRulesPayload, restoreTool } from './iptables.js';
+
+export interface Step {
+  phase: Phase;
+  /** Namespace the step works in (HOST for the root namespace). */
+  ns: string;
+  argv: string[];
+  input?: string;
+  /** For batches: the action behind each input line (1-based line n is lines[n-1]). */
+  lines: Action[];
+  /** For commands that take several actions at once (sysctl, iptables-restore). */
+  actions: Action[];
+  /** A deletion whose object may already be gone (a veth whose peer went first). */
+  tolerant?: boolean;
+}
+
+function setText(s: LinkSet): string {
+  const p: string[] = [];
+  if (s.alias !== undefined) p.push('alias', s.alias);
+  if (s.addrGenNone) p.push('addrgenmode', 'none');
+  if (s.mtu !== undefined) p.push('mtu', String(s.mtu));
+  if (s.mac !== undefined) p.push('address', s.mac);
+  if (s.master !== undefined) p.push(...(s.master === null ? ['nomaster'] : ['master', s.master]));
+  if (s.up !== undefined) p.push(s.up ? 'up' : 'down');
+  return p.join(' ');
+}
+
+/** The `ip` batch line for an action, or undefined when it is not an ip command. */
+export function ipLine(a: Action): string | undefined {
+  switch (a.kind) {
+    case 'netns.add':
+      return `netns add ${a.ns}`;
+    case 'netns.del':
+      return `netns del ${a.ns}`;
+    case 'link.add': {
+      const l = a.link;
+      if (l.kind === 'bridge') return `link add name ${l.name} type bridge`;
+      const here = a.ns === HOST ? '' : ` netns ${a.ns}`;
+      const there = l.peer!.ns === HOST ? '' : ` netns ${l.peer!.ns}`;
+      return `link add name ${l.name}${here} type veth peer name ${l.peer!.name}${there}`;
+    }
+    case 'link.del':
+      return `link del dev ${a.name}`;
+    case 'link.set':
+      return `link set dev ${a.name} ${setText(a.set)}`;
+    case 'addr.add':
+      return `addr add ${a.cidr} dev ${a.dev}${a.cidr.includes(':') ? ' nodad' : ''}`;
+    case 'addr.del':
+      return `addr del ${a.cidr} dev ${a.dev}`;
+    case 'route.add':
+      return `route add ${routeText(a.route)}`;
+    case 'route.replace':
+      return `route replace ${routeText(a.route)}`;
+    case 'route.del':
+      return `route del ${routeText(a.route)}`;
+    case 'rule.add':
+      return `rule add ${ruleText(a.rule)}`;
+    case 'rule.del':
+      return `rule del ${ruleText(a.rule)}`;
+    default:
+      return undefined;
+  }
+}
+
+function familyOf(a: Action): Family {
+  if (a.kind === 'rule.add' || a.kind === 'rule.del') return a.rule.family;
+  if (a.kind.startsWith('route.')) return (a as Extract<Action, { route: unknown }>).route.family;
+  return 'ipv4';
+}
+
+/** Where a root-batch action runs: veths are always created from the root namespace. */
+function batchNs(a: Action): string {
+  if (a.kind === 'netns.add' || a.kind === 'netns.del') return HOST;
+  if (a.kind === 'link.add' && a.link.kind === 'veth') return HOST;
+  return a.ns;
+}
+
+export function render(actions: Action[]): Step[] {
+  const steps: Step[] = [];
+  for (const phase of PHASES) {
+    const inPhase = actions.filter((a) => phaseOf(a) === phase);
+    const batches = new Map<string, Step>();
+    const batch = (ns: string, family: Family): Step => {
+      const k = `${ns}|${family}`;
+      let s = batches.get(k);
+      if (!s) {
+        const argv = ['ip', ...(family === 'ipv6' ? ['-6'] : []), ...(ns === HOST ? [] : ['-n', ns]), ...(phase === 'delete' ? ['-force'] : []), '-batch', '-'];
+        s = { phase, ns, argv, lines: [], actions: [], ...(phase === 'delete' ? { tolerant: true } : {}) };
+        batches.set(k, s);
+      }
+      return s;
+    };
+    const sysctls = new Map<string, Action[]>();
+    const restores = new Map<string, Step>();
+    const host = new Map<Family, Action[]>();
+    for (const a of inPhase) {
+      const line = ipLine(a);
+      if (line !== undefined) {
+        const v6 = (a.kind.startsWith('route.') || a.kind.startsWith('rule.')) && familyOf(a) === 'ipv6';
+        const s = batch(batchNs(a), v6 ? 'ipv6' : 'ipv4');
+        s.lines.push(a);
+        s.actions.push(a);
+        s.input = `${s.input ?? ''}${line}\n`;
+      } else if (a.kind === 'sysctl.set') {
+        sysctls.set(a.ns, [...(sysctls.get(a.ns) ?? []), a]);
+      } else if (a.kind === 'iptables.restore') {
+        // All tables of one namespace and family in one iptables-restore: one spawn, one commit.
+        const k = `${a.ns}|${a.family}`;
+        const s = restores.get(k) ?? { phase, ns: a.ns, argv: ['ip', 'netns', 'exec', a.ns, restoreTool(a.family), '-w'], input: '', lines: [], actions: [] };
+        s.input += a.payload;
+        s.actions.push(a);
+        restores.set(k, s);
+      } else if (a.kind === 'hostipt.add' || a.kind === 'hostipt.del') {
+        host.set(a.rule.family, [...(host.get(a.rule.family) ?? []), a]);
+      }
+    }
+    steps.push(...batches.values());
+    for (const [ns, as] of sysctls) {
+      const kv = as.map((a) => (a.kind === 'sysctl.set' ? `${a.key}=${a.value}` : ''));
+      const argv = ns === HOST ? ['sysctl', '-q', '-w', ...kv] : ['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...kv];
+      steps.push({ phase, ns, argv, lines: [], actions: as });
+    }
+    steps.push(...restores.values());
+    for (const [family, as] of host) {
+      const del = as.flatMap((a) => (a.kind === 'hostipt.del' ? [a.rule] : []));
+      const addRules = as.flatMap((a) => (a.kind === 'hostipt.add' ? [a.rule] : []));
+      const input = (del.length ? hostRulesPayload(del, '-D') : '') + (addRules.length ? hostRulesPayload(addRules, '-A') : '');
+      steps.push({ phase, ns: HOST, argv: [restoreTool(family), '-w', '--noflush'], input: input.replace(/\n\n/g, '\n'), lines: [], actions: as });
+    }
+  }
+  return steps;
+}
+
+/** The steps as a shell script a reader can paste (`plan --commands`, `up --dry-run`). */
+export function scriptOf(steps: Step[]): string {
+  return steps.map((s) => commandText(s.argv, s.input)).join('\n');
+}

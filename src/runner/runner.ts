@@ -1,0 +1,95 @@
+// The one place netlab touches the system: every command goes through a CommandRunner.
+import { execa } from 'execa';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface RunOptions {
+  /** Text fed to the command's standard input (ip -batch -, iptables-restore). */
+  input?: string;
+}
+
+export interface CommandRunner {
+  run(argv: string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+/** Runs commands for real. Never throws for a non-zero exit; a missing program is exit 127. */
+export class ExecaRunner implements CommandRunner {
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [cmd, ...args] = argv;
+    const r = await execa(cmd!, args, {
+      reject: false,
+      stripFinalNewline: false,
+      ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
+      env: { LC_ALL: 'C' },
+    });
+    if (r.failed && r.exitCode === undefined) {
+      const missing = (r as { code?: string }).code === 'ENOENT';
+      return { stdout: '', stderr: missing ? `${cmd}: command not found` : (r.shortMessage ?? String(r.message)), exitCode: missing ? 127 : 126 };
+    }
+    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 1 };
+  }
+}
+
+/** Shell-quotes argv for display, so printed commands can be pasted into a shell. */
+export function shellQuote(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** A command as a shell would run it, with its standard input as a here-document. */
+export function commandText(argv: string[], input?: string): string {
+  if (input === undefined) return shellQuote(argv);
+  const body = input.endsWith('\n') ? input : `${input}\n`;
+  return `${shellQuote(argv)} <<'EOF'\n${body}EOF`;
+}
+
+export interface Recorded {
+  argv: string[];
+  input?: string;
+}
+
+/** Records commands instead of running them (dry runs); answers success with no output. */
+export class RecordingRunner implements CommandRunner {
+  readonly calls: Recorded[] = [];
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.calls.push({ argv, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    return { stdout: '', stderr: '', exitCode: 0 };
+  }
+}
+
+type Reply = Partial<RunResult> | ((argv: string[], input?: string) => Partial<RunResult>);
+
+/** Canned replies for unit tests, matched by the command's text (prefix match, first wins). */
+export class ScriptedRunner implements CommandRunner {
+  readonly calls: Recorded[] = [];
+  private replies: [string, Reply][] = [];
+  constructor(private fallback: Partial<RunResult> = { exitCode: 0 }) {}
+  on(prefix: string, reply: Reply): this {
+    this.replies.push([prefix, reply]);
+    return this;
+  }
+  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.calls.push({ argv, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    const text = argv.join(' ');
+    const hit = this.replies.find(([p]) => text.startsWith(p));
+    const r = hit ? (typeof hit[1] === 'function' ? hit[1](argv, opts.input) : hit[1]) : this.fallback;
+    return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 0 };
+  }
+}
+
+/** Runs tasks with at most `limit` in flight, keeping result order. */
+export async function parallel<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}

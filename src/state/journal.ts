@@ -1,0 +1,90 @@
+// The ownership journal: what a lab made, written before each change, so that `down` removes
+// exactly that, even after the YAML was edited or deleted, or netlab was killed mid-way.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostRule } from '../model/types.js';
+
+export interface TableRecord {
+  /** Hash of the payload last restored. */
+  hash: string;
+  /** The table as iptables-save printed it right after, normalized; absent if not read yet. */
+  saved?: string;
+}
+
+export interface Journal {
+  version: 1;
+  lab: string;
+  /** Absolute path of the lab file last applied. */
+  file: string;
+  status: 'applying' | 'up' | 'failed';
+  updated: string;
+  /** Namespaces this lab created. */
+  namespaces: string[];
+  /** Links in the host namespace this lab created (bridges, veth host ends). */
+  hostLinks: string[];
+  /** Per namespace (host = ""): sysctl key -> value before the lab first set it. */
+  sysctls: Record<string, Record<string, string>>;
+  /** Per namespace: table key -> what was restored. */
+  iptables: Record<string, Record<string, TableRecord>>;
+  /** Host iptables rules added, as written and as iptables-save prints them. */
+  hostIptables: (HostRule & { saved?: string })[];
+  /** Per namespace: veth end -> its peer "ns/name", to notice a re-wired link. */
+  peers: Record<string, Record<string, string>>;
+  /** Namespaces that had IPv6 policy-routing rules. */
+  v6rules: string[];
+}
+
+export function stateDir(): string {
+  return process.env.NETLAB_STATE_DIR ?? '/run/netlab';
+}
+
+function journalPath(lab: string): string {
+  return join(stateDir(), 'labs', `${lab}.json`);
+}
+
+export function newJournal(lab: string, file: string): Journal {
+  return { version: 1, lab, file, status: 'applying', updated: new Date().toISOString(), namespaces: [], hostLinks: [], sysctls: {}, iptables: {}, hostIptables: [], peers: {}, v6rules: [] };
+}
+
+export function readJournal(lab: string): Journal | undefined {
+  try {
+    return JSON.parse(readFileSync(journalPath(lab), 'utf8')) as Journal;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`the journal ${journalPath(lab)} is unreadable: ${(e as Error).message}`);
+  }
+}
+
+/** Atomically replaces the journal and makes it durable before the change it announces is made. */
+export function writeJournal(j: Journal): void {
+  j.updated = new Date().toISOString();
+  const path = journalPath(j.lab);
+  mkdirSync(join(stateDir(), 'labs'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, JSON.stringify(j, null, 1));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function removeJournal(lab: string): void {
+  rmSync(journalPath(lab), { force: true });
+}
+
+export function listJournals(): Journal[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(stateDir(), 'labs')).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names.map((n) => readJournal(n.slice(0, -5))).filter((j): j is Journal => !!j);
+}
+
+export function addUnique(list: string[], items: Iterable<string>): void {
+  for (const i of items) if (!list.includes(i)) list.push(i);
+}

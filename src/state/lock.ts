@@ -1,0 +1,43 @@
+// One `up`/`down` per lab at a time: an exclusive lock file holding the owner's pid.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { stateDir } from './journal.js';
+
+export class LockError extends Error {}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lab's lock, or throws LockError naming the holder. A dead holder's lock is taken over. */
+export function acquireLock(lab: string): () => void {
+  const dir = join(stateDir(), 'locks');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${lab}.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        rmSync(path, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(path, 'utf8').trim());
+      if (pid && pid !== process.pid && alive(pid)) {
+        throw new LockError(`lab '${lab}' is being changed by another netlab (pid ${pid}); wait for it to finish, or stop it`);
+      }
+      rmSync(path, { force: true }); // stale: its holder died (kill -9)
+    }
+  }
+  throw new LockError(`could not take the lock of lab '${lab}' at ${path}`);
+}
