@@ -1,6 +1,6 @@
 // load: YAML text -> schema -> normalized Lab, with every problem located in the file.
 import { existsSync, readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, Parser, visit, type Document } from 'yaml';
 import {
   HOST,
   IPT_TABLES,
@@ -59,19 +59,7 @@ export function loadLab(text: string, file: string, opts: LoadOptions = {}): Lab
   const src = new SourceMap(file);
   const doc = parseDocument(text, { lineCounter: src.lines, prettyErrors: false, uniqueKeys: true });
   src.doc = doc;
-  const problems: Problem[] = [];
-  for (const err of doc.errors) {
-    const { line, col } = src.pos(err.pos[0]);
-    const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    problems.push({
-      file,
-      line,
-      col,
-      path: '',
-      message: `invalid YAML: ${msg}`,
-      ...(err.code === 'DUPLICATE_KEY' ? { hint: 'each key may appear once in a mapping' } : {}),
-    });
-  }
+  const problems = yamlProblems(text, doc, src);
   if (problems.length) throw new LabError(problems);
   const data = doc.toJS() as unknown;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -85,6 +73,105 @@ export function loadLab(text: string, file: string, opts: LoadOptions = {}): Lab
   const lab = n.lab(data as RawLab);
   if (n.problems.length) throw new LabError(sortProblems(n.problems));
   return lab;
+}
+
+const YAML_HINTS: Partial<Record<string, string>> = {
+  TAB_AS_INDENT: 'indent with spaces: YAML does not allow tabs in indentation',
+  BAD_INDENT: 'keys of one mapping (and items of one list) must start at the same column',
+  MISSING_CHAR: 'close the quoted string',
+  BLOCK_AS_IMPLICIT_KEY: "a key is a single-line scalar followed by ': '",
+  MULTILINE_IMPLICIT_KEY: "a key is a single-line scalar followed by ': '",
+  MULTIPLE_DOCS: 'a lab file holds one YAML document: remove the --- separator',
+};
+
+/**
+ * YAML syntax errors, located where the user has to look: a duplicate key at the key itself (the
+ * parser reports the end of the previous entry when that entry has no value), an unclosed flow
+ * collection at its opening bracket (the parser reports where it gave up, often the end of file).
+ */
+function yamlProblems(text: string, doc: Document, src: SourceMap): Problem[] {
+  if (!doc.errors.length) return [];
+  const file = src.file;
+  const problems: Problem[] = [];
+  const at = (offset: number) => src.pos(offset);
+  const dups: Problem[] = [];
+  const unclosed: { offset: number; open: string; close: string }[] = [];
+  const quotes: number[] = [];
+  // Unclosed flow collections, from the concrete syntax tree: the composed document cannot tell
+  // "[a, b" from "[a, [b]" when the last item closes.
+  const walk = (t: unknown): void => {
+    if (Array.isArray(t)) return t.forEach(walk);
+    if (t === null || typeof t !== 'object') return;
+    const tok = t as { type?: string; offset?: number; source?: string; start?: { source?: string }; end?: { type?: string }[] };
+    if ((tok.type === 'double-quoted-scalar' || tok.type === 'single-quoted-scalar') && typeof tok.offset === 'number' && typeof tok.source === 'string') {
+      const q = tok.source[0]!;
+      if (tok.source.length < 2 || !tok.source.endsWith(q)) quotes.push(tok.offset);
+    }
+    if (tok.type === 'flow-collection' && typeof tok.offset === 'number') {
+      const open = tok.start?.source === '{' ? '{' : '[';
+      const closeType = open === '[' ? 'flow-seq-end' : 'flow-map-end';
+      if (!(tok.end ?? []).some((e) => e.type === closeType)) unclosed.push({ offset: tok.offset, open, close: open === '[' ? ']' : '}' });
+    }
+    for (const v of Object.values(tok)) if (v !== null && typeof v === 'object') walk(v);
+  };
+  for (const tok of new Parser().parse(text)) walk(tok);
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Map<string, number>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key) || !pair.key.range) continue;
+        const k = String(pair.key.value);
+        const first = seen.get(k);
+        if (first === undefined) seen.set(k, pair.key.range[0]);
+        else
+          dups.push({
+            file,
+            ...at(pair.key.range[0]),
+            path: '',
+            message: `invalid YAML: duplicate key '${k}'`,
+            hint: `'${k}' is already a key of this mapping at line ${at(first).line}; each key may appear once in a mapping`,
+          });
+      }
+    },
+  });
+  let dupErrors = 0;
+  for (const err of doc.errors) {
+    const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    if (err.code === 'DUPLICATE_KEY' && dups.length) {
+      dupErrors++;
+      continue;
+    }
+    if (err.code === 'BAD_INDENT' && /^Flow (sequence|map) in block collection/.test(msg)) {
+      // The innermost unclosed collection that opens before the place the parser gave up.
+      const u = unclosed.filter((c) => c.offset < err.pos[0]).pop();
+      if (u) {
+        const where = err.pos[0] >= text.trimEnd().length ? 'the end of the file' : `line ${at(err.pos[0]).line}`;
+        problems.push({
+          file,
+          ...at(u.offset),
+          path: '',
+          message: `invalid YAML: this '${u.open}' is not closed: expected '${u.close}' before ${where}`,
+          hint: `close it with '${u.close}'; if it continues on the next lines, indent them more than its key`,
+        });
+        unclosed.splice(unclosed.indexOf(u), 1);
+        continue;
+      }
+    }
+    if (err.code === 'MISSING_CHAR' && /quote/i.test(msg)) {
+      const q = quotes.filter((o) => o < err.pos[0]).pop();
+      if (q !== undefined) {
+        const ch = text[q]!;
+        problems.push({ file, ...at(q), path: '', message: `invalid YAML: this ${ch === '"' ? 'double' : 'single'}-quoted string is not closed`, hint: `end it with ${ch}` });
+        continue;
+      }
+    }
+    const hint = err.code === 'MISSING_CHAR' && !/quote/i.test(msg) ? undefined : YAML_HINTS[err.code];
+    problems.push({ file, ...at(err.pos[0]), path: '', message: `invalid YAML: ${msg}`, ...(hint ? { hint } : {}) });
+  }
+  // Past the first syntax error the parser's view of the structure is a guess and later errors
+  // mostly follow from the first; duplicate keys are independent of each other and all reported.
+  const first = sortProblems(problems).slice(0, 1);
+  return sortProblems([...first, ...(dupErrors ? dups : [])]);
 }
 
 function sortProblems(ps: Problem[]): Problem[] {
