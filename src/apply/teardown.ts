@@ -2,7 +2,7 @@
 import { HOST, markOf, type Family } from '../model/types.js';
 import { listNetns, readIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
-import { hostRulesPayload, restoreTool } from '../render/iptables.js';
+import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
 import { removeJournal, writeJournal, type Journal } from '../state/journal.js';
 
@@ -22,6 +22,26 @@ async function hostLinks(runner: CommandRunner) {
   const r = await runner.run(['ip', '-j', '-d', 'link', 'show']);
   if (r.exitCode !== 0) throw new TeardownError(`ip link show failed: ${r.stderr.trim()}`);
   return parseLinks(splitJsonDocs(r.stdout)[0] ?? []);
+}
+
+/**
+ * With the nf_tables backend, the first rule in a table creates the table: after removing the
+ * lab's rules, drop the tables that did not exist before the lab and are empty again, so the host
+ * is exactly as it was. A table that gained anything else is left alone.
+ */
+async function dropCreatedTables(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, dryRun: boolean): Promise<void> {
+  for (const family of ['ipv4', 'ipv6'] as Family[]) {
+    const before = j.hostTablesBefore?.[family];
+    if (!before) continue;
+    const save = await runner.run([family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']);
+    if (!/\(nf_tables\)/.test(save.stdout)) continue;
+    for (const [table, text] of normalizeSave(save.stdout)) {
+      if (before.includes(table) || !j.hostIptables.some((r) => r.family === family && r.table === table)) continue;
+      const lines = text.split('\n').filter(Boolean);
+      const untouched = lines.every((l) => /^:[A-Z]+ ACCEPT$/.test(l));
+      if (untouched || dryRun) await exec(['nft', 'delete', 'table', family === 'ipv4' ? 'ip' : 'ip6', table]);
+    }
+  }
 }
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -66,6 +86,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
       report.hostRules += rules.length;
       await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
     }
+    await dropCreatedTables(runner, j, exec, !!opts.dryRun);
   }
   const prev = j.sysctls[HOST] ?? {};
   const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);

@@ -215,6 +215,8 @@ export interface ObservedState {
   hostSysctls: Map<string, string>;
   /** Host iptables rules carrying this lab's comment, as iptables-save prints them. */
   hostIptables: HostRule[];
+  /** Host iptables tables that exist now, per family (read only when the lab has host rules). */
+  hostTables: Partial<Record<Family, string[]>>;
 }
 
 export function tableKey(family: Family, table: IptTable): string {

@@ -91,6 +91,11 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const ns = new Map(results);
   const hostIptables: HostRule[] = [];
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
-  for (const family of hostFamilies) hostIptables.push(...taggedRules(await readIptables(runner, HOST, family), family, desired.lab));
-  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables };
+  const hostTables: ObservedState['hostTables'] = {};
+  for (const family of hostFamilies) {
+    const saved = await readIptables(runner, HOST, family);
+    hostTables[family] = [...saved.keys()];
+    hostIptables.push(...taggedRules(saved, family, desired.lab));
+  }
+  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables };
 }

@@ -35,7 +35,7 @@ export type Action = Base &
     | { kind: 'rule.add' | 'rule.del'; ns: string; rule: RuleState }
     | { kind: 'sysctl.set'; ns: string; key: string; value: string; previous?: string }
     | { kind: 'iptables.restore'; ns: string; family: Family; table: IptTable; payload: string; hash: string; rules: number }
-    | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule }
+    | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule; tablesBefore?: string[] }
   );
 
 export type ActionKind = Action['kind'];

@@ -285,7 +285,10 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       observed.hostIptables.map((r) => `${r.family} ${r.table} ${r.chain} ${r.spec}`).sort().join('\n');
   if (!same) {
     for (const r of observed.hostIptables) add({ kind: 'hostipt.del', ns: HOST, rule: r, object: 'host', reason: 're-made with the lab\'s rules' });
-    for (const r of desired.hostIptables) add({ kind: 'hostipt.add', ns: HOST, rule: r, object: 'host', reason: 'not in the kernel' });
+    for (const r of desired.hostIptables) {
+      const before = journal?.hostTablesBefore?.[r.family] ? undefined : observed.hostTables[r.family];
+      add({ kind: 'hostipt.add', ns: HOST, rule: r, object: 'host', reason: 'not in the kernel', ...(before ? { tablesBefore: before } : {}) });
+    }
   }
 
   return { lab: desired.lab, actions: order(actions), conflicts };

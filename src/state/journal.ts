@@ -28,6 +28,8 @@ export interface Journal {
   iptables: Record<string, Record<string, TableRecord>>;
   /** Host iptables rules added, as written and as iptables-save prints them. */
   hostIptables: (HostRule & { saved?: string })[];
+  /** Host iptables tables that existed before the lab first added rules, per family. */
+  hostTablesBefore?: Partial<Record<'ipv4' | 'ipv6', string[]>>;
   /** Per namespace: veth end -> its peer "ns/name", to notice a re-wired link. */
   peers: Record<string, Record<string, string>>;
   /** Namespaces that had IPv6 policy-routing rules. */

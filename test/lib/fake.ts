@@ -1,0 +1,54 @@
+// Builds observed states for planner tests: what the kernel would show after a perfect apply.
+import { HOST, type DesiredState, type ObservedNs, type ObservedState } from '../../src/model/types.js';
+import { newJournal, type Journal } from '../../src/state/journal.js';
+import { normalizeSave } from '../../src/render/iptables.js';
+import { loadLab } from '../../src/load/lab.js';
+import { desiredState } from '../../src/model/desired.js';
+
+export function labOf(yaml: string) {
+  const lab = loadLab(yaml, 'lab.yaml', { sysctlExists: () => true });
+  return { lab, desired: desiredState(lab) };
+}
+
+export function emptyObserved(): ObservedState {
+  const host: ObservedNs = { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map() };
+  return { netns: new Set(), ns: new Map([[HOST, host]]), hostSysctls: new Map(), hostIptables: [], hostTables: {} };
+}
+
+/** The kernel after the desired state was applied, and the journal that apply would have left. */
+export function applied(d: DesiredState): { observed: ObservedState; journal: Journal } {
+  const observed = emptyObserved();
+  const journal = newJournal(d.lab, '/labs/lab.yaml');
+  journal.status = 'up';
+  for (const [ns, s] of d.ns) {
+    if (ns !== HOST) {
+      observed.netns.add(ns);
+      journal.namespaces.push(ns);
+    }
+    const o: ObservedNs = {
+      links: new Map([...s.links].map(([k, l]) => [k, { ...l, addresses: [...l.addresses], up: l.up, mtu: l.mtu ?? 1500, mac: l.mac ?? '02:00:00:00:00:01' }])),
+      routes: s.routes.map((r) => ({ ...r, ...(r.dev ? {} : { dev: 'eth0' }) })),
+      rules: s.rules.map((r, i) => ({ ...r, pref: r.pref ?? 32765 - i })),
+      sysctls: new Map(s.sysctls),
+      iptables: new Map(),
+      ...(ns !== HOST ? { mark: `netlab:${d.lab}` } : {}),
+    };
+    for (const l of o.links.values()) delete l.peer;
+    // As if every sysctl was changed by the lab from the kernel's "0".
+    const own = ns === HOST ? d.hostSysctls : s.sysctls;
+    for (const k of own.keys()) (journal.sysctls[ns] ??= {})[k] = '0';
+    for (const [key, t] of s.iptables) {
+      const saved = normalizeSave(t.payload).get(t.table)!;
+      o.iptables.set(key, saved);
+      (journal.iptables[ns] ??= {})[key] = { hash: t.hash, saved };
+    }
+    for (const l of s.links.values()) {
+      if (ns === HOST) journal.hostLinks.push(l.name);
+      if (l.peer) (journal.peers[ns] ??= {})[l.name] = `${l.peer.ns}/${l.peer.name}`;
+    }
+    observed.ns.set(ns, o);
+  }
+  observed.hostSysctls = new Map(d.hostSysctls);
+  observed.ns.get(HOST)!.sysctls = observed.hostSysctls;
+  return { observed, journal };
+}

@@ -1,0 +1,82 @@
+// apply with a scripted runner: journal before changes, failures named by lab object.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { apply, ApplyError } from '../../src/apply/apply.js';
+import { diff } from '../../src/plan/diff.js';
+import { render } from '../../src/render/render.js';
+import { ScriptedRunner } from '../../src/runner/runner.js';
+import { newJournal, readJournal } from '../../src/state/journal.js';
+import { emptyObserved, labOf } from '../lib/fake.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-'));
+process.env.NETLAB_STATE_DIR = dir;
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const LAB = `
+name: ap
+nodes:
+  ns1:
+    iptables:
+      filter:
+        INPUT: [-s 10.0.0.9 -j DROP]
+  ns2:
+bridges:
+  br1: {}
+links:
+  - endpoints: [ns1:tap1, br1:tap1_peer]
+    addresses: {ns1: 10.0.0.1/24}
+  - endpoints: [ns2:tap2, br1:tap2_peer]
+    addresses: {ns2: 10.0.0.2/24}
+`;
+
+test('the journal names namespaces and host links before the commands that make them run', async () => {
+  const { desired } = labOf(LAB);
+  const plan = diff(desired, emptyObserved(), undefined);
+  const seen: string[] = [];
+  const runner = new ScriptedRunner()
+    .on('ip -batch', (argv, input) => {
+      const j = readJournal('ap')!;
+      if (input?.startsWith('netns add')) seen.push(`netns: journal has ${j.namespaces.join(',')}`);
+      if (input?.includes('type veth')) seen.push(`links: journal has ${j.hostLinks.join(',')}`);
+      return { exitCode: 0 };
+    })
+    .on('ip netns exec ns1 iptables-save', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.9/32 -j DROP\nCOMMIT\n' });
+  const j = newJournal('ap', '/x/lab.yaml');
+  await apply(runner, render(plan.actions), plan.actions, desired, j);
+  assert.deepEqual(seen, ['netns: journal has ns1,ns2', 'links: journal has br1,tap1_peer,tap2_peer']);
+  const final = JSON.parse(readFileSync(join(dir, 'labs', 'ap.json'), 'utf8'));
+  assert.equal(final.status, 'up');
+  assert.deepEqual(final.iptables.ns1['ipv4/filter'].saved, ':INPUT ACCEPT\n-A INPUT -s 10.0.0.9/32 -j DROP');
+  assert.equal(final.peers['']['tap1_peer'], 'ns1/tap1');
+});
+
+test('a failing batch line is reported with its lab object, the line, the command and stderr', async () => {
+  const { desired } = labOf(LAB);
+  const plan = diff(desired, emptyObserved(), undefined);
+  const runner = new ScriptedRunner().on('ip -n ns2 -batch', { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:3\n' });
+  const j = newJournal('ap', '/x/lab.yaml');
+  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.object, 'link ns2:tap2 <-> br1:tap2_peer');
+    assert.equal(e.line, 'addr add 10.0.0.2/24 dev tap2');
+    assert.match(e.command, /^ip -n ns2 -batch - <<'EOF'/);
+    assert.match(e.message, /Address already assigned/);
+    return true;
+  });
+  assert.equal(readJournal('ap')!.status, 'failed');
+});
+
+test('an iptables-restore failure names the table and the rule line', async () => {
+  const { desired } = labOf(LAB);
+  const plan = diff(desired, emptyObserved(), undefined);
+  const runner = new ScriptedRunner().on('ip netns exec ns1 iptables-restore', { exitCode: 2, stderr: 'iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Invalid argument): rule in chain INPUT\n' });
+  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, newJournal('ap', '/x')), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.object, 'iptables filter in ns1');
+    assert.equal(e.line, '-A INPUT -s 10.0.0.9 -j DROP');
+    return true;
+  });
+});
