@@ -1,5 +1,5 @@
 // load: YAML text -> schema -> normalized Lab, with every problem located in the file.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isScalar, parseDocument, Parser, visit, type Document } from 'yaml';
 import {
   HOST,
@@ -20,7 +20,7 @@ import {
   type SysctlSpec,
   type TablesSpec,
 } from '../model/types.js';
-import { contains, hasHostBits, networkOf, parseAddress, parseCidr, parsePrefix, type Cidr } from '../model/net.js';
+import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parseCidr, parsePrefix, type Cidr } from '../model/net.js';
 import { LabError, SourceMap, didYouMean, type Problem } from './problems.js';
 import { validateSchema } from './schema.js';
 import {
@@ -32,6 +32,7 @@ import {
   parseRuleString,
   parseSysctlKey,
   tableId,
+  tableProblem,
   type RawRoute,
   type RawRule,
 } from './syntax.js';
@@ -41,7 +42,14 @@ export interface LoadOptions {
   sysctlExists?: (path: string) => boolean;
 }
 
-const defaultSysctlExists = (path: string) => existsSync(`/proc/sys/${path}`);
+/** A sysctl is a file under /proc/sys; a directory (net.ipv4.conf.all) is not something to set. */
+const defaultSysctlExists = (path: string) => {
+  try {
+    return statSync(`/proc/sys/${path}`).isFile();
+  } catch {
+    return false;
+  }
+};
 
 /** Reads and validates a lab file; throws LabError with every problem found. */
 export function loadLabFile(file: string, opts: LoadOptions = {}): Lab {
@@ -68,7 +76,7 @@ export function loadLab(text: string, file: string, opts: LoadOptions = {}): Lab
   for (const issue of validateSchema(data)) {
     problems.push(src.problem(issue.path, issue.message, issue.hint, { key: issue.key ?? false }));
   }
-  if (problems.length) throw new LabError(problems);
+  if (problems.length) throw new LabError(sortProblems(problems));
   const n = new Normalizer(src, opts.sysctlExists ?? defaultSysctlExists);
   const lab = n.lab(data as RawLab);
   if (n.problems.length) throw new LabError(sortProblems(n.problems));
@@ -212,6 +220,13 @@ interface RawLab {
   host?: { sysctls?: Record<string, string | number | boolean>; iptables?: RawTables; ip6tables?: RawTables };
 }
 
+/**
+ * Interface names that collide with /proc/sys/net/ipv{4,6}/conf/{all,default}: the kernel cannot give
+ * such an interface a sysctl directory of its own, and netlab's sysctl keys could not name it.
+ */
+const RESERVED_IFNAMES = ['all', 'default'];
+const reservedMessage = (name: string) => `interface name '${name}' is reserved: /proc/sys/net/ipv4/conf/${name} already means "${name === 'all' ? 'every interface' : 'new interfaces'}"`;
+
 const list = (a: Addrs): string[] => (a === undefined ? [] : Array.isArray(a) ? a : [a]);
 
 class Normalizer {
@@ -221,6 +236,8 @@ class Normalizer {
   /** Interface addresses per namespace, for gateway reachability. */
   private subnets = new Map<string, Cidr[]>();
   private seenAddr = new Map<string, SrcPath>();
+  /** Where each route's gateway is written, for messages about it. */
+  private viaPath = new WeakMap<RouteSpec, SrcPath>();
 
   constructor(
     private src: SourceMap,
@@ -247,6 +264,7 @@ class Normalizer {
         if (!nodeNames.includes(b.node)) this.err([...path, 'node'], `no node named '${b.node}'`, didYouMean(b.node, nodeNames));
         else ns = b.node;
       }
+      if (RESERVED_IFNAMES.includes(name)) this.err(path, reservedMessage(name), 'pick another name', true);
       this.claimIface(ns, name, path, true);
       bridges.set(name, { name, ns, path, ...this.iface(b ?? {}, path, ns, b?.addresses, [...path, 'addresses']) });
     }
@@ -254,10 +272,14 @@ class Normalizer {
     const links: LinkSpec[] = [];
     (raw.links ?? []).forEach((l, i) => {
       const path: SrcPath = ['links', i];
-      const ends = l.endpoints.map((e, j) => this.end(e, [...path, 'endpoints', j], l, nodeNames, bridges)).filter((e): e is EndSpec => !!e);
+      const owners = l.endpoints.map((e) => (typeof e === 'string' ? e.slice(0, e.indexOf(':')) : e.node));
+      // With both ends in one node the addresses map is ambiguous (reported below): ignore it.
+      const eff = owners.length === 2 && owners[0] === owners[1] ? { ...l, addresses: undefined } : l;
+      const ends = l.endpoints.map((e, j) => this.end(e, [...path, 'endpoints', j], eff, nodeNames, bridges)).filter((e): e is EndSpec => !!e);
       for (const key of Object.keys(l.addresses ?? {})) {
-        const owners = l.endpoints.map((e) => (typeof e === 'string' ? e.split(':')[0] : e.node));
-        if (!owners.includes(key)) this.err([...path, 'addresses', key], `'${key}' is not an end of this link`, `the ends are ${owners.join(' and ')}`, true);
+        if (!owners.includes(key)) this.err([...path, 'addresses', key], `'${key}' is not an end of this link`, [didYouMean(key, owners), `the ends are ${owners.join(' and ')}`].filter(Boolean).join('; '), true);
+        else if (owners.length === 2 && owners[0] === owners[1])
+          this.err([...path, 'addresses', key], `both ends of this link are in '${key}': the addresses map cannot tell them apart`, 'give each end its addresses in the long form: {node: ..., name: ..., addresses: [...]}', true);
       }
       if (ends.length === 2) links.push({ ends: [ends[0]!, ends[1]!], path });
     });
@@ -281,7 +303,9 @@ class Normalizer {
   private claimIface(ns: string, name: string, path: SrcPath, key = false): void {
     const m = this.ifaces.get(ns)!;
     const prev = m.get(name);
-    if (prev) {
+    if (name === 'lo') {
+      this.err(path, `interface name 'lo' is taken: it is the loopback interface of ${ns === HOST ? 'the host' : `node '${ns}'`}`, 'pick another name', key);
+    } else if (prev) {
       const where = ns === HOST ? 'the host namespace' : `node '${ns}'`;
       const at = this.src.problem(prev, '');
       this.err(path, `interface name '${name}' is used twice in ${where}`, `first used at line ${at.line}`, key);
@@ -295,14 +319,19 @@ class Normalizer {
       const c = parseCidr(a);
       if (!c) {
         const bare = parseAddress(a);
-        this.err(p, `invalid address '${a}'`, bare ? `add a prefix length, e.g. ${a}/${bare.family === 'ipv4' ? 24 : 64}` : 'write an address with its prefix length, e.g. 192.168.20.1/24 or 2001:db8::1/64');
+        const slash = /^([^/]+)\/(.*)$/.exec(a);
+        const base = slash ? parseAddress(slash[1]!) : undefined;
+        if (bare) this.err(p, `address '${a}' has no prefix length`, `add one, e.g. ${bare.addr}/${bare.family === 'ipv4' ? 24 : 64}`);
+        else if (base)
+          this.err(p, `invalid prefix length in '${a}'`, `an ${base.family === 'ipv4' ? 'IPv4 prefix length is 0-32' : 'IPv6 prefix length is 0-128'}, e.g. ${base.addr}/${base.family === 'ipv4' ? 24 : 64}`);
+        else this.err(p, `invalid address '${a}'`, 'write an address with its prefix length, e.g. 192.168.20.1/24 or 2001:db8::1/64');
         return;
       }
       const dup = this.seenAddr.get(c.addr);
       if (dup) this.err(p, `duplicate address ${c.addr}: already assigned in this lab`, `first assigned at line ${this.src.problem(dup, '').line}`);
       else this.seenAddr.set(c.addr, p);
       if (c.family === 'ipv4' && c.len > 0 && c.len <= 30 && networkOf(c) === c.addr)
-        this.err(p, `${c.text} is a network address, not an interface address`, `pick a host address inside it, e.g. ${c.family === 'ipv4' ? c.addr.replace(/\d+$/, (d) => String(Number(d) + 1)) : `${c.addr}1`}/${c.len}`);
+        this.err(p, `${c.text} is a network address, not an interface address`, `pick a host address inside it, e.g. ${c.addr.replace(/\d+$/, (d) => String(Number(d) + 1))}/${c.len}`);
       addresses.push({ cidr: c.text, path: p });
       if (!this.subnets.has(ns)) this.subnets.set(ns, []);
       this.subnets.get(ns)!.push(c);
@@ -325,11 +354,22 @@ class Normalizer {
       return undefined;
     }
     const ns = bridge ? bridge.ns : at;
-    if (raw.name.length > 15 || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(raw.name) || raw.name === '.' || raw.name === '..') {
-      this.err(path, `interface name '${raw.name}' is ${raw.name.length > 15 ? `${Buffer.byteLength(raw.name)} bytes; the kernel allows at most 15` : 'invalid'}`);
+    const namePath = typeof e === 'string' ? path : [...path, 'name'];
+    if (Buffer.byteLength(raw.name) > 15) {
+      this.err(namePath, `interface name '${raw.name}' is ${Buffer.byteLength(raw.name)} bytes; the kernel allows at most 15`, 'shorten it (IFNAMSIZ is 16 including the terminating NUL)');
+      return undefined;
+    }
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(raw.name)) {
+      this.err(namePath, `invalid interface name '${raw.name}'`, 'use letters, digits, _ . and - (at most 15 bytes, as the kernel allows)');
+      return undefined;
+    }
+    if (RESERVED_IFNAMES.includes(raw.name)) {
+      this.err(namePath, reservedMessage(raw.name), 'pick another name');
       return undefined;
     }
     this.claimIface(ns, raw.name, path);
+    if (link.addresses?.[at] !== undefined && raw.addresses !== undefined)
+      this.err([...path, 'addresses'], `addresses for '${at}:${raw.name}' are given twice: here and in the link's addresses map`, 'keep one of them');
     const addrs = link.addresses?.[at] !== undefined ? link.addresses[at] : raw.addresses;
     const addrPath = link.addresses?.[at] !== undefined ? [...path.slice(0, 2), 'addresses', at] : [...path, 'addresses'];
     if (bridge && list(addrs).length) this.err(addrPath, `'${raw.name}' is a port of bridge '${at}' and cannot hold an address`, `put the address on the bridge: bridges: {${at}: {addresses: [...]}}`);
@@ -379,7 +419,7 @@ class Normalizer {
     let via: string | undefined;
     if (raw.via !== undefined) {
       const a = parseAddress(raw.via);
-      if (!a) return this.err(at('via'), `invalid gateway address '${raw.via}'`), undefined;
+      if (!a) return this.err(at('via'), `invalid gateway address '${raw.via}'`, 'a gateway is one address, without a prefix length, e.g. via 192.168.20.1'), undefined;
       family = a.family;
       via = a.addr;
     }
@@ -388,20 +428,33 @@ class Normalizer {
     if (family && to.family !== family) return this.err(path, `destination ${to.text} and gateway ${via} are of different address families`), undefined;
     if (hasHostBits(to)) return this.err(at('to'), `destination ${to.text} has host bits set`, `did you mean ${networkOf(to)}/${to.len}?`), undefined;
     const table = tableId(raw.table);
-    if (table === undefined) return this.err(at('table'), `table ${String(raw.table)} is out of range`, 'use 1-252 or 256-4294967295, or main, local, default'), undefined;
+    if (table === undefined) {
+      const t = tableProblem(raw.table!);
+      return this.err(at('table'), t.message, t.hint), undefined;
+    }
+    if (raw.metric !== undefined && (!Number.isInteger(raw.metric) || raw.metric < 0 || raw.metric > 0xffffffff))
+      return this.err(at('metric'), `metric ${raw.metric} is out of range`, 'use 0-4294967295'), undefined;
     const type = (raw.type ?? 'unicast') as RouteSpec['type'];
     if (!['unicast', 'local', 'blackhole', 'unreachable', 'prohibit'].includes(type)) return this.err(at('type'), `unknown route type '${type}'`), undefined;
     if (type === 'unicast' && !via && !raw.dev) return this.err(path, `route to ${to.text} needs 'via' or 'dev'`), undefined;
-    if (raw.dev !== undefined && !this.ifaces.get(ns)?.has(raw.dev))
-      return this.err(at('dev'), `node '${ns}' has no interface '${raw.dev}'`, didYouMean(raw.dev, this.ifaces.get(ns)?.keys() ?? [])), undefined;
+    if (raw.dev !== undefined && !this.ifaces.get(ns)?.has(raw.dev)) {
+      const known = [...(this.ifaces.get(ns)?.keys() ?? [])];
+      return this.err(at('dev'), `node '${ns}' has no interface '${raw.dev}'`, didYouMean(raw.dev, known) ?? `its interfaces: ${known.join(', ')}`), undefined;
+    }
     if (raw.scope !== undefined && !['global', 'link', 'host'].includes(raw.scope)) return this.err(at('scope'), `unknown scope '${raw.scope}'`, 'use global, link or host'), undefined;
     let src: string | undefined;
     if (raw.src !== undefined) {
       const a = parseAddress(raw.src);
-      if (!a || a.family !== to.family) return this.err(at('src'), `invalid source address '${raw.src}'`), undefined;
+      if (!a || a.family !== to.family) return this.err(at('src'), `invalid source address '${raw.src}'`, `an ${to.family === 'ipv4' ? 'IPv4' : 'IPv6'} address of node '${ns}', without a prefix length`), undefined;
+      // The kernel refuses a preferred source the namespace does not own (a local route may name its own destination).
+      const own = (this.subnets.get(ns) ?? []).some((c) => c.addr === a.addr) || (a.family === 'ipv4' && a.addr.startsWith('127.')) || a.addr === '::1' || (type === 'local' && to.addr === a.addr);
+      if (!own) {
+        const mine = (this.subnets.get(ns) ?? []).filter((c) => c.family === a.family).map((c) => c.addr);
+        return this.err(at('src'), `source address ${a.addr} is not an address of node '${ns}'`, mine.length ? `its ${a.family === 'ipv4' ? 'IPv4' : 'IPv6'} addresses: ${mine.join(', ')}` : `give one of its interfaces the address ${a.addr} first`), undefined;
+      }
       src = a.addr;
     }
-    return {
+    const spec: RouteSpec = {
       type,
       to: to.text,
       family: to.family,
@@ -414,6 +467,8 @@ class Normalizer {
       ...(raw.onlink ? { onlink: true } : {}),
       path,
     };
+    this.viaPath.set(spec, at('via'));
+    return spec;
   }
 
   /** A gateway must be inside one of the node's subnets or reached by a declared on-link route. */
@@ -422,9 +477,14 @@ class Normalizer {
     for (const r of routes) if (!r.via && r.type === 'unicast' && r.dev) subnets.push(parsePrefix(r.to)!);
     for (const r of routes) {
       if (!r.via || r.onlink) continue;
+      if (isLinkLocal6(r.via)) {
+        // Every interface has an fe80::/64 of its own: the kernel needs to be told which one.
+        if (!r.dev) this.err(this.viaPath.get(r) ?? r.path, `link-local gateway ${r.via} needs 'dev'`, `add the interface it is reached on, e.g. 'default via ${r.via} dev eth0'`);
+        continue;
+      }
       if (!subnets.some((s) => contains(s, r.via!))) {
         this.err(
-          r.path,
+          this.viaPath.get(r) ?? r.path,
           `gateway ${r.via} is not reachable from node '${ns}': no interface address or on-link route covers it`,
           `give an interface of '${ns}' an address in the gateway's subnet, add a route '${r.via} dev IFACE scope link' first, or add 'onlink'`,
         );
@@ -456,11 +516,14 @@ class Normalizer {
     const from = pfx('from');
     const to = pfx('to');
     const table = tableId(raw.table);
-    if (table === undefined) return this.err(at('table'), `table ${String(raw.table)} is out of range`, 'use 1-252 or 256-4294967295, or main, local, default'), undefined;
+    if (table === undefined) {
+      const t = tableProblem(raw.table!);
+      return this.err(at('table'), t.message, t.hint), undefined;
+    }
     let fwmark: string | undefined;
     if (raw.fwmark !== undefined) {
       fwmark = canonicalMark(raw.fwmark);
-      if (!fwmark) return this.err(at('fwmark'), `invalid fwmark '${String(raw.fwmark)}'`, 'write MARK or MARK/MASK, e.g. 0x1/0x1'), undefined;
+      if (!fwmark) return this.err(at('fwmark'), `invalid fwmark '${String(raw.fwmark)}'`, 'write MARK or MARK/MASK as 32-bit numbers (decimal or 0x hex), e.g. 0x1/0x1'), undefined;
     }
     if (raw.pref !== undefined && (raw.pref < 1 || raw.pref > 32765))
       return this.err(at('pref'), `pref ${raw.pref} is out of range`, '0, 32766 and 32767 hold the kernel default rules: use 1-32765'), undefined;
@@ -505,7 +568,8 @@ class Normalizer {
         }
       }
       if (!this.sysctlExists(k.template)) {
-        this.err(p, `unknown sysctl '${key}': /proc/sys/${k.template} does not exist on this kernel`, undefined, true);
+        const dir = k.template.split('/').slice(0, -1).join('/');
+        this.err(p, `unknown sysctl '${key}': /proc/sys/${k.template} is not a setting on this kernel`, dir ? `the settings are the files under /proc/sys/${dir}/` : undefined, true);
         continue;
       }
       const value = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
@@ -551,16 +615,18 @@ class Normalizer {
           const rp = [...rulesPath, i];
           const chk = checkIptablesRule(text);
           if (typeof chk === 'string') return this.err(rp, `invalid iptables rule: ${chk}`);
+          if (chk.target && builtins.includes(chk.target)) return this.err(rp, `a rule cannot jump to the built-in chain ${chk.target}`, 'jump to a custom chain, or use a target such as ACCEPT, DROP or RETURN');
           if (chk.target && !IPT_TARGETS.has(chk.target) && !names.includes(chk.target)) {
-            const hint = didYouMean(chk.target, [...names.filter((n) => !builtins.includes(n)), ...IPT_TARGETS]);
-            return this.err(rp, `rule jumps to chain '${chk.target}', which does not exist in table ${table}`, hint ?? `declare it: ${table}: {${chk.target}: [...]}`);
+            const custom = names.filter((n) => !builtins.includes(n));
+            const dym = didYouMean(chk.target, [...custom, ...IPT_TARGETS]);
+            if (host)
+              return this.err(rp, `rule jumps to '${chk.target}', which is not a target`, dym ?? 'host rules may only use targets such as ACCEPT, DROP, MASQUERADE: custom chains can be declared in nodes only');
+            return this.err(rp, `rule jumps to chain '${chk.target}', which does not exist in table ${table}`, dym ?? `declare it: ${table}: {${chk.target}: [...]}`);
           }
-          if (chk.target && builtins.includes(chk.target)) return this.err(rp, `a rule cannot jump to the built-in chain ${chk.target}`);
           spec.rules.push({ text, path: rp });
         });
         specs.push(spec);
       }
-      void host;
       out.set(table, specs);
     }
     return out;

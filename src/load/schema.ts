@@ -53,15 +53,36 @@ const FRIENDLY_PATTERN: Record<string, (v: unknown) => { message: string; hint?:
   mac: (v) => ({ message: `invalid MAC address '${String(v)}'`, hint: 'six hex pairs separated by colons, e.g. ee:ee:ee:ee:ee:ee' }),
   name: (v) => ({
     message: `invalid lab name '${String(v)}'`,
-    hint: 'letters, digits, _ and -, at most 32 characters',
+    hint: 'letters, digits, _ and -, starting with a letter or digit, at most 32 characters',
+  }),
+  chainName: (v) => ({
+    message: `invalid chain name '${String(v)}'`,
+    hint: 'letters, digits, _ . and -, at most 28 characters',
+  }),
+  fwmark: (v) => ({
+    message: `invalid fwmark '${String(v)}'`,
+    hint: 'write MARK or MARK/MASK in decimal or 0x hex, e.g. 0x1/0x1',
   }),
 };
 
+/** Which value a pattern/maxLength/enum error is about: the (sub)schema holding the failing keyword. */
 function defName(e: ErrorObject): string {
-  const m = /#\/definitions\/([A-Za-z]+)\/[^/]+$/.exec(e.schemaPath);
-  if (m) return m[1]!;
+  const defs = schemaJson().definitions as Record<string, Record<string, unknown>>;
+  const sub = (o: unknown, ...keys: (string | number)[]): unknown => keys.reduce<unknown>((x, k) => (x as Record<string | number, unknown> | undefined)?.[k], o);
+  for (const name of Object.keys(defs)) if (e.parentSchema === defs[name]) return name;
+  if (e.parentSchema === sub(defs, 'chains', 'propertyNames')) return 'chainName';
+  if (e.parentSchema === sub(defs, 'hostChains', 'propertyNames')) return 'hostChainName';
+  if (e.parentSchema === sub(defs, 'rule', 'anyOf', 1, 'properties', 'fwmark', 'anyOf', 0)) return 'fwmark';
   return /#\/properties\/name\/pattern$/.test(e.schemaPath) ? 'name' : '';
 }
+
+const REQUIRED_HINTS: Record<string, string> = {
+  name: 'start the file with: name: my-lab',
+  endpoints: 'endpoints: [ns1:veth0, ns2:veth0]',
+  node: 'the node or bridge this end is in, e.g. node: ns1',
+  to: "the destination: 'default', an address or a prefix, e.g. to: 10.0.0.0/8",
+  table: 'the table to look up, e.g. table: 100',
+};
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -71,8 +92,9 @@ function typeName(v: unknown): string {
 }
 
 function describeTypes(types: string[]): string {
-  const words = types.map((t) => ({ object: 'a mapping', array: 'a list', null: 'empty', integer: 'an integer', string: 'a string', boolean: 'true or false', number: 'a number' })[t] ?? t);
-  return [...new Set(words)].join(' or ');
+  const words = types.map((t) => ({ object: 'a mapping', array: 'a list', null: 'empty', integer: 'an integer', string: 'a string', boolean: 'true/false', number: 'a number' })[t] ?? t);
+  const ws = [...new Set(words)];
+  return ws.length <= 2 ? ws.join(' or ') : `${ws.slice(0, -1).join(', ')} or ${ws[ws.length - 1]}`;
 }
 
 function one(e: ErrorObject): SchemaIssue {
@@ -91,19 +113,36 @@ function one(e: ErrorObject): SchemaIssue {
         hint: [dym, allowed.length ? `allowed here: ${allowed.join(', ')}` : undefined].filter(Boolean).join('; '),
       };
     }
-    case 'required':
-      return { path, message: `missing required key '${String(p.missingProperty)}'` };
-    case 'type':
-      return { path, message: `expected ${describeTypes(String(p.type).split(','))}, got ${typeName(e.data)}` };
-    case 'enum':
+    case 'required': {
+      const key = String(p.missingProperty);
+      const hint = REQUIRED_HINTS[key];
+      return { path, message: `missing required key '${key}'`, ...(hint ? { hint } : {}) };
+    }
+    case 'type': {
+      const hostChain = path[0] === 'host' && path.length === 4;
+      return {
+        path,
+        message: `expected ${describeTypes(String(p.type).split(','))}, got ${typeName(e.data)}`,
+        ...(hostChain && typeName(e.data) === 'a mapping' ? { hint: "a host chain is a list of rules: netlab never changes the host's chain policies" } : {}),
+      };
+    }
+    case 'enum': {
+      const value = String(propName ?? e.data);
+      const allowed = (p.allowedValues as unknown[]).map(String);
+      const hostChain = defName(e) === 'hostChainName';
+      const hint = [
+        didYouMean(value, allowed),
+        hostChain ? 'the host takes rules in its built-in chains only; custom chains can be declared in nodes' : undefined,
+      ]
+        .filter(Boolean)
+        .join('; ');
       return {
         path: propName !== undefined ? [...path, propName] : path,
         key: propName !== undefined,
-        message: `'${String(propName ?? e.data)}' is not one of: ${(p.allowedValues as unknown[]).join(', ')}`,
-        ...(didYouMean(String(propName ?? e.data), (p.allowedValues as unknown[]).map(String))
-          ? { hint: didYouMean(String(propName ?? e.data), (p.allowedValues as unknown[]).map(String))! }
-          : {}),
+        message: hostChain ? `'${value}' is not a built-in chain: the host takes one of ${allowed.join(', ')}` : `'${value}' is not one of: ${allowed.join(', ')}`,
+        ...(hint ? { hint } : {}),
       };
+    }
     case 'pattern': {
       const value = propName ?? e.data;
       const f = FRIENDLY_PATTERN[defName(e)];
@@ -126,8 +165,14 @@ function one(e: ErrorObject): SchemaIssue {
       if (path[path.length - 1] === 'endpoints') return { path, message: 'a link has exactly two endpoints', hint: 'endpoints: [ns1:veth0, ns2:veth1]' };
       return { path, message: `must have ${e.keyword === 'minItems' ? 'at least' : 'at most'} ${String(p.limit)} items` };
     case 'minimum':
-    case 'maximum':
-      return { path, message: `${String(e.data)} is out of range: must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(p.limit)}` };
+    case 'maximum': {
+      const hint = path[path.length - 1] === 'pref' ? '0, 32766 and 32767 hold the kernel default rules: use 1-32765' : undefined;
+      return {
+        path,
+        message: `${String(e.data)} is out of range: must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(p.limit)}`,
+        ...(hint ? { hint } : {}),
+      };
+    }
     default:
       return { path, message: e.message ?? e.keyword };
   }
@@ -171,7 +216,7 @@ function reduce(errors: ErrorObject[]): ErrorObject[] {
 export function validateSchema(data: unknown): SchemaIssue[] {
   const v = validator();
   if (v(data)) return [];
-  const issues = reduce(v.errors ?? []).map(one);
+  const issues = reduce(v.errors ?? []).filter((e) => e.keyword !== 'propertyNames').map(one);
   // ajv can report the same place twice (e.g. type + pattern); keep the first message per place.
   const seen = new Set<string>();
   return issues.filter((i) => {

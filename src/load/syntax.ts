@@ -25,6 +25,9 @@ export interface RawRule {
 }
 
 const ROUTE_TYPES = new Set(['unicast', 'local', 'blackhole', 'unreachable', 'prohibit']);
+/** Types ip route knows that netlab does not manage. */
+const OTHER_ROUTE_TYPES = new Set(['throw', 'nat', 'anycast', 'multicast', 'broadcast']);
+const ROUTE_KEYWORDS = new Set(['via', 'dev', 'src', 'scope', 'metric', 'preference', 'priority', 'table', 'onlink']);
 
 function num(v: string): number | undefined {
   return /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : undefined;
@@ -36,9 +39,11 @@ export function parseRouteString(text: string): RawRoute | string {
   const r: RawRoute = {};
   let i = 0;
   if (t[0] && ROUTE_TYPES.has(t[0])) r.type = t[i++];
+  else if (t[0] && OTHER_ROUTE_TYPES.has(t[0])) return `route type '${t[0]}' is not supported (supported: ${[...ROUTE_TYPES].join(', ')})`;
   if (t[i] === 'to') i++;
   const dst = t[i++];
   if (!dst) return 'expected a destination ("default", an address or a prefix)';
+  if (ROUTE_KEYWORDS.has(dst)) return `expected a destination ("default", an address or a prefix) before '${dst}'`;
   r.to = dst;
   while (i < t.length) {
     const k = t[i++]!;
@@ -74,6 +79,7 @@ export function parseRouteString(text: string): RawRoute | string {
         break;
       }
       default:
+        if (k === 'gw' || k === 'gateway') return `unknown route keyword '${k}': ip route writes the gateway as 'via ${v}'`;
         return `unknown route keyword '${k}' (known: via, dev, src, scope, metric, table, onlink)`;
     }
   }
@@ -125,6 +131,17 @@ export function parseRuleString(text: string): RawRule | string {
   return r;
 }
 
+const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+
+/** Why tableId rejected a value: a message and a hint, for the caller to locate. */
+export function tableProblem(v: number | string): { message: string; hint: string } {
+  const range = 'use 1-252 or 256-4294967295, or main, local, default';
+  if (typeof v === 'string') return { message: `unknown table '${v}'`, hint: `${range} (names from /etc/iproute2/rt_tables are not read)` };
+  const name = TABLE_NAMES[v];
+  if (name) return { message: `table ${v} is out of range: it is the ${name} table's number`, hint: `write 'table ${name}'` };
+  return { message: `table ${v} is out of range`, hint: range };
+}
+
 /** Resolves a table name or number; undefined when out of range. */
 export function tableId(v: number | string | undefined): number | undefined {
   if (v === undefined || v === 'main') return 254;
@@ -155,7 +172,7 @@ export const IPT_TARGETS = new Set(
   (
     'ACCEPT DROP REJECT RETURN LOG NFLOG QUEUE NFQUEUE MASQUERADE SNAT DNAT REDIRECT NETMAP MARK CONNMARK ' +
     'TPROXY TRACE NOTRACK CT CLASSIFY TOS TTL HL DSCP ECN TCPMSS CHECKSUM SECMARK CONNSECMARK AUDIT SET ' +
-    'LED IDLETIMER TEE SYNPROXY HMARK RATEEST TCPOPTSTRIP'
+    'LED IDLETIMER TEE SYNPROXY HMARK RATEEST TCPOPTSTRIP DNPT SNPT'
   ).split(' '),
 );
 
@@ -174,30 +191,37 @@ const COMMAND_OPTS = new Set([
   '-M', '--modprobe',
 ]);
 
-/** Splits rule text the way iptables-restore does: whitespace, with "double" and 'single' quotes. */
+/**
+ * Splits rule text the way iptables-restore does (xshared.c add_param_to_argv): on spaces and tabs,
+ * with "double quotes" (inside which a backslash escapes the next character); a closing quote ends
+ * the word. Single quotes are ordinary characters to iptables-restore, which would keep them in the
+ * rule: that is refused here, since it is never what the writer meant.
+ */
 export function tokenize(text: string): string[] | string {
   const out: string[] = [];
   let cur = '';
-  let inTok = false;
-  let quote: string | undefined;
+  let quoted = false;
+  let escaped = false;
   for (const ch of text) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      inTok = true;
-    } else if (/\s/.test(ch)) {
-      if (inTok) out.push(cur);
+    if (quoted) {
+      if (escaped) {
+        cur += ch;
+        escaped = false;
+      } else if (ch === '\\') escaped = true;
+      else if (ch === '"') {
+        quoted = false;
+        out.push(cur);
+        cur = '';
+      } else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === "'") return 'iptables-restore does not treat single quotes as quotes: use double quotes';
+    else if (ch === ' ' || ch === '\t' || ch === '\n') {
+      if (cur) out.push(cur);
       cur = '';
-      inTok = false;
-    } else {
-      cur += ch;
-      inTok = true;
-    }
+    } else cur += ch;
   }
-  if (quote) return `unterminated ${quote} quote`;
-  if (inTok) out.push(cur);
+  if (quoted) return 'unterminated " quote';
+  if (cur) out.push(cur);
   return out;
 }
 
@@ -224,21 +248,34 @@ export function checkIptablesRule(text: string): RuleCheck | string {
   let target: string | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]!;
-    if (COMMAND_OPTS.has(tok) || /^-[AIDRNXFPEZLSCt]\S/.test(tok) && tok.length <= 3)
+    const long = /^(--[a-z-]+)=/.exec(tok)?.[1];
+    if (
+      COMMAND_OPTS.has(tok) ||
+      (long !== undefined && COMMAND_OPTS.has(long)) ||
+      (/^-[AIDRNXFPEZLSCt]\S/.test(tok) && tok.length <= 3) ||
+      /^-t./.test(tok)
+    )
       return `'${tok}' is an iptables command option; the table and chain come from where the rule is written`;
+    // iptables-restore refuses any word it could take for -t (-vt) or --table (--tab), quoted or not.
+    if ((/^-[^-]/.test(tok) && tok.includes('t')) || (tok.length > 2 && '--table'.startsWith(tok)))
+      return `iptables-restore would read '${tok}' as the -t (table) option, which a rule cannot use`;
     if (tok === 'COMMIT') return "'COMMIT' is not allowed in a rule";
     if (tok === '-j' || tok === '--jump' || tok === '-g' || tok === '--goto') {
       const t = tokens[i + 1];
       if (!t) return `'${tok}' needs a target`;
       target = t;
+      continue;
     }
+    // Glued forms getopt accepts: -jDROP, --jump=DROP.
+    const glued = /^-[jg](\S+)$/.exec(tok)?.[1] ?? /^--(?:jump|goto)=(\S+)$/.exec(tok)?.[1];
+    if (glued !== undefined) target = glued;
   }
   return { tokens, ...(target ? { target } : {}) };
 }
 
 /** Quotes a token for an iptables-restore line (the same quoting tokenize undoes). */
 export function quoteToken(tok: string): string {
-  return /^[A-Za-z0-9_./:,=+@%!-]+$/.test(tok) ? tok : `"${tok}"`;
+  return /^[A-Za-z0-9_./:,=+@%!-]+$/.test(tok) ? tok : `"${tok.replace(/["\\]/g, '\\$&')}"`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,11 +299,14 @@ export function parseSysctlKey(key: string): SysctlKey | string {
     const iface = parts.slice(3, -1).join('.');
     const leaf = parts[parts.length - 1]!;
     const head = parts.slice(0, 3).join('/');
-    return { path: `${head}/${iface}/${leaf}`, iface, template: `${head}/default/${leaf}` };
+    const template = iface === 'all' || iface === 'default' ? `${head}/${iface}/${leaf}` : `${head}/default/${leaf}`;
+    return { path: `${head}/${iface}/${leaf}`, iface, template };
   }
   const path = parts.join('/');
   if (parts.length >= 5 && parts[0] === 'net' && (parts[2] === 'conf' || parts[2] === 'neigh')) {
     const iface = parts[3]!;
+    // all and default are directories of their own (and neigh has no all): check them as written.
+    if (iface === 'all' || iface === 'default') return { path, iface, template: path };
     return { path, iface, template: [...parts.slice(0, 3), 'default', ...parts.slice(4)].join('/') };
   }
   return { path, template: path };

@@ -18,7 +18,9 @@ function canonical(a: ipaddr.IPv4 | ipaddr.IPv6): string {
 /** Parses a plain address, strictly (IPv4 must be dotted quad). */
 export function parseAddress(text: string): { family: Family; addr: string } | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return { family: 'ipv4', addr: ipaddr.IPv4.parse(text).toString() };
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) return { family: 'ipv6', addr: canonical(ipaddr.IPv6.parse(text)) };
+  // No zone index (fe80::1%eth0): ip(8) takes the interface from 'dev', and an address with one
+  // would never compare equal to what the kernel reports.
+  if (text.includes(':') && !text.includes('%') && ipaddr.IPv6.isValid(text)) return { family: 'ipv6', addr: canonical(ipaddr.IPv6.parse(text)) };
   return undefined;
 }
 
