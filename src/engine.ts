@@ -6,10 +6,9 @@ import type { DesiredState, Lab, ObservedState } from './model/types.js';
 import { observe } from './observe/observe.js';
 import { diff, type Plan } from './plan/diff.js';
 import { render, type Step } from './render/render.js';
-import { apply, type ApplyEvents } from './apply/apply.js';
 import { teardown, type DownReport } from './apply/teardown.js';
 import type { CommandRunner } from './runner/runner.js';
-import { newJournal, readJournal, type Journal } from './state/journal.js';
+import { readJournal, type Journal } from './state/journal.js';
 import { acquireLock } from './state/lock.js';
 
 export class ConflictError extends Error {}
@@ -40,32 +39,11 @@ export async function planLab(runner: CommandRunner, lab: Lab): Promise<Planned>
   const desired = desiredState(lab);
   const observed = await observe(runner, desired, journal);
   const plan = diff(desired, observed, journal);
-  return { lab, desired, observed, journal, plan, steps: render(plan.actions) };
+  return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name) };
 }
 
 export function conflictText(plan: Plan): string {
   return plan.conflicts.map((c) => `${c.object}: ${c.message}\n  hint: ${c.hint}`).join('\n');
-}
-
-export interface UpResult {
-  planned: Planned;
-  applied: boolean;
-}
-
-export async function up(runner: CommandRunner, lab: Lab, events: ApplyEvents & { planned?(p: Planned): void } = {}): Promise<UpResult> {
-  const release = acquireLock(lab.name);
-  try {
-    const planned = await planLab(runner, lab);
-    events.planned?.(planned);
-    if (planned.plan.conflicts.length) throw new ConflictError(`${conflictText(planned.plan)}\nnothing was changed`);
-    if (planned.plan.actions.length === 0) return { planned, applied: false };
-    const journal = planned.journal ?? newJournal(lab.name, resolve(lab.file));
-    journal.file = resolve(lab.file);
-    await apply(runner, planned.steps, planned.plan.actions, planned.desired, journal, events);
-    return { planned, applied: true };
-  } finally {
-    release();
-  }
 }
 
 export class NotUpError extends Error {}

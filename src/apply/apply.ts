@@ -6,6 +6,7 @@ import { commandText, parallel, type CommandRunner, type RunResult } from '../ru
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
 import { concurrency, readIptables, taggedRules } from '../observe/observe.js';
 import type { Step } from '../render/render.js';
+import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
 
 export class ApplyError extends Error {
   constructor(
@@ -52,7 +53,31 @@ function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
   return step.actions.length === 1 ? { action: step.actions[0]! } : {};
 }
 
-async function runStep(runner: CommandRunner, step: Step): Promise<void> {
+async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Promise<void> {
+  const a = step.actions[0]!;
+  j.processes ??= {};
+  if (a.kind === 'process.stop') {
+    const rec = j.processes[a.key];
+    if (rec) await stopProcess(runner, rec);
+    delete j.processes[a.key];
+    return;
+  }
+  if (a.kind !== 'process.start') return;
+  const key = processKey(a.process);
+  try {
+    const rec = await startProcess(runner, j.lab, a.process, 300, (spawned) => {
+      j.processes![key] = spawned;
+      writeJournal(j);
+    });
+    j.processes[key] = rec;
+  } catch (e) {
+    if (e instanceof ProcessExitedError) throw new ApplyError(a.object, e.command, e.output ? `its output:\n${e.output}` : 'it printed nothing', 'the process exited right after it started');
+    throw e;
+  }
+}
+
+async function runStep(runner: CommandRunner, step: Step, j: Journal): Promise<void> {
+  if (step.actions[0]?.kind === 'process.start' || step.actions[0]?.kind === 'process.stop') return runProcessStep(runner, step, j);
   const r = await runner.run(step.argv, step.input !== undefined ? { input: step.input } : {});
   if (r.exitCode === 0) return;
   if (step.tolerant) {
@@ -137,36 +162,61 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
   }
 }
 
-export async function apply(runner: CommandRunner, steps: Step[], actions: Action[], desired: DesiredState, journal: Journal, events: ApplyEvents = {}): Promise<void> {
-  try {
-    for (const phase of PHASES) {
-      const ps = steps.filter((s) => s.phase === phase);
-      if (ps.length === 0) continue;
-      const pa = ps.flatMap((s) => s.actions);
-      recordIntent(journal, phase, pa);
-      if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) {
-        journal.hostIptables = desired.hostIptables.map((r) => ({ ...r }));
-      }
-      journal.status = 'applying';
-      writeJournal(journal);
-      events.phaseStart?.(phase, ps);
-      const t0 = performance.now();
+/** Applies a plan phase by phase; `up` drives the phases one by one from its task list. */
+export class Applier {
+  constructor(
+    private runner: CommandRunner,
+    private steps: Step[],
+    private desired: DesiredState,
+    readonly journal: Journal,
+  ) {}
+
+  /** The phases that have work, in order. */
+  phases(): Phase[] {
+    return PHASES.filter((p) => this.steps.some((s) => s.phase === p));
+  }
+
+  stepsOf(phase: Phase): Step[] {
+    return this.steps.filter((s) => s.phase === phase);
+  }
+
+  async runPhase(phase: Phase, events: ApplyEvents = {}): Promise<void> {
+    const ps = this.stepsOf(phase);
+    const pa = ps.flatMap((s) => s.actions);
+    const j = this.journal;
+    recordIntent(j, phase, pa);
+    if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = this.desired.hostIptables.map((r) => ({ ...r }));
+    j.status = 'applying';
+    writeJournal(j);
+    events.phaseStart?.(phase, ps);
+    const t0 = performance.now();
+    try {
       await parallel(ps, concurrency(), async (s) => {
         const t = performance.now();
-        await runStep(runner, s);
+        await runStep(this.runner, s, j);
         events.stepDone?.(s, performance.now() - t);
       });
-      recordDone(journal, phase, pa, desired);
-      if (phase === 'firewall') await recordFirewall(runner, journal, pa, desired);
-      events.phaseDone?.(phase, performance.now() - t0);
+    } catch (e) {
+      j.status = 'failed';
+      writeJournal(j);
+      throw e;
     }
-    journal.status = 'up';
-    writeJournal(journal);
-  } catch (e) {
-    journal.status = 'failed';
-    writeJournal(journal);
-    throw e;
+    recordDone(j, phase, pa, this.desired);
+    if (phase === 'firewall') await recordFirewall(this.runner, j, pa, this.desired);
+    writeJournal(j);
+    events.phaseDone?.(phase, performance.now() - t0);
   }
+
+  finish(): void {
+    this.journal.status = 'up';
+    writeJournal(this.journal);
+  }
+}
+
+export async function apply(runner: CommandRunner, steps: Step[], _actions: Action[], desired: DesiredState, journal: Journal, events: ApplyEvents = {}): Promise<void> {
+  const a = new Applier(runner, steps, desired, journal);
+  for (const phase of a.phases()) await a.runPhase(phase, events);
+  a.finish();
 }
 
 export type { IptTable };

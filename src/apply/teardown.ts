@@ -5,12 +5,14 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
 import { removeJournal, writeJournal, type Journal } from '../state/journal.js';
+import { stopProcess } from './processes.js';
 
 export interface DownReport {
   namespaces: string[];
   hostLinks: string[];
   hostRules: number;
   sysctls: string[];
+  processes: number;
   /** Objects the journal names that carry another owner's mark: left alone. */
   skipped: string[];
   commands: string[];
@@ -49,7 +51,7 @@ const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 /** Tears a lab down from its journal; dryRun lists the commands without running them. */
 export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number } = {}): Promise<DownReport> {
   const mark = markOf(j.lab);
-  const report: DownReport = { namespaces: [], hostLinks: [], hostRules: 0, sysctls: [], skipped: [], commands: [] };
+  const report: DownReport = { namespaces: [], hostLinks: [], hostRules: 0, sysctls: [], processes: 0, skipped: [], commands: [] };
   const exec = async (argv: string[], input?: string, tolerant = false) => {
     report.commands.push(commandText(argv, input));
     if (opts.dryRun) return;
@@ -60,6 +62,13 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     }
   };
 
+  // Processes first: a process keeps its namespace alive after `netns del`.
+  const procs = Object.entries(j.processes ?? {});
+  for (const [key, rec] of procs) report.commands.push(`kill -TERM -- -${rec.pid}  # process ${key}`);
+  if (!opts.dryRun) {
+    await Promise.all(procs.map(([, rec]) => stopProcess(runner, rec)));
+    report.processes = procs.length;
+  }
   const netns = await listNetns(runner);
   const links = await hostLinks(runner);
   report.namespaces = j.namespaces.filter((n) => netns.has(n));

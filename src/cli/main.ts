@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // cli: parses options, calls the engine, maps errors to the documented exit codes. Stays thin.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LabError, formatProblem } from '../load/problems.js';
 import { loadLabFile } from '../load/lab.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { ConflictError, conflictText, down, planLab, up, type Planned } from '../engine.js';
+import { ConflictError, conflictText, down, planLab, type Planned } from '../engine.js';
+import { planSummary, session } from '../ui/session.js';
+import type { CheckResult } from '../verify/checks.js';
 import { ApplyError } from '../apply/apply.js';
 import { TeardownError } from '../apply/teardown.js';
+import { ProcessExitedError } from '../apply/processes.js';
 import { ObserveError } from '../observe/observe.js';
 import { LockError } from '../state/lock.js';
 import { describe, symbol } from '../plan/actions.js';
@@ -71,12 +74,13 @@ function planJson(p: Planned) {
   };
 }
 
-function summary(p: Planned): string {
-  const n = p.plan.actions.length;
-  const c = { '+': 0, '~': 0, '-': 0, '-/+': 0 } as Record<string, number>;
-  for (const a of p.plan.actions) c[symbol(a)] = (c[symbol(a)] ?? 0) + 1;
-  return n === 0 ? 'no changes: the kernel matches the lab file' : `${n} change${n === 1 ? '' : 's'}: ${c['+']} to add, ${c['~']} to change, ${c['-']} to delete, ${c['-/+']} to replace`;
-}
+const summary = planSummary;
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+};
 
 const program = new Command();
 program
@@ -132,13 +136,31 @@ program
     if (o.detailedExitcode && p.plan.actions.length) throw new Exit(EXIT.pending);
   });
 
+function checksJson(results: CheckResult[]) {
+  return results.map((r) => ({
+    label: r.check.label,
+    kind: r.check.kind,
+    from: r.check.from,
+    to: r.check.kind === 'exec' ? r.check.command.join(' ') : r.check.to,
+    ...(r.check.kind === 'tcp' || r.check.kind === 'udp' ? { port: r.check.port } : {}),
+    expect: r.check.expect,
+    seen: r.seen,
+    met: r.met,
+    attempts: r.attempts,
+    ms: r.ms,
+    command: r.command,
+    output: r.output,
+  }));
+}
+
 program
   .command('up')
-  .description('create or update the lab so that the kernel matches the file (only the difference is applied)')
+  .description('create or update the lab so that the kernel matches the file (only the difference is applied), then run its checks')
   .argument('<file>', 'lab file')
   .option('--dry-run', 'print the commands that would run, change nothing')
-  .option('--json', 'print the result as JSON')
-  .action(async (file: string, o: { dryRun?: boolean; json?: boolean }) => {
+  .option('--no-checks', "skip the lab's checks")
+  .option('--json', 'print only JSON: the changes, the commands and the check results')
+  .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean }) => {
     requireRoot('up');
     const lab = loadLabFile(file);
     if (o.dryRun) {
@@ -154,15 +176,64 @@ program
       }
       return;
     }
-    const t0 = performance.now();
-    const log = o.json ? () => {} : out;
-    const r = await up(runner, lab, {
-      planned: (p) => log(`lab ${lab.name}: ${summary(p)}`),
-      phaseStart: (phase, steps) => log(`  ${phase.padEnd(10)} ${steps.flatMap((s) => s.actions).length} change(s) in ${new Set(steps.map((s) => s.ns)).size} namespace(s), ${steps.length} command(s)`),
-    });
-    const ms = Math.round(performance.now() - t0);
-    if (o.json) out(JSON.stringify({ ...planJson(r.planned), applied: r.applied, ms }, null, 2));
-    else log(r.applied ? `lab ${lab.name} is up (${ms} ms)` : `lab ${lab.name} is up; nothing to do (${ms} ms)`);
+    const r = await session(runner, lab, { apply: true, checks: o.checks, json: !!o.json });
+    const met = r.checks.every((c) => c.met);
+    if (o.json) out(JSON.stringify({ ...(r.planned ? planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: checksJson(r.checks), met }, null, 2));
+    if (!met) throw new Exit(EXIT.checksFailed);
+  });
+
+program
+  .command('check')
+  .description("run the checks of a lab that is up: each ping, tcp, udp, exec and reach check against its expectation")
+  .argument('<file>', 'lab file')
+  .option('--json', 'print one JSON document with every check')
+  .action(async (file: string, o: { json?: boolean }) => {
+    requireRoot('check');
+    const lab = loadLabFile(file);
+    if (!readJournal(lab.name)) {
+      err(`lab ${lab.name} is not up: run 'netlab up ${file}' first`);
+      throw new Exit(EXIT.applyFailed);
+    }
+    if (lab.checks.length === 0) {
+      if (o.json) out(JSON.stringify({ lab: lab.name, checks: [], met: true }, null, 2));
+      else out(`lab ${lab.name} declares no checks`);
+      return;
+    }
+    const r = await session(runner, lab, { apply: false, checks: true, json: !!o.json });
+    const met = r.checks.every((c) => c.met);
+    if (o.json) out(JSON.stringify({ lab: lab.name, checks: checksJson(r.checks), met, ms: r.ms }, null, 2));
+    if (!met) throw new Exit(EXIT.checksFailed);
+  });
+
+program
+  .command('logs')
+  .description('print the output of the processes a lab started in its nodes')
+  .argument('<lab>', 'lab file or lab name')
+  .argument('[process]', 'NODE or NODE/NAME (default: every process)')
+  .option('-n, --lines <n>', 'only the last N lines of each', positiveInt)
+  .action((arg: string, which: string | undefined, o: { lines?: number }) => {
+    const name = labNameOf(arg);
+    const j = readJournal(name);
+    const procs = Object.entries(j?.processes ?? {}).filter(([k]) => !which || k === which || k.startsWith(`${which}/`));
+    if (!j) {
+      err(`lab ${name} is not up`);
+      throw new Exit(EXIT.error);
+    }
+    if (!procs.length) {
+      err(which ? `lab ${name} has no process ${which}` : `lab ${name} started no processes`);
+      throw new Exit(EXIT.error);
+    }
+    for (const [key, rec] of procs) {
+      let text = '';
+      try {
+        text = readFileSync(rec.log, 'utf8');
+      } catch {
+        text = '(no output yet)\n';
+      }
+      const lines = text.replace(/\n$/, '').split('\n');
+      out(`==> ${key} (pid ${rec.pid}): ${rec.argv.join(' ')} <==`);
+      out((o.lines ? lines.slice(-o.lines) : lines).join('\n'));
+    }
   });
 
 program
@@ -185,7 +256,7 @@ program
       return;
     }
     for (const s of r.skipped) err(`left alone: ${s}: it carries another owner's mark`);
-    out(`lab ${name} is down: removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s) (${Math.round(performance.now() - t0)} ms)`);
+    out(`lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s) (${Math.round(performance.now() - t0)} ms)`);
   });
 
 program
@@ -227,11 +298,6 @@ program
     }
   });
 
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
 
 program
   .command('generate')
@@ -285,6 +351,10 @@ function report(e: unknown): number {
   }
   if (e instanceof TeardownError || e instanceof ObserveError) {
     err(`error: ${e.message}`);
+    return EXIT.applyFailed;
+  }
+  if (e instanceof ProcessExitedError) {
+    err(`error: ${e.message}\n${e.output}`);
     return EXIT.applyFailed;
   }
   if (e instanceof GenerateError) {

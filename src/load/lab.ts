@@ -22,6 +22,7 @@ import {
 } from '../model/types.js';
 import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parseCidr, parsePrefix, type Cidr } from '../model/net.js';
 import { LabError, SourceMap, didYouMean, type Problem } from './problems.js';
+import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } from './checks.js';
 import { validateSchema } from './schema.js';
 import {
   BUILTIN_CHAINS,
@@ -209,6 +210,7 @@ interface RawNode {
   sysctls?: Record<string, string | number | boolean>;
   iptables?: RawTables;
   ip6tables?: RawTables;
+  processes?: RawProcess[];
 }
 interface RawLab {
   name: string;
@@ -218,6 +220,7 @@ interface RawLab {
   bridges?: Record<string, (RawIface & { node?: string }) | null>;
   links?: { endpoints: (string | RawEnd)[]; addresses?: Record<string, Addrs>; mtu?: number }[];
   host?: { sysctls?: Record<string, string | number | boolean>; iptables?: RawTables; ip6tables?: RawTables };
+  checks?: RawCheck[];
 }
 
 /**
@@ -287,8 +290,18 @@ class Normalizer {
     const nodes = new Map<string, NodeSpec>();
     for (const name of nodeNames) nodes.set(name, this.node(name, raw.nodes?.[name] ?? {}));
     const host = this.host(raw.host ?? {});
+    const processes = nodeNames.flatMap((n) => normalizeProcesses(n, raw.nodes?.[n]?.processes ?? [], (p, m, h) => this.err(p, m, h), ['nodes', n, 'processes']));
+    const addrs = (node: string) => {
+      const out: { iface: string; addr: string; family: Family }[] = [];
+      for (const l of links) for (const e of l.ends) if (e.ns === node && !e.master) for (const a of e.addresses) out.push({ iface: e.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
+      for (const b of bridges.values()) if (b.ns === node) for (const a of b.addresses) out.push({ iface: b.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
+      return out;
+    };
+    const checks = normalizeChecks({ nodes: nodeNames, addresses: addrs, err: (p, m, h) => this.err(p, m, h) }, raw.checks ?? []);
 
     return {
+      checks,
+      processes,
       name: raw.name,
       ...(raw.description !== undefined ? { description: raw.description } : {}),
       file: this.src.file,

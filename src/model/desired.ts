@@ -114,6 +114,7 @@ export function desiredState(lab: Lab): DesiredState {
     ns,
     hostSysctls: new Map(lab.host.sysctls.map((s) => [s.key, s.value])),
     hostIptables,
+    processes: lab.processes,
   };
 }
 

@@ -103,6 +103,8 @@ export interface HostSpec {
 
 export interface Lab {
   name: string;
+  checks: CheckSpec[];
+  processes: ProcessSpec[];
   description?: string;
   file: string;
   nodes: Map<string, NodeSpec>;
@@ -198,6 +200,7 @@ export interface DesiredState {
   hostSysctls: Map<string, string>;
   /** Host iptables rules (tagged with the lab's comment), canonical lines per family/table. */
   hostIptables: HostRule[];
+  processes: ProcessSpec[];
 }
 
 export interface HostRule {
@@ -217,6 +220,8 @@ export interface ObservedState {
   hostIptables: HostRule[];
   /** Host iptables tables that exist now, per family (read only when the lab has host rules). */
   hostTables: Partial<Record<Family, string[]>>;
+  /** Processes the journal says the lab started, by "node/name": still running or not. */
+  processes: Map<string, { pid: number; alive: boolean }>;
 }
 
 export function tableKey(family: Family, table: IptTable): string {
@@ -229,4 +234,37 @@ export function markOf(lab: string): string {
 
 export function nsLabel(ns: string): string {
   return ns === HOST ? 'host' : ns;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks and processes.
+
+export type Expect = 'ok' | 'fail';
+
+interface CheckBase {
+  /** Short label for tables ("ping ns1 -> 192.168.20.2"). */
+  label: string;
+  expect: Expect;
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Attempts for an expected success (settling: ARP, DAD, port state). */
+  attempts: number;
+  /** For reach matrices: the matrix this check is a cell of, and the cell. */
+  matrix?: { id: number; from: string; to: string };
+  path: SrcPath;
+}
+
+export type CheckSpec = CheckBase &
+  (
+    | { kind: 'ping'; from: string; to: string; family: Family; count: number; source?: string }
+    | { kind: 'tcp' | 'udp'; from: string; to: string; port: number; family: Family }
+    | { kind: 'exec'; from: string; command: string[]; exitCode?: number; output?: string }
+  );
+
+export interface ProcessSpec {
+  node: string;
+  name: string;
+  /** argv; a string command in the file is run as ['sh', '-c', command]. */
+  argv: string[];
+  path: SrcPath;
 }

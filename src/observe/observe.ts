@@ -4,6 +4,7 @@ import { HOST, tableKey, type DesiredState, type Family, type HostRule, type Ipt
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
 import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
+import { startTimes } from '../apply/processes.js';
 import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
 export class ObserveError extends Error {}
@@ -97,5 +98,9 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
     hostTables[family] = [...saved.keys()];
     hostIptables.push(...taggedRules(saved, family, desired.lab));
   }
-  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables };
+  const processes = new Map<string, { pid: number; alive: boolean }>();
+  const recs = Object.entries(journal?.processes ?? {});
+  const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
+  for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
+  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes };
 }

@@ -1,8 +1,8 @@
 // Typed actions: what a plan is made of, and how it prints (Terraform's + ~ - -/+).
-import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type RouteState, type RuleState } from '../model/types.js';
+import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type ProcessSpec, type RouteState, type RuleState } from '../model/types.js';
 
 /** Phases run in this order; steps within a phase run in parallel. */
-export const PHASES = ['delete', 'namespaces', 'links', 'configure', 'sysctls', 'firewall'] as const;
+export const PHASES = ['stop', 'delete', 'namespaces', 'links', 'configure', 'sysctls', 'firewall', 'processes'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface LinkSet {
@@ -36,6 +36,8 @@ export type Action = Base &
     | { kind: 'sysctl.set'; ns: string; key: string; value: string; previous?: string }
     | { kind: 'iptables.restore'; ns: string; family: Family; table: IptTable; payload: string; hash: string; rules: number }
     | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule; tablesBefore?: string[] }
+    | { kind: 'process.start'; ns: string; process: ProcessSpec }
+    | { kind: 'process.stop'; ns: string; key: string; pid: number }
   );
 
 export type ActionKind = Action['kind'];
@@ -51,6 +53,10 @@ export function phaseOf(a: Action): Phase {
       return a.kind === 'hostipt.del' ? 'firewall' : 'delete';
     case 'netns.add':
       return 'namespaces';
+    case 'process.stop':
+      return 'stop';
+    case 'process.start':
+      return 'processes';
     case 'link.add':
       return 'links';
     case 'sysctl.set':
@@ -65,8 +71,8 @@ export function phaseOf(a: Action): Phase {
 
 export function symbol(a: Action): string {
   if (a.replace) return '-/+';
-  if (a.kind.endsWith('.add')) return '+';
-  if (a.kind.endsWith('.del')) return '-';
+  if (a.kind.endsWith('.add') || a.kind === 'process.start') return '+';
+  if (a.kind.endsWith('.del') || a.kind === 'process.stop') return '-';
   return '~';
 }
 
@@ -148,6 +154,12 @@ export function describe(a: Action): string {
     case 'hostipt.add':
     case 'hostipt.del':
       what = `${a.rule.family === 'ipv4' ? 'iptables' : 'ip6tables'} -t ${a.rule.table} ${a.rule.chain} ${a.rule.spec} in host`;
+      break;
+    case 'process.start':
+      what = `process ${a.ns}/${a.process.name}: ${a.process.argv.join(' ')}`;
+      break;
+    case 'process.stop':
+      what = `process ${a.key} (pid ${a.pid})`;
       break;
   }
   return `${symbol(a).padEnd(3)} ${what}  (${a.reason})`;

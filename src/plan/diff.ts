@@ -15,6 +15,7 @@ import {
 } from '../model/types.js';
 import type { Journal } from '../state/journal.js';
 import { PHASES, phaseOf, type Action, type LinkSet } from './actions.js';
+import { processKey } from '../apply/processes.js';
 
 /** An object in the way that the lab does not own: `up` refuses to touch it. */
 export interface Conflict {
@@ -289,6 +290,23 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       const before = journal?.hostTablesBefore?.[r.family] ? undefined : observed.hostTables[r.family];
       add({ kind: 'hostipt.add', ns: HOST, rule: r, object: 'host', reason: 'not in the kernel', ...(before ? { tablesBefore: before } : {}) });
     }
+  }
+
+  // Processes: (re)start what is not running as declared, stop what the lab no longer has.
+  const jp = journal?.processes ?? {};
+  const wanted = new Set<string>();
+  for (const p of desired.processes) {
+    const key = processKey(p);
+    wanted.add(key);
+    const rec = jp[key];
+    const alive = !!rec && !fresh.has(p.node) && (observed.processes.get(key)?.alive ?? false);
+    const same = !!rec && JSON.stringify(rec.argv) === JSON.stringify(p.argv);
+    if (alive && same) continue;
+    if (alive) add({ kind: 'process.stop', ns: p.node, key, pid: rec!.pid, object: `process ${key}`, reason: 'its command changed', replace: true });
+    add({ kind: 'process.start', ns: p.node, process: p, object: `process ${key}`, reason: !rec ? 'not running' : alive ? 'its command changed' : 'it exited: restart', ...(alive ? { replace: true } : {}) });
+  }
+  for (const [key, rec] of Object.entries(jp)) {
+    if (!wanted.has(key) && observed.processes.get(key)?.alive) add({ kind: 'process.stop', ns: rec.ns, key, pid: rec.pid, object: `process ${key}`, reason: 'no longer in the lab file' });
   }
 
   return { lab: desired.lab, actions: order(actions), conflicts };

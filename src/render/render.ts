@@ -4,6 +4,7 @@ import { HOST, type Family } from '../model/types.js';
 import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
 import { commandText } from '../runner/runner.js';
 import { hostRulesPayload, restoreTool } from './iptables.js';
+import { startArgv, startText } from '../apply/processes.js';
 
 export interface Step {
   phase: Phase;
@@ -17,6 +18,8 @@ export interface Step {
   actions: Action[];
   /** A deletion whose object may already be gone (a veth whose peer went first). */
   tolerant?: boolean;
+  /** How the step reads as shell, when argv and input do not say it all (background processes). */
+  display?: string;
 }
 
 function setText(s: LinkSet): string {
@@ -80,7 +83,7 @@ function batchNs(a: Action): string {
   return a.ns;
 }
 
-export function render(actions: Action[]): Step[] {
+export function render(actions: Action[], lab = ''): Step[] {
   const steps: Step[] = [];
   for (const phase of PHASES) {
     const inPhase = actions.filter((a) => phaseOf(a) === phase);
@@ -117,6 +120,10 @@ export function render(actions: Action[]): Step[] {
         restores.set(k, s);
       } else if (a.kind === 'hostipt.add' || a.kind === 'hostipt.del') {
         host.set(a.rule.family, [...(host.get(a.rule.family) ?? []), a]);
+      } else if (a.kind === 'process.start') {
+        steps.push({ phase, ns: a.ns, argv: startArgv(a.process), lines: [], actions: [a], display: startText(lab, a.process) });
+      } else if (a.kind === 'process.stop') {
+        steps.push({ phase, ns: a.ns, argv: ['kill', '-TERM', '--', `-${a.pid}`], lines: [], actions: [a] });
       }
     }
     steps.push(...batches.values());
@@ -138,5 +145,5 @@ export function render(actions: Action[]): Step[] {
 
 /** The steps as a shell script a reader can paste (`plan --commands`, `up --dry-run`). */
 export function scriptOf(steps: Step[]): string {
-  return steps.map((s) => commandText(s.argv, s.input)).join('\n');
+  return steps.map((s) => s.display ?? commandText(s.argv, s.input)).join('\n');
 }

@@ -1,4 +1,7 @@
 // The one place netlab touches the system: every command goes through a CommandRunner.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { execa } from 'execa';
 
 export interface RunResult {
@@ -10,10 +13,14 @@ export interface RunResult {
 export interface RunOptions {
   /** Text fed to the command's standard input (ip -batch -, iptables-restore). */
   input?: string;
+  /** Kill the command after this long (it then fails with exit code 124, like timeout(1)). */
+  timeoutMs?: number;
 }
 
 export interface CommandRunner {
   run(argv: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Starts a long-running command in its own process group, output appended to a log file. */
+  spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }>;
 }
 
 /** Runs commands for real. Never throws for a non-zero exit; a missing program is exit 127. */
@@ -25,12 +32,30 @@ export class ExecaRunner implements CommandRunner {
       stripFinalNewline: false,
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
       env: { LC_ALL: 'C' },
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, forceKillAfterDelay: 500 } : {}),
     });
+    if (r.timedOut) return { stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}timed out after ${opts.timeoutMs} ms`, exitCode: 124 };
     if (r.failed && r.exitCode === undefined) {
       const missing = (r as { code?: string }).code === 'ENOENT';
       return { stdout: '', stderr: missing ? `${cmd}: command not found` : (r.shortMessage ?? String(r.message)), exitCode: missing ? 127 : 126 };
     }
     return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 1 };
+  }
+
+  async spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }> {
+    mkdirSync(dirname(logFile), { recursive: true });
+    const fd = openSync(logFile, 'a');
+    try {
+      const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, LC_ALL: 'C' } });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('spawn', () => resolve(child.pid!));
+      });
+      child.unref();
+      return { pid };
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
@@ -58,6 +83,10 @@ export class RecordingRunner implements CommandRunner {
     this.calls.push({ argv, ...(opts.input !== undefined ? { input: opts.input } : {}) });
     return { stdout: '', stderr: '', exitCode: 0 };
   }
+  async spawnDetached(argv: string[]): Promise<{ pid: number }> {
+    this.calls.push({ argv });
+    return { pid: 0 };
+  }
 }
 
 type Reply = Partial<RunResult> | ((argv: string[], input?: string) => Partial<RunResult>);
@@ -77,6 +106,11 @@ export class ScriptedRunner implements CommandRunner {
     const hit = this.replies.find(([p]) => text.startsWith(p));
     const r = hit ? (typeof hit[1] === 'function' ? hit[1](argv, opts.input) : hit[1]) : this.fallback;
     return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 0 };
+  }
+  private nextPid = 4000;
+  async spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }> {
+    this.calls.push({ argv, input: `> ${logFile}` });
+    return { pid: this.nextPid++ };
   }
 }
 

@@ -34,6 +34,21 @@ export interface Journal {
   peers: Record<string, Record<string, string>>;
   /** Namespaces that had IPv6 policy-routing rules. */
   v6rules: string[];
+  /** Processes started in nodes, by "node/name". */
+  processes?: Record<string, ProcessRecord>;
+}
+
+export interface ProcessRecord {
+  ns: string;
+  argv: string[];
+  pid: number;
+  /** Start time from /proc/PID/stat (field 22), so a reused pid is never mistaken for ours. */
+  start: string;
+  log: string;
+}
+
+export function logDir(lab: string): string {
+  return join(stateDir(), 'logs', lab);
 }
 
 export function stateDir(): string {

@@ -12,7 +12,7 @@ export function labOf(yaml: string) {
 
 export function emptyObserved(): ObservedState {
   const host: ObservedNs = { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map() };
-  return { netns: new Set(), ns: new Map([[HOST, host]]), hostSysctls: new Map(), hostIptables: [], hostTables: {} };
+  return { netns: new Set(), ns: new Map([[HOST, host]]), hostSysctls: new Map(), hostIptables: [], hostTables: {}, processes: new Map() };
 }
 
 /** The kernel after the desired state was applied, and the journal that apply would have left. */

@@ -1,0 +1,97 @@
+// Text layouts shared by the Ink view and the plain-line view: the check table and the
+// reachability matrix read the same with or without colour.
+import type { CheckResult } from '../verify/checks.js';
+
+export const SYM = { met: '✔', unmet: '✘', reached: '+', blocked: 'x', none: '-' } as const;
+
+export function checkTarget(r: CheckResult): string {
+  const c = r.check;
+  if (c.kind === 'exec') return c.command.join(' ');
+  if (c.kind === 'ping') return c.to;
+  return `${c.to.includes(':') ? `[${c.to}]` : c.to}:${c.port}`;
+}
+
+export interface TableRow {
+  met: boolean;
+  cells: string[];
+}
+
+/** The checks that are not matrix cells, as rows: status, kind, from, to, expected, seen, time. */
+export function checkTable(results: CheckResult[]): { head: string[]; rows: TableRow[] } {
+  const rows = results
+    .filter((r) => !r.check.matrix)
+    .map((r) => ({
+      met: r.met,
+      cells: [r.met ? `${SYM.met} met` : `${SYM.unmet} NOT MET`, r.check.kind, r.check.from, checkTarget(r), r.check.expect, r.seen, `${r.ms}ms`],
+    }));
+  return { head: ['', 'check', 'from', 'to', 'expect', 'seen', 'time'], rows };
+}
+
+export function layout(head: string[], rows: string[][], max = 80): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  // Shrink the widest column (the target) until the table fits the terminal.
+  let total = widths.reduce((a, b) => a + b + 2, 0);
+  while (total > max) {
+    const i = widths.indexOf(Math.max(...widths));
+    if (widths[i]! <= 8) break;
+    widths[i]!--;
+    total--;
+  }
+  const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+  return [head, ...rows].map((r) => r.map((c, i) => cell(c, widths[i]!)).join('  ').trimEnd());
+}
+
+export interface Matrix {
+  id: number;
+  from: string[];
+  to: string[];
+  /** cell[from][to] */
+  cells: Map<string, Map<string, CheckResult>>;
+}
+
+export function matrices(results: CheckResult[]): Matrix[] {
+  const byId = new Map<number, Matrix>();
+  for (const r of results) {
+    const m = r.check.matrix;
+    if (!m) continue;
+    let mx = byId.get(m.id);
+    if (!mx) byId.set(m.id, (mx = { id: m.id, from: [], to: [], cells: new Map() }));
+    if (!mx.from.includes(m.from)) mx.from.push(m.from);
+    if (!mx.to.includes(m.to)) mx.to.push(m.to);
+    if (!mx.cells.has(m.from)) mx.cells.set(m.from, new Map());
+    mx.cells.get(m.from)!.set(m.to, r);
+  }
+  // Rows and columns in one order: the order in which the lab names the nodes.
+  for (const m of byId.values()) {
+    const order: string[] = [];
+    for (const r of results) if (r.check.matrix?.id === m.id) for (const n of [r.check.matrix.from, r.check.matrix.to]) if (!order.includes(n)) order.push(n);
+    m.from.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    m.to.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  }
+  return [...byId.values()];
+}
+
+/** A cell: what was seen (+ reached, x blocked), wrapped in !…! when it was not what was expected. */
+export function cellText(r: CheckResult | undefined): string {
+  if (!r) return SYM.none;
+  const seen = r.seen === 'ok' ? SYM.reached : SYM.blocked;
+  return r.met ? seen : `!${seen}!`;
+}
+
+export function matrixLines(m: Matrix, maxWidth = 80): { lines: { text: string; cells: (CheckResult | undefined)[] }[]; legend: string } {
+  const rowW = Math.min(12, Math.max(7, ...m.from.map((f) => f.length)));
+  const colW = Math.max(3, Math.min(8, Math.floor((maxWidth - rowW - 2) / Math.max(1, m.to.length)) - 1, Math.max(...m.to.map((t) => t.length))));
+  const cut = (s: string, w: number) => (s.length > w ? s.slice(0, w) : s);
+  const header = `${'from\\to'.padEnd(rowW)}  ${m.to.map((t) => cut(t, colW).padStart(colW)).join(' ')}`;
+  const lines = [{ text: header, cells: [] as (CheckResult | undefined)[] }];
+  for (const f of m.from) {
+    const cells = m.to.map((t) => m.cells.get(f)?.get(t));
+    lines.push({ text: `${cut(f, rowW).padEnd(rowW)}  ${cells.map((c) => cellText(c).padStart(colW)).join(' ')}`, cells });
+  }
+  return { lines, legend: `${SYM.reached} reached  ${SYM.blocked} blocked  !…! not as expected  ${SYM.none} no check` };
+}
+
+export function summaryText(results: CheckResult[]): string {
+  const met = results.filter((r) => r.met).length;
+  return `${met}/${results.length} checks met${met === results.length ? '' : `, ${results.length - met} NOT met`}`;
+}

@@ -1,0 +1,166 @@
+// Runs `up` and `check` as a listr2 task list (plan, each apply phase, checks). Exactly one view
+// draws: on a TTY the Ink view (listr2 silent), off a TTY listr2's plain lines, with --json none.
+import { createElement } from 'react';
+import { render as inkRender } from 'ink';
+import { Listr, type ListrTask } from 'listr2';
+import { resolve } from 'node:path';
+import { Applier } from '../apply/apply.js';
+import { ConflictError, conflictText, planLab, type Planned } from '../engine.js';
+import type { Lab } from '../model/types.js';
+import { symbol } from '../plan/actions.js';
+import type { CommandRunner } from '../runner/runner.js';
+import { newJournal } from '../state/journal.js';
+import { acquireLock } from '../state/lock.js';
+import { failureText, runChecks, type CheckResult } from '../verify/checks.js';
+import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
+import { Store } from './store.js';
+import { LiveUpView } from './view.js';
+
+export type Mode = 'ink' | 'plain' | 'json';
+
+export interface SessionResult {
+  planned?: Planned;
+  applied: boolean;
+  checks: CheckResult[];
+  ms: number;
+}
+
+export function planSummary(p: Planned): string {
+  const n = p.plan.actions.length;
+  const c: Record<string, number> = { '+': 0, '~': 0, '-': 0, '-/+': 0 };
+  for (const a of p.plan.actions) c[symbol(a)] = (c[symbol(a)] ?? 0) + 1;
+  return n === 0 ? 'no changes: the kernel matches the lab file' : `${n} change${n === 1 ? '' : 's'}: ${c['+']} to add, ${c['~']} to change, ${c['-']} to delete, ${c['-/+']} to replace`;
+}
+
+function pickMode(json: boolean): Mode {
+  if (json) return 'json';
+  return process.stdout.isTTY && process.env.CI !== 'true' && process.env.TERM !== 'dumb' ? 'ink' : 'plain';
+}
+
+/** The results off a TTY: the same table and matrices as the Ink view, as plain text. */
+export function plainChecks(results: CheckResult[], width = 80): string {
+  const out: string[] = [];
+  for (const m of matrices(results)) {
+    const { lines, legend } = matrixLines(m, width);
+    out.push('', ...lines.map((l) => l.text), legend);
+  }
+  const t = checkTable(results);
+  if (t.rows.length) out.push('', ...layout(t.head, t.rows.map((r) => r.cells), width));
+  const bad = results.filter((r) => !r.met);
+  if (bad.length) out.push('', ...bad.map(failureText));
+  return out.join('\n');
+}
+
+export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean }): Promise<SessionResult> {
+  const mode = pickMode(opts.json);
+  const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
+  const t0 = performance.now();
+  const result: SessionResult = { applied: false, checks: [], ms: 0 };
+  const checks = lab.checks;
+  const row = (id: string, title: string) => store.addRow({ id, title, state: 'running' });
+  const done = (id: string, detail: string, ms?: number, state: 'done' | 'failed' = 'done') => store.updateRow(id, { state, detail, ...(ms !== undefined ? { ms: Math.round(ms) } : {}) });
+
+  const checkTask: ListrTask = {
+    title: `checks (${checks.length})`,
+    skip: () => !opts.checks || checks.length === 0,
+    task: async (_c, task) => {
+      row('checks', `checks (${checks.length})`);
+      store.checksStarted(checks.length);
+      const t = performance.now();
+      result.checks = await runChecks(runner, checks, {
+        onResult: (r) => {
+          store.checkDone(r);
+        },
+      });
+      // Keep the lab's order for the table and the JSON.
+      result.checks.sort((a, b) => checks.indexOf(a.check) - checks.indexOf(b.check));
+      const text = summaryText(result.checks);
+      task.title = `checks: ${text}`;
+      done('checks', text, performance.now() - t, result.checks.every((r) => r.met) ? 'done' : 'failed');
+    },
+  };
+
+  const tasks: ListrTask[] = [];
+  let release: (() => void) | undefined;
+  const plain = (line: string) => mode === 'plain' && process.stdout.write(`${line}\n`);
+  const ink = mode === 'ink' ? inkRender(createElement(LiveUpView, { store }), { exitOnCtrlC: false, patchConsole: false }) : undefined;
+  const onInt = () => {
+    ink?.unmount();
+    process.stdout.write('\x1b[?25h');
+    process.stderr.write(`\ninterrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down ${lab.name}' removes the lab\n`);
+    release?.();
+    process.exit(130);
+  };
+  process.once('SIGINT', onInt);
+  const cleanup = async () => {
+    process.removeListener('SIGINT', onInt);
+    release?.();
+    if (ink) {
+      await new Promise((r) => setTimeout(r, 30));
+      ink.unmount();
+      await ink.waitUntilExit();
+    }
+  };
+  try {
+    if (opts.apply) {
+      row('plan', 'plan');
+      release = acquireLock(lab.name);
+      const t = performance.now();
+      const p = await planLab(runner, lab);
+      result.planned = p;
+      if (p.plan.conflicts.length) throw new ConflictError(`${conflictText(p.plan)}\nnothing was changed`);
+      done('plan', planSummary(p), performance.now() - t);
+      plain(`✔ plan: ${planSummary(p)} (${Math.round(performance.now() - t)} ms)`);
+      if (p.plan.actions.length) {
+        const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
+        journal.file = resolve(lab.file);
+        const applier = new Applier(runner, p.steps, p.desired, journal);
+        const phases = applier.phases();
+        for (const phase of phases) {
+          tasks.push({
+            title: phase,
+            task: async (_c, sub) => {
+              const steps = applier.stepsOf(phase);
+              const n = steps.flatMap((s) => s.actions).length;
+              const detail = `${n} change${n === 1 ? '' : 's'}, ${steps.length} command${steps.length === 1 ? '' : 's'}`;
+              row(phase, phase);
+              const ts = performance.now();
+              try {
+                await applier.runPhase(phase);
+              } catch (e) {
+                done(phase, detail, performance.now() - ts, 'failed');
+                throw e;
+              }
+              if (phase === phases[phases.length - 1]) {
+                applier.finish();
+                result.applied = true;
+              }
+              sub.title = `${phase}: ${detail} (${Math.round(performance.now() - ts)} ms)`;
+              done(phase, detail, performance.now() - ts);
+            },
+          });
+        }
+      }
+    }
+  tasks.push(checkTask);
+
+  const list = new Listr(tasks, { renderer: mode === 'plain' ? 'simple' : 'silent', exitOnError: true, registerSignalListeners: false });
+    await list.run();
+    result.ms = Math.round(performance.now() - t0);
+    const allMet = result.checks.every((r) => r.met);
+    const parts = [opts.apply ? (result.applied ? `lab ${lab.name} is up` : `lab ${lab.name} is up; nothing to do`) : `lab ${lab.name}`];
+    if (result.checks.length) parts.push(summaryText(result.checks));
+    parts.push(`${result.ms} ms`);
+    store.finish({ ok: allMet, text: parts.join(' · ') });
+    if (mode === 'plain') {
+      if (result.checks.length) process.stdout.write(`${plainChecks(result.checks)}\n`);
+      process.stdout.write(`${allMet ? '✔' : '✘'} ${parts.join(' · ')}\n`);
+    }
+    return result;
+  } catch (e) {
+    store.fail(e instanceof Error ? e.message.split('\n')[0]! : String(e));
+    throw e;
+  } finally {
+    await cleanup();
+  }
+}

@@ -1,0 +1,63 @@
+// The state a view draws: task rows (from the listr2 task list), check results, a summary.
+// Views are pure functions of this state; the engine only ever updates the store.
+import type { CheckResult } from '../verify/checks.js';
+
+export interface Row {
+  id: string;
+  title: string;
+  state: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+  detail?: string;
+  ms?: number;
+}
+
+export interface UiState {
+  title: string;
+  rows: Row[];
+  checks: { total: number; results: CheckResult[] };
+  summary?: { ok: boolean; text: string };
+  error?: string;
+}
+
+export class Store {
+  private state: UiState;
+  private listeners = new Set<() => void>();
+  constructor(title: string) {
+    this.state = { title, rows: [], checks: { total: 0, results: [] } };
+  }
+  get = (): UiState => this.state;
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  private set(next: UiState): void {
+    this.state = next;
+    for (const l of this.listeners) l();
+  }
+  setTitle(title: string): void {
+    this.set({ ...this.state, title });
+  }
+  addRow(row: Row): void {
+    this.set({ ...this.state, rows: [...this.state.rows, row] });
+  }
+  updateRow(id: string, patch: Partial<Row>): void {
+    this.set({ ...this.state, rows: this.state.rows.map((r) => (r.id === id ? { ...r, ...patch } : r)) });
+  }
+  checksStarted(total: number): void {
+    this.set({ ...this.state, checks: { total, results: [] } });
+  }
+  checkDone(r: CheckResult): void {
+    this.set({ ...this.state, checks: { ...this.state.checks, results: [...this.state.checks.results, r] } });
+  }
+  finish(summary: { ok: boolean; text: string }): void {
+    this.set({ ...this.state, summary });
+  }
+  fail(error: string): void {
+    this.set({ ...this.state, error });
+  }
+}
+
+/** Checks in the order the lab declares them (results arrive in completion order). */
+export function ordered(results: CheckResult[], all: { label: string }[] = []): CheckResult[] {
+  const idx = new Map(all.map((c, i) => [c, i]));
+  return [...results].sort((a, b) => (idx.get(a.check) ?? 0) - (idx.get(b.check) ?? 0));
+}

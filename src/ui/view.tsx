@@ -1,0 +1,143 @@
+// The Ink view of `netlab up` / `netlab check`: finished steps printed once (<Static>), live
+// steps with a spinner, then the checks as a table and reachability matrices, then a summary.
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { Box, Static, Text } from 'ink';
+import type { CheckResult } from '../verify/checks.js';
+import { SYM, checkTable, layout, matrices, matrixLines } from './format.js';
+import type { Row, Store, UiState } from './store.js';
+
+const noColor = () => process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+const col = (c: string) => (noColor() ? undefined : c);
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+function Spinner() {
+  const [i, setI] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setI((n) => (n + 1) % FRAMES.length), 80);
+    return () => clearInterval(t);
+  }, []);
+  return <Text color={col('cyan')}>{FRAMES[i]}</Text>;
+}
+
+function RowLine({ row }: { row: Row }) {
+  const mark = row.state === 'done' ? <Text color={col('green')}>{SYM.met}</Text> : row.state === 'failed' ? <Text color={col('red')}>{SYM.unmet}</Text> : row.state === 'running' ? <Spinner /> : <Text dimColor>·</Text>;
+  return (
+    <Text>
+      {mark} {row.title.padEnd(11)}
+      {row.detail ? <Text dimColor> {row.detail}</Text> : null}
+      {row.ms !== undefined ? <Text dimColor> {row.ms} ms</Text> : null}
+    </Text>
+  );
+}
+
+export function CheckTable({ results, width = 80 }: { results: CheckResult[]; width?: number }) {
+  const t = checkTable(results);
+  if (t.rows.length === 0) return null;
+  const lines = layout(t.head, t.rows.map((r) => r.cells), width);
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Text bold>{lines[0]}</Text>
+      {lines.slice(1).map((l, i) => (
+        <Text key={i} color={col(t.rows[i]!.met ? 'green' : 'red')}>
+          {l}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+export function ReachMatrix({ results, width = 80 }: { results: CheckResult[]; width?: number }) {
+  const ms = matrices(results);
+  return (
+    <>
+      {ms.map((m) => {
+        const { lines, legend } = matrixLines(m, width);
+        return (
+          <Box key={m.id} flexDirection="column" marginTop={1}>
+            <Text bold>{lines[0]!.text}</Text>
+            {lines.slice(1).map((l, i) => {
+              const bad = l.cells.some((c) => c && !c.met);
+              return (
+                <Text key={i} color={col(bad ? 'red' : 'green')}>
+                  {l.text}
+                </Text>
+              );
+            })}
+            <Text dimColor>{legend}</Text>
+          </Box>
+        );
+      })}
+    </>
+  );
+}
+
+export function Failures({ results }: { results: CheckResult[] }) {
+  const bad = results.filter((r) => !r.met);
+  if (!bad.length) return null;
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      {bad.map((r, i) => (
+        <Box key={i} flexDirection="column">
+          <Text color={col('red')}>
+            {SYM.unmet} {r.check.label}: expected {r.check.expect === 'ok' ? 'to get through' : 'to be blocked'}, but it {r.seen === 'ok' ? 'got through' : 'did not get through'}
+          </Text>
+          <Text dimColor>  ran: {r.command.split('\n')[0]}</Text>
+          {r.output
+            .split('\n')
+            .filter(Boolean)
+            .slice(-6)
+            .map((l, k) => (
+              <Text key={k} dimColor>
+                {'  | '}
+                {l}
+              </Text>
+            ))}
+        </Box>
+      ))}
+    </Box>
+  );
+}
+
+export function UpView({ state, width = 80 }: { state: UiState; width?: number }) {
+  const finished = state.rows.filter((r) => r.state === 'done' || r.state === 'failed' || r.state === 'skipped');
+  const live = state.rows.filter((r) => r.state === 'running');
+  const { total, results } = state.checks;
+  const checking = total > 0 && results.length < total;
+  return (
+    <>
+      <Static items={[{ key: 'title', title: state.title }, ...finished.map((r) => ({ key: r.id, row: r }))] as { key: string; title?: string; row?: Row }[]}>
+        {(item) => (item.row ? <RowLine key={item.key} row={item.row} /> : <Text key={item.key} bold>{item.title}</Text>)}
+      </Static>
+      {live.map((r) => (
+        <RowLine key={r.id} row={r} />
+      ))}
+      {checking ? (
+        <Text>
+          <Spinner /> checks      <Text dimColor>{results.length}/{total}</Text>
+        </Text>
+      ) : null}
+      {!checking && results.length > 0 ? (
+        <>
+          <ReachMatrix results={results} width={width} />
+          <CheckTable results={results} width={width} />
+          <Failures results={results} />
+        </>
+      ) : null}
+      {state.error ? <Text color={col('red')}>{state.error}</Text> : null}
+      {state.summary ? (
+        <Box marginTop={1}>
+          <Text bold color={col(state.summary.ok ? 'green' : 'red')}>
+            {state.summary.ok ? SYM.met : SYM.unmet} {state.summary.text}
+          </Text>
+        </Box>
+      ) : null}
+    </>
+  );
+}
+
+/** Connects a store to the view. */
+export function LiveUpView({ store }: { store: Store }) {
+  const state = useSyncExternalStore(store.subscribe, store.get);
+  return <UpView state={state} width={Math.min(process.stdout.columns || 80, 100)} />;
+}

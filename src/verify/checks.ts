@@ -1,0 +1,93 @@
+// verify: runs a lab's checks (ping, tcp, udp, exec) in its namespaces, in parallel, each with a
+// bounded retry for settling, and reports what was expected against what was seen.
+import type { CheckSpec } from '../model/types.js';
+import { commandText, parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
+
+export interface CheckResult {
+  check: CheckSpec;
+  /** What happened: the probe got through (ok) or not (fail). */
+  seen: 'ok' | 'fail';
+  /** Seen matches the expectation. */
+  met: boolean;
+  attempts: number;
+  ms: number;
+  command: string;
+  /** The probe's own output, trimmed. */
+  output: string;
+}
+
+const secs = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
+
+export function checkArgv(c: CheckSpec): { argv: string[]; input?: string } {
+  const inNs = ['ip', 'netns', 'exec', c.from];
+  switch (c.kind) {
+    case 'ping':
+      return { argv: [...inNs, 'ping', c.family === 'ipv6' ? '-6' : '-4', '-n', '-c', String(c.count), '-i', '0.2', '-W', secs(c.timeoutMs), ...(c.source ? ['-I', c.source] : []), c.to] };
+    case 'tcp': {
+      const host = c.family === 'ipv6' ? `TCP6:[${c.to}]` : `TCP4:${c.to}`;
+      return { argv: [...inNs, 'socat', '-T', secs(c.timeoutMs), '-u', 'OPEN:/dev/null', `${host}:${c.port},connect-timeout=${secs(c.timeoutMs)}`] };
+    }
+    case 'udp': {
+      const host = c.family === 'ipv6' ? `UDP6:[${c.to}]` : `UDP4:${c.to}`;
+      return { argv: [...inNs, 'socat', '-T', secs(c.timeoutMs), '-', `${host}:${c.port}`], input: 'netlab-check\n' };
+    }
+    case 'exec':
+      return { argv: [...inNs, ...c.command] };
+  }
+}
+
+function passed(c: CheckSpec, r: RunResult): boolean {
+  switch (c.kind) {
+    case 'ping':
+    case 'tcp':
+      return r.exitCode === 0;
+    case 'udp':
+      return r.exitCode === 0 && r.stdout.length > 0;
+    case 'exec': {
+      if (r.exitCode !== (c.exitCode ?? 0)) return false;
+      return c.output === undefined || new RegExp(c.output, 'm').test(`${r.stdout}${r.stderr}`);
+    }
+  }
+}
+
+function excerpt(r: RunResult): string {
+  const text = `${r.stdout}${r.stderr}`.trim();
+  const lines = text.split('\n');
+  return lines.length > 12 ? [...lines.slice(0, 4), '...', ...lines.slice(-7)].join('\n') : text;
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+export async function runCheck(runner: CommandRunner, c: CheckSpec): Promise<CheckResult> {
+  const { argv, input } = checkArgv(c);
+  const t0 = performance.now();
+  const tries = c.expect === 'ok' ? c.attempts : 1;
+  let last: RunResult = { stdout: '', stderr: '', exitCode: 1 };
+  let ok = false;
+  let n = 0;
+  while (n < tries && !ok) {
+    if (n > 0) await sleep(200);
+    n++;
+    // The command's own timeout bounds it; the runner's is a backstop for a probe that hangs.
+    last = await runner.run(argv, { ...(input !== undefined ? { input } : {}), timeoutMs: c.timeoutMs + 2000 });
+    ok = passed(c, last);
+  }
+  const seen = ok ? 'ok' : 'fail';
+  return { check: c, seen, met: seen === c.expect, attempts: n, ms: Math.round(performance.now() - t0), command: commandText(argv, input), output: excerpt(last) };
+}
+
+export async function runChecks(runner: CommandRunner, checks: CheckSpec[], opts: { concurrency?: number; onResult?: (r: CheckResult, i: number) => void } = {}): Promise<CheckResult[]> {
+  const indexed = checks.map((c, i) => [c, i] as const);
+  return parallel(indexed, opts.concurrency ?? 8, async ([c, i]) => {
+    const r = await runCheck(runner, c);
+    opts.onResult?.(r, i);
+    return r;
+  });
+}
+
+/** What a failed check prints: what it ran, what it expected, what it saw. */
+export function failureText(r: CheckResult): string {
+  const want = r.check.expect === 'ok' ? 'to get through' : 'to be blocked';
+  const got = r.seen === 'ok' ? 'it got through' : 'it did not get through';
+  return [`${r.check.label}: expected ${want}, but ${got} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${r.ms} ms)`, `  ran: ${r.command.split('\n')[0]}`, ...(r.output ? r.output.split('\n').map((l) => `  | ${l}`) : [])].join('\n');
+}

@@ -1,0 +1,81 @@
+// The Ink views, rendered with ink-testing-library, and the plain text layouts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { render } from 'ink-testing-library';
+import { CheckTable, ReachMatrix, UpView } from '../../src/ui/view.js';
+import { cellText, checkTable, layout, matrices, matrixLines } from '../../src/ui/format.js';
+import { plainChecks } from '../../src/ui/session.js';
+import type { CheckResult } from '../../src/verify/checks.js';
+import type { CheckSpec } from '../../src/model/types.js';
+
+process.env.NO_COLOR = '1';
+
+function ping(from: string, to: string, seen: 'ok' | 'fail', expect: 'ok' | 'fail' = 'ok', matrix = true): CheckResult {
+  const check: CheckSpec = { kind: 'ping', from, to: `10.0.0.${to.slice(-1)}`, family: 'ipv4', count: 1, label: `ping ${from} -> ${to}`, expect, timeoutMs: 1000, attempts: 3, path: [], ...(matrix ? { matrix: { id: 0, from, to } } : {}) };
+  return { check, seen, met: seen === expect, attempts: 1, ms: 3, command: `ip netns exec ${from} ping -c 1 10.0.0.${to.slice(-1)}`, output: seen === 'ok' ? '1 received' : '100% packet loss' };
+}
+
+function all(nodes: string[], bad: [string, string][] = []): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const f of nodes) for (const t of nodes) if (f !== t) out.push(ping(f, t, bad.some(([a, b]) => a === f && b === t) ? 'fail' : 'ok'));
+  return out;
+}
+
+test('the reach matrix reads without colour: + reached, x blocked, !x! not as expected', () => {
+  const results = all(['ns1', 'ns2', 'ns3'], [['ns2', 'ns3']]);
+  const { lastFrame } = render(<ReachMatrix results={results} />);
+  const frame = lastFrame()!;
+  assert.match(frame, /from\\to\s+ns1\s+ns2\s+ns3/);
+  assert.match(frame, /ns1\s+-\s+\+\s+\+/);
+  assert.match(frame, /ns2\s+\+\s+-\s+!x!/);
+  assert.match(frame, /\+ reached {2}x blocked {2}!…! not as expected/);
+});
+
+test('an expected failure that succeeds is marked as not met', () => {
+  const r = ping('a', 'b', 'ok', 'fail', false);
+  assert.equal(r.met, false);
+  assert.equal(cellText(r), '!+!');
+  const { lastFrame } = render(<CheckTable results={[r]} />);
+  assert.match(lastFrame()!, /✘ NOT MET\s+ping\s+a\s+10\.0\.0\.b?\S*\s+fail\s+ok/);
+});
+
+test('the up view: finished steps, the matrix, the failures with their output, the summary', () => {
+  const results = [...all(['ns1', 'ns2'], [['ns1', 'ns2']])];
+  const { lastFrame } = render(
+    <UpView
+      state={{
+        title: 'netlab up demo',
+        rows: [
+          { id: 'plan', title: 'plan', state: 'done', detail: '3 changes', ms: 12 },
+          { id: 'links', title: 'links', state: 'done', detail: '2 changes, 1 command', ms: 7 },
+        ],
+        checks: { total: 2, results },
+        summary: { ok: false, text: 'lab demo is up · 1/2 checks met' },
+      }}
+    />,
+  );
+  const f = lastFrame()!;
+  assert.match(f, /netlab up demo/);
+  assert.match(f, /✔ plan\s+3 changes 12 ms/);
+  assert.match(f, /ns1\s+-\s+!x!/);
+  assert.match(f, /✘ ping ns1 -> ns2: expected to get through, but it did not get through/);
+  assert.match(f, /\| 100% packet loss/);
+  assert.match(f, /✘ lab demo is up · 1\/2 checks met/);
+});
+
+test('everything fits 80 columns, even a 12-node matrix and long targets', () => {
+  const nodes = Array.from({ length: 12 }, (_, i) => `node-${i + 1}`);
+  const m = matrices(all(nodes))[0]!;
+  for (const l of matrixLines(m, 80).lines) assert.ok(l.text.length <= 80, `${l.text.length}: ${l.text}`);
+  const t = checkTable([ping('a-very-long-node-name', 'b', 'ok', 'ok', false)]);
+  for (const l of layout(t.head, t.rows.map((r) => r.cells), 80)) assert.ok(l.length <= 80);
+  const { lastFrame } = render(<ReachMatrix results={all(nodes)} />);
+  for (const l of lastFrame()!.split('\n')) assert.ok(l.length <= 80, l);
+});
+
+test('plain output has the same matrix, table and failure text', () => {
+  const text = plainChecks([...all(['ns1', 'ns2']), ping('ns1', 'x9', 'ok', 'fail', false)]);
+  assert.match(text, /ns1\s+-\s+\+/);
+  assert.match(text, /✘ NOT MET\s+ping/);
+  assert.match(text, /ping ns1 -> x9: expected to be blocked, but it got through/);
+});
