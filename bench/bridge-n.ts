@@ -10,14 +10,15 @@
 // Needs root. Touches only objects named bn<N>x... that it created; never eth0, routes or iptables.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, release, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { markOf } from '../src/model/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CLI = resolve(HERE, '../src/cli/main.js'); // dist/bench -> dist/src/cli/main.js
+// BENCH_NETLAB: another build's dist/src/cli/main.js, to compare two versions on the same machine.
+const CLI = resolve(process.env.BENCH_NETLAB ?? resolve(HERE, '../src/cli/main.js')); // dist/bench -> dist/src/cli/main.js
 const SIZES = process.argv.slice(2).map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300);
@@ -62,6 +63,21 @@ async function must(argv: string[], opts: { input?: string; env?: NodeJS.Process
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU ticks of the whole machine (busy and total, /proc/stat) and of this process with its
+ * reaped children (/proc/self/stat utime+stime+cutime+cstime): the difference is other work.
+ */
+function cpuTicks(): { busy: number; total: number; mine: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  const busy = total - cpu[3]! - cpu[4]!;
+  const self = readFileSync('/proc/self/stat', 'utf8');
+  const f = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+  // Fields 14-17 of /proc/PID/stat, counted from after the command name (field 3 is f[0]).
+  const mine = f[11]! + f[12]! + f[13]! + f[14]!;
+  return { busy, total, mine };
+}
 
 async function parallel<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -482,14 +498,16 @@ async function main(): Promise<number> {
   console.log('netlab bench bridge-N: NOT a timed test. Wall-clock medians on this machine, for information;');
   console.log('PASS/MISS compares them with the project targets and never fails the run.');
   console.log(`machine: nproc ${nproc}, kernel ${release()}, ${ipv}, node ${process.version}; ${REPS} repetition(s); sizes ${sizes.join(', ')}`);
-  const git = spawnSync('git', ['-C', HERE, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
-  if (git.status === 0) console.log(`netlab: ${CLI} at git ${git.stdout.trim()}`);
+  const git = spawnSync('git', ['-C', dirname(CLI), 'describe', '--always', '--dirty'], { encoding: 'utf8' });
+  console.log(`netlab: ${CLI}${git.status === 0 ? ` (git ${git.stdout.trim()})` : ' (not in a git checkout)'}`);
+  console.log(`load average before the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes every figure noisier)`);
   const others = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).length;
   if (others) console.log(`note: ${others} other namespace(s) exist on this host (other labs); they are left alone`);
 
   stateDir = mkdtempSync(join(tmpdir(), 'netlab-bench-state-'));
   workDir = mkdtempSync(join(tmpdir(), 'netlab-bench-'));
   const results: { n: number; m: Record<keyof Rep, number> }[] = [];
+  const loads: number[] = [];
   try {
     for (const n of sizes) {
       const dir = mkdtempSync(join(workDir, `n${n}-`));
@@ -501,10 +519,14 @@ async function main(): Promise<number> {
       const scripts = writeScripts(lab, dir);
       const reps: Rep[] = [];
       for (let i = 0; i < REPS; i++) {
+        const c0 = cpuTicks();
         const rep = await benchOnce(lab, scripts, i === 0);
+        const c1 = cpuTicks();
+        const load = (c1.busy - c0.busy - (c1.mine - c0.mine)) / Math.max(1, c1.total - c0.total);
+        loads.push(load);
         reps.push(rep);
         process.stderr.write(
-          `N=${n} rep ${i + 1}/${REPS}: netlab up ${sec(rep.netlabUp)} noop ${sec(rep.netlabNoop)} down ${sec(rep.netlabDown)} | batched up ${sec(rep.batchedUp)} down ${sec(rep.batchedDown)}/${sec(rep.batchedGone)} | plain up ${sec(rep.plainUp)} down ${sec(rep.plainDown)}/${sec(rep.plainGone)}${i === 0 ? ' | states identical' : ''}\n`,
+          `N=${n} rep ${i + 1}/${REPS}: netlab up ${sec(rep.netlabUp)} noop ${sec(rep.netlabNoop)} down ${sec(rep.netlabDown)} | batched up ${sec(rep.batchedUp)} down ${sec(rep.batchedDown)}/${sec(rep.batchedGone)} | plain up ${sec(rep.plainUp)} down ${sec(rep.plainDown)}/${sec(rep.plainGone)}${i === 0 ? ' | states identical' : ''} | others used ${(100 * load).toFixed(0)}% of the CPU\n`,
         );
       }
       const m = {} as Record<keyof Rep, number>;
@@ -515,6 +537,8 @@ async function main(): Promise<number> {
     cleanupAll();
   }
 
+  const busy = Math.max(...loads);
+  console.log(`\nCPU used by other processes (and kernel workers) during the repetitions: ${(100 * Math.min(...loads)).toFixed(0)}% to ${(100 * busy).toFixed(0)}% of the machine${busy > 0.15 ? ' -- other work was running: treat the figures with care, and rerun on a quiet machine' : ''}`);
   console.log('\nMedian wall-clock seconds (netlab figures include starting node; "in-proc" is what netlab itself reports):');
   console.log(
     table(

@@ -8,7 +8,8 @@ import { diff, type Plan } from './plan/diff.js';
 import { render, type Step } from './render/render.js';
 import { teardown, type DownReport } from './apply/teardown.js';
 import type { CommandRunner } from './runner/runner.js';
-import { readJournal, type Journal } from './state/journal.js';
+import { addUnique, readJournal, type Journal } from './state/journal.js';
+import { HOST, markOf } from './model/types.js';
 import { acquireLock } from './state/lock.js';
 
 export class ConflictError extends Error {}
@@ -40,6 +41,16 @@ export async function planLab(runner: CommandRunner, lab: Lab): Promise<Planned>
   const observed = await observe(runner, desired, journal);
   const plan = diff(desired, observed, journal);
   return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name) };
+}
+
+/**
+ * Objects that carry this lab's mark but are missing from its journal (the journal was lost, or
+ * /run was cleared while namespaces lived on) are the lab's: list them so that down removes them.
+ */
+export function adoptMarked(journal: Journal, p: Planned): void {
+  const mark = markOf(p.lab.name);
+  for (const ns of p.desired.namespaces) if (p.observed.ns.get(ns)?.mark === mark) addUnique(journal.namespaces, [ns]);
+  for (const [name, l] of p.observed.ns.get(HOST)?.links ?? []) if (l.alias === mark) addUnique(journal.hostLinks, [name]);
 }
 
 export function conflictText(plan: Plan): string {

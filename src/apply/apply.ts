@@ -64,6 +64,9 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
   }
   if (a.kind !== 'process.start') return;
   const key = processKey(a.process);
+  // A restart: whatever is left of the previous run (children of a dead leader) goes first.
+  const old = j.processes[key];
+  if (old) await stopProcess(runner, old);
   try {
     const rec = await startProcess(runner, j.lab, a.process, 300, (spawned) => {
       j.processes![key] = spawned;

@@ -45,17 +45,27 @@ export async function isAlive(runner: CommandRunner, rec: ProcessRecord): Promis
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-/** TERM to the process group, up to `graceMs` to exit, then KILL. */
+/** Members of the process group led by pid (the kernel never reuses a pid still in use as a group id). */
+async function groupMembers(runner: CommandRunner, pgid: number): Promise<boolean> {
+  return (await runner.run(['pgrep', '-g', String(pgid)])).stdout.trim() !== '';
+}
+
+/**
+ * TERM to the process group, up to `graceMs` for it to exit, then KILL. Also when the leader died
+ * and left children behind (a forking server whose parent was killed).
+ */
 export async function stopProcess(runner: CommandRunner, rec: ProcessRecord, graceMs = 2000): Promise<void> {
-  if (!(await isAlive(runner, rec))) return;
+  if (rec.pid <= 1) return;
+  const gone = async () => !(await isAlive(runner, rec)) && !(await groupMembers(runner, rec.pid));
+  if (await gone()) return;
   await runner.run(['kill', '-TERM', '--', `-${rec.pid}`]);
   const end = Date.now() + graceMs;
   while (Date.now() < end) {
     await sleep(50);
-    if (!(await isAlive(runner, rec))) return;
+    if (await gone()) return;
   }
   await runner.run(['kill', '-KILL', '--', `-${rec.pid}`]);
-  for (let i = 0; i < 40 && (await isAlive(runner, rec)); i++) await sleep(25);
+  for (let i = 0; i < 40 && !(await gone()); i++) await sleep(25);
 }
 
 export class ProcessExitedError extends Error {

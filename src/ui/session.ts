@@ -5,7 +5,7 @@ import { render as inkRender } from 'ink';
 import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
 import { Applier } from '../apply/apply.js';
-import { ConflictError, conflictText, planLab, type Planned } from '../engine.js';
+import { ConflictError, adoptMarked, conflictText, planLab, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
 import { symbol } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
@@ -114,6 +114,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       if (p.plan.actions.length) {
         const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
         journal.file = resolve(lab.file);
+        adoptMarked(journal, p);
         const applier = new Applier(runner, p.steps, p.desired, journal);
         const phases = applier.phases();
         for (const phase of phases) {

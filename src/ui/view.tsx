@@ -2,7 +2,7 @@
 // steps with a spinner, then the checks as a table and reachability matrices, then a summary.
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { Box, Static, Text } from 'ink';
-import type { CheckResult } from '../verify/checks.js';
+import { expectationText, type CheckResult } from '../verify/checks.js';
 import { SYM, checkTable, layout, matrices, matrixLines } from './format.js';
 import type { Row, Store, UiState } from './store.js';
 
@@ -80,7 +80,7 @@ export function Failures({ results }: { results: CheckResult[] }) {
       {bad.map((r, i) => (
         <Box key={i} flexDirection="column">
           <Text color={col('red')}>
-            {SYM.unmet} {r.check.label}: expected {r.check.expect === 'ok' ? 'to get through' : 'to be blocked'}, but it {r.seen === 'ok' ? 'got through' : 'did not get through'}
+            {SYM.unmet} {r.check.label}: {expectationText(r)}
           </Text>
           <Text dimColor>  ran: {r.command.split('\n')[0]}</Text>
           {r.output

@@ -14,6 +14,8 @@ export interface CheckResult {
   command: string;
   /** The probe's own output, trimmed. */
   output: string;
+  /** Exit code of the last attempt. */
+  exitCode: number;
 }
 
 const secs = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
@@ -73,7 +75,7 @@ export async function runCheck(runner: CommandRunner, c: CheckSpec): Promise<Che
     ok = passed(c, last);
   }
   const seen = ok ? 'ok' : 'fail';
-  return { check: c, seen, met: seen === c.expect, attempts: n, ms: Math.round(performance.now() - t0), command: commandText(argv, input), output: excerpt(last) };
+  return { check: c, seen, met: seen === c.expect, attempts: n, ms: Math.round(performance.now() - t0), command: commandText(argv, input), output: excerpt(last), exitCode: last.exitCode };
 }
 
 export async function runChecks(runner: CommandRunner, checks: CheckSpec[], opts: { concurrency?: number; onResult?: (r: CheckResult, i: number) => void } = {}): Promise<CheckResult[]> {
@@ -86,8 +88,16 @@ export async function runChecks(runner: CommandRunner, checks: CheckSpec[], opts
 }
 
 /** What a failed check prints: what it ran, what it expected, what it saw. */
-export function failureText(r: CheckResult): string {
+export function expectationText(r: CheckResult): string {
+  const c = r.check;
+  if (c.kind === 'exec') {
+    const want = `exit code ${c.exitCode ?? 0}${c.output !== undefined ? ` and output matching /${c.output}/` : ''}`;
+    return `expected ${r.check.expect === 'ok' ? '' : 'anything but '}${want}, but got exit code ${r.exitCode}${r.exitCode === (c.exitCode ?? 0) && c.output !== undefined && r.seen === 'fail' ? ' with output not matching' : ''}`;
+  }
   const want = r.check.expect === 'ok' ? 'to get through' : 'to be blocked';
-  const got = r.seen === 'ok' ? 'it got through' : 'it did not get through';
-  return [`${r.check.label}: expected ${want}, but ${got} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${r.ms} ms)`, `  ran: ${r.command.split('\n')[0]}`, ...(r.output ? r.output.split('\n').map((l) => `  | ${l}`) : [])].join('\n');
+  return `expected ${want}, but ${r.seen === 'ok' ? 'it got through' : 'it did not get through'}`;
+}
+
+export function failureText(r: CheckResult): string {
+  return [`${r.check.label}: ${expectationText(r)} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${r.ms} ms)`, `  ran: ${r.command.split('\n')[0]}`, ...(r.output ? r.output.split('\n').map((l) => `  | ${l}`) : [])].join('\n');
 }

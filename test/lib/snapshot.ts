@@ -22,6 +22,16 @@ const SYSCTLS = [
   'net/ipv4/conf/all/proxy_arp', 'net/ipv4/conf/all/route_localnet', 'net/core/somaxconn',
 ];
 
+function strays(): string {
+  const root = run('readlink', ['/proc/self/ns/net']).trim().replace(/\D/g, '');
+  return run('ps', ['-e', '-o', 'netns=,comm=', '-o', 'args='])
+    .split('\n')
+    .filter((l) => l.trim() && !l.trim().startsWith('-') && !l.trim().startsWith(root))
+    .map((l) => l.trim().split(/\s+/).slice(1).join(' '))
+    .sort()
+    .join('\n');
+}
+
 export type Snapshot = Record<string, string>;
 
 export function snapshot(): Snapshot {
@@ -37,6 +47,8 @@ export function snapshot(): Snapshot {
     ip6tables: run('ip6tables-save', []).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
     nft: run('nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, 'counter'),
     sysctls: run('grep', ['-H', '', ...SYSCTLS.map((k) => `/proc/sys/${k}`)]),
+    // Processes in any network namespace but the host's: a lab process that outlived its lab.
+    strayProcesses: strays(),
   };
 }
 

@@ -12,7 +12,7 @@ process.env.NO_COLOR = '1';
 
 function ping(from: string, to: string, seen: 'ok' | 'fail', expect: 'ok' | 'fail' = 'ok', matrix = true): CheckResult {
   const check: CheckSpec = { kind: 'ping', from, to: `10.0.0.${to.slice(-1)}`, family: 'ipv4', count: 1, label: `ping ${from} -> ${to}`, expect, timeoutMs: 1000, attempts: 3, path: [], ...(matrix ? { matrix: { id: 0, from, to } } : {}) };
-  return { check, seen, met: seen === expect, attempts: 1, ms: 3, command: `ip netns exec ${from} ping -c 1 10.0.0.${to.slice(-1)}`, output: seen === 'ok' ? '1 received' : '100% packet loss' };
+  return { check, seen, met: seen === expect, attempts: 1, ms: 3, exitCode: seen === 'ok' ? 0 : 1, command: `ip netns exec ${from} ping -c 1 10.0.0.${to.slice(-1)}`, output: seen === 'ok' ? '1 received' : '100% packet loss' };
 }
 
 function all(nodes: string[], bad: [string, string][] = []): CheckResult[] {
