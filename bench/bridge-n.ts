@@ -390,7 +390,8 @@ interface Rep {
   batchedGone: number;
 }
 
-const inProc = (out: string) => Number(/\((\d+) ms\)\s*$/.exec(out.trim())?.[1] ?? NaN);
+/** The duration netlab prints at the end of its last line: "... (123 ms)" or "... · 123 ms". */
+const inProc = (out: string) => Number(/(\d+) ms\)?\s*$/.exec(out.trim())?.[1] ?? NaN);
 
 async function netlab(args: string[]): Promise<Ran> {
   return must([process.execPath, CLI, ...args], { env: { NETLAB_STATE_DIR: stateDir } });

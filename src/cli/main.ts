@@ -7,14 +7,13 @@ import { LabError, formatProblem } from '../load/problems.js';
 import { loadLabFile } from '../load/lab.js';
 import { ExecaRunner } from '../runner/runner.js';
 import { ConflictError, conflictText, down, planLab, type Planned } from '../engine.js';
-import { planSummary, session } from '../ui/session.js';
 import type { CheckResult } from '../verify/checks.js';
 import { ApplyError } from '../apply/apply.js';
 import { TeardownError } from '../apply/teardown.js';
 import { ProcessExitedError } from '../apply/processes.js';
 import { ObserveError } from '../observe/observe.js';
 import { LockError } from '../state/lock.js';
-import { describe, symbol } from '../plan/actions.js';
+import { describe, summarize, symbol } from '../plan/actions.js';
 import { scriptOf } from '../render/render.js';
 import { listJournals, readJournal } from '../state/journal.js';
 import { generate, GenerateError, type Topology } from '../generate.js';
@@ -74,7 +73,10 @@ function planJson(p: Planned) {
   };
 }
 
-const summary = planSummary;
+const summary = (p: Planned) => summarize(p.plan.actions);
+
+/** The terminal UI (Ink, React, listr2) is loaded only by the commands that draw it. */
+const ui = () => import('../ui/session.js');
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -176,7 +178,7 @@ program
       }
       return;
     }
-    const r = await session(runner, lab, { apply: true, checks: o.checks, json: !!o.json });
+    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json });
     const met = r.checks.every((c) => c.met);
     if (o.json) out(JSON.stringify({ ...(r.planned ? planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: checksJson(r.checks), met }, null, 2));
     if (!met) throw new Exit(EXIT.checksFailed);
@@ -199,7 +201,7 @@ program
       else out(`lab ${lab.name} declares no checks`);
       return;
     }
-    const r = await session(runner, lab, { apply: false, checks: true, json: !!o.json });
+    const r = await (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json });
     const met = r.checks.every((c) => c.met);
     if (o.json) out(JSON.stringify({ lab: lab.name, checks: checksJson(r.checks), met, ms: r.ms }, null, 2));
     if (!met) throw new Exit(EXIT.checksFailed);

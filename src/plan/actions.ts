@@ -164,3 +164,11 @@ export function describe(a: Action): string {
   }
   return `${symbol(a).padEnd(3)} ${what}  (${a.reason})`;
 }
+
+/** "3 changes: 2 to add, 1 to change, 0 to delete, 0 to replace" */
+export function summarize(actions: Action[]): string {
+  const n = actions.length;
+  const c: Record<string, number> = { '+': 0, '~': 0, '-': 0, '-/+': 0 };
+  for (const a of actions) c[symbol(a)] = (c[symbol(a)] ?? 0) + 1;
+  return n === 0 ? 'no changes: the kernel matches the lab file' : `${n} change${n === 1 ? '' : 's'}: ${c['+']} to add, ${c['~']} to change, ${c['-']} to delete, ${c['-/+']} to replace`;
+}

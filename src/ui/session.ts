@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Applier } from '../apply/apply.js';
 import { ConflictError, adoptMarked, conflictText, planLab, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
-import { symbol } from '../plan/actions.js';
+import { summarize } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { newJournal } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';
@@ -26,10 +26,7 @@ export interface SessionResult {
 }
 
 export function planSummary(p: Planned): string {
-  const n = p.plan.actions.length;
-  const c: Record<string, number> = { '+': 0, '~': 0, '-': 0, '-/+': 0 };
-  for (const a of p.plan.actions) c[symbol(a)] = (c[symbol(a)] ?? 0) + 1;
-  return n === 0 ? 'no changes: the kernel matches the lab file' : `${n} change${n === 1 ? '' : 's'}: ${c['+']} to add, ${c['~']} to change, ${c['-']} to delete, ${c['-/+']} to replace`;
+  return summarize(p.plan.actions);
 }
 
 function pickMode(json: boolean): Mode {

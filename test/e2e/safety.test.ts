@@ -2,7 +2,7 @@
 // host sysctls and iptables restored.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { hostLinks, netlab, netlabAsync, netnsList, ping, removeExact, sh, stateDir, uid, waitFor } from '../lib/host.js';
@@ -29,12 +29,15 @@ describe('safety on the real kernel', () => {
     const file = join(state.dir, `${name}.yaml`);
     const g = netlab(['generate', 'single', '50', '--name', name, '--prefix', p, '-o', file]);
     assert.equal(g.code, 0, g.stderr);
-    const delays = [0, 40, 80, 120, 160, 200, 250, 300, 400, 550];
+    // Delays after the journal first appears, i.e. after the first change began.
+    const delays = [0, 5, 10, 20, 30, 45, 60, 80, 110, 150];
+    const journalFile = join(state.dir, 'labs', `${name}.json`);
     const seen = new Set<string>();
     try {
       for (const delay of delays) {
         const child = netlabAsync(['up', file], env);
-        await new Promise((r) => setTimeout(r, 250 + delay)); // node's own start takes ~250 ms
+        await waitFor(() => existsSync(journalFile) || child.exitCode !== null, 20_000, 2);
+        await new Promise((r) => setTimeout(r, delay));
         child.kill('SIGKILL');
         if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
         await new Promise((r) => setTimeout(r, 100)); // let an orphaned `ip -batch` finish its input

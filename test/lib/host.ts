@@ -64,11 +64,11 @@ export function removeExact(namespaces: string[], links: string[] = []): void {
   for (const l of links) if (hostLinks().includes(l)) tryRun('ip', ['link', 'del', 'dev', l]);
 }
 
-export async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
+export async function waitFor(cond: () => boolean, ms = 5000, every = 50): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, every));
   }
   return cond();
 }
