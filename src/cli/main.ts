@@ -2,6 +2,7 @@
 // cli: parses options, calls the engine, maps errors to the documented exit codes. Stays thin.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LabError, formatProblem } from '../load/problems.js';
 import { loadLabFile } from '../load/lab.js';
@@ -37,6 +38,8 @@ class Exit extends Error {
 }
 
 const runner = new ExecaRunner();
+// Helpers that ship with netlab (e.g. origdst-echo.py), for lab processes and exec checks: $NETLAB_HELPERS.
+process.env.NETLAB_HELPERS ??= fileURLToPath(new URL('../../../src/helpers', import.meta.url));
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 

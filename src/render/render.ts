@@ -49,8 +49,15 @@ export function ipLine(a: Action): string | undefined {
     }
     case 'link.del':
       return `link del dev ${a.name}`;
-    case 'link.set':
+    case 'link.set': {
+      // The kernel applies `up` before `addrgenmode` within one command, and a bridge without
+      // ports is up at once: it would get its link-local address. addrgenmode goes first.
+      if (a.set.addrGenNone && a.set.up) {
+        const { up, ...rest } = a.set;
+        return `link set dev ${a.name} ${setText(rest)}\nlink set dev ${a.name} ${up ? 'up' : 'down'}`;
+      }
       return `link set dev ${a.name} ${setText(a.set)}`;
+    }
     case 'addr.add':
       return `addr add ${a.cidr} dev ${a.dev}${a.cidr.includes(':') ? ' nodad' : ''}`;
     case 'addr.del':
@@ -106,7 +113,7 @@ export function render(actions: Action[], lab = ''): Step[] {
       if (line !== undefined) {
         const v6 = (a.kind.startsWith('route.') || a.kind.startsWith('rule.')) && familyOf(a) === 'ipv6';
         const s = batch(batchNs(a), v6 ? 'ipv6' : 'ipv4');
-        s.lines.push(a);
+        for (let i = 0; i < line.split('\n').length; i++) s.lines.push(a);
         s.actions.push(a);
         s.input = `${s.input ?? ''}${line}\n`;
       } else if (a.kind === 'sysctl.set') {

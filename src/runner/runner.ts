@@ -2,7 +2,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { execa } from 'execa';
 
 export interface RunResult {
   stdout: string;
@@ -23,9 +22,17 @@ export interface CommandRunner {
   spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }>;
 }
 
-/** Runs commands for real. Never throws for a non-zero exit; a missing program is exit 127. */
+/**
+ * Runs commands for real. Never throws for a non-zero exit; a missing program is exit 127.
+ * The kernel-state tools (ip, iptables-save, sysctl, ...) go through node's own spawn: measured
+ * on these machines, execa costs twice as much per process (bench/README.md), and a lab of N
+ * namespaces spawns 2N of them. Commands with a timeout (checks, a lab's exec) use execa, whose
+ * timeout and kill handling is what they need.
+ */
 export class ExecaRunner implements CommandRunner {
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    if (!opts.timeoutMs) return spawnRun(argv, opts.input);
+    const { execa } = await import('execa');
     const [cmd, ...args] = argv;
     const r = await execa(cmd!, args, {
       reject: false,
@@ -57,6 +64,28 @@ export class ExecaRunner implements CommandRunner {
       closeSync(fd);
     }
   }
+}
+
+const ENV = { ...process.env, LC_ALL: 'C' };
+
+function spawnRun(argv: string[], input?: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: ENV });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      resolve({ stdout: '', stderr: e.code === 'ENOENT' ? `${argv[0]}: command not found` : e.message, exitCode: e.code === 'ENOENT' ? 127 : 126 }),
+    );
+    child.once('close', (code, signal) =>
+      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? `killed by ${signal}` : ''), exitCode: code ?? 128 }),
+    );
+    if (input !== undefined) {
+      child.stdin!.on('error', () => {}); // the tool may exit before reading everything
+      child.stdin!.end(input);
+    }
+  });
 }
 
 /** Shell-quotes argv for display, so printed commands can be pasted into a shell. */

@@ -1,7 +1,5 @@
 // Runs `up` and `check` as a listr2 task list (plan, each apply phase, checks). Exactly one view
 // draws: on a TTY the Ink view (listr2 silent), off a TTY listr2's plain lines, with --json none.
-import { createElement } from 'react';
-import { render as inkRender } from 'ink';
 import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
 import { Applier } from '../apply/apply.js';
@@ -14,9 +12,14 @@ import { acquireLock } from '../state/lock.js';
 import { failureText, runChecks, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
 import { Store } from './store.js';
-import { LiveUpView } from './view.js';
 
 export type Mode = 'ink' | 'plain' | 'json';
+
+/** Ink and React take ~0.4 s to load: only a terminal that shows them pays for it. */
+async function drawInk(store: Store) {
+  const [{ createElement }, { render }, { LiveUpView }] = await Promise.all([import('react'), import('ink'), import('./view.js')]);
+  return render(createElement(LiveUpView, { store }), { exitOnCtrlC: false, patchConsole: false });
+}
 
 export interface SessionResult {
   planned?: Planned;
@@ -80,7 +83,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
   const tasks: ListrTask[] = [];
   let release: (() => void) | undefined;
   const plain = (line: string) => mode === 'plain' && process.stdout.write(`${line}\n`);
-  const ink = mode === 'ink' ? inkRender(createElement(LiveUpView, { store }), { exitOnCtrlC: false, patchConsole: false }) : undefined;
+  const ink = mode === 'ink' ? await drawInk(store) : undefined;
   const onInt = () => {
     ink?.unmount();
     process.stdout.write('\x1b[?25h');

@@ -121,7 +121,7 @@ describe('checks and processes on the real kernel', () => {
     const session = `netlab-${uid()}`;
     const out = join(state.dir, 'screen.txt');
     try {
-      sh('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '40', `env NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}; echo EXIT=$?; sleep 60`]);
+      sh('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '40', `env -u CI NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}; echo EXIT=$?; sleep 60`]);
       const ok = await waitFor(() => {
         writeFileSync(out, sh('tmux', ['capture-pane', '-p', '-t', session]));
         return /EXIT=\d+/.test(readFileSync(out, 'utf8'));

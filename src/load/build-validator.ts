@@ -1,0 +1,18 @@
+// Build step: generates dist/src/load/validator.generated.js, the schema's validator as ajv
+// standalone code, so no command compiles the schema at run time.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import AjvModule from 'ajv';
+import standaloneModule from 'ajv/dist/standalone/index.js';
+import { AJV_OPTIONS, SCHEMA_PATH } from './schema.js';
+
+const Ajv = AjvModule.default ?? AjvModule;
+type Standalone = (ajv: unknown, v: unknown) => string;
+const standalone = ((standaloneModule as unknown as { default?: Standalone }).default ?? standaloneModule) as unknown as Standalone;
+const text = readFileSync(SCHEMA_PATH, 'utf8');
+const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
+const code = standalone(ajv, ajv.compile(JSON.parse(text)));
+const out = fileURLToPath(new URL('./validator.generated.js', import.meta.url));
+// ajv's ESM output still require()s its small runtime helpers (ucs2length, equal).
+writeFileSync(out, `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${code.replace(/^"use strict";/, '')}\nexport const schemaText = ${JSON.stringify(text)};\n`);
+console.log(`wrote ${out}`);
