@@ -242,6 +242,32 @@ program
   });
 
 program
+  .command('trace')
+  .description("send one probe and show the packet's path through netfilter in every namespace of the lab: hook, table/chain, rule, verdict")
+  .argument('<file>', 'lab file (the lab must be up)')
+  .requiredOption('--from <node>', 'node that sends the probe')
+  .requiredOption('--to <address>', 'destination address')
+  .addOption(new Option('--proto <proto>', 'probe protocol').choices(['icmp', 'tcp', 'udp']).default('icmp'))
+  .option('--port <n>', 'destination port (tcp, udp)', positiveInt)
+  .option('--json', 'print the path as JSON')
+  .action(async (file: string, o: { from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; json?: boolean }) => {
+    requireRoot('trace');
+    const lab = loadLabFile(file);
+    if (!readJournal(lab.name)) {
+      err(`lab ${lab.name} is not up: run 'netlab up ${file}' first`);
+      throw new Exit(EXIT.applyFailed);
+    }
+    const { trace } = await import('../trace/trace.js');
+    const { formatTrace } = await import('../trace/parse.js');
+    const r = await trace(runner, lab, { from: o.from, to: o.to, proto: o.proto, ...(o.port ? { port: o.port } : {}) });
+    if (o.json) out(JSON.stringify(r, null, 2));
+    else {
+      out(`trace ${o.proto}${o.port ? `/${o.port}` : ''} ${o.from} -> ${r.to}: probe ${r.probe.ok ? 'answered' : 'not answered'}`);
+      for (const l of formatTrace(r.hops, r.outcome)) out(l);
+    }
+  });
+
+program
   .command('down')
   .description('remove everything the lab made, from its journal (works after the file was edited or deleted)')
   .argument('<lab>', 'lab file or lab name')
@@ -361,6 +387,10 @@ function report(e: unknown): number {
   if (e instanceof ProcessExitedError) {
     err(`error: ${e.message}\n${e.output}`);
     return EXIT.applyFailed;
+  }
+  if (e instanceof Error && e.name === 'TraceError') {
+    err(`error: ${e.message}`);
+    return EXIT.error;
   }
   if (e instanceof GenerateError) {
     err(`error: ${e.message}`);

@@ -1,0 +1,128 @@
+// netlab trace: turns on netfilter tracing for matching packets in every namespace of a lab,
+// sends one probe, and reports the chains the kernel really walked, namespace by namespace.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Lab } from '../model/types.js';
+import { parseAddress } from '../model/net.js';
+import { parallel, type CommandRunner } from '../runner/runner.js';
+import { checkArgv } from '../verify/checks.js';
+import { TRACE_TABLE, firstPacket, orderNamespaces, outcome, parseTrace, traceTable, type Hop, type Outcome, type TraceSpec } from './parse.js';
+
+export class TraceError extends Error {
+  override name = 'TraceError';
+}
+
+export interface TraceResult {
+  from: string;
+  to: string;
+  proto: TraceSpec['proto'];
+  port?: number;
+  probe: { command: string; ok: boolean; output: string };
+  hops: Hop[];
+  outcome: Outcome;
+}
+
+/** Namespaces joined by a veth, or by one bridge (and the bridge's own namespace). */
+export function adjacency(lab: Lab): (a: string, b: string) => boolean {
+  const pairs = new Set<string>();
+  const join2 = (a: string, b: string) => {
+    pairs.add(`${a}|${b}`);
+    pairs.add(`${b}|${a}`);
+  };
+  const onBridge = new Map<string, Set<string>>();
+  for (const l of lab.links) {
+    const [x, y] = l.ends;
+    if (!x.master && !y.master) join2(x.ns, y.ns);
+    for (const e of l.ends) {
+      if (!e.master) continue;
+      const other = e === x ? y : x;
+      const set = onBridge.get(e.master) ?? new Set([lab.bridges.get(e.master)!.ns]);
+      set.add(other.master ? lab.bridges.get(other.master)!.ns : other.ns);
+      onBridge.set(e.master, set);
+    }
+  }
+  for (const set of onBridge.values()) for (const a of set) for (const b of set) if (a !== b) join2(a, b);
+  return (a, b) => pairs.has(`${a}|${b}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number }): Promise<TraceResult> {
+  if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
+  const addr = parseAddress(opts.to);
+  if (!addr) throw new TraceError(`--to must be an address, got '${opts.to}'`);
+  if (opts.proto !== 'icmp' && !opts.port) throw new TraceError(`--proto ${opts.proto} needs --port`);
+  const spec: TraceSpec = { to: addr.addr, family: addr.family, proto: opts.proto, ...(opts.port ? { port: opts.port } : {}) };
+  const namespaces = [...lab.nodes.keys()];
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-trace-'));
+  const fam = addr.family === 'ipv4' ? 'ip' : 'ip6';
+  const monitors: number[] = [];
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await Promise.all(monitors.map((pid) => runner.run(['kill', '-TERM', '--', `-${pid}`])));
+    await parallel(namespaces, 4, (ns) => runner.run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'table', fam, TRACE_TABLE]));
+  };
+  const onInt = () => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onInt);
+  try {
+    await parallel(namespaces, 4, async (ns) => {
+      const r = await runner.run(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], { input: traceTable(spec) });
+      if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${ns}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
+    });
+    for (const ns of namespaces) monitors.push((await runner.spawnDetached(['ip', 'netns', 'exec', ns, 'nft', 'monitor', 'trace'], join(dir, `${ns}.log`))).pid);
+    await sleep(400); // let every monitor subscribe before the probe
+    const probeCheck = {
+      kind: opts.proto === 'icmp' ? ('ping' as const) : opts.proto,
+      from: opts.from,
+      to: addr.addr,
+      family: addr.family,
+      count: 1,
+      port: opts.port ?? 0,
+      label: 'probe',
+      expect: 'ok' as const,
+      timeoutMs: 1000,
+      attempts: 1,
+      path: [],
+    };
+    const { argv, input } = checkArgv(probeCheck as Parameters<typeof checkArgv>[0]);
+    const pr = await runner.run(argv, { ...(input !== undefined ? { input } : {}), timeoutMs: 4000 });
+    await sleep(300);
+    await cleanup();
+    const traced = new Map<string, Hop[]>();
+    for (const ns of namespaces) {
+      let text = '';
+      try {
+        text = readFileSync(join(dir, `${ns}.log`), 'utf8');
+      } catch {}
+      const hops = parseTrace(ns, text);
+      if (hops.length) traced.set(ns, hops);
+    }
+    // The first packet (the echo request, the SYN): in each namespace, the first trace id seen.
+    // (The id changes where a packet crosses into another namespace.)
+    const order = orderNamespaces(opts.from, [...traced.keys()], adjacency(lab));
+    const hops = order.flatMap((ns) => {
+      const hs = traced.get(ns)!;
+      return firstPacket(hs.filter((h) => h.id === hs[0]!.id));
+    });
+    const ok = pr.exitCode === 0;
+    return {
+      from: opts.from,
+      to: addr.addr,
+      proto: opts.proto,
+      ...(opts.port ? { port: opts.port } : {}),
+      probe: { command: argv.join(' '), ok, output: `${pr.stdout}${pr.stderr}`.trim() },
+      hops,
+      outcome: outcome(hops, ok),
+    };
+  } finally {
+    await cleanup();
+    process.removeListener('SIGINT', onInt);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
