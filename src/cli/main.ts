@@ -50,6 +50,12 @@ function requireRoot(what: string): void {
   }
 }
 
+function requireUp(lab: string, file: string): void {
+  if (readJournal(lab)) return;
+  err(`lab ${lab} is not up: run 'netlab up ${file}' first`);
+  throw new Exit(EXIT.applyFailed);
+}
+
 /** A lab is named by its file or, for down/status, by its name. */
 function labNameOf(arg: string): string {
   if (/\.ya?ml$/.test(arg) || arg.includes('/')) {
@@ -195,10 +201,7 @@ program
   .action(async (file: string, o: { json?: boolean }) => {
     requireRoot('check');
     const lab = loadLabFile(file);
-    if (!readJournal(lab.name)) {
-      err(`lab ${lab.name} is not up: run 'netlab up ${file}' first`);
-      throw new Exit(EXIT.applyFailed);
-    }
+    requireUp(lab.name, file);
     if (lab.checks.length === 0) {
       if (o.json) out(JSON.stringify({ lab: lab.name, checks: [], met: true }, null, 2));
       else out(`lab ${lab.name} declares no checks`);
@@ -253,10 +256,7 @@ program
   .action(async (file: string, o: { from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; json?: boolean }) => {
     requireRoot('trace');
     const lab = loadLabFile(file);
-    if (!readJournal(lab.name)) {
-      err(`lab ${lab.name} is not up: run 'netlab up ${file}' first`);
-      throw new Exit(EXIT.applyFailed);
-    }
+    requireUp(lab.name, file);
     const { trace } = await import('../trace/trace.js');
     const { formatTrace } = await import('../trace/parse.js');
     const r = await trace(runner, lab, { from: o.from, to: o.to, proto: o.proto, ...(o.port ? { port: o.port } : {}) });

@@ -53,7 +53,7 @@ export function parseTrace(ns: string, text: string): Hop[] {
     const [, id, table, chain, rest] = m as unknown as [string, string, string, string, string];
     if (table === TRACE_TABLE) {
       // Netlab's own hook: shows the packet passed a namespace even where it has no iptables rules.
-      if (rest.startsWith('packet:') && !hops.some((h) => h.id === id)) {
+      if (rest.startsWith('packet:') && hops.length === 0) {
         const iif = /\biif "([^"]+)"/.exec(rest)?.[1];
         const oif = /\boif "([^"]+)"/.exec(rest)?.[1];
         hops.push({ ns, id, table: '-', chain: chain === 'out' ? 'OUTPUT' : 'PREROUTING', rules: [], verdict: 'no iptables rules', ...(iif ? { iif } : {}), ...(oif ? { oif } : {}) });
@@ -61,7 +61,7 @@ export function parseTrace(ns: string, text: string): Hop[] {
       continue;
     }
     const prev = hops[hops.length - 1];
-    if (prev?.table === '-' && prev.id === id) hops.pop(); // real chains follow: drop the marker
+    if (prev?.table === '-' && hops.length === 1) hops.pop(); // real chains follow: drop the marker
     let hop = hops[hops.length - 1];
     if (!hop || hop.id !== id || hop.table !== table || hop.chain !== chain || hop.verdict) {
       // A jump to a custom chain returns to its caller: that is the same hook, a new hop.
@@ -124,7 +124,7 @@ export interface Outcome {
   text: string;
 }
 
-export function outcome(hops: Hop[], probeOk: boolean): Outcome {
+export function outcome(hops: Hop[], probeOk: boolean, owner?: string): Outcome {
   const last = hops[hops.length - 1];
   if (!last) return { result: 'unseen', text: 'no namespace of the lab saw the packet (is the address routed into the lab?)' };
   const where = `${last.table}/${last.chain}`;
@@ -133,7 +133,9 @@ export function outcome(hops: Hop[], probeOk: boolean): Outcome {
     const rejected = /reject/i.test(rule ?? '');
     return { result: rejected ? 'rejected' : 'dropped', ns: last.ns, where, text: `${rejected ? 'rejected' : 'dropped'} at ${where} in ${last.ns}${rule ? ` by rule: ${rule}` : ` (${last.verdict})`}` };
   }
-  if (['INPUT'].includes(last.chain) || hops.some((h) => h.ns === last.ns && h.chain === 'INPUT')) return { result: 'delivered', ns: last.ns, where, text: `delivered locally in ${last.ns}${probeOk ? ' (the probe was answered)' : ''}` };
+  // Delivered: it reached INPUT, or it entered the namespace that owns the address (one without
+  // iptables rules shows only netlab's own PREROUTING hook).
+  if (last.chain === 'INPUT' || hops.some((h) => h.ns === last.ns && h.chain === 'INPUT') || (last.ns === owner && last.chain === 'PREROUTING')) return { result: 'delivered', ns: last.ns, where, text: `delivered locally in ${last.ns}${probeOk ? ' (the probe was answered)' : ''}` };
   return { result: 'left', ns: last.ns, where, text: `left ${last.ns}${last.oif ? ` through ${last.oif}` : ''} after ${where}; no lab namespace saw it after that` };
 }
 

@@ -46,6 +46,13 @@ export function adjacency(lab: Lab): (a: string, b: string) => boolean {
   return (a, b) => pairs.has(`${a}|${b}`);
 }
 
+/** The node that holds an address (on a link end or a bridge inside it). */
+function ownerOf(lab: Lab, addr: string): string | undefined {
+  for (const l of lab.links) for (const e of l.ends) if (e.addresses.some((a) => a.cidr.split('/')[0] === addr)) return e.ns;
+  for (const b of lab.bridges.values()) if (b.addresses.some((a) => a.cidr.split('/')[0] === addr)) return b.ns;
+  return undefined;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number }): Promise<TraceResult> {
@@ -102,13 +109,10 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       const hops = parseTrace(ns, text);
       if (hops.length) traced.set(ns, hops);
     }
-    // The first packet (the echo request, the SYN): in each namespace, the first trace id seen.
-    // (The id changes where a packet crosses into another namespace.)
+    // The first packet (the echo request, the SYN) in each namespace. Not by trace id: the
+    // kernel gives a packet a new one where it crosses a namespace, and at times within one.
     const order = orderNamespaces(opts.from, [...traced.keys()], adjacency(lab));
-    const hops = order.flatMap((ns) => {
-      const hs = traced.get(ns)!;
-      return firstPacket(hs.filter((h) => h.id === hs[0]!.id));
-    });
+    const hops = order.flatMap((ns) => firstPacket(traced.get(ns)!));
     const ok = pr.exitCode === 0;
     return {
       from: opts.from,
@@ -117,7 +121,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       ...(opts.port ? { port: opts.port } : {}),
       probe: { command: argv.join(' '), ok, output: `${pr.stdout}${pr.stderr}`.trim() },
       hops,
-      outcome: outcome(hops, ok),
+      outcome: outcome(hops, ok, ownerOf(lab, addr.addr)),
     };
   } finally {
     await cleanup();
