@@ -110,6 +110,10 @@ describe('reconcile on the real kernel', () => {
     const lines = planLines();
     assert.equal(lines.length, 3, lines.join('\n'));
     assert.ok(lines.some((l) => /drift/.test(l)));
+    const st = netlab(['status', lab, '--json'], env);
+    assert.equal(st.code, 0, st.stderr);
+    const doc = JSON.parse(st.stdout) as { labs: { lab: string; drift: number; nodes: string[] }[] };
+    assert.deepEqual(doc.labs.map((l) => [l.lab, l.drift, l.nodes.length]), [[lab, 3, 3]]);
     upOk();
   });
 
