@@ -34,7 +34,15 @@ export interface RawReach extends RawCheckCommon {
   to?: string[];
   family?: 'ipv4' | 'ipv6';
 }
-export type RawCheck = { ping: RawPing } | { tcp: RawConnect } | { udp: RawConnect } | { exec: RawExec } | { reach: RawReach };
+export interface RawTrace extends RawCheckCommon {
+  from: string;
+  to: string;
+  proto?: 'icmp' | 'tcp' | 'udp';
+  port?: number;
+  passes?: string[];
+  result?: 'delivered' | 'dropped' | 'rejected' | 'left';
+}
+export type RawCheck = { ping: RawPing } | { tcp: RawConnect } | { udp: RawConnect } | { exec: RawExec } | { reach: RawReach } | { trace: RawTrace };
 export type RawProcess = string | string[] | { name?: string; command: string | string[] };
 
 export interface CheckContext {
@@ -105,6 +113,17 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
       const t = target(ctx, c.to, c.family, [...p, 'to']);
       if (!t) return;
       out.push({ kind: proto, from: c.from, to: t.addr, port: c.port, family: t.family, label: c.name ?? `${proto} ${c.from} -> ${c.to}:${c.port}`, ...common(ctx, c, p, { timeout: 2000 }), path: p });
+    } else if ('trace' in entry) {
+      const c = entry.trace;
+      if (!fromNode(ctx, c.from, [...p, 'from'])) return;
+      const t = target(ctx, c.to, undefined, [...p, 'to']);
+      if (!t) return;
+      const proto = c.proto ?? 'icmp';
+      if (proto !== 'icmp' && !c.port) return ctx.err(p, `a ${proto} trace needs a port`);
+      (c.passes ?? []).forEach((h, k) => {
+        if (!/^([A-Za-z0-9_.-]+:)?(raw|mangle|nat|filter|security)\/[A-Za-z0-9_.-]+$/.test(h)) ctx.err([...p, 'passes', k], `'${h}' is not TABLE/CHAIN or NODE:TABLE/CHAIN`, "e.g. 'mangle/PREROUTING' or 'proxy:nat/PREROUTING'");
+      });
+      out.push({ kind: 'trace', from: c.from, to: t.addr, proto, ...(c.port ? { port: c.port } : {}), passes: c.passes ?? [], ...(c.result ? { result: c.result } : {}), label: c.name ?? `trace ${c.from} -> ${c.to}${c.port ? `:${c.port}` : ''}`, ...common(ctx, c, p, { timeout: 5000 }), attempts: 1, path: p });
     } else if ('exec' in entry) {
       const c = entry.exec;
       if (!fromNode(ctx, c.node, [...p, 'node'])) return;

@@ -259,6 +259,7 @@ export type CheckSpec = CheckBase &
     | { kind: 'ping'; from: string; to: string; family: Family; count: number; source?: string }
     | { kind: 'tcp' | 'udp'; from: string; to: string; port: number; family: Family }
     | { kind: 'exec'; from: string; command: string[]; exitCode?: number; output?: string }
+    | { kind: 'trace'; from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; passes: string[]; result?: 'delivered' | 'dropped' | 'rejected' | 'left' }
   );
 
 export interface ProcessSpec {

@@ -7,6 +7,7 @@ export const SYM = { met: '✔', unmet: '✘', reached: '+', blocked: 'x', none:
 export function checkTarget(r: CheckResult): string {
   const c = r.check;
   if (c.kind === 'exec') return c.command.join(' ');
+  if (c.kind === 'trace') return `${c.to}${c.port ? `:${c.port}` : ''} ${c.passes.join(' ')}${c.result ? ` ${c.result}` : ''}`.trim();
   if (c.kind === 'ping') return c.to;
   return `${c.to.includes(':') ? `[${c.to}]` : c.to}:${c.port}`;
 }

@@ -68,6 +68,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       store.checksStarted(checks.length);
       const t = performance.now();
       result.checks = await runChecks(runner, checks, {
+        lab,
         onResult: (r) => {
           store.checkDone(r);
         },

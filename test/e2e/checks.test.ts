@@ -52,13 +52,13 @@ describe('checks and processes on the real kernel', () => {
   test('a lab whose expect: fail ping gets through exits with the failed-checks code', () => {
     const p = uid();
     const f = join(state.dir, `xf-${p}.yaml`);
-    writeFileSync(f, `name: xf-${p}\nnodes:\n  ${p}a:\n  ${p}b:\nlinks:\n  - endpoints: [${p}a:eth0, ${p}b:eth0]\n    addresses: {${p}a: 10.77.0.1/24, ${p}b: 10.77.0.2/24}\nchecks:\n  - ping: {from: ${p}a, to: ${p}b, expect: fail}\n  - udp: {from: ${p}a, to: ${p}b, port: 9, expect: fail, timeout: 500ms}\n  - exec: {node: ${p}a, command: [ip, -o, addr, show, eth0], output: '10\\.77\\.0\\.1/24'}\n`);
+    writeFileSync(f, `name: xf-${p}\nnodes:\n  ${p}a:\n  ${p}b:\nlinks:\n  - endpoints: [${p}a:eth0, ${p}b:eth0]\n    addresses: {${p}a: 10.77.0.1/24, ${p}b: 10.77.0.2/24}\nchecks:\n  - ping: {from: ${p}a, to: ${p}b, expect: fail}\n  - udp: {from: ${p}a, to: ${p}b, port: 9, expect: fail, timeout: 500ms}\n  - exec: {node: ${p}a, command: [ip, -o, addr, show, eth0], output: '10\\.77\\.0\\.1/24'}\n  - trace: {from: ${p}a, to: ${p}b, result: dropped}\n`);
     try {
       const u = netlab(['up', f, '--json'], env);
       assert.equal(u.code, 4, u.stderr);
       const doc = JSON.parse(u.stdout) as { applied: boolean; met: boolean; checks: CheckJson[] };
       assert.equal(doc.applied, true);
-      assert.deepEqual(doc.checks.map((c) => c.met), [false, true, true]);
+      assert.deepEqual(doc.checks.map((c) => c.met), [false, true, true, false], 'a trace that ends otherwise than declared is not met');
     } finally {
       netlab(['down', `xf-${p}`], env);
       removeExact([`${p}a`, `${p}b`]);
