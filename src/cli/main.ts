@@ -195,7 +195,7 @@ program
 
 program
   .command('check')
-  .description("run the checks of a lab that is up: each ping, tcp, udp, exec and reach check against its expectation")
+  .description('run the checks of a lab that is up: each ping, tcp, udp, exec, reach and trace check against its expectation')
   .argument('<file>', 'lab file')
   .option('--json', 'print one JSON document with every check')
   .action(async (file: string, o: { json?: boolean }) => {
