@@ -3,13 +3,19 @@
 // check that the host's root namespace is exactly as it was before the run.
 // Usage: npm test            (everything; e2e needs root and the tools .ci/run installs)
 //        NETLAB_UNIT_ONLY=1 npm test   (only the pure unit tests; says so loudly)
+//        node test/run.mjs full-kernel   (only the test files whose name contains one of the words;
+//                                         the Vagrant VM runs this one with NETLAB_REQUIRE_FULL_KERNEL=1)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { compare, snapshot } from '../dist/test/lib/snapshot.js';
 
 const files = (dir) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.js')).map((f) => `${dir}/${f}`) : []);
-const unit = files('dist/test/unit');
-const e2e = files('dist/test/e2e');
+const only = process.argv.slice(2);
+const pick = (list) => (only.length ? list.filter((f) => only.some((w) => f.includes(w))) : list);
+const unit = pick(files('dist/test/unit'));
+const e2e = pick(files('dist/test/e2e'));
+if (only.length) console.log(`# only the test files matching ${only.join(', ')}: ${[...unit, ...e2e].join(' ') || 'NONE'}`);
+if (only.length && !unit.length && !e2e.length) process.exit(1);
 const isRoot = process.getuid?.() === 0;
 let runE2e = true;
 if (process.env.NETLAB_UNIT_ONLY === '1') {
