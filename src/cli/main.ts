@@ -19,6 +19,8 @@ import { scriptOf } from '../render/render.js';
 import { listJournals, readJournal } from '../state/journal.js';
 import { generate, GenerateError, type Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
+import { registerOps } from './ops.js';
+import { registerDoctor } from './doctor.js';
 
 /** Exit codes, documented in the README. */
 export const EXIT = {
@@ -346,6 +348,9 @@ program
     if (o.output) writeFileSync(o.output, text);
     else process.stdout.write(text);
   });
+
+registerOps(program);
+registerDoctor(program);
 
 let detailed = false;
 
