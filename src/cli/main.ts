@@ -19,25 +19,9 @@ import { scriptOf } from '../render/render.js';
 import { listJournals, readJournal } from '../state/journal.js';
 import { generate, GenerateError, type Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
+import { CliError, EXIT, Exit } from './exit.js';
 import { registerOps } from './ops.js';
 import { registerDoctor } from './doctor.js';
-
-/** Exit codes, documented in the README. */
-export const EXIT = {
-  ok: 0,
-  error: 1,
-  invalid: 2,
-  applyFailed: 3,
-  checksFailed: 4,
-  locked: 5,
-  pending: 2,
-} as const;
-
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
 
 const runner = new ExecaRunner();
 // Helpers that ship with netlab (e.g. origdst-echo.py), for lab processes and exec checks: $NETLAB_HELPERS.
@@ -396,6 +380,10 @@ function report(e: unknown): number {
   if (e instanceof Error && e.name === 'TraceError') {
     err(`error: ${e.message}`);
     return EXIT.error;
+  }
+  if (e instanceof CliError) {
+    err(`error: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+    return e.code;
   }
   if (e instanceof GenerateError) {
     err(`error: ${e.message}`);

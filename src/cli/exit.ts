@@ -1,0 +1,33 @@
+// cli/exit: the documented exit codes (README "Exit codes") and the errors that carry them.
+
+/** Exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  invalid: 2,
+  applyFailed: 3,
+  checksFailed: 4,
+  locked: 5,
+  /** The machine lacks a tool, privilege or kernel feature that is needed (netlab doctor tells which). */
+  unsupported: 6,
+  pending: 2,
+} as const;
+
+/** Ends the command with this exit code; whatever needed saying was printed already. */
+export class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** A user-facing error: printed as "error: <message>" (plus the hint), never with a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: number = EXIT.error,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
