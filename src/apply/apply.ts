@@ -110,6 +110,7 @@ function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
     }
     if (a.kind === 'iptables.restore') (j.iptables[a.ns] ??= {})[tableKey(a.family, a.table)] = { hash: a.hash };
     if (a.kind === 'rule.add' && a.rule.family === 'ipv6') addUnique(j.v6rules, [a.ns]);
+    if (a.kind === 'qdisc.replace') addUnique((j.impaired ??= []), [a.ns]);
     if (a.kind === 'hostipt.add' && a.tablesBefore) (j.hostTablesBefore ??= {})[a.rule.family] ??= a.tablesBefore;
   }
 }

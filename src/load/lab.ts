@@ -9,6 +9,8 @@ import {
   type EndSpec,
   type Family,
   type HostSpec,
+  type IfaceSpec,
+  type Impairment,
   type InterfaceSettings,
   type IptTable,
   type Lab,
@@ -24,6 +26,7 @@ import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parseCidr
 import { LabError, SourceMap, didYouMean, type Problem } from './problems.js';
 import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } from './checks.js';
 import { validateSchema } from './schema.js';
+import { parseDuration, parsePercent, parseRate, type RawImpair } from '../model/impair.js';
 import {
   BUILTIN_CHAINS,
   IPT_TARGETS,
@@ -198,6 +201,16 @@ interface RawIface {
 interface RawEnd extends RawIface {
   node: string;
   name: string;
+  impair?: RawImpair;
+}
+interface RawInterface extends RawIface {
+  type: IfaceSpec['type'];
+  link?: string;
+  id?: number;
+  protocol?: '802.1Q' | '802.1ad';
+  table?: number | string;
+  mode?: IfaceSpec['mode'];
+  members?: string[];
 }
 interface RawChain {
   policy?: 'ACCEPT' | 'DROP';
@@ -205,6 +218,7 @@ interface RawChain {
 }
 type RawTables = Partial<Record<IptTable, Record<string, string[] | RawChain>>>;
 interface RawNode {
+  interfaces?: Record<string, RawInterface>;
   routes?: (string | RawRoute)[];
   rules?: (string | RawRule)[];
   sysctls?: Record<string, string | number | boolean>;
@@ -218,7 +232,7 @@ interface RawLab {
   ipv6_link_local?: boolean;
   nodes?: Record<string, RawNode | null>;
   bridges?: Record<string, (RawIface & { node?: string }) | null>;
-  links?: { endpoints: (string | RawEnd)[]; addresses?: Record<string, Addrs>; mtu?: number }[];
+  links?: { endpoints: (string | RawEnd)[]; addresses?: Record<string, Addrs>; impair?: Record<string, RawImpair>; mtu?: number }[];
   host?: { sysctls?: Record<string, string | number | boolean>; iptables?: RawTables; ip6tables?: RawTables };
   checks?: RawCheck[];
 }
@@ -229,6 +243,9 @@ interface RawLab {
  */
 const RESERVED_IFNAMES = ['all', 'default'];
 const reservedMessage = (name: string) => `interface name '${name}' is reserved: /proc/sys/net/ipv4/conf/${name} already means "${name === 'all' ? 'every interface' : 'new interfaces'}"`;
+
+/** The fields each interface type takes besides addresses, mtu, mac, up. */
+const FIELDS_OF: Record<IfaceSpec['type'], string[]> = { vlan: ['link', 'id', 'protocol'], dummy: [], vrf: ['table', 'members'], bond: ['mode', 'members'] };
 
 const list = (a: Addrs): string[] => (a === undefined ? [] : Array.isArray(a) ? a : [a]);
 
@@ -277,24 +294,27 @@ class Normalizer {
       const path: SrcPath = ['links', i];
       const owners = l.endpoints.map((e) => (typeof e === 'string' ? e.slice(0, e.indexOf(':')) : e.node));
       // With both ends in one node the addresses map is ambiguous (reported below): ignore it.
-      const eff = owners.length === 2 && owners[0] === owners[1] ? { ...l, addresses: undefined } : l;
+      const eff = owners.length === 2 && owners[0] === owners[1] ? { ...l, addresses: undefined, impair: undefined } : l;
       const ends = l.endpoints.map((e, j) => this.end(e, [...path, 'endpoints', j], eff, nodeNames, bridges)).filter((e): e is EndSpec => !!e);
-      for (const key of Object.keys(l.addresses ?? {})) {
-        if (!owners.includes(key)) this.err([...path, 'addresses', key], `'${key}' is not an end of this link`, [didYouMean(key, owners), `the ends are ${owners.join(' and ')}`].filter(Boolean).join('; '), true);
-        else if (owners.length === 2 && owners[0] === owners[1])
-          this.err([...path, 'addresses', key], `both ends of this link are in '${key}': the addresses map cannot tell them apart`, 'give each end its addresses in the long form: {node: ..., name: ..., addresses: [...]}', true);
+      for (const field of ['addresses', 'impair'] as const) {
+        for (const key of Object.keys(l[field] ?? {})) {
+          if (!owners.includes(key)) this.err([...path, field, key], `'${key}' is not an end of this link`, [didYouMean(key, owners), `the ends are ${owners.join(' and ')}`].filter(Boolean).join('; '), true);
+          else if (owners.length === 2 && owners[0] === owners[1])
+            this.err([...path, field, key], `both ends of this link are in '${key}': the ${field} map cannot tell them apart`, `give each end its ${field} in the long form: {node: ..., name: ..., ${field}: ...}`, true);
+        }
       }
       if (ends.length === 2) links.push({ ends: [ends[0]!, ends[1]!], path });
     });
 
     const nodes = new Map<string, NodeSpec>();
     for (const name of nodeNames) nodes.set(name, this.node(name, raw.nodes?.[name] ?? {}));
+    this.members(nodes, links, bridges);
     const host = this.host(raw.host ?? {});
     const processes = nodeNames.flatMap((n) => normalizeProcesses(n, raw.nodes?.[n]?.processes ?? [], (p, m, h) => this.err(p, m, h), ['nodes', n, 'processes']));
     const addrs = (node: string) => {
       const out: { iface: string; addr: string; family: Family }[] = [];
-      for (const l of links) for (const e of l.ends) if (e.ns === node && !e.master) for (const a of e.addresses) out.push({ iface: e.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
-      for (const b of bridges.values()) if (b.ns === node) for (const a of b.addresses) out.push({ iface: b.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
+      const named = [...links.flatMap((l) => l.ends), ...bridges.values(), ...(nodes.get(node)?.interfaces ?? [])];
+      for (const e of named) if (e.ns === node) for (const a of e.addresses) out.push({ iface: e.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
       return out;
     };
     const checks = normalizeChecks({ nodes: nodeNames, addresses: addrs, err: (p, m, h) => this.err(p, m, h) }, raw.checks ?? []);
@@ -368,18 +388,7 @@ class Normalizer {
     }
     const ns = bridge ? bridge.ns : at;
     const namePath = typeof e === 'string' ? path : [...path, 'name'];
-    if (Buffer.byteLength(raw.name) > 15) {
-      this.err(namePath, `interface name '${raw.name}' is ${Buffer.byteLength(raw.name)} bytes; the kernel allows at most 15`, 'shorten it (IFNAMSIZ is 16 including the terminating NUL)');
-      return undefined;
-    }
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(raw.name)) {
-      this.err(namePath, `invalid interface name '${raw.name}'`, 'use letters, digits, _ . and - (at most 15 bytes, as the kernel allows)');
-      return undefined;
-    }
-    if (RESERVED_IFNAMES.includes(raw.name)) {
-      this.err(namePath, reservedMessage(raw.name), 'pick another name');
-      return undefined;
-    }
+    if (!this.ifName(raw.name, namePath)) return undefined;
     this.claimIface(ns, raw.name, path);
     if (link.addresses?.[at] !== undefined && raw.addresses !== undefined)
       this.err([...path, 'addresses'], `addresses for '${at}:${raw.name}' are given twice: here and in the link's addresses map`, 'keep one of them');
@@ -387,11 +396,56 @@ class Normalizer {
     const addrPath = link.addresses?.[at] !== undefined ? [...path.slice(0, 2), 'addresses', at] : [...path, 'addresses'];
     if (bridge && list(addrs).length) this.err(addrPath, `'${raw.name}' is a port of bridge '${at}' and cannot hold an address`, `put the address on the bridge: bridges: {${at}: {addresses: [...]}}`);
     const settings = this.iface(raw, path, ns, bridge ? undefined : addrs, addrPath, link.mtu);
-    return { at, ns, name: raw.name, ...(bridge ? { master: bridge.name } : {}), ...settings, path };
+    if (link.impair?.[at] !== undefined && raw.impair !== undefined)
+      this.err([...path, 'impair'], `impairments for '${at}:${raw.name}' are given twice: here and in the link's impair map`, 'keep one of them');
+    const rawImpair = link.impair?.[at] ?? raw.impair;
+    const impair = rawImpair ? this.impair(rawImpair, link.impair?.[at] !== undefined ? [...path.slice(0, 2), 'impair', at] : [...path, 'impair']) : undefined;
+    return { at, ns, name: raw.name, ...(bridge ? { master: bridge.name } : {}), ...settings, ...(impair ? { impair } : {}), path };
+  }
+
+  /** An interface name the kernel and netlab's commands accept; reports and returns false if not. */
+  private ifName(name: string, path: SrcPath, key = false): boolean {
+    if (Buffer.byteLength(name) > 15) {
+      this.err(path, `interface name '${name}' is ${Buffer.byteLength(name)} bytes; the kernel allows at most 15`, 'shorten it (IFNAMSIZ is 16 including the terminating NUL)', key);
+      return false;
+    }
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
+      this.err(path, `invalid interface name '${name}'`, 'use letters, digits, _ . and - (at most 15 bytes, as the kernel allows)', key);
+      return false;
+    }
+    if (RESERVED_IFNAMES.includes(name)) {
+      this.err(path, reservedMessage(name), 'pick another name', key);
+      return false;
+    }
+    return true;
+  }
+
+  private impair(raw: RawImpair, path: SrcPath): Impairment | undefined {
+    const out: Impairment = {};
+    let ok = true;
+    const bad = (k: string, message: string, hint: string) => {
+      this.err([...path, k], message, hint);
+      ok = false;
+    };
+    if (raw.delay !== undefined) out.delay = parseDuration(raw.delay);
+    if (raw.jitter !== undefined) out.jitter = parseDuration(raw.jitter);
+    if (raw.rate !== undefined) out.rate = parseRate(raw.rate);
+    if (raw.loss !== undefined) {
+      const l = parsePercent(raw.loss);
+      if (l === undefined || l > 100) bad('loss', `loss ${String(raw.loss)} is not a percentage from 0 to 100`, 'e.g. loss: 1% or loss: 0.5%');
+      else out.loss = l;
+    }
+    if (raw.limit !== undefined) out.limit = raw.limit;
+    if (out.jitter && !out.delay) bad('jitter', 'jitter needs a delay', 'netem varies the delay by the jitter: add e.g. delay: 100ms');
+    if (out.jitter && out.delay && out.jitter > out.delay) bad('jitter', `jitter ${raw.jitter} is larger than the delay ${raw.delay}`, 'netem would reorder packets and clamp at zero: keep jitter at most the delay');
+    if (out.rate === 0) bad('rate', 'a rate of 0 would stop all traffic', 'to cut a link, set the interface down (up: false) or use loss: 100%');
+    if (!ok) return undefined;
+    return Object.keys(out).some((k) => out[k as keyof Impairment]) ? out : undefined;
   }
 
   private node(name: string, raw: RawNode): NodeSpec {
     const path: SrcPath = ['nodes', name];
+    const interfaces = this.interfaces(name, raw.interfaces ?? {}, [...path, 'interfaces']);
     const routes: RouteSpec[] = [];
     (raw.routes ?? []).forEach((r, i) => {
       const rs = this.route(name, r, [...path, 'routes', i]);
@@ -406,12 +460,93 @@ class Normalizer {
     const sysctls = this.sysctls(raw.sysctls ?? {}, [...path, 'sysctls'], name);
     return {
       name,
+      interfaces,
       routes,
       rules,
       sysctls,
       iptables: { ipv4: this.tables(raw.iptables ?? {}, [...path, 'iptables'], false), ipv6: this.tables(raw.ip6tables ?? {}, [...path, 'ip6tables'], false) },
       path,
     };
+  }
+
+  /** A node's own interfaces (VLAN, dummy, VRF, bond), ordered so that parents come first. */
+  private interfaces(ns: string, raw: Record<string, RawInterface>, path: SrcPath): IfaceSpec[] {
+    const out: IfaceSpec[] = [];
+    const vlanKeys = new Map<string, string>();
+    const vrfTables = new Map<number, string>();
+    for (const [name, r] of Object.entries(raw)) {
+      const p = [...path, name];
+      if (!this.ifName(name, p, true)) continue;
+      this.claimIface(ns, name, p, true);
+      const spec: IfaceSpec = { name, ns, type: r.type, members: [], path: p, ...this.iface(r, p, ns, r.addresses, [...p, 'addresses']) };
+      const misplaced = (['link', 'id', 'protocol', 'table', 'mode', 'members'] as const).filter((k) => r[k] !== undefined && !FIELDS_OF[r.type].includes(k));
+      for (const k of misplaced) this.err([...p, k], `'${k}' does not apply to a ${r.type} interface`, `${r.type} interfaces take: ${FIELDS_OF[r.type].join(', ') || 'addresses, mtu, mac, up'}`, true);
+      if (r.type === 'vlan') {
+        if (r.link === undefined) this.err(p, `vlan '${name}' needs 'link': the interface it tags traffic on`, `e.g. ${name}: {type: vlan, link: eth0, id: 10}`);
+        if (r.id === undefined) this.err(p, `vlan '${name}' needs 'id'`, 'a VLAN id from 1 to 4094');
+        else if (!Number.isInteger(r.id) || r.id < 1 || r.id > 4094) this.err([...p, 'id'], `VLAN id ${r.id} is out of range`, 'use 1-4094 (0 and 4095 are reserved)');
+        if (r.link !== undefined && r.id !== undefined) {
+          const k = `${r.link}/${r.id}/${r.protocol ?? '802.1Q'}`;
+          if (vlanKeys.has(k)) this.err([...p, 'id'], `VLAN ${r.id} on '${r.link}' is already '${vlanKeys.get(k)}'`, 'the kernel allows one VLAN interface per id on a parent');
+          vlanKeys.set(k, name);
+          spec.vlan = { link: r.link, id: r.id, protocol: r.protocol ?? '802.1Q' };
+        }
+      } else if (r.type === 'vrf') {
+        const t = tableId(r.table);
+        if (r.table === undefined) this.err(p, `vrf '${name}' needs 'table': the routing table of its routes`, `e.g. ${name}: {type: vrf, table: 10}`);
+        else if (t === undefined) this.err([...p, 'table'], tableProblem(r.table).message, tableProblem(r.table).hint);
+        else if (t === 253 || t === 254 || t === 255) this.err([...p, 'table'], `a VRF needs a table of its own, not the ${r.table} table`, 'use a number such as 10');
+        else if (vrfTables.has(t)) this.err([...p, 'table'], `table ${t} is already the table of vrf '${vrfTables.get(t)}'`, 'each VRF has its own table');
+        else {
+          vrfTables.set(t, name);
+          spec.table = t;
+        }
+      } else if (r.type === 'bond') spec.mode = r.mode ?? 'active-backup';
+      if (r.members) spec.members = r.members;
+      out.push(spec);
+    }
+    // VLAN parents must exist in the node; create them before the VLANs on them.
+    const known = this.ifaces.get(ns)!;
+    const byName = new Map(out.map((i) => [i.name, i]));
+    for (const i of out) {
+      if (i.vlan && !known.has(i.vlan.link)) {
+        this.err([...i.path, 'link'], `node '${ns}' has no interface '${i.vlan.link}'`, didYouMean(i.vlan.link, known.keys()) ?? `its interfaces: ${[...known.keys()].join(', ')}`);
+        delete i.vlan;
+      }
+    }
+    const depth = (i: IfaceSpec, seen = new Set<string>()): number => {
+      const parent = i.vlan ? byName.get(i.vlan.link) : undefined;
+      if (!parent || seen.has(i.name)) return 0;
+      seen.add(i.name);
+      return 1 + depth(parent, seen);
+    };
+    return out.map((i) => [i, depth(i)] as const).sort((a, b) => a[1] - b[1]).map(([i]) => i);
+  }
+
+  /** Enslaves the interfaces a VRF or bond lists as members. */
+  private members(nodes: Map<string, NodeSpec>, links: LinkSpec[], bridges: Map<string, BridgeSpec>): void {
+    for (const node of nodes.values()) {
+      const own = new Map<string, { master?: string; addresses: unknown[]; kind: string; setMaster: (m: string) => void }>();
+      for (const l of links) for (const e of l.ends) if (e.ns === node.name) own.set(e.name, { ...e, kind: 'veth', setMaster: (m) => (e.master = m) });
+      for (const b of bridges.values()) if (b.ns === node.name) own.set(b.name, { ...b, kind: 'bridge', setMaster: (m) => (b.master = m) });
+      for (const i of node.interfaces) own.set(i.name, { ...i, kind: i.type, setMaster: (m) => (i.master = m) });
+      const taken = new Map<string, string>();
+      for (const i of node.interfaces) {
+        i.members.forEach((m, k) => {
+          const p = [...i.path, 'members', k];
+          const t = own.get(m);
+          if (!t) return this.err(p, `node '${node.name}' has no interface '${m}'`, didYouMean(m, own.keys()) ?? `its interfaces: ${[...own.keys()].join(', ') || 'none'}`);
+          if (m === i.name) return this.err(p, `${i.type} '${i.name}' cannot be a member of itself`);
+          const master = taken.get(m) ?? t.master;
+          if (master) return this.err(p, `'${m}' is already enslaved to '${master}'`, 'an interface has at most one master (bridge, VRF or bond)');
+          if (i.type === 'bond' && t.kind !== 'veth') return this.err(p, `'${m}' is a ${t.kind}: bond members are veth ends here`, 'list the veth ends of links to bond');
+          if (i.type === 'bond' && t.addresses.length) return this.err(p, `'${m}' is a member of bond '${i.name}' and cannot hold an address`, `put the address on the bond: ${i.name}: {addresses: [...]}`);
+          if (i.type === 'vrf' && t.kind === 'vrf') return this.err(p, `'${m}' is a VRF: VRFs do not nest`);
+          taken.set(m, i.name);
+          t.setMaster(i.name);
+        });
+      }
+    }
   }
 
   private host(raw: NonNullable<RawLab['host']>): HostSpec {

@@ -1,4 +1,5 @@
 // Compiles a Lab into the kernel state it asks for, in the same types the observer returns.
+import { qdiscOf } from './impair.js';
 import { emptyTablePayload, hashText, hostComment, tablePayload } from '../render/iptables.js';
 import {
   HOST,
@@ -65,16 +66,37 @@ export function desiredState(lab: Lab): DesiredState {
       addresses: b.addresses.map((a) => a.cidr),
       alias: mark,
       object: `bridge ${b.name}`,
+      ...(b.master ? { master: b.master } : {}),
       ...(b.mtu !== undefined ? { mtu: b.mtu } : {}),
       ...(b.mac ? { mac: b.mac } : {}),
       ...(addrGenNone ? { addrGenNone } : {}),
     };
     ns.get(b.ns)!.links.set(b.name, l);
   }
+  for (const node of lab.nodes.values()) {
+    for (const i of node.interfaces) {
+      ns.get(node.name)!.links.set(i.name, {
+        name: i.name,
+        kind: i.type,
+        up: i.up,
+        addresses: i.addresses.map((a) => a.cidr),
+        alias: mark,
+        object: `${i.type} ${node.name}:${i.name}`,
+        ...(i.vlan ? { vlan: i.vlan } : {}),
+        ...(i.table !== undefined ? { vrfTable: i.table } : {}),
+        ...(i.mode ? { bondMode: i.mode } : {}),
+        ...(i.master ? { master: i.master } : {}),
+        ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
+        ...(i.mac ? { mac: i.mac } : {}),
+        ...(addrGenNone ? { addrGenNone } : {}),
+      });
+    }
+  }
   for (const link of lab.links) {
     const object = `link ${endLabel(link.ends[0])} <-> ${endLabel(link.ends[1])}`;
     link.ends.forEach((e: EndSpec, i) => {
       const other = link.ends[1 - i]!;
+      const qdisc = qdiscOf(e.impair);
       ns.get(e.ns)!.links.set(e.name, {
         name: e.name,
         kind: 'veth',
@@ -84,6 +106,7 @@ export function desiredState(lab: Lab): DesiredState {
         alias: mark,
         object,
         ...(e.master ? { master: e.master } : {}),
+        ...(qdisc ? { qdisc } : {}),
         ...(e.mtu !== undefined ? { mtu: e.mtu } : {}),
         ...(e.mac ? { mac: e.mac } : {}),
         ...(addrGenNone ? { addrGenNone } : {}),

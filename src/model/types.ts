@@ -57,8 +57,46 @@ export interface SysctlSpec {
   path: SrcPath;
 }
 
+/** Link impairments (tc netem, or tbf when only a rate is given), in canonical units. */
+export interface Impairment {
+  /** Microseconds. */
+  delay?: number;
+  /** Microseconds (needs delay). */
+  jitter?: number;
+  /** Percent, 0-100. */
+  loss?: number;
+  /** Bits per second. */
+  rate?: number;
+  /** Queue length in packets. */
+  limit?: number;
+}
+
+export type IfaceType = 'vlan' | 'dummy' | 'vrf' | 'bond';
+export const BOND_MODES = ['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb'] as const;
+
+/** A node's own interface that is not a veth end or a bridge: VLAN, dummy, VRF, bond. */
+export interface IfaceSpec extends InterfaceSettings {
+  name: string;
+  /** Node the interface lives in. */
+  ns: string;
+  type: IfaceType;
+  /** vlan: parent interface (in the same node), VLAN id, protocol. */
+  vlan?: { link: string; id: number; protocol: '802.1Q' | '802.1ad' };
+  /** vrf: routing table. */
+  table?: number;
+  /** bond: mode. */
+  mode?: (typeof BOND_MODES)[number];
+  /** vrf, bond: interfaces of the node enslaved to this one. */
+  members: string[];
+  /** VRF or bond this interface is a member of. */
+  master?: string;
+  path: SrcPath;
+}
+
 export interface NodeSpec {
   name: string;
+  /** Own interfaces, parents before the VLANs on them. */
+  interfaces: IfaceSpec[];
   routes: RouteSpec[];
   rules: RuleSpec[];
   sysctls: SysctlSpec[];
@@ -77,6 +115,8 @@ export interface BridgeSpec extends InterfaceSettings {
   name: string;
   /** Namespace the bridge lives in: HOST or a node name. */
   ns: string;
+  /** VRF the bridge is a member of (bridges inside nodes). */
+  master?: string;
   path: SrcPath;
 }
 
@@ -86,8 +126,9 @@ export interface EndSpec extends InterfaceSettings {
   /** Namespace the interface lives in: HOST or a node name. */
   ns: string;
   name: string;
-  /** Bridge the interface is enslaved to. */
+  /** Bridge, VRF or bond the interface is enslaved to. */
   master?: string;
+  impair?: Impairment;
   path: SrcPath;
 }
 
@@ -120,7 +161,15 @@ export interface Lab {
 
 export interface LinkState {
   name: string;
-  kind: 'veth' | 'bridge' | 'loopback' | 'other';
+  kind: 'veth' | 'bridge' | 'loopback' | IfaceType | 'other';
+  /** vlan: parent, id, protocol. */
+  vlan?: { link: string; id: number; protocol: '802.1Q' | '802.1ad' };
+  /** vrf: its routing table. */
+  vrfTable?: number;
+  /** bond: its mode. */
+  bondMode?: string;
+  /** Root qdisc that netlab manages (netem or tbf); undefined = none (the kernel's default). */
+  qdisc?: QdiscState;
   /** For a desired veth: the other end. Observed veths do not know the peer's namespace name. */
   peer?: { ns: string; name: string };
   master?: string;
@@ -135,6 +184,11 @@ export interface LinkState {
   addrGenNone?: boolean;
   /** Lab object this link belongs to, for messages (desired side only). */
   object?: string;
+}
+
+export interface QdiscState {
+  kind: 'netem' | 'tbf';
+  impair: Impairment;
 }
 
 export interface RouteState {

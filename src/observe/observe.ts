@@ -5,6 +5,7 @@ import { parallel, type CommandRunner } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
 import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
 import { startTimes } from '../apply/processes.js';
+import { parseQdiscs } from '../model/impair.js';
 import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
 export class ObserveError extends Error {}
@@ -55,7 +56,7 @@ export function taggedRules(saved: Map<string, string>, family: Family, lab: str
   return out;
 }
 
-export async function observeNamespace(runner: CommandRunner, ns: string, opts: { v6rules: boolean; sysctls: string[]; iptables: Family[] }): Promise<ObservedNs> {
+export async function observeNamespace(runner: CommandRunner, ns: string, opts: { v6rules: boolean; sysctls: string[]; iptables: Family[]; qdiscs?: boolean }): Promise<ObservedNs> {
   const base = ns === HOST ? ['ip', '-j', '-d', '-batch', '-'] : ['ip', '-n', ns, '-j', '-d', '-batch', '-'];
   const docs = splitJsonDocs(await must(runner, base, ns === HOST ? 'addr show\n' : 'addr show\nroute show table all\nrule show\n'));
   const links = parseLinks(docs[0] ?? []);
@@ -63,6 +64,14 @@ export async function observeNamespace(runner: CommandRunner, ns: string, opts: 
   const rules = ns === HOST ? [] : parseRules(docs[2] ?? [], 'ipv4');
   if (opts.v6rules && ns !== HOST) {
     rules.push(...parseRules(JSON.parse((await must(runner, ['ip', '-6', '-n', ns, '-j', 'rule', 'show'])).trim() || '[]') as unknown[], 'ipv6'));
+  }
+  if (opts.qdiscs) {
+    // Impairments (netem, tbf) are root qdiscs: read only where the lab has or had some.
+    const text = await must(runner, ['tc', ...(ns === HOST ? [] : ['-n', ns]), '-j', 'qdisc', 'show']);
+    for (const [dev, q] of parseQdiscs(JSON.parse(text.trim() || '[]') as unknown[])) {
+      const l = links.get(dev);
+      if (l) l.qdisc = q;
+    }
   }
   const sysctls = await readSysctls(runner, ns, opts.sysctls);
   const iptables = new Map<string, string>();
@@ -87,7 +96,8 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
     const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[ns] ?? {})]);
     if (ns === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
     const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(ns) ?? false);
-    return [ns, await observeNamespace(runner, ns, { v6rules, sysctls: [...sysctls], iptables: [...families] })] as const;
+    const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(ns) ?? false);
+    return [ns, await observeNamespace(runner, ns, { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs })] as const;
   });
   const ns = new Map(results);
   const hostIptables: HostRule[] = [];

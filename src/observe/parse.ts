@@ -22,7 +22,9 @@ interface IpLink {
   ifalias?: string;
   master?: string;
   link_type?: string;
-  linkinfo?: { info_kind?: string };
+  /** For a VLAN: its parent, when in the same namespace. */
+  link?: string | null;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; protocol?: string; table?: number; mode?: string } };
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
@@ -37,7 +39,9 @@ export function tableNumber(t: string | number | undefined): number {
 export function parseLinks(docs: unknown[]): Map<string, LinkState> {
   const out = new Map<string, LinkState>();
   for (const l of docs as IpLink[]) {
-    const kind = l.link_type === 'loopback' ? 'loopback' : l.linkinfo?.info_kind === 'veth' ? 'veth' : l.linkinfo?.info_kind === 'bridge' ? 'bridge' : 'other';
+    const info = l.linkinfo?.info_kind;
+    const kind = l.link_type === 'loopback' ? 'loopback' : info && KINDS.has(info) ? (info as LinkState['kind']) : 'other';
+    const data = l.linkinfo?.info_data ?? {};
     const addresses: string[] = [];
     for (const a of l.addr_info ?? []) {
       if (a.family !== 'inet' && a.family !== 'inet6') continue;
@@ -56,10 +60,15 @@ export function parseLinks(docs: unknown[]): Map<string, LinkState> {
       ...(l.address ? { mac: l.address.toLowerCase() } : {}),
       ...(l.ifalias ? { alias: l.ifalias } : {}),
       ...(l.master ? { master: l.master } : {}),
+      ...(kind === 'vlan' && data.id !== undefined ? { vlan: { link: l.link ?? '', id: data.id, protocol: data.protocol === '802.1ad' ? '802.1ad' : '802.1Q' } as const } : {}),
+      ...(kind === 'vrf' && data.table !== undefined ? { vrfTable: data.table } : {}),
+      ...(kind === 'bond' && data.mode ? { bondMode: data.mode } : {}),
     });
   }
   return out;
 }
+
+const KINDS = new Set(['veth', 'bridge', 'vlan', 'dummy', 'vrf', 'bond']);
 
 interface IpRoute {
   type?: string;

@@ -1,5 +1,6 @@
 // Typed actions: what a plan is made of, and how it prints (Terraform's + ~ - -/+).
-import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type ProcessSpec, type RouteState, type RuleState } from '../model/types.js';
+import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type ProcessSpec, type QdiscState, type RouteState, type RuleState } from '../model/types.js';
+import { impairText } from '../model/impair.js';
 
 /** Phases run in this order; steps within a phase run in parallel. */
 export const PHASES = ['stop', 'delete', 'namespaces', 'links', 'configure', 'sysctls', 'firewall', 'processes'] as const;
@@ -10,8 +11,10 @@ export interface LinkSet {
   addrGenNone?: boolean;
   mtu?: number;
   mac?: string;
-  /** null: release from its bridge. */
+  /** null: release from its bridge (VRF, bond). */
   master?: string | null;
+  /** Set the link down before enslaving it (a bond takes only members that are down). */
+  downFirst?: boolean;
   up?: boolean;
 }
 
@@ -31,6 +34,8 @@ export type Action = Base &
     | { kind: 'link.del'; ns: string; name: string }
     | { kind: 'link.set'; ns: string; name: string; set: LinkSet }
     | { kind: 'addr.add' | 'addr.del'; ns: string; dev: string; cidr: string }
+    | { kind: 'qdisc.replace'; ns: string; dev: string; qdisc: QdiscState }
+    | { kind: 'qdisc.del'; ns: string; dev: string }
     | { kind: 'route.add' | 'route.del' | 'route.replace'; ns: string; route: RouteState }
     | { kind: 'rule.add' | 'rule.del'; ns: string; rule: RuleState }
     | { kind: 'sysctl.set'; ns: string; key: string; value: string; previous?: string }
@@ -58,7 +63,9 @@ export function phaseOf(a: Action): Phase {
     case 'process.start':
       return 'processes';
     case 'link.add':
-      return 'links';
+      // veths and bridges first; VLANs, VRFs, bonds, dummies in the namespace's configure batch,
+      // where the interfaces they stack on exist already.
+      return a.link.kind === 'veth' || a.link.kind === 'bridge' ? 'links' : 'configure';
     case 'sysctl.set':
       return 'sysctls';
     case 'iptables.restore':
@@ -114,6 +121,14 @@ export function ruleText(r: RuleState): string {
   return parts.join(' ');
 }
 
+/** What distinguishes a VLAN, VRF or bond beyond its name: " on eth0 id 10", " table 10". */
+export function linkParams(l: LinkState): string {
+  if (l.vlan) return ` on ${l.vlan.link} id ${l.vlan.id}${l.vlan.protocol === '802.1ad' ? ' protocol 802.1ad' : ''}`;
+  if (l.vrfTable !== undefined) return ` table ${l.vrfTable}`;
+  if (l.bondMode) return ` mode ${l.bondMode}`;
+  return '';
+}
+
 /** One line per action: symbol, where, what, and why. */
 export function describe(a: Action): string {
   const where = nsLabel(a.ns);
@@ -124,7 +139,7 @@ export function describe(a: Action): string {
       what = `namespace ${a.ns}`;
       break;
     case 'link.add':
-      what = a.link.kind === 'veth' ? `veth ${where}:${a.link.name} <-> ${nsLabel(a.link.peer!.ns)}:${a.link.peer!.name}` : `${a.link.kind} ${where}:${a.link.name}`;
+      what = a.link.kind === 'veth' ? `veth ${where}:${a.link.name} <-> ${nsLabel(a.link.peer!.ns)}:${a.link.peer!.name}` : `${a.link.kind} ${where}:${a.link.name}${linkParams(a.link)}`;
       break;
     case 'link.del':
       what = `link ${where}:${a.name}`;
@@ -135,6 +150,12 @@ export function describe(a: Action): string {
     case 'addr.add':
     case 'addr.del':
       what = `address ${a.cidr} on ${where}:${a.dev}`;
+      break;
+    case 'qdisc.replace':
+      what = `impairment on ${where}:${a.dev}: ${a.qdisc.kind} ${impairText(a.qdisc.impair)}`;
+      break;
+    case 'qdisc.del':
+      what = `impairment on ${where}:${a.dev}`;
       break;
     case 'route.add':
     case 'route.del':

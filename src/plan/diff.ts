@@ -16,6 +16,7 @@ import {
 import type { Journal } from '../state/journal.js';
 import { PHASES, phaseOf, type Action, type LinkSet } from './actions.js';
 import { processKey } from '../apply/processes.js';
+import { impairText, qdiscMatches } from '../model/impair.js';
 
 /** An object in the way that the lab does not own: `up` refuses to touch it. */
 export interface Conflict {
@@ -101,6 +102,15 @@ function linkSet(want: LinkState, have: LinkState | undefined): { set: LinkSet; 
   return { set, why };
 }
 
+/** Why a VLAN, VRF or bond must be re-created (its kind-specific settings differ), or undefined. */
+function paramsChanged(want: LinkState, have: LinkState): string | undefined {
+  if (want.vlan && have.vlan && (want.vlan.id !== have.vlan.id || want.vlan.link !== have.vlan.link || want.vlan.protocol !== have.vlan.protocol))
+    return `was VLAN ${have.vlan.id} on ${have.vlan.link}${have.vlan.protocol !== want.vlan.protocol ? ` (${have.vlan.protocol})` : ''}`;
+  if (want.vrfTable !== undefined && have.vrfTable !== undefined && want.vrfTable !== have.vrfTable) return `was the VRF of table ${have.vrfTable}`;
+  if (want.bondMode && have.bondMode && want.bondMode !== have.bondMode) return `was a bond in mode ${have.bondMode}`;
+  return undefined;
+}
+
 export function diff(desired: DesiredState, observed: ObservedState, journal: Journal | undefined): Plan {
   const actions: Action[] = [];
   const conflicts: Conflict[] = [];
@@ -174,9 +184,11 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
           created.add(`${peer.ns}/${peer.name}`);
           add({ kind: 'link.add', ns, link: l, object, reason: o || po ? 're-create the pair' : 'not in the kernel', ...(o || po ? { replace: true } : {}) });
         }
-      } else if (!o || o.kind !== l.kind) {
+      } else if (!o || o.kind !== l.kind || paramsChanged(l, o)) {
+        const changed = o && o.kind === l.kind ? paramsChanged(l, o) : undefined;
+        if (changed) delLink(ns, l.name, object, changed, true);
         created.add(`${ns}/${l.name}`);
-        add({ kind: 'link.add', ns, link: l, object, reason: o ? 're-create' : 'not in the kernel', ...(o ? { replace: true } : {}) });
+        add({ kind: 'link.add', ns, link: l, object, reason: changed ? 're-create with the new settings' : o ? 're-create' : 'not in the kernel', ...(o ? { replace: true } : {}) });
       }
     }
     // Links the lab no longer declares.
@@ -206,7 +218,10 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       if (ns === HOST && o && o.alias !== mark && !jHostLinks.has(l.name)) continue; // conflict
       const object = l.object ?? `${nsLabel(ns)}:${l.name}`;
       const { set, why } = linkSet(l, o);
+      if (set.master && want.links.get(set.master)?.kind === 'bond') set.downFirst = true;
       if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || 'mark it as the lab\'s' : 'new' });
+      if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc)) add({ kind: 'qdisc.replace', ns, dev: l.name, qdisc: l.qdisc, object, reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel' });
+      else if (!l.qdisc && o?.qdisc) add({ kind: 'qdisc.del', ns, dev: l.name, object, reason: `not in the lab file (is ${o.qdisc.kind} ${impairText(o.qdisc.impair)})` });
       const haveAddrs = o?.addresses ?? [];
       for (const c of l.addresses) if (!haveAddrs.includes(c)) add({ kind: 'addr.add', ns, dev: l.name, cidr: c, object, reason: 'not in the kernel' });
       for (const c of haveAddrs) if (!l.addresses.includes(c)) add({ kind: 'addr.del', ns, dev: l.name, cidr: c, object, reason: 'not in the lab file' });

@@ -3,6 +3,7 @@
 import { HOST, type Family } from '../model/types.js';
 import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
 import { commandText } from '../runner/runner.js';
+import { qdiscArgs } from '../model/impair.js';
 import { hostRulesPayload, restoreTool } from './iptables.js';
 import { startArgv, startText } from '../apply/processes.js';
 
@@ -33,6 +34,13 @@ function setText(s: LinkSet): string {
   return p.join(' ');
 }
 
+/** The `tc` batch line for an action, or undefined when it is not a tc command. */
+export function tcLine(a: Action): string | undefined {
+  if (a.kind === 'qdisc.replace') return `qdisc replace dev ${a.dev} root ${qdiscArgs(a.qdisc).join(' ')}`;
+  if (a.kind === 'qdisc.del') return `qdisc del dev ${a.dev} root`;
+  return undefined;
+}
+
 /** The `ip` batch line for an action, or undefined when it is not an ip command. */
 export function ipLine(a: Action): string | undefined {
   switch (a.kind) {
@@ -43,6 +51,10 @@ export function ipLine(a: Action): string | undefined {
     case 'link.add': {
       const l = a.link;
       if (l.kind === 'bridge') return `link add name ${l.name} type bridge`;
+      if (l.kind === 'dummy') return `link add name ${l.name} type dummy`;
+      if (l.kind === 'vrf') return `link add name ${l.name} type vrf table ${l.vrfTable}`;
+      if (l.kind === 'bond') return `link add name ${l.name} type bond mode ${l.bondMode} miimon 100`;
+      if (l.kind === 'vlan') return `link add link ${l.vlan!.link} name ${l.name} type vlan id ${l.vlan!.id} protocol ${l.vlan!.protocol}`;
       const here = a.ns === HOST ? '' : ` netns ${a.ns}`;
       const there = l.peer!.ns === HOST ? '' : ` netns ${l.peer!.ns}`;
       return `link add name ${l.name}${here} type veth peer name ${l.peer!.name}${there}`;
@@ -50,13 +62,15 @@ export function ipLine(a: Action): string | undefined {
     case 'link.del':
       return `link del dev ${a.name}`;
     case 'link.set': {
+      const { downFirst, ...set } = a.set;
+      const first = downFirst ? `link set dev ${a.name} down\n` : '';
       // The kernel applies `up` before `addrgenmode` within one command, and a bridge without
       // ports is up at once: it would get its link-local address. addrgenmode goes first.
-      if (a.set.addrGenNone && a.set.up) {
-        const { up, ...rest } = a.set;
-        return `link set dev ${a.name} ${setText(rest)}\nlink set dev ${a.name} ${up ? 'up' : 'down'}`;
+      if (set.addrGenNone && set.up) {
+        const { up, ...rest } = set;
+        return `${first}link set dev ${a.name} ${setText(rest)}\nlink set dev ${a.name} ${up ? 'up' : 'down'}`;
       }
-      return `link set dev ${a.name} ${setText(a.set)}`;
+      return `${first}link set dev ${a.name} ${setText(set)}`;
     }
     case 'addr.add':
       return `addr add ${a.cidr} dev ${a.dev}${a.cidr.includes(':') ? ' nodad' : ''}`;
@@ -108,9 +122,18 @@ export function render(actions: Action[], lab = ''): Step[] {
     const sysctls = new Map<string, Action[]>();
     const restores = new Map<string, Step>();
     const host = new Map<Family, Action[]>();
+    const tc = new Map<string, Step>();
     for (const a of inPhase) {
       const line = ipLine(a);
-      if (line !== undefined) {
+      const tcl = line === undefined ? tcLine(a) : undefined;
+      if (tcl !== undefined) {
+        // One `tc -batch` per namespace, after its links exist (the configure phase).
+        const s = tc.get(a.ns) ?? { phase, ns: a.ns, argv: ['tc', ...(a.ns === HOST ? [] : ['-n', a.ns]), '-batch', '-'], input: '', lines: [], actions: [] };
+        s.input += `${tcl}\n`;
+        s.lines.push(a);
+        s.actions.push(a);
+        tc.set(a.ns, s);
+      } else if (line !== undefined) {
         const v6 = (a.kind.startsWith('route.') || a.kind.startsWith('rule.')) && familyOf(a) === 'ipv6';
         const s = batch(batchNs(a), v6 ? 'ipv6' : 'ipv4');
         for (let i = 0; i < line.split('\n').length; i++) s.lines.push(a);
@@ -133,7 +156,7 @@ export function render(actions: Action[], lab = ''): Step[] {
         steps.push({ phase, ns: a.ns, argv: ['kill', '-TERM', '--', `-${a.pid}`], lines: [], actions: [a] });
       }
     }
-    steps.push(...batches.values());
+    steps.push(...batches.values(), ...tc.values());
     for (const [ns, as] of sysctls) {
       const kv = as.map((a) => (a.kind === 'sysctl.set' ? `${a.key}=${a.value}` : ''));
       const argv = ns === HOST ? ['sysctl', '-q', '-w', ...kv] : ['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...kv];

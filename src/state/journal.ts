@@ -34,6 +34,8 @@ export interface Journal {
   peers: Record<string, Record<string, string>>;
   /** Namespaces that had IPv6 policy-routing rules. */
   v6rules: string[];
+  /** Namespaces where the lab put impairments (qdiscs) on interfaces, to read them back. */
+  impaired?: string[];
   /** Processes started in nodes, by "node/name". */
   processes?: Record<string, ProcessRecord>;
 }
