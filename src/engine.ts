@@ -11,6 +11,9 @@ import type { CommandRunner } from './runner/runner.js';
 import { addUnique, readJournal, type Journal } from './state/journal.js';
 import { HOST, markOf } from './model/types.js';
 import { acquireLock } from './state/lock.js';
+import { labFeatures } from './model/features.js';
+import { missingFeatureText, probeFeatures } from './capabilities.js';
+import { CliError, EXIT } from './cli/exit.js';
 
 export class ConflictError extends Error {}
 
@@ -32,6 +35,29 @@ function checkNameClash(lab: Lab, journal: Journal | undefined): void {
       `lab name '${lab.name}' is already used by ${journal.file}, which is up\n  hint: give one of the labs another name, or take that one down first (netlab down ${lab.name})`,
     );
   }
+}
+
+/** The machine lacks a kernel feature the lab needs: nothing was created. */
+export class UnsupportedError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.unsupported, 'netlab doctor lists what this machine offers; a Vagrant VM (vagrant/) has a full kernel');
+    this.name = 'UnsupportedError';
+  }
+}
+
+/**
+ * Probes the optional kernel features the lab uses (netem, VLAN, VRF, ...) and refuses the lab,
+ * before anything is created, when one is missing. Labs that use none probe nothing.
+ */
+export async function requireFeatures(runner: CommandRunner, lab: Lab): Promise<void> {
+  const needs = labFeatures(lab);
+  if (!needs.length) return;
+  const probes = await probeFeatures(runner, needs.map((n) => n.feature));
+  const missing = needs.filter((n) => !probes.get(n.feature)!.ok);
+  if (!missing.length) return;
+  throw new UnsupportedError(
+    `lab ${lab.name} needs kernel features this machine lacks; nothing was changed\n${missing.map((m) => `  ${m.object}: ${missingFeatureText(m.feature, probes.get(m.feature)!)}`).join('\n')}`,
+  );
 }
 
 export async function planLab(runner: CommandRunner, lab: Lab): Promise<Planned> {

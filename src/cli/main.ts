@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LabError, formatProblem } from '../load/problems.js';
 import { loadLabFile } from '../load/lab.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { ConflictError, conflictText, down, planLab, type Planned } from '../engine.js';
+import { ConflictError, UnsupportedError, conflictText, down, planLab, requireFeatures, type Planned } from '../engine.js';
 import type { CheckResult } from '../verify/checks.js';
 import { ApplyError } from '../apply/apply.js';
 import { TeardownError } from '../apply/teardown.js';
@@ -161,6 +161,11 @@ program
     requireRoot('up');
     const lab = loadLabFile(file);
     if (o.dryRun) {
+      // A dry run shows the commands even where the kernel could not run them, and says so.
+      await requireFeatures(runner, lab).catch((e: unknown) => {
+        if (!(e instanceof UnsupportedError)) throw e;
+        err(`warning: ${e.message.replace('; nothing was changed', '')}`);
+      });
       const p = await planLab(runner, lab);
       if (o.json) out(JSON.stringify(planJson(p), null, 2));
       else {
@@ -173,6 +178,7 @@ program
       }
       return;
     }
+    await requireFeatures(runner, lab);
     const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json });
     const met = r.checks.every((c) => c.met);
     if (o.json) out(JSON.stringify({ ...(r.planned ? planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: checksJson(r.checks), met }, null, 2));
