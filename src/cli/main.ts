@@ -22,6 +22,7 @@ import { nsLabel } from '../model/types.js';
 import { CliError, EXIT, Exit } from './exit.js';
 import { registerOps } from './ops.js';
 import { registerDoctor } from './doctor.js';
+import { registerImpair } from './impair.js';
 
 const runner = new ExecaRunner();
 // Helpers that ship with netlab (e.g. origdst-echo.py), for lab processes and exec checks: $NETLAB_HELPERS.
@@ -341,6 +342,7 @@ program
 
 registerOps(program);
 registerDoctor(program);
+registerImpair(program, runner, out);
 
 let detailed = false;
 
