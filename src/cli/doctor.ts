@@ -1,5 +1,196 @@
 // cli/doctor: `netlab doctor`, what this machine offers netlab (tools, privileges, kernel features).
+import { release } from 'node:os';
 import type { Command } from 'commander';
+import {
+  ALL_FEATURES,
+  FEATURES,
+  REQUIRED_FEATURES,
+  missingFeatureText,
+  ProbeError,
+  probeFeatures,
+  probePrivileges,
+  probeTools,
+  type Feature,
+  type Privileges,
+  type Probe,
+  type ToolReport,
+} from '../capabilities.js';
+import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
+import { EXIT, Exit } from './exit.js';
+
+export interface FeatureReport {
+  feature: Feature;
+  title: string;
+  required: boolean;
+  /** ok / missing, or not probed (no privileges to create a namespace). */
+  status: 'ok' | 'missing' | 'not probed';
+  module: string;
+  kconfig: string;
+  usedBy: string;
+  /** What the probe saw: the failing command's stderr, or what it made. */
+  detail: string;
+  /** The tool that was missing to try it (then the kernel may have it). */
+  tool?: string;
+  fix?: { debian: string; fedora: string; customKernel: string };
+  /** The one-line error `up` would print. */
+  text?: string;
+}
+
+export interface DoctorReport {
+  /** Everything required is here: exit 0. */
+  ok: boolean;
+  kernel: string;
+  node: string;
+  tools: ToolReport[];
+  privileges: Privileges;
+  featuresProbed: boolean;
+  probeMs?: number;
+  /** Why the kernel features were not probed (no privileges, the namespace could not be made). */
+  notProbedWhy?: string;
+  features: FeatureReport[];
+  /** Names of what is required and missing (tools, "privileges", features). */
+  missingRequired: string[];
+  /** Features that could not be tried (no privileges): their verdict is unknown. */
+  notProbed: Feature[];
+  /** Names of optional tools and features that are missing. */
+  missingOptional: string[];
+  notes: string[];
+}
+
+/** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
+export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[] } = {}): Promise<DoctorReport> {
+  const privileges = opts.privileges ?? probePrivileges();
+  const wanted = opts.features ?? ALL_FEATURES;
+  const [tools, probed] = await Promise.all([
+    probeTools(runner),
+    privileges.ok
+      ? (async (): Promise<{ m: Map<Feature, Probe>; ms: number } | { error: string }> => {
+          const t0 = performance.now();
+          try {
+            const m = await probeFeatures(runner, wanted);
+            return { m, ms: Math.round(performance.now() - t0) };
+          } catch (e) {
+            // The namespace could not be made (or removed): say why, still report the rest.
+            if (e instanceof ProbeError) return { error: `${e.message}${e.hint ? ` (${e.hint})` : ''}` };
+            throw e;
+          }
+        })()
+      : Promise.resolve(undefined),
+  ]);
+  const found = probed && 'm' in probed ? probed : undefined;
+  const notProbedWhy = !privileges.ok
+    ? 'not probed: trying a feature needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace'
+    : probed && 'error' in probed
+      ? `not probed: ${probed.error}`
+      : '';
+  const features: FeatureReport[] = wanted.map((f) => {
+    const info = FEATURES[f];
+    const base = { feature: f, title: info.title, required: REQUIRED_FEATURES.includes(f), module: info.module, kconfig: info.kconfig, usedBy: info.usedBy };
+    const p = found?.m.get(f);
+    if (!p) return { ...base, status: 'not probed' as const, detail: notProbedWhy };
+    if (p.ok) return { ...base, status: 'ok' as const, detail: p.detail };
+    return {
+      ...base,
+      status: 'missing' as const,
+      detail: p.detail,
+      ...(p.tool ? { tool: p.tool } : {}),
+      fix: { ...info.fix, customKernel: info.kconfig.split(/,\s*/).map((k) => `${k}=m`).join(', ') },
+      text: missingFeatureText(f, p),
+    };
+  });
+  const missingRequired = [
+    ...tools.filter((t) => t.required && !t.ok).map((t) => t.name),
+    ...(privileges.ok ? [] : ['privileges']),
+    ...features.filter((f) => f.required && f.status === 'missing').map((f) => f.feature),
+  ];
+  const missingOptional = [...tools.filter((t) => !t.required && !t.ok).map((t) => t.name), ...features.filter((f) => !f.required && f.status === 'missing').map((f) => f.feature)];
+  return {
+    ok: missingRequired.length === 0 && !!found,
+    kernel: release(),
+    node: process.version,
+    tools,
+    privileges,
+    featuresProbed: !!found,
+    ...(found ? { probeMs: found.ms } : {}),
+    ...(notProbedWhy ? { notProbedWhy } : {}),
+    features,
+    missingRequired,
+    notProbed: features.filter((f) => f.status === 'not probed').map((f) => f.feature),
+    missingOptional,
+    notes: notesOf(tools),
+  };
+}
+
+function notesOf(tools: ToolReport[]): string[] {
+  const notes: string[] = [];
+  const backends = new Map(tools.filter((t) => t.backend).map((t) => [t.name, t.backend!]));
+  if (new Set(backends.values()).size > 1)
+    notes.push(`the iptables tools disagree on the backend (${[...backends].map(([n, b]) => `${n}: ${b}`).join(', ')}): point them at one (update-alternatives --config iptables and ip6tables on Debian/Ubuntu)`);
+  if (backends.get('iptables') === 'legacy')
+    notes.push('iptables uses the legacy backend: netlab trace follows packets through nftables only, so it does not show the rules iptables-legacy made (iptables-nft rules it does show)');
+  const [maj, min] = process.versions.node.split('.').map(Number);
+  if (maj! < 20 || (maj === 20 && min! < 5)) notes.push(`Node.js ${process.version} is older than the 20.5 netlab is built for`);
+  return notes;
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s + ' '.repeat(n - s.length));
+
+/** The report as lines for a terminal. */
+export function formatDoctor(r: DoctorReport): string[] {
+  const out: string[] = [];
+  out.push(`netlab doctor: kernel ${r.kernel} (uname -r), Node.js ${r.node}`);
+  out.push('', 'tools');
+  const toolW = Math.max(...r.tools.map((t) => t.name.length)) + 2;
+  const verW = Math.max(...r.tools.map((t) => t.detail.length), 10) + 2;
+  for (const t of r.tools) {
+    out.push(`  ${pad(t.ok ? 'ok' : 'MISSING', 9)}${pad(t.name, toolW)}${pad(t.ok ? t.detail : '-', verW)}${pad(t.required ? 'required' : 'optional', 10)}${t.usedBy}`);
+    if (t.fix) out.push(`  ${' '.repeat(9)}fix: Debian/Ubuntu: ${t.fix.debian}; Fedora: ${t.fix.fedora}`);
+  }
+  out.push('', 'privileges');
+  out.push(`  ${pad(r.privileges.ok ? 'ok' : 'MISSING', 9)}${r.privileges.detail}`);
+  out.push('', r.featuresProbed ? `kernel features (each tried for real in a throwaway namespace, ${r.probeMs} ms)` : 'kernel features');
+  if (!r.featuresProbed) {
+    out.push(r.privileges.ok ? `  ${r.notProbedWhy}` : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; run sudo netlab doctor`);
+  } else {
+    const titleW = Math.max(...r.features.map((f) => f.title.length)) + 2;
+    for (const f of r.features) {
+      out.push(`  ${pad(f.status === 'ok' ? 'ok' : 'MISSING', 9)}${pad(f.title, titleW)}${pad(f.required ? 'required' : 'optional', 10)}${f.usedBy}`);
+      if (f.status !== 'missing') continue;
+      const indent = ' '.repeat(11);
+      out.push(`${indent}${f.tool ? '' : `module ${f.module}, ${f.kconfig}: `}${f.detail}`);
+      if (f.tool) out.push(`${indent}fix: install ${f.tool} (see tools above), then run netlab doctor again`);
+      else {
+        out.push(`${indent}fix: Debian/Ubuntu: ${f.fix!.debian}`);
+        out.push(`${indent}     Fedora: ${f.fix!.fedora}`);
+        out.push(`${indent}     custom kernel: ${f.fix!.customKernel}`);
+      }
+    }
+  }
+  for (const n of r.notes) out.push('', `note: ${n}`);
+  out.push('');
+  if (r.ok) {
+    const opt = r.missingOptional;
+    out.push(
+      `verdict: ready: everything netlab requires is here${opt.length ? `; optional and missing: ${opt.join(', ')}: only what uses them will not work (up refuses a lab that needs a missing feature, naming it)` : '; nothing is missing'}`,
+    );
+  } else {
+    out.push(`verdict: NOT ready (exit ${EXIT.unsupported}): required and missing: ${r.missingRequired.join(', ') || 'nothing found missing, but the kernel features could not be probed'}`);
+    if (r.missingOptional.length) out.push(`         optional and missing: ${r.missingOptional.join(', ')}`);
+    if (!r.featuresProbed) out.push(`         kernel features not probed${r.privileges.ok ? '' : ' (needs root)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok ? '' : ': run sudo netlab doctor'}`);
+  }
+  return out;
+}
 
 /** Adds `netlab doctor` to the program; called once from cli/main.ts. */
-export function registerDoctor(_program: Command): void {}
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check what this machine offers netlab: tools and versions, root or capabilities, kernel features (tried for real in a throwaway namespace); exit 6 when something required is missing')
+    .option('--json', 'print one JSON object with the same facts')
+    .action(async (o: { json?: boolean }) => {
+      const r = await doctor(new ExecaRunner());
+      if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else process.stdout.write(`${formatDoctor(r).join('\n')}\n`);
+      if (!r.ok) throw new Exit(EXIT.unsupported);
+    });
+}
