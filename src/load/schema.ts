@@ -66,6 +66,9 @@ const FRIENDLY_PATTERN: Record<string, (v: unknown) => { message: string; hint?:
     message: `invalid endpoint '${String(v)}'`,
     hint: "write NODE:IFNAME or BRIDGE:IFNAME, e.g. 'ns1:tap1' or 'br1:tap1_peer'",
   }),
+  duration: (v) => ({ message: `invalid time '${String(v)}'`, hint: 'a number with its unit: us, ms or s, e.g. 100ms or 1.5ms' }),
+  rate: (v) => ({ message: `invalid rate '${String(v)}'`, hint: 'a number with a tc unit: bit, kbit, mbit, gbit (bits per second) or bps, kbps, mbps (bytes per second), e.g. 10mbit' }),
+  percent: (v) => ({ message: `invalid percentage '${String(v)}'`, hint: 'e.g. 1% or 0.5% (or a number from 0 to 100)' }),
   mac: (v) => ({ message: `invalid MAC address '${String(v)}'`, hint: 'six hex pairs separated by colons, e.g. ee:ee:ee:ee:ee:ee' }),
   name: (v) => ({
     message: `invalid lab name '${String(v)}'`,
@@ -94,6 +97,7 @@ function defName(e: ErrorObject): string {
   if (same(e.parentSchema, sub(defs, 'chains', 'propertyNames'))) return 'chainName';
   if (same(e.parentSchema, sub(defs, 'hostChains', 'propertyNames'))) return 'hostChainName';
   if (same(e.parentSchema, sub(defs, 'rule', 'anyOf', 1, 'properties', 'fwmark', 'anyOf', 0))) return 'fwmark';
+  if (same(e.parentSchema, sub(defs, 'percent', 'anyOf', 0))) return 'percent';
   return /#\/properties\/name\/pattern$/.test(e.schemaPath) ? 'name' : '';
 }
 
@@ -141,10 +145,11 @@ function one(e: ErrorObject): SchemaIssue {
     }
     case 'type': {
       const hostChain = path[0] === 'host' && path.length === 4;
+      const friendly = FRIENDLY_PATTERN[defName(e)]?.(e.data).hint;
       return {
         path,
         message: `expected ${describeTypes(String(p.type).split(','))}, got ${typeName(e.data)}`,
-        ...(hostChain && typeName(e.data) === 'a mapping' ? { hint: "a host chain is a list of rules: netlab never changes the host's chain policies" } : {}),
+        ...(hostChain && typeName(e.data) === 'a mapping' ? { hint: "a host chain is a list of rules: netlab never changes the host's chain policies" } : friendly ? { hint: friendly } : {}),
       };
     }
     case 'enum': {
