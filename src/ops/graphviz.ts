@@ -1,0 +1,56 @@
+// ops/graphviz: `netlab graph` end to end: load the lab, draw it, and for svg/png pipe the DOT text
+// through Graphviz's dot.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { CliError, EXIT } from '../cli/exit.js';
+import { loadLabFile } from '../load/lab.js';
+import { findProgram, fsReason } from './target.js';
+import { formatFromFileName, graph, type GraphFormat } from './graph.js';
+
+export const GRAPHVIZ_HINT = "install Graphviz: Debian/Ubuntu: apt-get install graphviz; Fedora: dnf install graphviz. '--format dot' (or mermaid) works without it";
+
+export interface GraphOptions {
+  format?: GraphFormat;
+  output?: string;
+}
+
+/** Runs dot -T<format> on the DOT text; resolves to its output. */
+export function renderDot(dotPath: string, text: string, format: 'svg' | 'png'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(dotPath, [`-T${format}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.once('error', (e) => reject(new CliError(`cannot run Graphviz's dot (${dotPath}): ${e.message}`, EXIT.unsupported, GRAPHVIZ_HINT)));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(new CliError(`Graphviz's dot failed (${signal ?? `exit ${code}`}) rendering ${format}: ${Buffer.concat(err).toString().trim()}`, EXIT.error, "'--format dot' prints the text it was given"));
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(text);
+  });
+}
+
+/** The bytes `netlab graph` writes, and where. */
+export async function graphCommand(file: string, o: GraphOptions, stdoutIsTty = !!process.stdout.isTTY): Promise<{ data: string | Buffer; output?: string }> {
+  const format = o.format ?? formatFromFileName(o.output) ?? 'mermaid';
+  const lab = loadLabFile(file);
+  if (format === 'mermaid' || format === 'dot') return { data: graph(lab, format), ...(o.output ? { output: o.output } : {}) };
+  const dot = findProgram('dot');
+  if ('error' in dot) throw new CliError(`--format ${format} needs Graphviz's 'dot', which is not installed`, EXIT.unsupported, GRAPHVIZ_HINT);
+  if (format === 'png' && !o.output && stdoutIsTty) throw new CliError('a png is binary and standard output is a terminal', EXIT.error, `write it to a file: -o ${lab.name}.png`);
+  return { data: await renderDot(dot.path, graph(lab, 'dot'), format), ...(o.output ? { output: o.output } : {}) };
+}
+
+export function writeGraph(r: { data: string | Buffer; output?: string }): void {
+  if (!r.output || r.output === '-') {
+    process.stdout.write(r.data);
+    return;
+  }
+  try {
+    writeFileSync(r.output, r.data);
+  } catch (e) {
+    throw new CliError(`cannot write ${r.output}: ${fsReason(e)}`, EXIT.error, 'give a file in a directory you can write to');
+  }
+}
