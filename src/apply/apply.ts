@@ -5,10 +5,13 @@ import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
 import { concurrency, readIptables, taggedRules } from '../observe/observe.js';
-import type { Step } from '../render/render.js';
+import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
 
 export class ApplyError extends Error {
+  /** What undoing the failed step did (set by the applier). */
+  rollback?: RollbackReport;
+
   constructor(
     readonly object: string,
     readonly command: string,
@@ -18,6 +21,66 @@ export class ApplyError extends Error {
     super(`${object}: command failed: ${line ? `${line}\n  in: ` : ''}${command.split('\n')[0]}\n  ${stderr.trim().split('\n').join('\n  ')}`);
     this.name = 'ApplyError';
   }
+}
+
+export interface RollbackReport {
+  /** The undo commands, as shell. */
+  commands: string[];
+  /** Undo commands that failed themselves, with their stderr. */
+  failed: string[];
+}
+
+/** The action that undoes an applied one, when there is a safe one (adds are deleted, sysctls restored). */
+export function inverse(a: Action): Action | undefined {
+  const undo = { object: a.object, reason: 'roll back the failed step' };
+  switch (a.kind) {
+    case 'netns.add':
+      return { kind: 'netns.del', ns: a.ns, ...undo };
+    case 'link.add':
+      return { kind: 'link.del', ns: a.ns, name: a.link.name, ...undo };
+    case 'addr.add':
+      return { ...a, kind: 'addr.del', ...undo };
+    case 'route.add':
+      return { ...a, kind: 'route.del', ...undo };
+    case 'rule.add':
+      return { ...a, kind: 'rule.del', ...undo };
+    case 'qdisc.replace':
+      return a.fresh ? { kind: 'qdisc.del', ns: a.ns, dev: a.dev, ...undo } : undefined;
+    case 'sysctl.set':
+      return a.previous !== undefined ? { kind: 'sysctl.set', ns: a.ns, key: a.key, value: a.previous, ...undo } : undefined;
+    default:
+      // Settings changed in place (link set, route replace) are left for the next `up` to converge;
+      // iptables-restore and host rules are all-or-nothing already.
+      return undefined;
+  }
+}
+
+/** The actions of a failed step that had been applied: for a batch, the lines before the failing one. */
+export function appliedActions(step: Step, stderr: string): Action[] {
+  const m = /Command failed -:(\d+)/.exec(stderr);
+  if (m && step.lines.length) return [...new Set(step.lines.slice(0, Number(m[1]) - 1))];
+  return step.actions;
+}
+
+/** Undoes what a failed step did, newest first; never throws: what it could not undo is reported. */
+async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Journal): Promise<RollbackReport> {
+  const undo = appliedActions(step, stderr)
+    .map(inverse)
+    .filter((a): a is Action => !!a)
+    .reverse();
+  const report: RollbackReport = { commands: [], failed: [] };
+  for (const s of render(undo)) {
+    report.commands.push(commandText(s.argv, s.input));
+    const r = await runner.run(s.argv, s.input !== undefined ? { input: s.input } : {});
+    const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
+    if (r.exitCode !== 0 && (!s.tolerant || bad.length)) report.failed.push(`${commandText(s.argv, s.input).split('\n')[0]}: ${r.stderr.trim()}`);
+  }
+  // What was undone is no longer the lab's to remove.
+  for (const a of undo) {
+    if (a.kind === 'netns.del') j.namespaces = j.namespaces.filter((n) => n !== a.ns);
+    if (a.kind === 'link.del' && a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);
+  }
+  return report;
 }
 
 export interface ApplyEvents {
@@ -194,16 +257,25 @@ export class Applier {
     writeJournal(j);
     events.phaseStart?.(phase, ps);
     const t0 = performance.now();
-    try {
-      await parallel(ps, concurrency(), async (s) => {
-        const t = performance.now();
+    // Every step of the phase runs to its end; a failed one is then rolled back, so the lab is
+    // left as the steps before it made it: `down` removes that, `up` converges from it.
+    const failures: { step: Step; error: unknown }[] = [];
+    await parallel(ps, concurrency(), async (s) => {
+      const t = performance.now();
+      try {
         await runStep(this.runner, s, j);
         events.stepDone?.(s, performance.now() - t);
-      });
-    } catch (e) {
+      } catch (error) {
+        failures.push({ step: s, error });
+      }
+    });
+    if (failures.length) {
+      for (const f of failures) {
+        if (f.error instanceof ApplyError) f.error.rollback = await rollback(this.runner, f.step, f.error.stderr, j);
+      }
       j.status = 'failed';
       writeJournal(j);
-      throw e;
+      throw failures[0]!.error;
     }
     recordDone(j, phase, pa, this.desired);
     if (phase === 'firewall') await recordFirewall(this.runner, j, pa, this.desired);

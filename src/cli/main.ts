@@ -21,6 +21,7 @@ import { generate, GenerateError, type Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
 import { CliError, EXIT, Exit } from './exit.js';
 import { registerOps } from './ops.js';
+import { labNameOf } from '../ops/target.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
 
@@ -41,22 +42,6 @@ function requireUp(lab: string, file: string): void {
   if (readJournal(lab)) return;
   err(`lab ${lab} is not up: run 'netlab up ${file}' first`);
   throw new Exit(EXIT.applyFailed);
-}
-
-/** A lab is named by its file or, for down/status, by its name. */
-function labNameOf(arg: string): string {
-  if (/\.ya?ml$/.test(arg) || arg.includes('/')) {
-    try {
-      return loadLabFile(arg).name;
-    } catch (e) {
-      // The file may be gone or broken: fall back to the journal that names this file.
-      const abs = resolve(arg);
-      const j = listJournals().find((x) => x.file === abs);
-      if (j) return j.lab;
-      throw e;
-    }
-  }
-  return arg;
 }
 
 function planJson(p: Planned) {
@@ -366,7 +351,10 @@ function report(e: unknown): number {
     return EXIT.invalid;
   }
   if (e instanceof ApplyError) {
-    err(`error: ${e.message}\nthe lab is partly applied: run 'netlab up' again after fixing the cause, or 'netlab down' to remove it`);
+    const rb = e.rollback;
+    const undone = !rb ? '' : rb.commands.length ? `rolled back what the failed step had done:\n  ${rb.commands.join('\n').split('\n').join('\n  ')}\n` : 'the failed step had changed nothing: nothing to roll back\n';
+    const notUndone = rb?.failed.length ? `could not roll back (netlab down removes it):\n  ${rb.failed.join('\n  ')}\n` : '';
+    err(`error: ${e.message}\n${undone}${notUndone}the steps before it are applied: fix the cause and run 'netlab up' again (it applies only what is missing), or 'netlab down' to remove the lab`);
     return EXIT.applyFailed;
   }
   if (e instanceof ConflictError) {

@@ -34,7 +34,7 @@ export type Action = Base &
     | { kind: 'link.del'; ns: string; name: string }
     | { kind: 'link.set'; ns: string; name: string; set: LinkSet }
     | { kind: 'addr.add' | 'addr.del'; ns: string; dev: string; cidr: string }
-    | { kind: 'qdisc.replace'; ns: string; dev: string; qdisc: QdiscState }
+    | { kind: 'qdisc.replace'; ns: string; dev: string; qdisc: QdiscState; fresh?: boolean }
     | { kind: 'qdisc.del'; ns: string; dev: string }
     | { kind: 'route.add' | 'route.del' | 'route.replace'; ns: string; route: RouteState }
     | { kind: 'rule.add' | 'rule.del'; ns: string; rule: RuleState }

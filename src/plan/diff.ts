@@ -220,7 +220,7 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       const { set, why } = linkSet(l, o);
       if (set.master && want.links.get(set.master)?.kind === 'bond') set.downFirst = true;
       if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || 'mark it as the lab\'s' : 'new' });
-      if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc)) add({ kind: 'qdisc.replace', ns, dev: l.name, qdisc: l.qdisc, object, reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel' });
+      if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc)) add({ kind: 'qdisc.replace', ns, dev: l.name, qdisc: l.qdisc, object, reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel', ...(o?.qdisc ? {} : { fresh: true }) });
       else if (!l.qdisc && o?.qdisc) add({ kind: 'qdisc.del', ns, dev: l.name, object, reason: `not in the lab file (is ${o.qdisc.kind} ${impairText(o.qdisc.impair)})` });
       const haveAddrs = o?.addresses ?? [];
       for (const c of l.addresses) if (!haveAddrs.includes(c)) add({ kind: 'addr.add', ns, dev: l.name, cidr: c, object, reason: 'not in the kernel' });
