@@ -21,6 +21,7 @@ import { generate, GenerateError, type Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
 import { CliError, EXIT, Exit } from './exit.js';
 import { registerOps } from './ops.js';
+import { gc } from '../apply/gc.js';
 import { labNameOf } from '../ops/target.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
@@ -248,24 +249,59 @@ program
 program
   .command('down')
   .description('remove everything the lab made, from its journal (works after the file was edited or deleted)')
-  .argument('<lab>', 'lab file or lab name')
+  .argument('[lab]', 'lab file or lab name')
+  .option('--all', 'take down every lab netlab has a journal for')
   .option('--dry-run', 'print the commands that would run, change nothing')
-  .action(async (arg: string, o: { dryRun?: boolean }) => {
+  .action(async (arg: string | undefined, o: { dryRun?: boolean; all?: boolean }) => {
     requireRoot('down');
-    const name = labNameOf(arg);
-    const t0 = performance.now();
-    const r = await down(runner, name, o.dryRun ? { dryRun: true } : {});
-    if (!r) {
-      out(`lab ${name} is not up: nothing to remove`);
+    if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
+    const names = o.all ? listJournals().map((j) => j.lab) : [labNameOf(arg!)];
+    if (o.all && !names.length) out('no lab is up: nothing to remove');
+    let failed = 0;
+    for (const name of names) {
+      const t0 = performance.now();
+      try {
+        const r = await down(runner, name, o.dryRun ? { dryRun: true } : {});
+        if (!r) {
+          out(`lab ${name} is not up: nothing to remove`);
+          continue;
+        }
+        if (o.dryRun) {
+          out(`# lab ${name}: down (dry run: nothing was changed)`);
+          for (const c of r.commands) out(c);
+          continue;
+        }
+        for (const s of r.skipped) err(`left alone: ${s}: it carries another owner's mark`);
+        out(`lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s) (${Math.round(performance.now() - t0)} ms)`);
+      } catch (e) {
+        // With --all, one lab that cannot go down does not keep the others up.
+        if (!o.all) throw e;
+        failed++;
+        report(e);
+      }
+    }
+    if (failed) throw new Exit(EXIT.applyFailed);
+  });
+
+program
+  .command('gc')
+  .description("remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), and journals whose objects are all gone; never touches anything unmarked")
+  .option('--dry-run', 'list what would be removed and the commands, change nothing')
+  .action(async (o: { dryRun?: boolean }) => {
+    requireRoot('gc');
+    const r = await gc(runner, o.dryRun ? { dryRun: true } : {});
+    const what = [
+      ...r.namespaces.map((n) => `namespace ${n.name} (marked by lab ${n.lab}${n.pids.length ? `, ${n.pids.length} process(es) in it` : ''})`),
+      ...r.hostLinks.map((l) => `host interface ${l.name} (marked by lab ${l.lab})`),
+      ...r.hostRules.map((x) => `${x.family === 'ipv4' ? 'iptables' : 'ip6tables'} -t ${x.table} -A ${x.chain} ${x.spec} (lab ${x.lab})`),
+      ...r.journals.map((l) => `journal of lab ${l} (everything it lists is gone)`),
+    ];
+    if (!what.length) {
+      out('nothing to collect: every marked object belongs to a lab that is up');
       return;
     }
-    if (o.dryRun) {
-      out(`# lab ${name}: down (dry run: nothing was changed)`);
-      for (const c of r.commands) out(c);
-      return;
-    }
-    for (const s of r.skipped) err(`left alone: ${s}: it carries another owner's mark`);
-    out(`lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s) (${Math.round(performance.now() - t0)} ms)`);
+    out(`${o.dryRun ? 'would remove' : 'removed'} ${what.length} orphan(s):\n  ${what.join('\n  ')}`);
+    if (o.dryRun) for (const c of r.commands) out(c);
   });
 
 program

@@ -1,5 +1,5 @@
 // One `up`/`down` per lab at a time: an exclusive lock file holding the owner's pid.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateDir } from './journal.js';
 
@@ -40,4 +40,20 @@ export function acquireLock(lab: string): () => void {
     }
   }
   throw new LockError(`could not take the lock of lab '${lab}' at ${path}`);
+}
+
+/** Removes lock files whose holder is gone (netlab gc); returns the labs they were for. */
+export function removeStaleLocks(): string[] {
+  const dir = join(stateDir(), 'locks');
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const path = join(dir, f);
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    // A lock being taken right now may not hold its pid yet: leave young files alone.
+    if ((pid && alive(pid)) || (!pid && Date.now() - statSync(path).mtimeMs < 5000)) continue;
+    rmSync(path, { force: true });
+    removed.push(f.replace(/\.lock$/, ''));
+  }
+  return removed;
 }

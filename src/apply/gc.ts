@@ -1,0 +1,103 @@
+// gc: objects that carry netlab's mark ("netlab:<lab>") but that no journal accounts for (the
+// journal was lost: /run cleared, a state directory deleted), and journals whose objects are all
+// gone. Removes those and nothing else: an unmarked object is never touched.
+import { join } from 'node:path';
+import { HOST, type Family } from '../model/types.js';
+import { listNetns, readIptables } from '../observe/observe.js';
+import { parseLinks, splitJsonDocs } from '../observe/parse.js';
+import { hostRulesPayload, restoreTool } from '../render/iptables.js';
+import { commandText, parallel, type CommandRunner } from '../runner/runner.js';
+import { listJournals, removeJournal, stateDir, type Journal } from '../state/journal.js';
+import { concurrency } from '../observe/observe.js';
+import { startTimes } from './processes.js';
+import { removeStaleLocks } from '../state/lock.js';
+
+export interface GcReport {
+  /** Namespaces whose lo carries a mark no journal accounts for: "ns (lab)". */
+  namespaces: { name: string; lab: string; pids: number[] }[];
+  /** Host links marked by a lab whose journal does not list them. */
+  hostLinks: { name: string; lab: string }[];
+  /** Host iptables rules tagged by a lab that has no journal. */
+  hostRules: { family: Family; table: string; chain: string; spec: string; lab: string }[];
+  /** Journals none of whose objects exist any more. */
+  journals: string[];
+  commands: string[];
+}
+
+const MARK = /^netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})$/;
+
+/** Which lab, if any, a mark names. */
+const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);
+
+/** Is anything the journal lists still there (a namespace, a host link, a live process)? */
+async function journalHasObjects(runner: CommandRunner, j: Journal, netns: Set<string>, hostLinks: Set<string>, taggedLabs: Set<string>): Promise<boolean> {
+  if (j.namespaces.some((n) => netns.has(n)) || j.hostLinks.some((n) => hostLinks.has(n)) || taggedLabs.has(j.lab)) return true;
+  if (Object.keys(j.sysctls[HOST] ?? {}).length) return true; // only its `down` can restore the host's sysctls
+  const procs = Object.values(j.processes ?? {});
+  if (!procs.length) return false;
+  const starts = await startTimes(runner, procs.map((p) => p.pid));
+  return procs.some((p) => starts.get(p.pid) === p.start);
+}
+
+export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {}): Promise<GcReport> {
+  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], commands: [] };
+  const journals = new Map(listJournals().map((j) => [j.lab, j]));
+  const netns = await listNetns(runner);
+
+  // Namespaces: the mark is on their lo. One `ip -n NS` each, in parallel.
+  const marks = await parallel([...netns], concurrency(), async (ns) => {
+    const r = await runner.run(['ip', '-n', ns, '-j', 'link', 'show', 'dev', 'lo']);
+    const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;
+    return [ns, labOfMark(lo?.alias)] as const;
+  });
+  for (const [ns, lab] of marks) {
+    if (!lab || journals.get(lab)?.namespaces.includes(ns)) continue;
+    const pids = await runner.run(['ip', 'netns', 'pids', ns]);
+    report.namespaces.push({ name: ns, lab, pids: pids.stdout.split('\n').filter(Boolean).map(Number) });
+  }
+
+  // Host links (bridges, host-side veth ends): the mark is their ifalias.
+  const r = await runner.run(['ip', '-j', '-d', 'link', 'show']);
+  const links = parseLinks(splitJsonDocs(r.stdout)[0] ?? []);
+  for (const [name, l] of links) {
+    const lab = labOfMark(l.alias);
+    if (lab && !journals.get(lab)?.hostLinks.includes(name)) report.hostLinks.push({ name, lab });
+  }
+
+  // Host iptables rules: tagged with a comment naming the lab.
+  const taggedLabs = new Set<string>();
+  for (const family of ['ipv4', 'ipv6'] as Family[]) {
+    const saved = await readIptables(runner, HOST, family).catch(() => new Map<string, string>());
+    for (const [table, text] of saved) {
+      for (const line of text.split('\n')) {
+        const m = /^-A (\S+) (.*--comment "?netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})"?.*)$/.exec(line);
+        if (!m) continue;
+        taggedLabs.add(m[3]!);
+        if (!journals.has(m[3]!)) report.hostRules.push({ family, table, chain: m[1]!, spec: m[2]!, lab: m[3]! });
+      }
+    }
+  }
+
+  // Journals whose objects are gone (and no orphan of theirs is about to be removed).
+  const linkNames = new Set(links.keys());
+  for (const j of journals.values()) if (!(await journalHasObjects(runner, j, netns, linkNames, taggedLabs))) report.journals.push(j.lab);
+
+  const exec = async (argv: string[], input?: string) => {
+    report.commands.push(commandText(argv, input));
+    if (!opts.dryRun) await runner.run(argv, input !== undefined ? { input } : {});
+  };
+  // Processes keep a deleted namespace alive: they go first.
+  for (const n of report.namespaces) if (n.pids.length) await exec(['kill', '-KILL', ...n.pids.map(String)]);
+  const lines = [...report.namespaces.map((n) => `netns del ${n.name}`), ...report.hostLinks.map((l) => `link del dev ${l.name}`)];
+  if (lines.length) await exec(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`);
+  for (const family of ['ipv4', 'ipv6'] as Family[]) {
+    const rules = report.hostRules.filter((x) => x.family === family).map((x) => ({ family, table: x.table as never, chain: x.chain, spec: x.spec }));
+    if (rules.length) await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
+  }
+  for (const lab of report.journals) {
+    report.commands.push(`rm ${join(stateDir(), 'labs', `${lab}.json`)}`);
+    if (!opts.dryRun) removeJournal(lab);
+  }
+  if (!opts.dryRun) removeStaleLocks();
+  return report;
+}

@@ -1,0 +1,183 @@
+// Operating labs on the real kernel: a failed step rolled back, orphans collected, every lab taken
+// down at once, impairments changed at runtime and reset by up.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostLinks, netlab, netnsList, ping, sh, stateDir, tryRun, uid } from '../lib/host.js';
+
+const state = stateDir();
+const env = { NETLAB_STATE_DIR: state.dir };
+
+function labFile(name: string, body: string): string {
+  const f = join(state.dir, `${name}.yaml`);
+  writeFileSync(f, body);
+  return f;
+}
+
+const leftovers = (p: string) => [...netnsList().filter((n) => n.startsWith(p)), ...hostLinks().filter((l) => l.startsWith(p))];
+
+describe('operating labs on the real kernel', () => {
+  after(() => state.cleanup());
+
+  test('a command failing halfway: the step is rolled back, the error names object, command and stderr; down removes the rest; up converges', () => {
+    const p = uid();
+    // The gateway is in eth0's subnet, but eth0 is down: the kernel refuses the route.
+    const body = (up: boolean) => `name: fail-${p}
+nodes:
+  ${p}a:
+    routes: [10.66.0.0/24 via 10.65.0.2]
+  ${p}b:
+links:
+  - endpoints:
+      - {node: ${p}a, name: eth0, addresses: [10.65.0.1/24]${up ? '' : ', up: false'}}
+      - {node: ${p}b, name: eth0, addresses: [10.65.0.2/24]}
+checks:
+  - ping: {from: ${p}a, to: 10.65.0.2}
+`;
+    const file = labFile(`fail-${p}`, body(false));
+    try {
+      const r = netlab(['up', file], env);
+      assert.equal(r.code, 3, `${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`node ${p}a: command failed: route add 10\\.66\\.0\\.0/24 via 10\\.65\\.0\\.2`));
+      assert.match(r.stderr, /Nexthop has invalid gateway/);
+      assert.match(r.stderr, /rolled back what the failed step had done:[^]*addr del 10\.65\.0\.1\/24 dev eth0/);
+      assert.doesNotMatch(sh('ip', ['-n', `${p}a`, 'addr', 'show', 'eth0']), /10\.65\.0\.1/, 'the address the failed batch had added is gone');
+      assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+      // down removes what the steps before it made.
+      const d = netlab(['down', `fail-${p}`], env);
+      assert.equal(d.code, 0, d.stderr);
+      assert.deepEqual(leftovers(p), []);
+      // After a failure, up with the cause fixed converges and its checks pass.
+      assert.equal(netlab(['up', file], env).code, 3);
+      writeFileSync(file, body(true));
+      const u = netlab(['up', file], env);
+      assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);
+      assert.equal(netlab(['plan', file, '--detailed-exitcode'], env).code, 0);
+    } finally {
+      netlab(['down', `fail-${p}`], env);
+    }
+    assert.deepEqual(leftovers(p), []);
+  });
+
+  test('gc: what carries a lab mark but no journal goes; a namespace made by hand stays; journals of vanished labs go', () => {
+    const p = uid();
+    const file = labFile(`gc-${p}`, `name: gc-${p}
+nodes:
+  ${p}a:
+    processes: [sleep 300]
+  ${p}b:
+bridges:
+  ${p}br: {}
+links:
+  - endpoints: [${p}a:eth0, ${p}br:${p}ap]
+    addresses: {${p}a: 10.67.0.1/24}
+  - endpoints: [${p}b:eth0, ${p}br:${p}bp]
+    addresses: {${p}b: 10.67.0.2/24}
+host:
+  iptables:
+    filter:
+      FORWARD: ['-i ${p}br -o ${p}br -j ACCEPT']
+`);
+    const hand = `${p}hand`;
+    sh('ip', ['netns', 'add', hand]);
+    try {
+      assert.equal(netlab(['up', '--no-checks', file], env).code, 0);
+      rmSync(join(state.dir, 'labs'), { recursive: true, force: true }); // the journal is lost
+      const dry = netlab(['gc', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, new RegExp(`namespace ${p}a \\(marked by lab gc-${p}, \\d+ process`));
+      assert.match(dry.stdout, new RegExp(`host interface ${p}br \\(marked by lab gc-${p}\\)`));
+      assert.match(dry.stdout, /-A FORWARD .*netlab:gc-/);
+      assert.doesNotMatch(dry.stdout, new RegExp(hand));
+      assert.ok(netnsList().includes(`${p}a`), 'dry run changed nothing');
+      const g = netlab(['gc'], env);
+      assert.equal(g.code, 0, g.stderr);
+      assert.deepEqual(leftovers(p).filter((x) => x !== hand), []);
+      assert.ok(netnsList().includes(hand), 'the namespace made by hand is untouched');
+      assert.doesNotMatch(sh('iptables-save', []), new RegExp(`netlab:gc-${p}`));
+      assert.equal(tryRun('pgrep', ['-f', 'sleep 300']).out.split('\n').filter(Boolean).some((pid) => tryRun('ip', ['netns', 'identify', pid]).out.startsWith(p)), false);
+      assert.match(netlab(['gc'], env).stdout, /nothing to collect/);
+      // A journal whose objects were removed by hand is collected too.
+      assert.equal(netlab(['up', '--no-checks', file], env).code, 0);
+      tryRun('pkill', ['-f', 'sleep 300']);
+      sh('ip', ['-force', '-batch', '-'], `netns del ${p}a\nnetns del ${p}b\nlink del dev ${p}br\n`);
+      tryRun('iptables', ['-D', 'FORWARD', '-i', `${p}br`, '-o', `${p}br`, '-m', 'comment', '--comment', `netlab:gc-${p}`, '-j', 'ACCEPT']);
+      const g2 = netlab(['gc'], env);
+      assert.match(g2.stdout, /journal of lab gc-/, g2.stdout);
+      assert.match(netlab(['status'], env).stdout, /no labs are up/);
+    } finally {
+      netlab(['gc'], env);
+      tryRun('ip', ['netns', 'del', hand]);
+    }
+    assert.deepEqual(leftovers(p), []);
+  });
+
+  test('down --all takes every lab down; down without a lab or with both says what to give', () => {
+    const p = uid();
+    const files = ['x', 'y'].map((s) => labFile(`all-${p}${s}`, `name: all-${p}${s}\nnodes:\n  ${p}${s}1:\n  ${p}${s}2:\nlinks:\n  - endpoints: [${p}${s}1:e0, ${p}${s}2:e0]\n`));
+    try {
+      for (const f of files) assert.equal(netlab(['up', '--no-checks', f], env).code, 0);
+      assert.equal(netlab(['down'], env).code, 1);
+      assert.equal(netlab(['down', files[0]!, '--all'], env).code, 1);
+      const d = netlab(['down', '--all'], env);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stdout, new RegExp(`lab all-${p}x is down`));
+      assert.match(d.stdout, new RegExp(`lab all-${p}y is down`));
+      assert.deepEqual(leftovers(p), []);
+      assert.match(netlab(['down', '--all'], env).stdout, /no lab is up/);
+    } finally {
+      netlab(['down', '--all'], env);
+    }
+  });
+
+  test('impair: a rate (tbf) changed at runtime is drift that up resets; what this kernel lacks is named', () => {
+    const p = uid();
+    const file = labFile(`imp-${p}`, `name: imp-${p}
+nodes:
+  ${p}a:
+  ${p}b:
+links:
+  - endpoints: [${p}a:eth0, ${p}b:eth0]
+    addresses: {${p}a: 10.68.0.1/24, ${p}b: 10.68.0.2/24}
+    impair: {${p}a: {rate: 10mbit}}
+checks:
+  - ping: {from: ${p}a, to: 10.68.0.2}
+`);
+    const qdisc = () => sh('tc', ['-n', `${p}a`, 'qdisc', 'show', 'dev', 'eth0']);
+    try {
+      assert.equal(netlab(['up', file], env).code, 0);
+      assert.match(qdisc(), /tbf .*rate 10Mbit/);
+      const i = netlab(['impair', `imp-${p}`, `${p}a:eth0`, '--rate', '1mbit'], env);
+      assert.equal(i.code, 0, i.stderr);
+      assert.match(i.stdout, /tbf rate 1mbit \(until the next 'netlab up/);
+      assert.match(qdisc(), /rate 1Mbit/);
+      const plan = netlab(['plan', file, '--detailed-exitcode'], env);
+      assert.equal(plan.code, 2);
+      assert.match(plan.stdout, new RegExp(`~ {3}impairment on ${p}a:eth0: tbf rate 10mbit {2}\\(is tbf rate 1mbit\\)`));
+      assert.equal(netlab(['up', file], env).code, 0);
+      assert.match(qdisc(), /rate 10Mbit/);
+      // --clear, on the other end too; then up puts the file's back.
+      assert.equal(netlab(['impair', `imp-${p}`, `${p}a:eth0`, '--clear'], env).code, 0);
+      assert.doesNotMatch(qdisc(), /tbf/);
+      assert.equal(netlab(['up', file], env).code, 0);
+      assert.ok(ping(`${p}a`, '10.68.0.2'));
+      const features = JSON.parse(netlab(['doctor', '--json']).stdout) as { features: { feature: string; status: string }[] };
+      if (features.features.find((f) => f.feature === 'netem')?.status !== 'ok') {
+        const n = netlab(['impair', `imp-${p}`, `${p}a:eth0`, '--delay', '10ms'], env);
+        assert.equal(n.code, 6, n.stderr);
+        assert.match(n.stderr, /this kernel lacks netem .*module sch_netem/);
+        // A lab asking for it is refused before anything is made.
+        const f2 = labFile(`imp2-${p}`, `name: imp2-${p}\nnodes:\n  ${p}c:\n  ${p}d:\nlinks:\n  - endpoints: [${p}c:eth0, ${p}d:eth0]\n    impair: {${p}c: {delay: 10ms}}\n`);
+        const u = netlab(['up', f2], env);
+        assert.equal(u.code, 6, u.stderr);
+        assert.match(u.stderr, new RegExp(`impairment on ${p}c:eth0: this kernel lacks netem`));
+        assert.ok(!netnsList().includes(`${p}c`), 'nothing was created');
+      }
+      assert.equal(netlab(['impair', `imp-${p}`, `${p}z:eth0`, '--rate', '1mbit'], env).code, 1);
+    } finally {
+      netlab(['down', `imp-${p}`], env);
+    }
+    assert.deepEqual(leftovers(p), []);
+  });
+});
