@@ -91,7 +91,9 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const targets = [...names].filter((n) => n === HOST || netns.has(n));
   const results = await parallel(targets, concurrency(), async (ns) => {
     const want = desired.ns.get(ns);
-    const families = new Set<Family>();
+    // A lab namespace is the lab's alone: its IPv4 tables are read even when the lab declares
+    // none, so that rules added by hand are seen (and reset by up).
+    const families = new Set<Family>(ns === HOST ? [] : ['ipv4']);
     for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[ns] ?? {})]) families.add(k.split('/')[0] as Family);
     const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[ns] ?? {})]);
     if (ns === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);

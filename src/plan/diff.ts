@@ -279,6 +279,13 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       const reason = !rec ? 'not applied yet' : rec.hash !== d.hash ? 'rules changed in the lab file' : rec.saved !== cur ? 'changed in the kernel (drift)' : '';
       if (reason) add({ kind: 'iptables.restore', ns, family: d.family, table: d.table, payload: d.payload, hash: d.hash, rules, object: d.object, reason });
     }
+    // Tables the lab never declared that have rules, custom chains or a DROP policy: made by hand.
+    for (const [key, text] of have.iptables) {
+      if (want.iptables.has(key) || recorded[key] || !/^(-A |-N |:\S+ DROP)/m.test(text)) continue;
+      const [family, table] = key.split('/') as [Family, IptTable];
+      const r = resetTable(family, table);
+      add({ kind: 'iptables.restore', ns, ...r, rules: 0, object: `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} in ${ns}`, reason: 'rules added by hand (drift): reset' });
+    }
     for (const key of Object.keys(recorded)) {
       if (want.iptables.has(key) || !have.iptables.has(key)) continue;
       const [family, table] = key.split('/') as [Family, IptTable];

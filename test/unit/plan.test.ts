@@ -163,3 +163,11 @@ test('host sysctls record the previous value once', () => {
   const s = p.actions.find((a) => a.kind === 'sysctl.set');
   assert.deepEqual(s && s.kind === 'sysctl.set' ? [s.ns, s.key, s.value, s.previous] : [], [HOST, 'net/ipv4/ip_forward', '1', '0']);
 });
+
+test('iptables rules added by hand in a lab namespace that declares none are drift: the table is reset', () => {
+  const p = plan(BRIDGE, (o) => {
+    o.observed.ns.get('ns1')!.iptables.set('ipv4/filter', ':INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n-A INPUT -j DROP');
+    o.observed.ns.get('ns2')!.iptables.set('ipv4/filter', ':INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT');
+  });
+  assert.deepEqual(p.actions.map(line), ['~   iptables table filter in ns1 (0 rules)  (rules added by hand (drift): reset)']);
+});
