@@ -1,7 +1,8 @@
 // ops/graph: a lab's topology as Mermaid or Graphviz DOT text. Pure: Lab in, text out, the same
 // text for the same lab (declaration order throughout), every user-written string escaped for the
 // format it lands in.
-import { HOST, type BridgeSpec, type EndSpec, type Lab } from '../model/types.js';
+import { HOST, type BridgeSpec, type EndSpec, type IfaceSpec, type Lab } from '../model/types.js';
+import { impairText } from '../model/impair.js';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg', 'png'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -63,8 +64,14 @@ function bridgeVertex(b: BridgeSpec): Vertex {
   return { name: b.name, kind: 'bridge', ns: b.ns, details: [b.ns === HOST ? 'bridge' : `bridge in ${b.ns}`, ...addrs(b)] };
 }
 
-function endLines(e: EndSpec): string[] {
-  return [e.name, ...addrs(e)];
+function endLines(e: EndSpec, bridge: boolean): string[] {
+  return [e.name, ...addrs(e), ...(e.master && !bridge ? [`in ${e.master}`] : []), ...(e.impair ? [impairText(e.impair)] : [])];
+}
+
+/** A node's own interfaces (VLAN, dummy, VRF, bond), one line each, under its name. */
+function ifaceLine(i: IfaceSpec): string {
+  const what = i.vlan ? `vlan ${i.vlan.id} on ${i.vlan.link}` : i.table !== undefined ? `vrf table ${i.table}` : i.mode ? `bond ${i.mode}` : i.type;
+  return [`${i.name}: ${what}`, ...(i.members.length ? [`(${i.members.join(', ')})`] : []), ...(i.master ? [`in ${i.master}`] : []), ...addrs(i)].join(' ');
 }
 
 export function topology(lab: Lab): Topology {
@@ -74,12 +81,12 @@ export function topology(lab: Lab): Topology {
   for (const l of lab.links) {
     const [a, b] = l.ends;
     const mtus = [...new Set([a.mtu, b.mtu].filter((m): m is number => m !== undefined))];
-    edges.push({ from: a.at, to: b.at, tail: endLines(a), head: endLines(b), ...(mtus.length ? { note: `mtu ${mtus.join('/')}` } : {}) });
+    edges.push({ from: a.at, to: b.at, tail: endLines(a, lab.bridges.has(a.at)), head: endLines(b, lab.bridges.has(b.at)), ...(mtus.length ? { note: `mtu ${mtus.join('/')}` } : {}) });
   }
   return {
     name: lab.name,
     ...(lab.description !== undefined ? { description: lab.description } : {}),
-    nodes: [...lab.nodes.keys()].map((name) => ({ name, kind: 'node', details: [] })),
+    nodes: [...lab.nodes].map(([name, n]) => ({ name, kind: 'node', details: n.interfaces.map(ifaceLine) })),
     hostBridges: bridges.filter((b) => b.ns === HOST).map(bridgeVertex),
     nodeBridges: bridges.filter((b) => b.ns !== HOST).map(bridgeVertex),
     edges,
