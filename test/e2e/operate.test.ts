@@ -4,18 +4,13 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostLinks, netlab, netnsList, ping, sh, stateDir, tryRun, uid } from '../lib/host.js';
+import { netlab, netnsList, ping, sh, stateDir, tryRun, uid, labFile as writeLab, leftovers } from '../lib/host.js';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
 
-function labFile(name: string, body: string): string {
-  const f = join(state.dir, `${name}.yaml`);
-  writeFileSync(f, body);
-  return f;
-}
+const labFile = (name: string, body: string) => writeLab(state.dir, name, body);
 
-const leftovers = (p: string) => [...netnsList().filter((n) => n.startsWith(p)), ...hostLinks().filter((l) => l.startsWith(p))];
 
 describe('operating labs on the real kernel', () => {
   after(() => state.cleanup());

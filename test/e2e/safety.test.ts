@@ -5,20 +5,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { hostLinks, netlab, netlabAsync, netnsList, ping, removeExact, sh, stateDir, uid, waitFor } from '../lib/host.js';
+import { hostLinks, netlab, netlabAsync, netnsList, ping, removeExact, sh, stateDir, uid, waitFor, labFile as writeLab, leftovers } from '../lib/host.js';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
 
-function labFile(name: string, body: string): string {
-  const f = join(state.dir, `${name}.yaml`);
-  writeFileSync(f, body);
-  return f;
-}
+const labFile = (name: string, body: string) => writeLab(state.dir, name, body);
 
-function leftovers(prefix: string): string[] {
-  return [...netnsList().filter((n) => n.startsWith(prefix)), ...hostLinks().filter((l) => l.startsWith(prefix))];
-}
 
 describe('safety on the real kernel', () => {
   after(() => state.cleanup());

@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests on the real kernel: run the CLI, snapshot the root namespace.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,4 +76,16 @@ export async function waitFor(cond: () => boolean, ms = 5000, every = 50): Promi
 /** Unique, short names (interface names have 15 bytes). */
 export function uid(): string {
   return `t${(process.pid % 10000).toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+}
+
+/** Writes a lab file into a test's state directory; returns its path. */
+export function labFile(dir: string, name: string, body: string): string {
+  const f = join(dir, `${name}.yaml`);
+  writeFileSync(f, body);
+  return f;
+}
+
+/** Namespaces and host links whose names start with a test's unique prefix. */
+export function leftovers(prefix: string): string[] {
+  return [...netnsList().filter((n) => n.startsWith(prefix)), ...hostLinks().filter((l) => l.startsWith(prefix))];
 }
