@@ -80,3 +80,33 @@ test('an iptables-restore failure names the table and the rule line', async () =
     return true;
   });
 });
+
+test('a failed batch is rolled back: the lines before the failing one are undone, newest first; the other steps of the phase finish', async () => {
+  const { desired } = labOf(LAB.replace("  ns2:\n", "  ns2:\n    routes: ['10.9.0.0/24 via 10.0.0.254']\n"));
+  const plan = diff(desired, emptyObserved(), undefined);
+  const runner = new ScriptedRunner().on('ip -n ns2 -batch', { exitCode: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:4\n' });
+  const j = newJournal('ap', '/x/lab.yaml');
+  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.line, 'route add 10.9.0.0/24 via 10.0.0.254');
+    assert.deepEqual(e.rollback?.failed, []);
+    assert.deepEqual(e.rollback?.commands, ["ip -n ns2 -force -batch - <<'EOF'\naddr del 10.0.0.2/24 dev tap2\nEOF"]);
+    return true;
+  });
+  const argv = runner.calls.map((c) => c.argv.join(' '));
+  assert.ok(argv.includes('ip -n ns1 -batch -'), 'the other namespace of the phase still ran');
+  assert.ok(argv.indexOf('ip -n ns2 -force -batch -') > argv.indexOf('ip -n ns2 -batch -'));
+  assert.ok(!argv.some((a) => a.startsWith('ip netns exec ns1 iptables-restore')), 'the next phase did not start');
+});
+
+test('inverse: adds are deleted, sysctls set back; changes in place are left to the next up', async () => {
+  const { inverse, appliedActions } = await import('../../src/apply/apply.js');
+  const add = { kind: 'netns.add', ns: 'a', object: 'node a', reason: '' } as const;
+  assert.deepEqual(inverse(add), { kind: 'netns.del', ns: 'a', object: 'node a', reason: 'roll back the failed step' });
+  assert.equal(inverse({ kind: 'sysctl.set', ns: 'a', key: 'net/ipv4/ip_forward', value: '1', object: 'node a', reason: '' }), undefined, 'no previous value known');
+  assert.equal(inverse({ kind: 'sysctl.set', ns: 'a', key: 'net/ipv4/ip_forward', value: '1', previous: '0', object: 'node a', reason: '' })?.kind, 'sysctl.set');
+  assert.equal(inverse({ kind: 'link.set', ns: 'a', name: 'e', set: { up: true }, object: '', reason: '' }), undefined);
+  assert.equal(inverse({ kind: 'qdisc.replace', ns: 'a', dev: 'e', qdisc: { kind: 'tbf', impair: { rate: 1 } }, object: '', reason: '' }), undefined, 'a replaced qdisc had a previous one');
+  const step = { phase: 'configure' as const, ns: 'a', argv: [], lines: [add, add, { ...add, ns: 'b' }], actions: [] };
+  assert.deepEqual(appliedActions(step, 'Command failed -:3').map((a) => a.ns), ['a']);
+});
