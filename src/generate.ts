@@ -33,7 +33,9 @@ function single(o: GenerateOptions, p: string, name: string) {
     nodes[`${p}h${i}`] = null;
     links.push({ endpoints: [`${p}h${i}:eth0`, `${p}br:${p}p${i}`], addresses: { [`${p}h${i}`]: `${v4(i, [0, 0])}/16` } });
   }
-  return { ...header(name, `${o.n} namespaces on one bridge`), nodes, bridges: { [`${p}br`]: null }, links };
+  // The far ends reach each other: the bridge forwards between any two of its ports.
+  const checks = o.n >= 2 ? [{ ping: { from: `${p}h1`, to: v4(o.n, [0, 0]) } }, { ping: { from: `${p}h${o.n}`, to: v4(1, [0, 0]) } }] : [];
+  return { ...header(name, `${o.n} namespaces on one bridge`), nodes, bridges: { [`${p}br`]: null }, links, ...(checks.length ? { checks } : {}) };
 }
 
 /** N routers in a line; every router routes to every link's subnet (static routes, forwarding). */
@@ -60,7 +62,12 @@ function linear(o: GenerateOptions, p: string, name: string, ring: boolean) {
       }
     }
   }
-  return { ...header(name, `${o.n} routers in a ${ring ? 'ring' : 'line'}`), nodes, links };
+  // A line: the first router reaches the last one through every router in between, and back.
+  // A ring has no routes: each router reaches its neighbours.
+  const checks = ring
+    ? [{ ping: { from: `${p}r1`, to: `${subnet(0)}.2` } }, { ping: { from: `${p}r${o.n}`, to: `${subnet(count - 1)}.1` } }]
+    : [{ ping: { from: `${p}r1`, to: `${subnet(count - 1)}.2` } }, { ping: { from: `${p}r${o.n}`, to: `${subnet(0)}.1` } }];
+  return { ...header(name, `${o.n} routers in a ${ring ? 'ring' : 'line'}`), nodes, links, checks };
 }
 
 /** A tree of bridges (depth, fanout) with hosts under the leaves, one subnet 10.0.0.0/16. */
@@ -89,7 +96,9 @@ function tree(o: GenerateOptions, p: string, name: string) {
     return br;
   };
   build(1);
-  return { ...header(name, `tree of bridges, depth ${depth}, fanout ${fanout}, ${h} hosts`), nodes, bridges, links };
+  // The first and the last host are the furthest apart: through the root bridge.
+  const checks = h >= 2 ? [{ ping: { from: `${p}h1`, to: v4(h, [0, 0]) } }, { ping: { from: `${p}h${h}`, to: v4(1, [0, 0]) } }] : [];
+  return { ...header(name, `tree of bridges, depth ${depth}, fanout ${fanout}, ${h} hosts`), nodes, bridges, links, ...(checks.length ? { checks } : {}) };
 }
 
 export function generate(o: GenerateOptions): string {

@@ -35,3 +35,12 @@ test('out-of-range sizes are refused with a message', () => {
   assert.throws(() => generate({ topology: 'linear', n: 1 }), GenerateError);
   assert.throws(() => generate({ topology: 'tree', n: 0, depth: 13, fanout: 2 }), /at most 4096 hosts/);
 });
+
+test('every generated lab carries checks between its far ends, so up proves it works', () => {
+  const far = (t: Parameters<typeof generate>[0]) => load(generate(t)).checks.map((c) => `${c.kind} ${c.label}`);
+  assert.deepEqual(far({ topology: 'single', n: 50, prefix: 'x' }), ['ping ping xh1 -> 10.0.0.50', 'ping ping xh50 -> 10.0.0.1']);
+  assert.deepEqual(far({ topology: 'linear', n: 5 }), ['ping ping r1 -> 10.100.3.2', 'ping ping r5 -> 10.100.0.1']);
+  assert.deepEqual(far({ topology: 'ring', n: 5 }), ['ping ping r1 -> 10.100.0.2', 'ping ping r5 -> 10.100.4.1']);
+  assert.deepEqual(far({ topology: 'tree', n: 0, depth: 2, fanout: 2 }), ['ping ping h1 -> 10.0.0.4', 'ping ping h4 -> 10.0.0.1']);
+  assert.deepEqual(far({ topology: 'single', n: 1 }), []);
+});
