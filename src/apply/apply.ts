@@ -2,7 +2,7 @@
 // before it is made, and maps a failure back to the lab object it served.
 import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
-import { commandText, parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
+import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
 import { concurrency, readIptables, taggedRules } from '../observe/observe.js';
 import { render, type Step } from '../render/render.js';
@@ -142,9 +142,10 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
   }
 }
 
-async function runStep(runner: CommandRunner, step: Step, j: Journal): Promise<void> {
-  if (step.actions[0]?.kind === 'process.start' || step.actions[0]?.kind === 'process.stop') return runProcessStep(runner, step, j);
-  const r = await runner.run(step.argv, step.input !== undefined ? { input: step.input } : {});
+const isProcessStep = (s: Step) => s.actions[0]?.kind === 'process.start' || s.actions[0]?.kind === 'process.stop';
+
+/** Throws an ApplyError, naming the lab object, when a step's command failed. */
+function judge(step: Step, r: RunResult): void {
   if (r.exitCode === 0) return;
   if (step.tolerant) {
     const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
@@ -260,10 +261,21 @@ export class Applier {
     // Every step of the phase runs to its end; a failed one is then rolled back, so the lab is
     // left as the steps before it made it: `down` removes that, `up` converges from it.
     const failures: { step: Step; error: unknown }[] = [];
-    await parallel(ps, concurrency(), async (s) => {
+    // The commands of a phase are independent: all of them through one runMany (a few shells).
+    const plain = ps.filter((s) => !isProcessStep(s));
+    const results = await runMany(this.runner, plain.map((s) => ({ argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })), concurrency());
+    plain.forEach((s, i) => {
+      try {
+        judge(s, results[i]!);
+        events.stepDone?.(s, performance.now() - t0);
+      } catch (error) {
+        failures.push({ step: s, error });
+      }
+    });
+    await parallel(ps.filter(isProcessStep), concurrency(), async (s) => {
       const t = performance.now();
       try {
-        await runStep(this.runner, s, j);
+        await runProcessStep(this.runner, s, j);
         events.stepDone?.(s, performance.now() - t);
       } catch (error) {
         failures.push({ step: s, error });

@@ -79,14 +79,23 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     if (l.alias !== undefined && l.alias !== mark) report.skipped.push(`host interface ${name} (marked ${l.alias})`);
     else report.hostLinks.push(name);
   }
-  // Namespaces first (their veths go with them), then what is left in the host, bridges last.
+  // Host veth ends whose peer goes with its namespace are only set down first: measured here, a
+  // namespace whose device holds an unresolved neighbour entry (a ping to an address nobody has)
+  // takes the kernel ~1.7 s to destroy, unless its carrier went away before (which flushes the
+  // entry); `link set down` is cheap, while deleting 100 veths one by one takes ~1.8 s and deleting
+  // their namespaces ~0.1 s. Then the namespaces, then the rest of the host links, bridges last.
   const peersGone = new Set(report.namespaces);
-  const hostDel = report.hostLinks.filter((n) => {
+  const viaNs = (n: string) => {
     const peer = j.peers[HOST]?.[n];
-    return !(peer && peersGone.has(peer.split('/')[0]!));
-  });
-  hostDel.sort((a, b) => Number(links.get(a)?.kind === 'bridge') - Number(links.get(b)?.kind === 'bridge'));
-  const lines = [...report.namespaces.map((n) => `netns del ${n}`), ...hostDel.map((n) => `link del dev ${n}`)];
+    return !!peer && peersGone.has(peer.split('/')[0]!);
+  };
+  const bridge = (n: string) => links.get(n)?.kind === 'bridge';
+  const lines = [
+    ...report.hostLinks.filter((n) => viaNs(n) && links.get(n)?.up).map((n) => `link set dev ${n} down`),
+    ...report.namespaces.map((n) => `netns del ${n}`),
+    ...report.hostLinks.filter((n) => !viaNs(n) && !bridge(n)).map((n) => `link del dev ${n}`),
+    ...report.hostLinks.filter(bridge).map((n) => `link del dev ${n}`),
+  ];
   if (lines.length) await exec(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`, true);
 
   if (j.hostIptables.length) {

@@ -1,7 +1,7 @@
 // observe: reads what the kernel has now, for the namespaces and objects a lab concerns.
 import { availableParallelism } from 'node:os';
 import { HOST, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
-import { parallel, type CommandRunner } from '../runner/runner.js';
+import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
 import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
 import { startTimes } from '../apply/processes.js';
@@ -33,13 +33,6 @@ export async function readIptables(runner: CommandRunner, ns: string, family: Fa
   return normalizeSave(await must(runner, nsExec(ns, [saveTool(family)])));
 }
 
-export async function readSysctls(runner: CommandRunner, ns: string, keys: string[]): Promise<Map<string, string>> {
-  if (keys.length === 0) return new Map();
-  const r = await runner.run(nsExec(ns, ['grep', '-H', '-s', '', ...keys.map((k) => `/proc/sys/${k}`)]));
-  // grep exits 2 when a file is missing; the keys it could read are still printed.
-  return parseSysctlGrep(r.stdout);
-}
-
 /** Host rules tagged with the lab's comment, as iptables-save prints them. */
 export function taggedRules(saved: Map<string, string>, family: Family, lab: string): HostRule[] {
   const out: HostRule[] = [];
@@ -56,32 +49,68 @@ export function taggedRules(saved: Map<string, string>, family: Family, lab: str
   return out;
 }
 
-export async function observeNamespace(runner: CommandRunner, ns: string, opts: { v6rules: boolean; sysctls: string[]; iptables: Family[]; qdiscs?: boolean }): Promise<ObservedNs> {
-  const base = ns === HOST ? ['ip', '-j', '-d', '-batch', '-'] : ['ip', '-n', ns, '-j', '-d', '-batch', '-'];
-  const docs = splitJsonDocs(await must(runner, base, ns === HOST ? 'addr show\n' : 'addr show\nroute show table all\nrule show\n'));
+interface NsReadOptions {
+  v6rules: boolean;
+  sysctls: string[];
+  iptables: Family[];
+  qdiscs?: boolean;
+}
+
+/** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
+function nsReads(ns: string, opts: NsReadOptions): Command[] {
+  const host = ns === HOST;
+  const cmds: Command[] = [{ argv: host ? ['ip', '-j', '-d', '-batch', '-'] : ['ip', '-n', ns, '-j', '-d', '-batch', '-'], input: host ? 'addr show\n' : 'addr show\nroute show table all\nrule show\n' }];
+  if (opts.v6rules && !host) cmds.push({ argv: ['ip', '-6', '-n', ns, '-j', 'rule', 'show'] });
+  // Impairments (netem, tbf) are root qdiscs: read only where the lab has or had some.
+  if (opts.qdiscs) cmds.push({ argv: ['tc', ...(host ? [] : ['-n', ns]), '-j', 'qdisc', 'show'] });
+  if (opts.sysctls.length) cmds.push({ argv: nsExec(ns, ['grep', '-H', '-s', '', ...opts.sysctls.map((k) => `/proc/sys/${k}`)]) });
+  if (!host) for (const family of opts.iptables) cmds.push({ argv: nsExec(ns, [saveTool(family)]) });
+  return cmds;
+}
+
+/** Parses what nsReads' commands printed, in the same order. */
+function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunResult[]): ObservedNs {
+  let i = 0;
+  const next = (tolerant = false): string => {
+    const c = cmds[i]!;
+    const r = results[i++]!;
+    // grep exits 2 when a sysctl file is missing; the keys it could read are still printed.
+    if (r.exitCode !== 0 && !tolerant) throw new ObserveError(`reading the kernel's state failed: ${c.argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    return r.stdout;
+  };
+  const docs = splitJsonDocs(next());
   const links = parseLinks(docs[0] ?? []);
   const routes = ns === HOST ? [] : parseRoutes(docs[1] ?? []);
   const rules = ns === HOST ? [] : parseRules(docs[2] ?? [], 'ipv4');
-  if (opts.v6rules && ns !== HOST) {
-    rules.push(...parseRules(JSON.parse((await must(runner, ['ip', '-6', '-n', ns, '-j', 'rule', 'show'])).trim() || '[]') as unknown[], 'ipv6'));
-  }
+  if (opts.v6rules && ns !== HOST) rules.push(...parseRules(JSON.parse(next().trim() || '[]') as unknown[], 'ipv6'));
   if (opts.qdiscs) {
-    // Impairments (netem, tbf) are root qdiscs: read only where the lab has or had some.
-    const text = await must(runner, ['tc', ...(ns === HOST ? [] : ['-n', ns]), '-j', 'qdisc', 'show']);
-    for (const [dev, q] of parseQdiscs(JSON.parse(text.trim() || '[]') as unknown[])) {
+    for (const [dev, q] of parseQdiscs(JSON.parse(next().trim() || '[]') as unknown[])) {
       const l = links.get(dev);
       if (l) l.qdisc = q;
     }
   }
-  const sysctls = await readSysctls(runner, ns, opts.sysctls);
+  const sysctls = opts.sysctls.length ? parseSysctlGrep(next(true)) : new Map<string, string>();
   const iptables = new Map<string, string>();
   if (ns !== HOST) {
     for (const family of opts.iptables) {
-      for (const [table, text] of await readIptables(runner, ns, family)) iptables.set(tableKey(family, table as IptTable), text);
+      for (const [table, text] of normalizeSave(next())) iptables.set(tableKey(family, table as IptTable), text);
     }
   }
   const lo = links.get('lo');
   return { links, routes, rules, sysctls, iptables, ...(ns !== HOST && lo?.alias ? { mark: lo.alias } : {}) };
+}
+
+/** Reads namespaces, all their commands through one runMany (a few shells, not a spawn each). */
+export async function observeNamespaces(runner: CommandRunner, targets: [string, NsReadOptions][]): Promise<Map<string, ObservedNs>> {
+  const plans = targets.map(([ns, opts]) => ({ ns, opts, cmds: nsReads(ns, opts) }));
+  const results = await runMany(runner, plans.flatMap((p) => p.cmds), concurrency());
+  const out = new Map<string, ObservedNs>();
+  let at = 0;
+  for (const p of plans) {
+    out.set(p.ns, parseNs(p.ns, p.opts, p.cmds, results.slice(at, at + p.cmds.length)));
+    at += p.cmds.length;
+  }
+  return out;
 }
 
 /** Observes every namespace the desired state or the journal names, and the host. */
@@ -89,19 +118,21 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const netns = await listNetns(runner);
   const names = new Set([HOST, ...desired.namespaces, ...(journal?.namespaces ?? [])]);
   const targets = [...names].filter((n) => n === HOST || netns.has(n));
-  const results = await parallel(targets, concurrency(), async (ns) => {
-    const want = desired.ns.get(ns);
-    // A lab namespace is the lab's alone: its IPv4 tables are read even when the lab declares
-    // none, so that rules added by hand are seen (and reset by up).
-    const families = new Set<Family>(ns === HOST ? [] : ['ipv4']);
-    for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[ns] ?? {})]) families.add(k.split('/')[0] as Family);
-    const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[ns] ?? {})]);
-    if (ns === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
-    const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(ns) ?? false);
-    const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(ns) ?? false);
-    return [ns, await observeNamespace(runner, ns, { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs })] as const;
-  });
-  const ns = new Map(results);
+  const ns = await observeNamespaces(
+    runner,
+    targets.map((name) => {
+      const want = desired.ns.get(name);
+      // A lab namespace is the lab's alone: its IPv4 tables are read even when the lab declares
+      // none, so that rules added by hand are seen (and reset by up).
+      const families = new Set<Family>(name === HOST ? [] : ['ipv4']);
+      for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[name] ?? {})]) families.add(k.split('/')[0] as Family);
+      const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[name] ?? {})]);
+      if (name === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
+      const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
+      const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
+      return [name, { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs }] as [string, NsReadOptions];
+    }),
+  );
   const hostIptables: HostRule[] = [];
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
   const hostTables: ObservedState['hostTables'] = {};
