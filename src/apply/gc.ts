@@ -6,6 +6,7 @@ import { HOST, type Family } from '../model/types.js';
 import { listNetns, readIptables } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
+import { dropEmptyTables } from './teardown.js';
 import { commandText, parallel, type CommandRunner } from '../runner/runner.js';
 import { listJournals, removeJournal, stateDir, type Journal } from '../state/journal.js';
 import { concurrency } from '../observe/observe.js';
@@ -21,6 +22,8 @@ export interface GcReport {
   hostRules: { family: Family; table: string; chain: string; spec: string; lab: string }[];
   /** Journals none of whose objects exist any more. */
   journals: string[];
+  /** nf_tables tables left empty once the orphan rules were removed (dry run: the candidates). */
+  droppedTables: string[];
   commands: string[];
 }
 
@@ -40,7 +43,7 @@ async function journalHasObjects(runner: CommandRunner, j: Journal, netns: Set<s
 }
 
 export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {}): Promise<GcReport> {
-  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], commands: [] };
+  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], commands: [] };
   const journals = new Map(listJournals().map((j) => [j.lab, j]));
   const netns = await listNetns(runner);
 
@@ -92,7 +95,11 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
   if (lines.length) await exec(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`);
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const rules = report.hostRules.filter((x) => x.family === family).map((x) => ({ family, table: x.table as never, chain: x.chain, spec: x.spec }));
-    if (rules.length) await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
+    if (!rules.length) continue;
+    await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
+    // Whether a table existed before the lab was in its lost journal: a table left with nothing
+    // at all (no rules, ACCEPT policies) is the same as no table, and goes.
+    report.droppedTables.push(...(await dropEmptyTables(runner, family, new Set(rules.map((r) => r.table as string)), (argv) => exec(argv), !!opts.dryRun)).map((t) => `${family === 'ipv4' ? 'ip' : 'ip6'} ${t}`));
   }
   for (const lab of report.journals) {
     report.commands.push(`rm ${join(stateDir(), 'labs', `${lab}.json`)}`);

@@ -28,22 +28,32 @@ async function hostLinks(runner: CommandRunner) {
 }
 
 /**
- * With the nf_tables backend, the first rule in a table creates the table: after removing the
- * lab's rules, drop the tables that did not exist before the lab and are empty again, so the host
- * is exactly as it was. A table that gained anything else is left alone.
+ * With the nf_tables backend, the first rule in a table creates the table: once the lab's rules
+ * are gone, the candidate tables that hold nothing (no rules, ACCEPT policies) are deleted again,
+ * so the host is exactly as it was. A table that gained anything else is left alone.
  */
+export async function dropEmptyTables(runner: CommandRunner, family: Family, candidates: Set<string>, exec: (argv: string[]) => Promise<void>, dryRun: boolean): Promise<string[]> {
+  if (!candidates.size) return [];
+  const save = await runner.run([family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']);
+  if (!/\(nf_tables\)/.test(save.stdout)) return [];
+  const dropped: string[] = [];
+  for (const [table, text] of normalizeSave(save.stdout)) {
+    if (!candidates.has(table)) continue;
+    const untouched = text.split('\n').filter(Boolean).every((l) => /^:[A-Z]+ ACCEPT$/.test(l));
+    if (!untouched && !dryRun) continue;
+    await exec(['nft', 'delete', 'table', family === 'ipv4' ? 'ip' : 'ip6', table]);
+    dropped.push(table);
+  }
+  return dropped;
+}
+
+/** The tables the lab's host rules brought into being (they did not exist before its first rule). */
 async function dropCreatedTables(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, dryRun: boolean): Promise<void> {
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const before = j.hostTablesBefore?.[family];
     if (!before) continue;
-    const save = await runner.run([family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']);
-    if (!/\(nf_tables\)/.test(save.stdout)) continue;
-    for (const [table, text] of normalizeSave(save.stdout)) {
-      if (before.includes(table) || !j.hostIptables.some((r) => r.family === family && r.table === table)) continue;
-      const lines = text.split('\n').filter(Boolean);
-      const untouched = lines.every((l) => /^:[A-Z]+ ACCEPT$/.test(l));
-      if (untouched || dryRun) await exec(['nft', 'delete', 'table', family === 'ipv4' ? 'ip' : 'ip6', table]);
-    }
+    const created = new Set(j.hostIptables.filter((r) => r.family === family && !before.includes(r.table)).map((r) => r.table as string));
+    await dropEmptyTables(runner, family, created, exec, dryRun);
   }
 }
 

@@ -295,6 +295,7 @@ program
       ...r.hostLinks.map((l) => `host interface ${l.name} (marked by lab ${l.lab})`),
       ...r.hostRules.map((x) => `${x.family === 'ipv4' ? 'iptables' : 'ip6tables'} -t ${x.table} -A ${x.chain} ${x.spec} (lab ${x.lab})`),
       ...r.journals.map((l) => `journal of lab ${l} (everything it lists is gone)`),
+      ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
     ];
     if (!what.length) {
       out('nothing to collect: every marked object belongs to a lab that is up');

@@ -70,7 +70,7 @@ describe('labs/*.yaml on the real kernel', () => {
       // here with the reason, and run in the full-kernel VM (vagrant/ci) where it must pass.
       const up = netlab(['up', file], env);
       if (up.code === 6 && process.env.NETLAB_REQUIRE_FULL_KERNEL !== '1') {
-        const missing = [...up.stderr.matchAll(/this kernel lacks ([^(]+?) \(module/g)].map((m) => m[1]).join(', ');
+        const missing = [...up.stderr.matchAll(/this kernel lacks (.+?) \(module /g)].map((m) => m[1]).join(', ');
         assert.match(up.stderr, /nothing was changed/);
         t.skip(`this kernel lacks ${missing}: the lab runs in the full-kernel VM (vagrant/ci)`);
         console.log(`# SKIP ${name}: this kernel lacks ${missing}`);
