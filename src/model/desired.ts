@@ -73,25 +73,6 @@ export function desiredState(lab: Lab): DesiredState {
     };
     ns.get(b.ns)!.links.set(b.name, l);
   }
-  for (const node of lab.nodes.values()) {
-    for (const i of node.interfaces) {
-      ns.get(node.name)!.links.set(i.name, {
-        name: i.name,
-        kind: i.type,
-        up: i.up,
-        addresses: i.addresses.map((a) => a.cidr),
-        alias: mark,
-        object: `${i.type} ${node.name}:${i.name}`,
-        ...(i.vlan ? { vlan: i.vlan } : {}),
-        ...(i.table !== undefined ? { vrfTable: i.table } : {}),
-        ...(i.mode ? { bondMode: i.mode } : {}),
-        ...(i.master ? { master: i.master } : {}),
-        ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
-        ...(i.mac ? { mac: i.mac } : {}),
-        ...(addrGenNone ? { addrGenNone } : {}),
-      });
-    }
-  }
   for (const link of lab.links) {
     const object = `link ${endLabel(link.ends[0])} <-> ${endLabel(link.ends[1])}`;
     link.ends.forEach((e: EndSpec, i) => {
@@ -112,6 +93,27 @@ export function desiredState(lab: Lab): DesiredState {
         ...(addrGenNone ? { addrGenNone } : {}),
       });
     });
+  }
+  // A node's own interfaces after the veth ends: a VLAN can only come up after its parent, and
+  // the settings are applied in this order.
+  for (const node of lab.nodes.values()) {
+    for (const i of node.interfaces) {
+      ns.get(node.name)!.links.set(i.name, {
+        name: i.name,
+        kind: i.type,
+        up: i.up,
+        addresses: i.addresses.map((a) => a.cidr),
+        alias: mark,
+        object: `${i.type} ${node.name}:${i.name}`,
+        ...(i.vlan ? { vlan: i.vlan } : {}),
+        ...(i.table !== undefined ? { vrfTable: i.table } : {}),
+        ...(i.mode ? { bondMode: i.mode } : {}),
+        ...(i.master ? { master: i.master } : {}),
+        ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
+        ...(i.mac ? { mac: i.mac } : {}),
+        ...(addrGenNone ? { addrGenNone } : {}),
+      });
+    }
   }
   for (const node of lab.nodes.values()) {
     const s = ns.get(node.name)!;

@@ -139,6 +139,8 @@ export function parseRules(docs: unknown[], family: Family): RuleState[] {
     const isDefault = (r.priority === 0 && table === 255) || (r.priority === 32766 && table === 254) || (r.priority === 32767 && table === 253);
     if (isDefault && !r.src?.includes('/') && (r.src === undefined || r.src === 'all') && !r.fwmark) continue;
     if (r.action && r.action !== 'lookup' && !r.table) continue;
+    // The kernel's own rule for VRFs ("lookup [l3mdev-table]", pref 1000), made with the first VRF.
+    if ('l3mdev' in r) continue;
     const from = rulePrefix(r.src, r.srclen);
     const to = rulePrefix(r.dst, r.dstlen);
     const fwmark = r.fwmark ? canonicalMark(r.fwmask ? `${r.fwmark}/${r.fwmask}` : r.fwmark) : undefined;

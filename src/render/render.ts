@@ -63,14 +63,19 @@ export function ipLine(a: Action): string | undefined {
       return `link del dev ${a.name}`;
     case 'link.set': {
       const { downFirst, ...set } = a.set;
-      const first = downFirst ? `link set dev ${a.name} down\n` : '';
+      // A bond takes a member only while it is down, and the kernel applies `up` before `master`
+      // within one command: down first, enslave, then up on a line of its own.
+      if (downFirst) {
+        const { up, ...rest } = set;
+        return [`link set dev ${a.name} down`, `link set dev ${a.name} ${setText(rest)}`, ...(up !== undefined ? [`link set dev ${a.name} ${up ? 'up' : 'down'}`] : [])].join('\n');
+      }
       // The kernel applies `up` before `addrgenmode` within one command, and a bridge without
       // ports is up at once: it would get its link-local address. addrgenmode goes first.
       if (set.addrGenNone && set.up) {
         const { up, ...rest } = set;
-        return `${first}link set dev ${a.name} ${setText(rest)}\nlink set dev ${a.name} ${up ? 'up' : 'down'}`;
+        return `link set dev ${a.name} ${setText(rest)}\nlink set dev ${a.name} ${up ? 'up' : 'down'}`;
       }
-      return `${first}link set dev ${a.name} ${setText(set)}`;
+      return `link set dev ${a.name} ${setText(set)}`;
     }
     case 'addr.add':
       return `addr add ${a.cidr} dev ${a.dev}${a.cidr.includes(':') ? ' nodad' : ''}`;

@@ -8,7 +8,7 @@ import { describe as line } from '../../src/plan/actions.js';
 import { render, scriptOf } from '../../src/render/render.js';
 import { formatDuration, formatRate, parseDuration, parsePercent, parseQdiscs, parseRate, qdiscArgs, qdiscMatches, qdiscOf } from '../../src/model/impair.js';
 import { labFeatures } from '../../src/model/features.js';
-import { parseLinks } from '../../src/observe/parse.js';
+import { parseLinks, parseRules } from '../../src/observe/parse.js';
 import { applied, emptyObserved, labOf } from '../lib/fake.js';
 import { impairmentOf } from '../../src/cli/impair.js';
 
@@ -129,8 +129,14 @@ test('VRF, dummy, bond and stacked VLANs: created in the namespace batch after t
   assert.ok(at('link add name bond0 type bond mode active-backup miimon 100') >= 0);
   assert.ok(at('link add link bond0 name bond0.7 type vlan id 7 protocol 802.1Q') > at('link add name bond0 '));
   assert.ok(at('link add link bond0.7 name bond0.7.8 type vlan id 8 protocol 802.1ad') > at('link add link bond0 '));
-  // A bond takes members that are down: each is set down, then enslaved and up.
-  assert.ok(at('link set dev e1 down') >= 0 && at('link set dev e1 alias netlab:v master bond0 up') === at('link set dev e1 down') + 1);
+  // A bond takes members that are down, and the kernel applies `up` before `master` in one
+  // command: down, enslave, up, on three lines.
+  assert.equal(at('link set dev e1 alias netlab:v master bond0'), at('link set dev e1 down') + 1);
+  assert.equal(pe[at('link set dev e1 down') + 2], 'link set dev e1 up');
+  assert.ok(!pe.includes('link set dev e1 alias netlab:v master bond0 up'));
+  // A VLAN comes up only after its parent.
+  assert.ok(at('link set dev bond0.7 alias netlab:v up') > at('link set dev bond0 alias netlab:v up'));
+  assert.ok(at('link set dev bond0 alias netlab:v up') > at('link set dev e2 up'), 'the bond comes up after its members are in');
   assert.ok(at('link set dev to-red alias netlab:v master red up') > at('link add name red '));
   assert.ok(at('route add 10.1.99.0/24 via 10.1.0.2 table 10') > at('addr add 10.1.0.1/24 dev to-red'));
   // The veths come first, from the root namespace, in the links phase.
@@ -181,4 +187,9 @@ test('netlab impair: options to an impairment, with the value that is wrong name
   assert.throws(() => impairmentOf({ delay: '100' }), /--delay 100: not a valid value/);
   assert.throws(() => impairmentOf({ loss: '150%' }), /--loss 150%/);
   assert.throws(() => impairmentOf({ jitter: '5ms' }), /--jitter needs --delay/);
+});
+
+test("the kernel's own VRF rule (l3mdev, pref 1000) is not the lab's and never deleted", () => {
+  const rules = parseRules([{ priority: 0, src: 'all', table: 'local' }, { priority: 1000, src: 'all', l3mdev: null }, { priority: 32766, src: 'all', table: 'main' }, { priority: 32767, src: 'all', table: 'default' }], 'ipv4');
+  assert.deepEqual(rules, []);
 });
