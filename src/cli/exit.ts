@@ -31,3 +31,9 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/** Every command that touches namespaces needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN). */
+export function requireRoot(what: string): void {
+  if (process.getuid && process.getuid() !== 0)
+    throw new CliError(`netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
+}

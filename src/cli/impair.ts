@@ -3,9 +3,9 @@
 // file says, like any other drift.
 import { Option, type Command } from 'commander';
 import type { CommandRunner } from '../runner/runner.js';
-import { CliError, EXIT } from './exit.js';
+import { CliError, EXIT, requireRoot } from './exit.js';
 import { HOST_NODE, resolveTarget } from '../ops/target.js';
-import { impairText, parseDuration, parsePercent, parseRate, qdiscArgs, qdiscOf } from '../model/impair.js';
+import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair.js';
 import type { Impairment } from '../model/types.js';
 import { addUnique, writeJournal } from '../state/journal.js';
 import { missingFeatureText, probeFeatures } from '../capabilities.js';
@@ -21,25 +21,23 @@ interface ImpairOptions {
   clear?: boolean;
 }
 
-/** The options as an Impairment, or a CliError naming the bad value. */
+/** The options as an Impairment, or a CliError naming the bad value (the lab file's rules). */
 export function impairmentOf(o: ImpairOptions): Impairment {
-  const i: Impairment = {};
-  const bad = (flag: string, v: string, eg: string) => new CliError(`--${flag} ${v}: not a valid value`, EXIT.error, `e.g. --${flag} ${eg}`);
-  if (o.delay !== undefined) i.delay = parseDuration(o.delay) ?? (() => { throw bad('delay', o.delay!, '100ms'); })();
-  if (o.jitter !== undefined) i.jitter = parseDuration(o.jitter) ?? (() => { throw bad('jitter', o.jitter!, '10ms'); })();
-  if (o.rate !== undefined) i.rate = parseRate(o.rate) ?? (() => { throw bad('rate', o.rate!, '10mbit'); })();
-  if (o.loss !== undefined) {
-    const l = parsePercent(/%$/.test(o.loss) ? o.loss : `${o.loss}%`);
-    if (l === undefined || l > 100) throw bad('loss', o.loss, '1% (0-100)');
-    i.loss = l;
-  }
-  if (o.limit !== undefined) {
-    const n = Number(o.limit);
-    if (!Number.isInteger(n) || n < 1) throw bad('limit', o.limit, '1000 (packets)');
-    i.limit = n;
-  }
-  if (i.jitter && !i.delay) throw new CliError('--jitter needs --delay', EXIT.error, 'netem varies the delay by the jitter: e.g. --delay 100ms --jitter 10ms');
-  return i;
+  const limit = o.limit === undefined ? undefined : /^\d+$/.test(o.limit) ? Number(o.limit) : NaN;
+  const raw = {
+    ...(o.delay !== undefined ? { delay: o.delay } : {}),
+    ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
+    ...(o.rate !== undefined ? { rate: o.rate } : {}),
+    ...(o.loss !== undefined ? { loss: /%$/.test(o.loss) ? o.loss : `${o.loss}%` } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+  };
+  const { impair, problems } = checkImpairment(raw);
+  const p = problems[0];
+  if (!p) return impair ?? {};
+  // In flags' words: "--delay 100: not a valid value", "--jitter needs --delay".
+  const needs = /^(\w+) needs a (\w+)$/.exec(p.message);
+  const message = needs ? `--${needs[1]} needs --${needs[2]}` : `--${p.field} ${o[p.field] ?? ''}: ${p.message.startsWith('invalid') ? 'not a valid value' : p.message}`;
+  throw new CliError(message, EXIT.error, p.hint.replace(/\b(delay|jitter|loss|rate|limit): (?=\d)/g, '--$1 '));
 }
 
 export function registerImpair(program: Command, runner: CommandRunner, out: (s: string) => void): void {
@@ -55,6 +53,7 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
     .option('--limit <packets>', 'queue length in packets')
     .addOption(new Option('--clear', 'remove every impairment from the interface').conflicts(['delay', 'jitter', 'loss', 'rate', 'limit']))
     .action(async (labArg: string, end: string, o: ImpairOptions) => {
+      requireRoot('impair');
       const colon = end.indexOf(':');
       if (colon <= 0 || colon === end.length - 1) throw new CliError(`'${end}' is not NODE:IFACE`, EXIT.error, 'e.g. netlab impair LAB site-a:wan0 --delay 100ms');
       const node = end.slice(0, colon);

@@ -19,7 +19,7 @@ import { scriptOf } from '../render/render.js';
 import { listJournals, readJournal } from '../state/journal.js';
 import { generate, GenerateError, type Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
-import { CliError, EXIT, Exit } from './exit.js';
+import { CliError, EXIT, Exit, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
 import { gc } from '../apply/gc.js';
 import { labNameOf } from '../ops/target.js';
@@ -31,13 +31,6 @@ const runner = new ExecaRunner();
 process.env.NETLAB_HELPERS ??= fileURLToPath(new URL('../../../src/helpers', import.meta.url));
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
-
-function requireRoot(what: string): void {
-  if (process.getuid && process.getuid() !== 0) {
-    err(`netlab ${what}: needs root (network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN)\n  hint: sudo netlab ${what} ...`);
-    throw new Exit(EXIT.error);
-  }
-}
 
 function requireUp(lab: string, file: string): void {
   if (readJournal(lab)) return;

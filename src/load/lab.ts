@@ -26,7 +26,7 @@ import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parseCidr
 import { LabError, SourceMap, didYouMean, type Problem } from './problems.js';
 import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } from './checks.js';
 import { validateSchema } from './schema.js';
-import { parseDuration, parsePercent, parseRate, type RawImpair } from '../model/impair.js';
+import { checkImpairment, type RawImpair } from '../model/impair.js';
 import {
   BUILTIN_CHAINS,
   IPT_TARGETS,
@@ -421,27 +421,11 @@ class Normalizer {
   }
 
   private impair(raw: RawImpair, path: SrcPath): Impairment | undefined {
-    const out: Impairment = {};
-    let ok = true;
-    const bad = (k: string, message: string, hint: string) => {
-      this.err([...path, k], message, hint);
-      ok = false;
-    };
-    if (raw.delay !== undefined) out.delay = parseDuration(raw.delay);
-    if (raw.jitter !== undefined) out.jitter = parseDuration(raw.jitter);
-    if (raw.rate !== undefined) out.rate = parseRate(raw.rate);
-    if (raw.loss !== undefined) {
-      const l = parsePercent(raw.loss);
-      if (l === undefined || l > 100) bad('loss', `loss ${String(raw.loss)} is not a percentage from 0 to 100`, 'e.g. loss: 1% or loss: 0.5%');
-      else out.loss = l;
-    }
-    if (raw.limit !== undefined) out.limit = raw.limit;
-    if (out.jitter && !out.delay) bad('jitter', 'jitter needs a delay', 'netem varies the delay by the jitter: add e.g. delay: 100ms');
-    if (out.jitter && out.delay && out.jitter > out.delay) bad('jitter', `jitter ${raw.jitter} is larger than the delay ${raw.delay}`, 'netem would reorder packets and clamp at zero: keep jitter at most the delay');
-    if (out.rate === 0) bad('rate', 'a rate of 0 would stop all traffic', 'to cut a link, set the interface down (up: false) or use loss: 100%');
-    if (!ok) return undefined;
-    return Object.keys(out).some((k) => out[k as keyof Impairment]) ? out : undefined;
+    const { impair, problems } = checkImpairment(raw);
+    for (const p of problems) this.err([...path, p.field], p.message, p.hint);
+    return impair;
   }
+
 
   private node(name: string, raw: RawNode): NodeSpec {
     const path: SrcPath = ['nodes', name];

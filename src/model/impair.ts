@@ -13,6 +13,41 @@ export interface RawImpair {
 const TIME_US: Record<string, number> = { us: 1, ms: 1000, s: 1_000_000 };
 const RATE_BIT: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, tbit: 1e12, bps: 8, kbps: 8e3, mbps: 8e6, gbps: 8e9, tbps: 8e12 };
 
+export interface ImpairProblem {
+  field: keyof RawImpair;
+  message: string;
+  hint: string;
+}
+
+/** Raw impairment values (lab file or command line) -> canonical numbers, or what is wrong with them. */
+export function checkImpairment(raw: RawImpair): { impair?: Impairment; problems: ImpairProblem[] } {
+  const problems: ImpairProblem[] = [];
+  const i: Impairment = {};
+  const parse = <K extends 'delay' | 'jitter' | 'rate'>(k: K, f: (s: string) => number | undefined, eg: string) => {
+    if (raw[k] === undefined) return;
+    const v = f(raw[k]!);
+    if (v === undefined) problems.push({ field: k, message: `invalid ${k} '${raw[k]}'`, hint: `e.g. ${k}: ${eg}` });
+    else i[k] = v;
+  };
+  parse('delay', parseDuration, '100ms');
+  parse('jitter', parseDuration, '10ms');
+  parse('rate', parseRate, '10mbit');
+  if (raw.loss !== undefined) {
+    const l = parsePercent(raw.loss);
+    if (l === undefined || l > 100) problems.push({ field: 'loss', message: `loss ${String(raw.loss)} is not a percentage from 0 to 100`, hint: 'e.g. loss: 1% or loss: 0.5%' });
+    else i.loss = l;
+  }
+  if (raw.limit !== undefined) {
+    if (!Number.isInteger(raw.limit) || raw.limit < 1) problems.push({ field: 'limit', message: `limit ${raw.limit} is not a queue length`, hint: 'a whole number of packets, e.g. limit: 1000' });
+    else i.limit = raw.limit;
+  }
+  if (i.jitter && !i.delay) problems.push({ field: 'jitter', message: 'jitter needs a delay', hint: 'netem varies the delay by the jitter: add e.g. delay: 100ms' });
+  if (i.jitter && i.delay && i.jitter > i.delay) problems.push({ field: 'jitter', message: `jitter ${raw.jitter} is larger than the delay ${raw.delay}`, hint: 'netem would reorder packets and clamp at zero: keep jitter at most the delay' });
+  if (i.rate === 0) problems.push({ field: 'rate', message: 'a rate of 0 would stop all traffic', hint: 'to cut a link, set the interface down (up: false) or use loss: 100%' });
+  if (problems.length) return { problems };
+  return { ...(Object.values(i).some(Boolean) ? { impair: i } : {}), problems };
+}
+
 /** "100ms" -> 100000 (microseconds); undefined if malformed. */
 export function parseDuration(s: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(us|ms|s)$/.exec(s);

@@ -3,10 +3,10 @@
 // drops root to its own user on Debian and AppArmor confines where it may write, so letting it
 // open the file would refuse paths such as /root/x.pcap.
 import { closeSync, openSync } from 'node:fs';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT, requireRoot } from '../cli/exit.js';
 import { didYouMean } from '../load/problems.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
-import { HOST_NODE, findProgram, fsReason, inTarget, missingIp, requireRootFor, resolveTarget, type Target } from './target.js';
+import { HOST_NODE, findProgram, fsReason, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 import { runForeground, targetEnv, whereText } from './exec.js';
 
 export interface CaptureOptions {
@@ -44,7 +44,7 @@ export function checkInterface(iface: string, known: string[], t: Pick<Target, '
 
 /** `netlab capture LAB NODE IFACE`: tcpdump's exit status. */
 export async function captureIn(labArg: string, node: string, iface: string, o: CaptureOptions): Promise<number> {
-  requireRootFor('capture');
+  requireRoot('capture');
   const tcpdump = findProgram('tcpdump');
   if ('error' in tcpdump) throw new CliError('tcpdump is not installed: netlab capture runs tcpdump in the namespace', EXIT.unsupported, TCPDUMP_HINT);
   const runner = new ExecaRunner();

@@ -3,9 +3,9 @@
 // status becomes netlab's (128+N when a signal N ended it; 127/126 when it cannot be run).
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { CliError } from '../cli/exit.js';
+import { CliError, requireRoot } from '../cli/exit.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { findProgram, inTarget, missingIp, requireRootFor, resolveTarget, type Target } from './target.js';
+import { findProgram, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 
 export interface ForegroundOptions {
   env?: NodeJS.ProcessEnv;
@@ -73,7 +73,7 @@ export const whereText = (t: Target) => `node ${t.node} of lab ${t.lab}`;
 
 /** `netlab exec LAB NODE -- CMD...`: the command's exit status. */
 export async function execIn(labArg: string, node: string, command: string[]): Promise<number> {
-  requireRootFor('exec');
+  requireRoot('exec');
   if (!command.length) throw new CliError('no command given', 1, `netlab exec ${labArg} ${node} -- COMMAND [ARGS...]`);
   const t = await resolveTarget(new ExecaRunner(), labArg, node);
   checkRunnable(command[0]!, whereText(t));

@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ExecaRunner } from '../runner/runner.js';
-import { findProgram, inTarget, requireRootFor, resolveTarget, type Target } from './target.js';
+import { findProgram, inTarget, resolveTarget, type Target } from './target.js';
 import { runForeground, targetEnv } from './exec.js';
+import { requireRoot } from '../cli/exit.js';
 
 /** Single-quotes a word for sh. */
 export const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -68,7 +69,7 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
 
 /** `netlab shell LAB NODE`: the shell's exit status. */
 export async function shellIn(labArg: string, node: string): Promise<number> {
-  requireRootFor('shell');
+  requireRoot('shell');
   const t: Target = await resolveTarget(new ExecaRunner(), labArg, node);
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-shell-'));
   try {

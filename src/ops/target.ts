@@ -85,11 +85,6 @@ export function inTarget(t: Pick<Target, 'ns'>, argv: string[]): string[] {
   return t.ns === null ? argv : ['ip', 'netns', 'exec', t.ns, ...argv];
 }
 
-export function requireRootFor(what: string): void {
-  if (process.getuid && process.getuid() !== 0)
-    throw new CliError(`netlab ${what} needs root: entering a network namespace needs CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
-}
-
 export type Lookup = { path: string } | { error: 'not-found' | 'not-executable'; path?: string };
 
 /** Finds a program as execvp(3) would, so a missing command is reported like a shell (127/126). */
