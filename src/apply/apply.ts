@@ -4,7 +4,8 @@ import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable 
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
-import { concurrency, readIptables, taggedRules } from '../observe/observe.js';
+import { ObserveError, concurrency, readIptables, taggedRules } from '../observe/observe.js';
+import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
 
@@ -198,17 +199,19 @@ function recordDone(j: Journal, phase: Phase, actions: Action[], desired: Desire
 
 /** Reads back what iptables-save made of the tables just restored, for later comparison. */
 async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action[], desired: DesiredState): Promise<void> {
-  const touched = new Map<string, Set<Family>>();
-  for (const a of actions) if (a.kind === 'iptables.restore') touched.set(a.ns, (touched.get(a.ns) ?? new Set()).add(a.family));
-  await parallel([...touched], concurrency(), async ([ns, families]) => {
-    for (const family of families) {
-      const saved = await readIptables(runner, ns, family);
-      for (const a of actions) {
-        if (a.kind !== 'iptables.restore' || a.ns !== ns || a.family !== family) continue;
-        const key = tableKey(family, a.table);
-        if (!desired.ns.get(ns)?.iptables.has(key)) delete j.iptables[ns]?.[key];
-        else j.iptables[ns]![key] = { hash: a.hash, saved: saved.get(a.table) ?? '' };
-      }
+  const touched = new Map<string, [string, Family]>();
+  for (const a of actions) if (a.kind === 'iptables.restore') touched.set(`${a.ns}|${a.family}`, [a.ns, a.family]);
+  const pairs = [...touched.values()];
+  const reads = await runMany(runner, pairs.map(([ns, family]) => ({ argv: ['ip', 'netns', 'exec', ns, saveTool(family)] })), concurrency());
+  pairs.forEach(([ns, family], i) => {
+    const r = reads[i]!;
+    if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ip netns exec ${ns} ${saveTool(family)}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    const saved = normalizeSave(r.stdout);
+    for (const a of actions) {
+      if (a.kind !== 'iptables.restore' || a.ns !== ns || a.family !== family) continue;
+      const key = tableKey(family, a.table);
+      if (!desired.ns.get(ns)?.iptables.has(key)) delete j.iptables[ns]?.[key];
+      else j.iptables[ns]![key] = { hash: a.hash, saved: saved.get(a.table) ?? '' };
     }
   });
   if (actions.some((a) => a.kind === 'hostipt.add' || a.kind === 'hostipt.del')) {

@@ -7,7 +7,7 @@ import { listNetns, readIptables } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
-import { commandText, parallel, type CommandRunner } from '../runner/runner.js';
+import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
 import { listJournals, removeJournal, stateDir, type Journal } from '../state/journal.js';
 import { concurrency } from '../observe/observe.js';
 import { startTimes } from './processes.js';
@@ -47,9 +47,11 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
   const journals = new Map(listJournals().map((j) => [j.lab, j]));
   const netns = await listNetns(runner);
 
-  // Namespaces: the mark is on their lo. One `ip -n NS` each, in parallel.
-  const marks = await parallel([...netns], concurrency(), async (ns) => {
-    const r = await runner.run(['ip', '-n', ns, '-j', 'link', 'show', 'dev', 'lo']);
+  // Namespaces: the mark is on their lo. One `ip -n NS` each, through runMany's few shells.
+  const names = [...netns];
+  const los = await runMany(runner, names.map((ns) => ({ argv: ['ip', '-n', ns, '-j', 'link', 'show', 'dev', 'lo'] })), concurrency());
+  const marks = names.map((ns, i) => {
+    const r = los[i]!;
     const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;
     return [ns, labOfMark(lo?.alias)] as const;
   });
