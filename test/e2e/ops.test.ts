@@ -89,9 +89,13 @@ links:
     assert.equal(wrong.code, 1);
     assert.equal(wrong.stderr, `error: lab ${LAB} has no node '${p}c'\n  hint: did you mean '${A}'? its nodes: ${A}, ${B}; @host is the host's root namespace (${BR}, ${PORT})\n`);
     noStack(wrong.stderr);
-    const notUp = run(['exec', `${LAB}-nope`, A, '--', 'true']);
+    // A near miss (one letter) gets a did-you-mean; a name like no lab gets the list of labs up.
+    const notUp = run(['exec', `${LAB}x`, A, '--', 'true']);
     assert.equal(notUp.code, 3);
-    assert.match(notUp.stderr, new RegExp(`^error: lab ${LAB}-nope is not up\\n  hint: run 'netlab up FILE' first; did you mean '${LAB}'\\?`));
+    assert.match(notUp.stderr, new RegExp(`^error: lab ${LAB}x is not up\\n  hint: run 'netlab up FILE' first; did you mean '${LAB}'\\?`));
+    const farOff = run(['exec', 'zz-no-such-lab-at-all', A, '--', 'true']);
+    assert.equal(farOff.code, 3);
+    assert.match(farOff.stderr, new RegExp(`^error: lab zz-no-such-lab-at-all is not up\\n  hint: run 'netlab up FILE' first; labs that are up: .*\\b${LAB}\\b`));
     const noFile = run(['exec', join(state.dir, 'missing.yaml'), A, '--', 'true']);
     assert.equal(noFile.code, 2, 'a lab file that cannot be read is reported as such');
     assert.match(noFile.stderr, /cannot read the lab file/);
