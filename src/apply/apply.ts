@@ -4,7 +4,7 @@ import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable 
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
-import { ObserveError, concurrency, readIptables, taggedRules } from '../observe/observe.js';
+import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
@@ -219,7 +219,7 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
     for (const family of ['ipv4', 'ipv6'] as Family[]) {
       const want = desired.hostIptables.filter((r) => r.family === family);
       if (!want.length) continue;
-      const have = taggedRules(await readIptables(runner, HOST, family), family, desired.lab);
+      const have = taggedRules(await readHostIptables(runner, family), family, desired.lab);
       const counters = new Map<string, number>();
       for (const r of want) {
         const k = `${r.table} ${r.chain}`;

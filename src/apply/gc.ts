@@ -3,7 +3,7 @@
 // gone. Removes those and nothing else: an unmarked object is never touched.
 import { join } from 'node:path';
 import { HOST, type Family } from '../model/types.js';
-import { listNetns, readIptables } from '../observe/observe.js';
+import { listNetns, readHostIptables } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
@@ -72,7 +72,7 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
   // Host iptables rules: tagged with a comment naming the lab.
   const taggedLabs = new Set<string>();
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
-    const saved = await readIptables(runner, HOST, family).catch(() => new Map<string, string>());
+    const saved = await readHostIptables(runner, family).catch(() => new Map<string, string>());
     for (const [table, text] of saved) {
       for (const line of text.split('\n')) {
         const m = /^-A (\S+) (.*--comment "?netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})"?.*)$/.exec(line);

@@ -1,7 +1,7 @@
 // down: removes what the journal says the lab made, and nothing else.
 import { existsSync } from 'node:fs';
 import { HOST, markOf, type Family } from '../model/types.js';
-import { listNetns, readIptables, taggedRules } from '../observe/observe.js';
+import { listNetns, readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
@@ -110,7 +110,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
 
   if (j.hostIptables.length) {
     for (const family of new Set<Family>(j.hostIptables.map((r) => r.family))) {
-      const rules = taggedRules(await readIptables(runner, HOST, family), family, j.lab);
+      const rules = taggedRules(await readHostIptables(runner, family), family, j.lab);
       if (!rules.length) continue;
       report.hostRules += rules.length;
       await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));

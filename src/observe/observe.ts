@@ -24,13 +24,9 @@ export async function listNetns(runner: CommandRunner): Promise<Set<string>> {
   return parseNetnsList(await must(runner, ['ip', '-j', 'netns', 'list']));
 }
 
-function nsExec(ns: string, argv: string[]): string[] {
-  return ns === HOST ? argv : ['ip', 'netns', 'exec', ns, ...argv];
-}
-
-/** Reads iptables-save for one namespace and family: table -> normalized text. */
-export async function readIptables(runner: CommandRunner, ns: string, family: Family): Promise<Map<string, string>> {
-  return normalizeSave(await must(runner, nsExec(ns, [saveTool(family)])));
+/** Reads the host's iptables-save for one family: table -> normalized text. */
+export async function readHostIptables(runner: CommandRunner, family: Family): Promise<Map<string, string>> {
+  return normalizeSave(await must(runner, [saveTool(family)]));
 }
 
 /** Host rules tagged with the lab's comment, as iptables-save prints them. */
@@ -56,46 +52,103 @@ interface NsReadOptions {
   qdiscs?: boolean;
 }
 
-/** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
+/**
+ * The commands that read one namespace. A lab namespace is read by ONE process: an
+ * `ip -n NS -j -d -batch -` whose batch also runs the other readers with `netns exec`, which
+ * ip forks (after flushing its own output) and waits for, so their output follows ip's in
+ * batch order. That is one ip and one fork per extra reader, instead of a spawn of
+ * `ip netns exec` plus the reader each (measured: about a quarter less time at N=200).
+ * The order is fixed for parseNs: the JSON readers first (one line each), then the
+ * iptables-save texts, then the sysctl grep last (grep exits 2 when a key is missing, which
+ * stops the batch, so nothing may follow it).
+ */
 function nsReads(ns: string, opts: NsReadOptions): Command[] {
-  const host = ns === HOST;
-  const cmds: Command[] = [{ argv: host ? ['ip', '-j', '-d', '-batch', '-'] : ['ip', '-n', ns, '-j', '-d', '-batch', '-'], input: host ? 'addr show\n' : 'addr show\nroute show table all\nrule show\n' }];
-  if (opts.v6rules && !host) cmds.push({ argv: ['ip', '-6', '-n', ns, '-j', 'rule', 'show'] });
-  // Impairments (netem, tbf) are root qdiscs: read only where the lab has or had some.
-  if (opts.qdiscs) cmds.push({ argv: ['tc', ...(host ? [] : ['-n', ns]), '-j', 'qdisc', 'show'] });
-  if (opts.sysctls.length) cmds.push({ argv: nsExec(ns, ['grep', '-H', '-s', '', ...opts.sysctls.map((k) => `/proc/sys/${k}`)]) });
-  if (!host) for (const family of opts.iptables) cmds.push({ argv: nsExec(ns, [saveTool(family)]) });
-  return cmds;
+  const sysctlFiles = opts.sysctls.map((k) => `/proc/sys/${k}`);
+  if (ns === HOST) {
+    const cmds: Command[] = [{ argv: ['ip', '-j', '-d', '-batch', '-'], input: 'addr show\n' }];
+    // Impairments (netem, tbf) are root qdiscs: read only where the lab has or had some.
+    if (opts.qdiscs) cmds.push({ argv: ['tc', '-j', 'qdisc', 'show'] });
+    if (sysctlFiles.length) cmds.push({ argv: ['grep', '-H', '-s', '', ...sysctlFiles] });
+    return cmds;
+  }
+  const exec = (argv: string[]): string => `netns exec ${ns} ${argv.join(' ')}`;
+  const lines = ['addr show', 'route show table all', 'rule show'];
+  if (opts.v6rules) lines.push(exec(['ip', '-6', '-j', 'rule', 'show']));
+  if (opts.qdiscs) lines.push(exec(['tc', '-j', 'qdisc', 'show']));
+  for (const family of opts.iptables) lines.push(exec([saveTool(family)]));
+  if (sysctlFiles.length) lines.push(exec(['grep', '-H', '-s', '^', ...sysctlFiles]));
+  return [{ argv: ['ip', '-n', ns, '-j', '-d', '-batch', '-'], input: lines.join('\n') + '\n' }];
 }
 
-/** Parses what nsReads' commands printed, in the same order. */
+function readFailed(c: Command, r: RunResult): ObserveError {
+  const what = c.input ? `${c.argv.join(' ')} <<< ${JSON.stringify(c.input)}` : c.argv.join(' ');
+  return new ObserveError(`reading the kernel's state failed: ${what}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+}
+
+/** Parses what nsReads' commands printed. */
 function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunResult[]): ObservedNs {
-  let i = 0;
-  const next = (tolerant = false): string => {
-    const c = cmds[i]!;
-    const r = results[i++]!;
-    // grep exits 2 when a sysctl file is missing; the keys it could read are still printed.
-    if (r.exitCode !== 0 && !tolerant) throw new ObserveError(`reading the kernel's state failed: ${c.argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
-    return r.stdout;
-  };
-  const docs = splitJsonDocs(next());
-  const links = parseLinks(docs[0] ?? []);
-  const routes = ns === HOST ? [] : parseRoutes(docs[1] ?? []);
-  const rules = ns === HOST ? [] : parseRules(docs[2] ?? [], 'ipv4');
-  if (opts.v6rules && ns !== HOST) rules.push(...parseRules(JSON.parse(next().trim() || '[]') as unknown[], 'ipv6'));
-  if (opts.qdiscs) {
-    for (const [dev, q] of parseQdiscs(JSON.parse(next().trim() || '[]') as unknown[])) {
+  const iptables = new Map<string, string>();
+  let links: ObservedNs['links'], routes: ObservedNs['routes'], rules: ObservedNs['rules'], qdiscs: unknown[] | undefined, sysctlText: string;
+  if (ns === HOST) {
+    let i = 0;
+    const next = (tolerant = false): string => {
+      const c = cmds[i]!;
+      const r = results[i++]!;
+      // grep exits 2 when a sysctl file is missing; the keys it could read are still printed.
+      if (r.exitCode !== 0 && !tolerant) throw readFailed(c, r);
+      return r.stdout;
+    };
+    links = parseLinks(splitJsonDocs(next())[0] ?? []);
+    routes = [];
+    rules = [];
+    if (opts.qdiscs) qdiscs = JSON.parse(next().trim() || '[]') as unknown[];
+    sysctlText = opts.sysctls.length ? next(true) : '';
+  } else {
+    const c = cmds[0]!;
+    const r = results[0]!;
+    const nLines = c.input!.split('\n').length - 1;
+    // The grep is the batch's last line; its failure (a missing key) is tolerated, any
+    // other line's failure is not (ip stops the batch at the first failure).
+    const grepLine = opts.sysctls.length ? nLines : -1;
+    if (r.exitCode !== 0 && !new RegExp(`^Command failed -:${grepLine}$`, 'm').test(r.stderr)) throw readFailed(c, r);
+    const out = r.stdout.split('\n');
+    const nJson = 3 + (opts.v6rules ? 1 : 0) + (opts.qdiscs ? 1 : 0);
+    const docs: unknown[][] = [];
+    let at = 0;
+    while (docs.length < nJson && at < out.length) {
+      const t = out[at++]!.trim();
+      if (t) docs.push(JSON.parse(t) as unknown[]);
+    }
+    if (docs.length < nJson) throw readFailed(c, { ...r, stderr: `${r.stderr}expected ${nJson} JSON documents, got ${docs.length}` });
+    links = parseLinks(docs[0]!);
+    routes = parseRoutes(docs[1]!);
+    rules = parseRules(docs[2]!, 'ipv4');
+    let d = 3;
+    if (opts.v6rules) rules.push(...parseRules(docs[d++]!, 'ipv6'));
+    if (opts.qdiscs) qdiscs = docs[d++];
+    // The rest is text: iptables-save output (each table headed by the tool that saved it),
+    // then grep's /proc/sys/KEY:VALUE lines.
+    const saved = new Map<Family, string[]>();
+    const sys: string[] = [];
+    let family: Family | undefined;
+    for (const line of out.slice(at)) {
+      const head = /^# Generated by (ip6?)tables-save/.exec(line);
+      if (head) family = head[1] === 'ip6' ? 'ipv6' : 'ipv4';
+      if (line.startsWith('/proc/sys/')) sys.push(line);
+      else if (family) saved.set(family, [...(saved.get(family) ?? []), line]);
+    }
+    for (const f of opts.iptables) {
+      for (const [table, text] of normalizeSave((saved.get(f) ?? []).join('\n'))) iptables.set(tableKey(f, table as IptTable), text);
+    }
+    sysctlText = sys.join('\n');
+  }
+  if (qdiscs) {
+    for (const [dev, q] of parseQdiscs(qdiscs)) {
       const l = links.get(dev);
       if (l) l.qdisc = q;
     }
   }
-  const sysctls = opts.sysctls.length ? parseSysctlGrep(next(true)) : new Map<string, string>();
-  const iptables = new Map<string, string>();
-  if (ns !== HOST) {
-    for (const family of opts.iptables) {
-      for (const [table, text] of normalizeSave(next())) iptables.set(tableKey(family, table as IptTable), text);
-    }
-  }
+  const sysctls = parseSysctlGrep(sysctlText);
   const lo = links.get('lo');
   return { links, routes, rules, sysctls, iptables, ...(ns !== HOST && lo?.alias ? { mark: lo.alias } : {}) };
 }
@@ -137,7 +190,7 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
   const hostTables: ObservedState['hostTables'] = {};
   for (const family of hostFamilies) {
-    const saved = await readIptables(runner, HOST, family);
+    const saved = await readHostIptables(runner, family);
     hostTables[family] = [...saved.keys()];
     hostIptables.push(...taggedRules(saved, family, desired.lab));
   }
