@@ -42,8 +42,15 @@ async function journalHasObjects(runner: CommandRunner, j: Journal, netns: Set<s
   return procs.some((p) => starts.get(p.pid) === p.start);
 }
 
-export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {}): Promise<GcReport> {
+export interface GcOptions {
+  dryRun?: boolean;
+  /** Only these labs' orphans and journals (default: every lab's). */
+  labs?: Set<string>;
+}
+
+export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<GcReport> {
   const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], commands: [] };
+  const inScope = (lab: string | undefined): lab is string => lab !== undefined && (!opts.labs || opts.labs.has(lab));
   const journals = new Map(listJournals().map((j) => [j.lab, j]));
   const netns = await listNetns(runner);
 
@@ -56,7 +63,7 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
     return [ns, labOfMark(lo?.alias)] as const;
   });
   for (const [ns, lab] of marks) {
-    if (!lab || journals.get(lab)?.namespaces.includes(ns)) continue;
+    if (!inScope(lab) || journals.get(lab)?.namespaces.includes(ns)) continue;
     const pids = await runner.run(['ip', 'netns', 'pids', ns]);
     report.namespaces.push({ name: ns, lab, pids: pids.stdout.split('\n').filter(Boolean).map(Number) });
   }
@@ -66,7 +73,7 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
   const links = parseLinks(splitJsonDocs(r.stdout)[0] ?? []);
   for (const [name, l] of links) {
     const lab = labOfMark(l.alias);
-    if (lab && !journals.get(lab)?.hostLinks.includes(name)) report.hostLinks.push({ name, lab });
+    if (inScope(lab) && !journals.get(lab)?.hostLinks.includes(name)) report.hostLinks.push({ name, lab });
   }
 
   // Host iptables rules: tagged with a comment naming the lab.
@@ -78,14 +85,14 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
         const m = /^-A (\S+) (.*--comment "?netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})"?.*)$/.exec(line);
         if (!m) continue;
         taggedLabs.add(m[3]!);
-        if (!journals.has(m[3]!)) report.hostRules.push({ family, table, chain: m[1]!, spec: m[2]!, lab: m[3]! });
+        if (inScope(m[3]) && !journals.has(m[3]!)) report.hostRules.push({ family, table, chain: m[1]!, spec: m[2]!, lab: m[3]! });
       }
     }
   }
 
   // Journals whose objects are gone (and no orphan of theirs is about to be removed).
   const linkNames = new Set(links.keys());
-  for (const j of journals.values()) if (!(await journalHasObjects(runner, j, netns, linkNames, taggedLabs))) report.journals.push(j.lab);
+  for (const j of journals.values()) if (inScope(j.lab) && !(await journalHasObjects(runner, j, netns, linkNames, taggedLabs))) report.journals.push(j.lab);
 
   const exec = async (argv: string[], input?: string) => {
     report.commands.push(commandText(argv, input));
@@ -107,6 +114,6 @@ export async function gc(runner: CommandRunner, opts: { dryRun?: boolean } = {})
     report.commands.push(`rm ${join(stateDir(), 'labs', `${lab}.json`)}`);
     if (!opts.dryRun) removeJournal(lab);
   }
-  if (!opts.dryRun) removeStaleLocks();
+  if (!opts.dryRun) removeStaleLocks(opts.labs);
   return report;
 }

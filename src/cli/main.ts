@@ -279,10 +279,11 @@ program
 program
   .command('gc')
   .description("remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), and journals whose objects are all gone; never touches anything unmarked")
+  .argument('[lab...]', "only these labs' orphans and journals (default: every lab's)")
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
-  .action(async (o: { dryRun?: boolean }) => {
+  .action(async (labs: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
-    const r = await gc(runner, o.dryRun ? { dryRun: true } : {});
+    const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
     const what = [
       ...r.namespaces.map((n) => `namespace ${n.name} (marked by lab ${n.lab}${n.pids.length ? `, ${n.pids.length} process(es) in it` : ''})`),
       ...r.hostLinks.map((l) => `host interface ${l.name} (marked by lab ${l.lab})`),
@@ -291,7 +292,7 @@ program
       ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
     ];
     if (!what.length) {
-      out('nothing to collect: every marked object belongs to a lab that is up');
+      out(`nothing to collect: every marked object${labs.length ? ` of lab ${labs.join(', ')}` : ''} belongs to a lab that is up`);
       return;
     }
     out(`${o.dryRun ? 'would remove' : 'removed'} ${what.length} orphan(s):\n  ${what.join('\n  ')}`);

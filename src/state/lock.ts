@@ -43,11 +43,13 @@ export function acquireLock(lab: string): () => void {
 }
 
 /** Removes lock files whose holder is gone (netlab gc); returns the labs they were for. */
-export function removeStaleLocks(): string[] {
+/** Removes lock files whose holder is gone (only those of `labs`, when given). */
+export function removeStaleLocks(labs?: Set<string>): string[] {
   const dir = join(stateDir(), 'locks');
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const f of readdirSync(dir)) {
+    if (labs && !labs.has(f.replace(/\.lock$/, ''))) continue;
     const path = join(dir, f);
     const pid = Number(readFileSync(path, 'utf8').trim());
     // A lock being taken right now may not hold its pid yet: leave young files alone.

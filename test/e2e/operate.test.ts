@@ -55,7 +55,9 @@ checks:
     assert.deepEqual(leftovers(p), []);
   });
 
-  test('gc: what carries a lab mark but no journal goes; a namespace made by hand stays; journals of vanished labs go', () => {
+  // Every gc here names its labs: an unscoped gc would also collect the labs of whoever runs
+  // the suite (their journals are in another state directory).
+  test('gc: what carries a lab mark but no journal goes; a namespace made by hand stays; journals of vanished labs go; gc LAB touches only LAB', () => {
     const p = uid();
     const file = labFile(`gc-${p}`, `name: gc-${p}
 nodes:
@@ -74,35 +76,41 @@ host:
     filter:
       FORWARD: ['-i ${p}br -o ${p}br -j ACCEPT']
 `);
+    const other = labFile(`gco-${p}`, `name: gco-${p}\nnodes:\n  ${p}o:\n`);
     const hand = `${p}hand`;
+    const labs = [`gc-${p}`, `gco-${p}`, `gc2-${p}`];
     sh('ip', ['netns', 'add', hand]);
     try {
       assert.equal(netlab(['up', '--no-checks', file], env).code, 0);
-      rmSync(join(state.dir, 'labs'), { recursive: true, force: true }); // the journal is lost
-      const dry = netlab(['gc', '--dry-run'], env);
+      assert.equal(netlab(['up', '--no-checks', other], env).code, 0);
+      rmSync(join(state.dir, 'labs'), { recursive: true, force: true }); // the journals are lost
+      const dry = netlab(['gc', '--dry-run', `gc-${p}`], env);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, new RegExp(`namespace ${p}a \\(marked by lab gc-${p}, \\d+ process`));
       assert.match(dry.stdout, new RegExp(`host interface ${p}br \\(marked by lab gc-${p}\\)`));
       assert.match(dry.stdout, /-A FORWARD .*netlab:gc-/);
       assert.doesNotMatch(dry.stdout, new RegExp(hand));
+      assert.doesNotMatch(dry.stdout, new RegExp(`${p}o|gco-`), 'another lab is out of scope');
       assert.ok(netnsList().includes(`${p}a`), 'dry run changed nothing');
-      const g = netlab(['gc'], env);
+      const g = netlab(['gc', `gc-${p}`], env);
       assert.equal(g.code, 0, g.stderr);
+      assert.deepEqual(leftovers(p).filter((x) => x !== hand), [`${p}o`], "only the named lab's orphans went");
+      assert.match(netlab(['gc', `gco-${p}`], env).stdout, new RegExp(`removed 1 orphan\\(s\\):\\n  namespace ${p}o \\(marked by lab gco-${p}\\)`));
       assert.deepEqual(leftovers(p).filter((x) => x !== hand), []);
       assert.ok(netnsList().includes(hand), 'the namespace made by hand is untouched');
       assert.doesNotMatch(sh('iptables-save', []), new RegExp(`netlab:gc-${p}`));
       assert.equal(tryRun('pgrep', ['-f', 'sleep 300']).out.split('\n').filter(Boolean).some((pid) => tryRun('ip', ['netns', 'identify', pid]).out.startsWith(p)), false);
-      assert.match(netlab(['gc'], env).stdout, /nothing to collect/);
+      assert.match(netlab(['gc', ...labs], env).stdout, new RegExp(`^nothing to collect: every marked object of lab gc-${p}, gco-${p}, gc2-${p} belongs to a lab that is up`));
       assert.match(g.stdout, /nft table ip filter \(left empty/, 'the table the lost lab brought into being goes too');
       // A journal whose objects were removed by hand is collected too.
       const plain = labFile(`gc2-${p}`, `name: gc2-${p}\nnodes:\n  ${p}a:\n  ${p}b:\nlinks:\n  - endpoints: [${p}a:eth0, ${p}b:eth0]\n`);
       assert.equal(netlab(['up', '--no-checks', plain], env).code, 0);
       sh('ip', ['-force', '-batch', '-'], `netns del ${p}a\nnetns del ${p}b\n`);
-      const g2 = netlab(['gc'], env);
+      const g2 = netlab(['gc', `gc2-${p}`], env);
       assert.match(g2.stdout, /journal of lab gc2-/, g2.stdout);
       assert.match(netlab(['status'], env).stdout, /no labs are up/);
     } finally {
-      netlab(['gc'], env);
+      netlab(['gc', ...labs], env);
       tryRun('ip', ['netns', 'del', hand]);
     }
     assert.deepEqual(leftovers(p), []);
