@@ -260,6 +260,7 @@ export type ToolName =
   | 'ip6tables'
   | 'ip6tables-restore'
   | 'ip6tables-save'
+  | 'nsenter'
   | 'sysctl'
   | 'ping'
   | 'nft'
@@ -290,6 +291,7 @@ export const TOOLS: readonly ToolInfo[] = [
   { name: 'ip6tables', versionArgs: ['-V'], required: false, usedBy: 'ip6tables fields', debian: 'iptables', fedora: 'iptables-nft' },
   { name: 'ip6tables-restore', versionArgs: ['-V'], required: false, usedBy: 'ip6tables fields', debian: 'iptables', fedora: 'iptables-nft' },
   { name: 'ip6tables-save', versionArgs: ['-V'], required: false, usedBy: 'ip6tables fields', debian: 'iptables', fedora: 'iptables-nft' },
+  { name: 'nsenter', versionArgs: ['--version'], required: true, usedBy: 'reading the state of lab namespaces (plan, up, status, gc)', debian: 'util-linux', fedora: 'util-linux-core' },
   { name: 'sysctl', versionArgs: ['-V'], required: true, usedBy: 'nodes.*.sysctls, host.sysctls (and restoring them on down)', debian: 'procps', fedora: 'procps-ng' },
   { name: 'ping', versionArgs: ['-V'], required: true, usedBy: 'reach and ping checks', debian: 'iputils-ping', fedora: 'iputils' },
   { name: 'nft', versionArgs: ['-v'], required: false, usedBy: 'netlab trace, trace checks', debian: 'nftables', fedora: 'nftables' },
@@ -334,6 +336,8 @@ export function parseToolVersion(name: ToolName, text: string): string | undefin
       return first(/\b(iproute2-[\w.]+)/) ?? first(/bridge utility,\s*([\w.-]+)/);
     case 'ping':
       return first(/\b(iputils[- ][\w.]+)/) ?? first(/\b(iputils-s\d+)/);
+    case 'nsenter':
+      return first(/\b(util-linux [\w.]+)/);
     case 'sysctl':
       return first(/\b(procps-ng [\w.]+)/) ?? first(/\bprocps(?:-ng)? version ([\w.]+)/);
     case 'python3':

@@ -4,7 +4,7 @@ import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable 
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
-import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
+import { ObserveError, concurrency, inNetns, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
@@ -202,7 +202,7 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
   const touched = new Map<string, [string, Family]>();
   for (const a of actions) if (a.kind === 'iptables.restore') touched.set(`${a.ns}|${a.family}`, [a.ns, a.family]);
   const pairs = [...touched.values()];
-  const reads = await runMany(runner, pairs.map(([ns, family]) => ({ argv: ['ip', 'netns', 'exec', ns, saveTool(family)] })), concurrency());
+  const reads = await runMany(runner, pairs.map(([ns, family]) => ({ argv: inNetns(ns, [saveTool(family)]) })), concurrency());
   pairs.forEach(([ns, family], i) => {
     const r = reads[i]!;
     if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ip netns exec ${ns} ${saveTool(family)}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);

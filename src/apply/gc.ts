@@ -3,7 +3,7 @@
 // gone. Removes those and nothing else: an unmarked object is never touched.
 import { join } from 'node:path';
 import { HOST, type Family } from '../model/types.js';
-import { listNetns, readHostIptables } from '../observe/observe.js';
+import { inNetns, listNetns, readHostIptables } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
@@ -56,7 +56,7 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
 
   // Namespaces: the mark is on their lo. One `ip -n NS` each, through runMany's few shells.
   const names = [...netns];
-  const los = await runMany(runner, names.map((ns) => ({ argv: ['ip', '-n', ns, '-j', 'link', 'show', 'dev', 'lo'] })), concurrency());
+  const los = await runMany(runner, names.map((ns) => ({ argv: inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']) })), concurrency());
   const marks = names.map((ns, i) => {
     const r = los[i]!;
     const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;

@@ -43,7 +43,7 @@ test('the journal names namespaces and host links before the commands that make 
       if (input?.includes('type veth')) seen.push(`links: journal has ${j.hostLinks.join(',')}`);
       return { exitCode: 0 };
     })
-    .on('ip netns exec ns1 iptables-save', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.9/32 -j DROP\nCOMMIT\n' });
+    .on('nsenter --net=/run/netns/ns1 iptables-save', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.9/32 -j DROP\nCOMMIT\n' });
   const j = newJournal('ap', '/x/lab.yaml');
   await apply(runner, render(plan.actions), plan.actions, desired, j);
   assert.deepEqual(seen, ['netns: journal has ns1,ns2', 'links: journal has br1,tap1_peer,tap2_peer']);

@@ -225,6 +225,7 @@ test('other tools: the version in the words people search for', () => {
   assert.equal(parseToolVersion('conntrack', 'conntrack v1.4.7 (conntrack-tools)\n'), '1.4.7');
   assert.equal(parseToolVersion('python3', 'Python 3.11.7\n'), '3.11.7');
   assert.equal(parseToolVersion('sysctl', 'sysctl from procps-ng 4.0.2\n'), 'procps-ng 4.0.2');
+  assert.equal(parseToolVersion('nsenter', 'nsenter from util-linux 2.38.1\n'), 'util-linux 2.38.1');
 });
 
 const VERSIONS: Record<string, Partial<RunResult>> = {
@@ -234,6 +235,7 @@ const VERSIONS: Record<string, Partial<RunResult>> = {
   'iptables-save -V': { stdout: 'iptables-save v1.8.7 (legacy)\n' },
   'ping -V': { stdout: 'ping from iputils 20221126\n' },
   'sysctl -V': { stdout: 'sysctl from procps-ng 4.0.2\n' },
+  'nsenter --version': { stdout: 'nsenter from util-linux 2.38.1\n' },
 };
 
 test('probeTools: found with version and backend; missing (exit 127) with the packages to install', async () => {
@@ -255,8 +257,8 @@ test('probeTools: found with version and backend; missing (exit 127) with the pa
   assert.deepEqual(by.get('tc')!.fix, { debian: 'apt-get install iproute2', fedora: 'dnf install iproute-tc' });
   assert.deepEqual(by.get('socat')!.fix, { debian: 'apt-get install socat', fedora: 'dnf install socat' });
   assert.equal(by.get('ip6tables')!.fix!.debian, 'apt-get install iptables');
-  // Required: ip, the iptables tools, ping (and sysctl, which sysctls need); the rest optional.
-  assert.deepEqual(tools.filter((t) => t.required).map((t) => t.name).sort(), ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'ping', 'sysctl']);
+  // Required: ip, the iptables tools, nsenter (reads), ping, sysctl; the rest optional.
+  assert.deepEqual(tools.filter((t) => t.required).map((t) => t.name).sort(), ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'nsenter', 'ping', 'sysctl']);
 });
 
 test('a tool that runs but prints no version it recognises is still found', async () => {

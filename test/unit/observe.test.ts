@@ -1,29 +1,15 @@
-// observeNamespaces with a fake runner: which commands read a namespace, and how their
-// combined output (captured from the real tools, test/fixtures/observe/) is taken apart.
+// observeNamespaces with a scripted runner: which commands read a namespace, and how their
+// outputs (captured from the real tools in a namespace, test/fixtures/observe/) are parsed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ObserveError, observeNamespaces } from '../../src/observe/observe.js';
-import type { Command, CommandRunner, RunOptions, RunResult } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../../src/runner/runner.js';
 import { HOST } from '../../src/model/types.js';
 
 const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/observe/${f}`, import.meta.url)), 'utf8');
-
-/** Answers every command with the same result, and records what was asked. */
-function fake(result: RunResult): CommandRunner & { calls: Command[] } {
-  const calls: Command[] = [];
-  return {
-    calls,
-    async run(argv: string[], opts?: RunOptions) {
-      calls.push({ argv, ...(opts?.input !== undefined ? { input: opts.input } : {}) });
-      return result;
-    },
-    async spawnDetached() {
-      throw new Error('not here');
-    },
-  };
-}
+const IN = 'nsenter --net=/run/netns/obsfx';
 
 const full = {
   v6rules: true,
@@ -32,31 +18,41 @@ const full = {
   sysctls: ['net/ipv4/ip_forward', 'net/ipv4/conf/eth0/proxy_arp', 'net/ipv4/conf/nope/proxy_arp'],
 };
 
-test('a lab namespace is read by one ip batch; the other readers run inside it, grep last', async () => {
-  const r = fake({ stdout: fx('ns-batch.out'), stderr: fx('ns-batch.err'), exitCode: 1 });
+/**
+ * The real tools' answers in namespace obsfx (grep exits 2: one of the keys does not exist);
+ * `first` replies take precedence (ScriptedRunner answers with the first prefix that matches).
+ */
+function captured(first: [string, { stdout?: string; stderr?: string; exitCode?: number }][] = []): ScriptedRunner {
+  const r = new ScriptedRunner({ exitCode: 99, stderr: 'unexpected command' });
+  for (const [prefix, reply] of first) r.on(prefix, reply);
+  return r
+    .on(`${IN} ip -j -d -batch -`, { stdout: fx('ip-batch.json') })
+    .on(`${IN} ip -6 -j rule show`, { stdout: fx('ip6-rule.json') })
+    .on(`${IN} tc -j qdisc show`, { stdout: fx('tc-qdisc.json') })
+    .on(`${IN} grep -H -s  /proc/sys/`, { stdout: fx('sysctl-grep.txt'), exitCode: 2 })
+    .on(`${IN} iptables-save`, { stdout: fx('iptables-save.txt') })
+    .on(`${IN} ip6tables-save`, { stdout: fx('ip6tables-save.txt') });
+}
+
+test('a lab namespace is read through nsenter --net (no mount namespace copy), one command per reader', async () => {
+  const r = captured();
   await observeNamespaces(r, [['obsfx', full]]);
-  assert.equal(r.calls.length, 1, 'one process for the namespace');
-  assert.deepEqual(r.calls[0]!.argv, ['ip', '-n', 'obsfx', '-j', '-d', '-batch', '-']);
-  assert.equal(
-    r.calls[0]!.input,
+  assert.deepEqual(
+    r.calls.map((c) => c.argv.join(' ')),
     [
-      'addr show',
-      'route show table all',
-      'rule show',
-      'netns exec obsfx ip -6 -j rule show',
-      'netns exec obsfx tc -j qdisc show',
-      'netns exec obsfx iptables-save',
-      'netns exec obsfx ip6tables-save',
-      'netns exec obsfx grep -H -s ^ /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/eth0/proxy_arp /proc/sys/net/ipv4/conf/nope/proxy_arp',
-      '',
-    ].join('\n'),
+      `${IN} ip -j -d -batch -`,
+      `${IN} ip -6 -j rule show`,
+      `${IN} tc -j qdisc show`,
+      `${IN} grep -H -s  /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/eth0/proxy_arp /proc/sys/net/ipv4/conf/nope/proxy_arp`,
+      `${IN} iptables-save`,
+      `${IN} ip6tables-save`,
+    ],
   );
+  assert.equal(r.calls[0]!.input, 'addr show\nroute show table all\nrule show\n');
 });
 
-test('the combined output: links, routes, both rule families, qdisc, both iptables families, sysctls', async () => {
-  // Captured with the batch above; grep failed on the missing key (exit 1, "Command failed -:8").
-  const r = fake({ stdout: fx('ns-batch.out'), stderr: fx('ns-batch.err'), exitCode: 1 });
-  const o = (await observeNamespaces(r, [['obsfx', full]])).get('obsfx')!;
+test('captured output: links, routes, both rule families, qdisc, both iptables families, the sysctls that exist', async () => {
+  const o = (await observeNamespaces(captured(), [['obsfx', full]])).get('obsfx')!;
   assert.deepEqual([...o.links.keys()].sort(), ['eth0', 'eth1', 'lo']);
   assert.deepEqual(o.links.get('eth0')!.addresses, ['10.9.0.1/24']);
   assert.equal(o.links.get('eth0')!.qdisc?.kind, 'tbf');
@@ -68,7 +64,6 @@ test('the combined output: links, routes, both rule families, qdisc, both iptabl
   assert.match(o.iptables.get('ipv4/filter')!, /^-A INPUT -s 192\.168\.20\.2\/32 -j DROP$/m);
   assert.match(o.iptables.get('ipv4/nat')!, /^:MYCHAIN -$/m);
   assert.match(o.iptables.get('ipv6/filter')!, /^:FORWARD DROP$/m);
-  assert.doesNotMatch(o.iptables.get('ipv6/filter')!, /192\.168/);
   assert.deepEqual(
     [...o.sysctls],
     [
@@ -78,34 +73,23 @@ test('the combined output: links, routes, both rule families, qdisc, both iptabl
   );
 });
 
-test('only the IPv6 tables present: they are not taken for IPv4', async () => {
-  const out = fx('ns-batch.out');
-  const v6Only = out.replace(/# Generated by iptables-save[\s\S]*?(?=# Generated by ip6tables-save)/, '');
-  const r = fake({ stdout: v6Only, stderr: fx('ns-batch.err'), exitCode: 1 });
-  const o = (await observeNamespaces(r, [['obsfx', full]])).get('obsfx')!;
-  assert.deepEqual([...o.iptables.keys()], ['ipv6/filter']);
-});
-
-test('a failure of any line but the sysctl grep is an error naming the command; without sysctls nothing is tolerated', async () => {
-  const failed = fake({ stdout: '', stderr: 'Cannot open network namespace "obsfx": No such file or directory\nCommand failed -:1\n', exitCode: 1 });
-  await assert.rejects(observeNamespaces(failed, [['obsfx', full]]), (e: unknown) => {
+test('a failed read is an error naming the command and its input; only grep may fail (a missing key)', async () => {
+  const gone = new ScriptedRunner({ exitCode: 1, stderr: 'nsenter: cannot open /run/netns/obsfx: No such file or directory\n' });
+  await assert.rejects(observeNamespaces(gone, [['obsfx', full]]), (e: unknown) => {
     assert.ok(e instanceof ObserveError);
-    assert.match(e.message, /^reading the kernel's state failed: ip -n obsfx -j -d -batch - <<< "addr show\\nroute show table all/);
-    assert.match(e.message, /Cannot open network namespace/);
+    assert.equal(e.message, `reading the kernel's state failed: ${IN} ip -j -d -batch - <<< "addr show\\nroute show table all\\nrule show\\n": nsenter: cannot open /run/netns/obsfx: No such file or directory`);
     return true;
   });
-  const bare = { v6rules: false, qdiscs: false, iptables: ['ipv4'] as 'ipv4'[], sysctls: [] };
-  const noGrep = fake({ stdout: '[]\n[]\n[]\n', stderr: 'iptables-save: boom\nCommand failed -:4\n', exitCode: 1 });
-  await assert.rejects(observeNamespaces(noGrep, [['n1', bare]]), /iptables-save: boom/);
-  const short = fake({ stdout: '[]\n[]\n', stderr: '', exitCode: 0 });
-  await assert.rejects(observeNamespaces(short, [['n1', bare]]), /expected 3 JSON documents, got 2/);
+  const failing = captured([[`${IN} iptables-save`, { exitCode: 1, stderr: 'iptables-save: boom' }]]);
+  await assert.rejects(observeNamespaces(failing, [['obsfx', full]]), /failed: nsenter --net=\/run\/netns\/obsfx iptables-save: iptables-save: boom$/);
 });
 
-test('the host namespace is read by its own commands (no netns exec), routes and rules not read', async () => {
-  const r = fake({ stdout: '[]\n', stderr: '', exitCode: 0 });
+test('the host is read without nsenter, and without routes, rules or iptables', async () => {
+  const r = new ScriptedRunner({ stdout: '[]\n' });
   await observeNamespaces(r, [[HOST, { v6rules: false, qdiscs: true, iptables: [], sysctls: ['net/ipv4/ip_forward'] }]]);
   assert.deepEqual(
     r.calls.map((c) => c.argv.join(' ')),
     ['ip -j -d -batch -', 'tc -j qdisc show', 'grep -H -s  /proc/sys/net/ipv4/ip_forward'],
   );
+  assert.equal(r.calls[0]!.input, 'addr show\n');
 });
