@@ -205,7 +205,7 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
   const reads = await runMany(runner, pairs.map(([ns, family]) => ({ argv: inNetns(ns, [saveTool(family)]) })), concurrency());
   pairs.forEach(([ns, family], i) => {
     const r = reads[i]!;
-    if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ip netns exec ${ns} ${saveTool(family)}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ${inNetns(ns, [saveTool(family)]).join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
     const saved = normalizeSave(r.stdout);
     for (const a of actions) {
       if (a.kind !== 'iptables.restore' || a.ns !== ns || a.family !== family) continue;

@@ -54,7 +54,7 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
   const journals = new Map(listJournals().map((j) => [j.lab, j]));
   const netns = await listNetns(runner);
 
-  // Namespaces: the mark is on their lo. One `ip -n NS` each, through runMany's few shells.
+  // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
   const names = [...netns];
   const los = await runMany(runner, names.map((ns) => ({ argv: inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']) })), concurrency());
   const marks = names.map((ns, i) => {
