@@ -3,13 +3,12 @@
 // gone. Removes those and nothing else: an unmarked object is never touched.
 import { join } from 'node:path';
 import { HOST, type Family } from '../model/types.js';
-import { inNetns, listNetns, readHostIptables } from '../observe/observe.js';
+import { concurrency, inNetns, listNetns, readFailure, readHostIptables } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
 import { listJournals, removeJournal, stateDir, type Journal } from '../state/journal.js';
-import { concurrency } from '../observe/observe.js';
 import { startTimes } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
@@ -27,7 +26,11 @@ export interface GcReport {
   commands: string[];
 }
 
-const MARK = /^netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})$/;
+const LAB_NAME = '[A-Za-z0-9][A-Za-z0-9_-]{0,31}';
+const MARK = new RegExp(`^netlab:(${LAB_NAME})$`);
+
+/** Whether a string can be a lab's name (what a mark can carry). */
+export const isLabName = (name: string) => new RegExp(`^${LAB_NAME}$`).test(name);
 
 /** Which lab, if any, a mark names. */
 const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);
@@ -56,9 +59,13 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
 
   // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
   const names = [...netns];
-  const los = await runMany(runner, names.map((ns) => ({ argv: inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']) })), concurrency());
+  const reads = names.map((ns) => inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']));
+  const los = await runMany(runner, reads.map((argv) => ({ argv })), concurrency());
   const marks = names.map((ns, i) => {
     const r = los[i]!;
+    // A namespace deleted since the list is simply gone; a tool that cannot run at all (nsenter
+    // or ip missing) must not make every lab namespace look unmarked.
+    if (r.exitCode === 126 || r.exitCode === 127) throw readFailure(reads[i]!, undefined, r);
     const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;
     return [ns, labOfMark(lo?.alias)] as const;
   });

@@ -21,7 +21,7 @@ import { generate, GenerateError, type Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
 import { CliError, EXIT, Exit, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
-import { gc } from '../apply/gc.js';
+import { gc, isLabName } from '../apply/gc.js';
 import { labNameOf } from '../ops/target.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
@@ -279,10 +279,13 @@ program
 program
   .command('gc')
   .description("remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), and journals whose objects are all gone; never touches anything unmarked")
-  .argument('[lab...]', "only these labs' orphans and journals (default: every lab's)")
+  .argument('[lab...]', "only these labs' orphans, journals and locks (lab names or files; default: every lab's)")
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
-  .action(async (labs: string[], o: { dryRun?: boolean }) => {
+  .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
+    const labs = args.map(labNameOf);
+    const bad = labs.filter((l) => !isLabName(l));
+    if (bad.length) throw new CliError(`not a lab name: ${bad.join(', ')}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
     const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
     const what = [
       ...r.namespaces.map((n) => `namespace ${n.name} (marked by lab ${n.lab}${n.pids.length ? `, ${n.pids.length} process(es) in it` : ''})`),
@@ -292,7 +295,7 @@ program
       ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
     ];
     if (!what.length) {
-      out(`nothing to collect: every marked object${labs.length ? ` of lab ${labs.join(', ')}` : ''} belongs to a lab that is up`);
+      out(labs.length ? `nothing to collect for lab ${labs.join(', ')}: no orphan object and no journal left without objects` : 'nothing to collect: every marked object belongs to a lab that is up');
       return;
     }
     out(`${o.dryRun ? 'would remove' : 'removed'} ${what.length} orphan(s):\n  ${what.join('\n  ')}`);

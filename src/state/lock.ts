@@ -42,8 +42,7 @@ export function acquireLock(lab: string): () => void {
   throw new LockError(`could not take the lock of lab '${lab}' at ${path}`);
 }
 
-/** Removes lock files whose holder is gone (netlab gc); returns the labs they were for. */
-/** Removes lock files whose holder is gone (only those of `labs`, when given). */
+/** Removes lock files whose holder is gone (netlab gc; only those of `labs`, when given); returns the labs they were for. */
 export function removeStaleLocks(labs?: Set<string>): string[] {
   const dir = join(stateDir(), 'locks');
   if (!existsSync(dir)) return [];

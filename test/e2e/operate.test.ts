@@ -2,7 +2,7 @@
 // down at once, impairments changed at runtime and reset by up.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { netlab, netnsList, ping, sh, stateDir, tryRun, uid, labFile as writeLab, leftovers } from '../lib/host.js';
 
@@ -76,14 +76,20 @@ host:
     filter:
       FORWARD: ['-i ${p}br -o ${p}br -j ACCEPT']
 `);
-    const other = labFile(`gco-${p}`, `name: gco-${p}\nnodes:\n  ${p}o:\n`);
+    // Another lab with an orphan of every kind: a namespace, host links, a host rule, a stale lock.
+    const other = labFile(
+      `gco-${p}`,
+      `name: gco-${p}\nnodes:\n  ${p}o:\nbridges:\n  ${p}obr: {}\nlinks:\n  - endpoints: [${p}o:eth0, ${p}obr:${p}op]\nhost:\n  iptables:\n    filter:\n      FORWARD: ['-i ${p}obr -o ${p}obr -j ACCEPT']\n`,
+    );
+    const otherLock = join(state.dir, 'locks', `gco-${p}.lock`);
     const hand = `${p}hand`;
-    const labs = [`gc-${p}`, `gco-${p}`, `gc2-${p}`];
+    const labs = [`gc-${p}`, `gco-${p}`, `gc2-${p}`, `gc3-${p}`];
     sh('ip', ['netns', 'add', hand]);
     try {
       assert.equal(netlab(['up', '--no-checks', file], env).code, 0);
       assert.equal(netlab(['up', '--no-checks', other], env).code, 0);
       rmSync(join(state.dir, 'labs'), { recursive: true, force: true }); // the journals are lost
+      writeFileSync(otherLock, '4194305\n'); // above any pid_max: its holder is gone
       const dry = netlab(['gc', '--dry-run', `gc-${p}`], env);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, new RegExp(`namespace ${p}a \\(marked by lab gc-${p}, \\d+ process`));
@@ -94,20 +100,36 @@ host:
       assert.ok(netnsList().includes(`${p}a`), 'dry run changed nothing');
       const g = netlab(['gc', `gc-${p}`], env);
       assert.equal(g.code, 0, g.stderr);
-      assert.deepEqual(leftovers(p).filter((x) => x !== hand), [`${p}o`], "only the named lab's orphans went");
-      assert.match(netlab(['gc', `gco-${p}`], env).stdout, new RegExp(`removed 1 orphan\\(s\\):\\n  namespace ${p}o \\(marked by lab gco-${p}\\)`));
+      assert.deepEqual(leftovers(p).filter((x) => x !== hand).sort(), [`${p}o`, `${p}obr`, `${p}op`], "only the named lab's orphans went");
+      assert.match(sh('iptables-save', []), new RegExp(`netlab:gco-${p}`), "the other lab's host rule stays");
+      assert.ok(existsSync(otherLock), "the other lab's stale lock stays");
+      const go = netlab(['gc', `gco-${p}`], env);
+      assert.match(go.stdout, new RegExp(`namespace ${p}o \\(marked by lab gco-${p}\\)`));
+      assert.match(go.stdout, new RegExp(`host interface ${p}obr \\(marked by lab gco-${p}\\)`));
       assert.deepEqual(leftovers(p).filter((x) => x !== hand), []);
+      assert.doesNotMatch(sh('iptables-save', []), new RegExp(`netlab:gco-${p}`));
+      assert.equal(existsSync(otherLock), false, 'gc of the lab removed its stale lock');
       assert.ok(netnsList().includes(hand), 'the namespace made by hand is untouched');
       assert.doesNotMatch(sh('iptables-save', []), new RegExp(`netlab:gc-${p}`));
       assert.equal(tryRun('pgrep', ['-f', 'sleep 300']).out.split('\n').filter(Boolean).some((pid) => tryRun('ip', ['netns', 'identify', pid]).out.startsWith(p)), false);
-      assert.match(netlab(['gc', ...labs], env).stdout, new RegExp(`^nothing to collect: every marked object of lab gc-${p}, gco-${p}, gc2-${p} belongs to a lab that is up`));
-      assert.match(g.stdout, /nft table ip filter \(left empty/, 'the table the lost lab brought into being goes too');
-      // A journal whose objects were removed by hand is collected too.
+      assert.equal(netlab(['gc', ...labs], env).stdout, `nothing to collect for lab ${labs.join(', ')}: no orphan object and no journal left without objects\n`);
+      const badName = netlab(['gc', 'no such lab'], env);
+      assert.equal(badName.code, 1);
+      assert.match(badName.stderr, /^error: not a lab name: no such lab\n {2}hint: /);
+      assert.equal(netlab(['gc', join(state.dir, 'missing.yaml')], env).code, 2, 'a lab file that cannot be read');
+      assert.doesNotMatch(g.stdout, /nft table ip filter/, "the table still holds the other lab's rule: it stays");
+      assert.match(go.stdout, /nft table ip filter \(left empty/, 'once empty, the table the lost labs brought into being goes too');
+      // A journal whose objects were removed by hand is collected too, only when in scope.
       const plain = labFile(`gc2-${p}`, `name: gc2-${p}\nnodes:\n  ${p}a:\n  ${p}b:\nlinks:\n  - endpoints: [${p}a:eth0, ${p}b:eth0]\n`);
+      const single = labFile(`gc3-${p}`, `name: gc3-${p}\nnodes:\n  ${p}c:\n`);
       assert.equal(netlab(['up', '--no-checks', plain], env).code, 0);
-      sh('ip', ['-force', '-batch', '-'], `netns del ${p}a\nnetns del ${p}b\n`);
+      assert.equal(netlab(['up', '--no-checks', single], env).code, 0);
+      sh('ip', ['-force', '-batch', '-'], `netns del ${p}a\nnetns del ${p}b\nnetns del ${p}c\n`);
       const g2 = netlab(['gc', `gc2-${p}`], env);
       assert.match(g2.stdout, /journal of lab gc2-/, g2.stdout);
+      assert.doesNotMatch(g2.stdout, /gc3-/);
+      assert.match(netlab(['status'], env).stdout, new RegExp(`gc3-${p}`), "the other lab's journal stays");
+      assert.match(netlab(['gc', single], env).stdout, new RegExp(`journal of lab gc3-${p}`), 'a lab file names its lab');
       assert.match(netlab(['status'], env).stdout, /no labs are up/);
     } finally {
       netlab(['gc', ...labs], env);

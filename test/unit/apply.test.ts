@@ -110,3 +110,20 @@ test('inverse: adds are deleted, sysctls set back; changes in place are left to 
   const step = { phase: 'configure' as const, ns: 'a', argv: [], lines: [add, add, { ...add, ns: 'b' }], actions: [] };
   assert.deepEqual(appliedActions(step, 'Command failed -:3').map((a) => a.ns), ['a']);
 });
+
+test('gc: a read tool that cannot run (exit 127) is an error, not "every namespace is unmarked"; a namespace gone since the list is skipped', async () => {
+  const { gc } = await import('../../src/apply/gc.js');
+  const { ObserveError } = await import('../../src/observe/observe.js');
+  const missing = new ScriptedRunner()
+    .on('ip -j netns list', { stdout: '[{"name":"ns1"}]\n' })
+    .on('nsenter --net=/run/netns/ns1 ip -j link show dev lo', { exitCode: 127, stderr: 'nsenter: command not found' });
+  await assert.rejects(gc(missing, { dryRun: true }), (e: unknown) => e instanceof ObserveError && /nsenter --net=\/run\/netns\/ns1 ip -j link show dev lo: nsenter: command not found/.test(e.message));
+  const vanished = new ScriptedRunner()
+    .on('ip -j netns list', { stdout: '[{"name":"ns1"}]\n' })
+    .on('nsenter --net=/run/netns/ns1', { exitCode: 1, stderr: 'nsenter: cannot open /run/netns/ns1: No such file or directory' })
+    .on('ip -j -d link show', { stdout: '[]\n' })
+    .on('iptables-save', { stdout: '' })
+    .on('ip6tables-save', { stdout: '' });
+  const r = await gc(vanished, { dryRun: true });
+  assert.deepEqual(r.namespaces, []);
+});
