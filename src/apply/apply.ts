@@ -202,10 +202,11 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
   const touched = new Map<string, [string, Family]>();
   for (const a of actions) if (a.kind === 'iptables.restore') touched.set(`${a.ns}|${a.family}`, [a.ns, a.family]);
   const pairs = [...touched.values()];
-  const reads = await runMany(runner, pairs.map(([ns, family]) => ({ argv: inNetns(ns, [saveTool(family)]) })), concurrency());
+  const cmds = pairs.map(([ns, family]) => inNetns(ns, [saveTool(family)]));
+  const reads = await runMany(runner, cmds.map((argv) => ({ argv })), concurrency());
   pairs.forEach(([ns, family], i) => {
     const r = reads[i]!;
-    if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ${inNetns(ns, [saveTool(family)]).join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ${cmds[i]!.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
     const saved = normalizeSave(r.stdout);
     for (const a of actions) {
       if (a.kind !== 'iptables.restore' || a.ns !== ns || a.family !== family) continue;

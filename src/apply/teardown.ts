@@ -1,7 +1,7 @@
 // down: removes what the journal says the lab made, and nothing else.
 import { existsSync } from 'node:fs';
 import { HOST, markOf, type Family } from '../model/types.js';
-import { listNetns, readHostIptables, taggedRules } from '../observe/observe.js';
+import { NETNS_DIR, listNetns, readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
@@ -126,10 +126,10 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   if (opts.dryRun) return report;
 
   // The kernel finishes deleting namespaces in the background: wait until it really has. Polled
-  // through /run/netns and /sys/class/net (the host's), not by spawning ip every few ms.
+  // through NETNS_DIR and /sys/class/net (the host's), not by spawning ip every few ms.
   const deadline = Date.now() + (opts.timeoutMs ?? 10000);
   for (;;) {
-    const left = [...j.namespaces.filter((n) => existsSync(`/run/netns/${n}`)), ...report.hostLinks.filter((n) => existsSync(`/sys/class/net/${n}`))];
+    const left = [...j.namespaces.filter((n) => existsSync(`${NETNS_DIR}/${n}`)), ...report.hostLinks.filter((n) => existsSync(`/sys/class/net/${n}`))];
     if (left.length === 0) break;
     if (Date.now() > deadline) {
       j.status = 'failed';

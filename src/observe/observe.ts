@@ -14,9 +14,15 @@ export function concurrency(): number {
   return Math.max(2, availableParallelism());
 }
 
+/** The error for a read that failed: the command (with its input) and what it said. */
+export function readFailure(argv: string[], input: string | undefined, r: RunResult): ObserveError {
+  const what = input ? `${argv.join(' ')} <<< ${JSON.stringify(input)}` : argv.join(' ');
+  return new ObserveError(`reading the kernel's state failed: ${what}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+}
+
 async function must(runner: CommandRunner, argv: string[], input?: string): Promise<string> {
   const r = await runner.run(argv, input !== undefined ? { input } : {});
-  if (r.exitCode !== 0) throw new ObserveError(`reading the kernel's state failed: ${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0) throw readFailure(argv, input, r);
   return r.stdout;
 }
 
@@ -60,8 +66,11 @@ interface NsReadOptions {
  * `netns exec` in its batch, 1.1 s with `ip -n` plus `ip netns exec`. (The reads need no /sys.)
  */
 export function inNetns(ns: string, argv: string[]): string[] {
-  return ns === HOST ? argv : ['nsenter', `--net=/run/netns/${ns}`, ...argv];
+  return ns === HOST ? argv : ['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv];
 }
+
+/** Where `ip netns` keeps its namespaces (iproute2's NETNS_RUN_DIR; /var/run is /run). */
+export const NETNS_DIR = '/run/netns';
 
 /** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
 function nsReads(ns: string, opts: NsReadOptions): Command[] {
@@ -82,10 +91,7 @@ function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunR
     const c = cmds[i]!;
     const r = results[i++]!;
     // grep exits 2 when a sysctl file is missing; the keys it could read are still printed.
-    if (r.exitCode !== 0 && !tolerant) {
-      const what = c.input ? `${c.argv.join(' ')} <<< ${JSON.stringify(c.input)}` : c.argv.join(' ');
-      throw new ObserveError(`reading the kernel's state failed: ${what}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
-    }
+    if (r.exitCode !== 0 && !tolerant) throw readFailure(c.argv, c.input, r);
     return r.stdout;
   };
   const docs = splitJsonDocs(next());
