@@ -19,7 +19,7 @@ import { markOf } from '../src/model/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // BENCH_NETLAB: another build's dist/src/cli/main.js, to compare two versions on the same machine.
-const CLI = resolve(process.env.BENCH_NETLAB ?? resolve(HERE, '../src/cli/main.js')); // dist/bench -> dist/src/cli/main.js
+const CLI = resolve(process.env.BENCH_NETLAB ?? resolve(HERE, '../bundle/netlab.js')); // dist/bench -> dist/bundle/netlab.js
 const SIZES = process.argv.slice(2).map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300);

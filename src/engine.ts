@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { desiredState } from './model/desired.js';
 import type { DesiredState, Lab, ObservedState } from './model/types.js';
-import { observe } from './observe/observe.js';
+import { observe, type ObserveOptions } from './observe/observe.js';
 import { diff, type Plan } from './plan/diff.js';
 import { render, type Step } from './render/render.js';
 import { teardown, type DownReport } from './apply/teardown.js';
@@ -60,11 +60,11 @@ export async function requireFeatures(runner: CommandRunner, lab: Lab): Promise<
   );
 }
 
-export async function planLab(runner: CommandRunner, lab: Lab): Promise<Planned> {
+export async function planLab(runner: CommandRunner, lab: Lab, opts: ObserveOptions = {}): Promise<Planned> {
   const journal = readJournal(lab.name);
   checkNameClash(lab, journal);
   const desired = desiredState(lab);
-  const observed = await observe(runner, desired, journal);
+  const observed = await observe(runner, desired, journal, opts);
   const plan = diff(desired, observed, journal);
   return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name) };
 }

@@ -1,6 +1,7 @@
 // netlab generate: writes lab files of N namespaces (Mininet's --topo, containerlab's generate).
 import { stringify } from 'yaml';
-import { SCHEMA_PATH } from './load/schema.js';
+import { SCHEMA_PATH } from './paths.js';
+import { CliError } from './cli/exit.js';
 
 export type Topology = 'single' | 'linear' | 'ring' | 'tree';
 
@@ -16,7 +17,8 @@ export interface GenerateOptions {
   prefix?: string;
 }
 
-export class GenerateError extends Error {}
+/** A topology that cannot be generated: a usage error (exit 1). */
+export class GenerateError extends CliError {}
 
 const v4 = (i: number, base: [number, number]) => `10.${base[0] + (i >> 16)}.${base[1] + ((i >> 8) & 255)}.${i & 255}`;
 

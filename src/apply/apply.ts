@@ -4,6 +4,7 @@ import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable 
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
+import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, inNetns, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
@@ -257,6 +258,7 @@ export class Applier {
     const pa = ps.flatMap((s) => s.actions);
     const j = this.journal;
     recordIntent(j, phase, pa);
+    forgetVerified(j, this.touched());
     if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = this.desired.hostIptables.map((r) => ({ ...r }));
     j.status = 'applying';
     writeJournal(j);
@@ -299,10 +301,27 @@ export class Applier {
     events.phaseDone?.(phase, performance.now() - t0);
   }
 
-  finish(): void {
-    this.journal.status = 'up';
-    writeJournal(this.journal);
+  /** Every namespace a step of this plan changes (a veth made from one namespace changes its peer's too). */
+  touched(): Set<string> {
+    const out = new Set<string>();
+    for (const a of this.steps.flatMap((s) => s.actions)) {
+      out.add(a.ns);
+      if (a.kind === 'link.add' && a.link.peer) out.add(a.link.peer.ns);
+    }
+    return out;
   }
+
+  /** Every phase succeeded: the lab's namespaces hold what the file asks. */
+  finish(): void {
+    settled(this.journal, this.desired);
+  }
+}
+
+/** Records a lab whose kernel state matches its file (after an apply, or a plan with nothing to do). */
+export function settled(j: Journal, desired: DesiredState): void {
+  j.status = 'up';
+  recordVerified(j, desired, desired.namespaces);
+  writeJournal(j);
 }
 
 export async function apply(runner: CommandRunner, steps: Step[], _actions: Action[], desired: DesiredState, journal: Journal, events: ApplyEvents = {}): Promise<void> {

@@ -6,6 +6,8 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
 import { removeJournal, writeJournal, type Journal } from '../state/journal.js';
+import { removeEntered } from '../state/trust.js';
+import { forgetLab } from '../load/cache.js';
 import { stopProcess } from './processes.js';
 
 export interface DownReport {
@@ -139,5 +141,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     await sleep(5);
   }
   removeJournal(j.lab);
+  removeEntered(j.lab);
+  forgetLab(j.labKey);
   return report;
 }

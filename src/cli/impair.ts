@@ -8,6 +8,7 @@ import { HOST_NODE, resolveTarget } from '../ops/target.js';
 import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair.js';
 import type { Impairment } from '../model/types.js';
 import { addUnique, writeJournal } from '../state/journal.js';
+import { markEntered } from '../state/trust.js';
 import { missingFeatureText, probeFeatures } from '../capabilities.js';
 import { commandText } from '../runner/runner.js';
 import { acquireLock } from '../state/lock.js';
@@ -85,6 +86,7 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
         // The next up reads this namespace's qdiscs, sees the change as drift and restores the file's.
         addUnique((t.journal.impaired ??= []), [t.ns ?? '']);
         writeJournal(t.journal);
+        if (t.ns !== null) markEntered(t.lab, t.ns);
       } finally {
         release();
       }

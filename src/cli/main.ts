@@ -2,10 +2,10 @@
 // cli: parses options, calls the engine, maps errors to the documented exit codes. Stays thin.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { HELPERS_DIR } from '../paths.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LabError, formatProblem } from '../load/problems.js';
-import { loadLabFile } from '../load/lab.js';
+import { loadLabCached } from '../load/cache.js';
 import { ExecaRunner } from '../runner/runner.js';
 import { ConflictError, UnsupportedError, conflictText, down, planLab, requireFeatures, type Planned } from '../engine.js';
 import type { CheckResult } from '../verify/checks.js';
@@ -17,7 +17,7 @@ import { LockError } from '../state/lock.js';
 import { describe, summarize, symbol } from '../plan/actions.js';
 import { scriptOf } from '../render/render.js';
 import { listJournals, readJournal } from '../state/journal.js';
-import { generate, GenerateError, type Topology } from '../generate.js';
+import type { Topology } from '../generate.js';
 import { nsLabel } from '../model/types.js';
 import { CliError, EXIT, Exit, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
@@ -28,7 +28,7 @@ import { registerImpair } from './impair.js';
 
 const runner = new ExecaRunner();
 // Helpers that ship with netlab (e.g. origdst-echo.py), for lab processes and exec checks: $NETLAB_HELPERS.
-process.env.NETLAB_HELPERS ??= fileURLToPath(new URL('../../../src/helpers', import.meta.url));
+process.env.NETLAB_HELPERS ??= HELPERS_DIR;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -44,6 +44,7 @@ function planJson(p: Planned) {
     file: resolve(p.lab.file),
     changes: p.plan.actions.map((a) => ({ symbol: symbol(a), kind: a.kind, namespace: nsLabel(a.ns), object: a.object, reason: a.reason, text: describe(a) })),
     conflicts: p.plan.conflicts,
+    notRead: p.observed.trusted ?? [],
     commands: p.steps.map((s) => ({ phase: s.phase, namespace: nsLabel(s.ns), argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })),
   };
 }
@@ -72,11 +73,11 @@ program
   .description('check lab files against the schema and the semantic rules; print every problem')
   .argument('<file...>', 'lab files')
   .option('--json', 'print problems as JSON')
-  .action((files: string[], o: { json?: boolean }) => {
+  .action(async (files: string[], o: { json?: boolean }) => {
     const problems = [];
     for (const f of files) {
       try {
-        loadLabFile(f);
+        (await import('../load/lab.js')).loadLabFile(f);
         if (!o.json) out(`${f}: ok`);
       } catch (e) {
         if (!(e instanceof LabError)) throw e;
@@ -101,7 +102,7 @@ program
   .action(async (file: string, o: { commands?: boolean; json?: boolean; detailedExitcode?: boolean }) => {
     requireRoot('plan');
     detailed = !!o.detailedExitcode;
-    const p = await planLab(runner, loadLabFile(file));
+    const p = await planLab(runner, await loadLabCached(file));
     if (o.json) out(JSON.stringify(planJson(p), null, 2));
     else {
       out(`lab ${p.lab.name}: ${summary(p)}`);
@@ -136,20 +137,21 @@ program
   .argument('<file>', 'lab file')
   .option('--dry-run', 'print the commands that would run, change nothing')
   .option('--no-checks', "skip the lab's checks")
+  .option('--refresh', 'read every namespace of the lab again, also those up verified before and nothing entered since (repairs changes made by hand inside them)')
   .option('--json', 'print only JSON: the changes, the commands and the check results')
-  .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean }) => {
+  .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; refresh?: boolean }) => {
     requireRoot('up');
-    const lab = loadLabFile(file);
+    const lab = await loadLabCached(file);
     if (o.dryRun) {
       // A dry run shows the commands even where the kernel could not run them, and says so.
       await requireFeatures(runner, lab).catch((e: unknown) => {
         if (!(e instanceof UnsupportedError)) throw e;
         err(`warning: ${e.message.replace('; nothing was changed', '')}`);
       });
-      const p = await planLab(runner, lab);
+      const p = await planLab(runner, lab, { trust: !o.refresh });
       if (o.json) out(JSON.stringify(planJson(p), null, 2));
       else {
-        out(`# lab ${lab.name}: ${summary(p)} (dry run: nothing was changed)`);
+        out(`# lab ${lab.name}: ${summary(p)} (dry run: nothing was changed)${(await ui()).trustNote(p)}`);
         if (p.steps.length) out(scriptOf(p.steps));
       }
       if (p.plan.conflicts.length) {
@@ -159,7 +161,7 @@ program
       return;
     }
     await requireFeatures(runner, lab);
-    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json });
+    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, refresh: !!o.refresh });
     const met = r.checks.every((c) => c.met);
     if (o.json) out(JSON.stringify({ ...(r.planned ? planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: checksJson(r.checks), met }, null, 2));
     if (!met) throw new Exit(EXIT.checksFailed);
@@ -172,7 +174,7 @@ program
   .option('--json', 'print one JSON document with every check')
   .action(async (file: string, o: { json?: boolean }) => {
     requireRoot('check');
-    const lab = loadLabFile(file);
+    const lab = await loadLabCached(file);
     requireUp(lab.name, file);
     if (lab.checks.length === 0) {
       if (o.json) out(JSON.stringify({ lab: lab.name, checks: [], met: true }, null, 2));
@@ -191,8 +193,8 @@ program
   .argument('<lab>', 'lab file or lab name')
   .argument('[process]', 'NODE or NODE/NAME (default: every process)')
   .option('-n, --lines <n>', 'only the last N lines of each', positiveInt)
-  .action((arg: string, which: string | undefined, o: { lines?: number }) => {
-    const name = labNameOf(arg);
+  .action(async (arg: string, which: string | undefined, o: { lines?: number }) => {
+    const name = await labNameOf(arg);
     const j = readJournal(name);
     const procs = Object.entries(j?.processes ?? {}).filter(([k]) => !which || k === which || k.startsWith(`${which}/`));
     if (!j) {
@@ -227,7 +229,7 @@ program
   .option('--json', 'print the path as JSON')
   .action(async (file: string, o: { from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; json?: boolean }) => {
     requireRoot('trace');
-    const lab = loadLabFile(file);
+    const lab = await loadLabCached(file);
     requireUp(lab.name, file);
     const { trace } = await import('../trace/trace.js');
     const { formatTrace } = await import('../trace/parse.js');
@@ -248,7 +250,7 @@ program
   .action(async (arg: string | undefined, o: { dryRun?: boolean; all?: boolean }) => {
     requireRoot('down');
     if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
-    const names = o.all ? listJournals().map((j) => j.lab) : [labNameOf(arg!)];
+    const names = o.all ? listJournals().map((j) => j.lab) : [await labNameOf(arg!)];
     if (o.all && !names.length) out('no lab is up: nothing to remove');
     let failed = 0;
     for (const name of names) {
@@ -283,7 +285,7 @@ program
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
-    const labs = args.map(labNameOf);
+    const labs = await Promise.all(args.map(labNameOf));
     const bad = labs.filter((l) => !isLabName(l));
     if (bad.length) throw new CliError(`not a lab name: ${bad.join(', ')}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
     const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
@@ -309,7 +311,7 @@ program
   .option('--json', 'print as JSON')
   .action(async (arg: string | undefined, o: { json?: boolean }) => {
     requireRoot('status');
-    const journals = arg ? [readJournal(labNameOf(arg))].filter((j) => !!j) : listJournals();
+    const journals = arg ? [readJournal(await labNameOf(arg))].filter((j) => !!j) : listJournals();
     if (arg && journals.length === 0) {
       if (o.json) out(JSON.stringify({ labs: [] }));
       else out(`lab ${arg} is not up`);
@@ -320,7 +322,7 @@ program
       let drift: number | null = null;
       let note: string | undefined;
       try {
-        const p = await planLab(runner, loadLabFile(j.file));
+        const p = await planLab(runner, await loadLabCached(j.file));
         drift = p.plan.actions.length;
       } catch (e) {
         note = e instanceof LabError ? `the lab file is invalid now (${e.problems.length} problem(s))` : (e as Error).message.split('\n')[0];
@@ -352,7 +354,8 @@ program
   .option('--name <name>', 'lab name (default: <topology>-<n>)')
   .option('--prefix <p>', 'prefix for node, bridge and port names (to run labs side by side)', '')
   .addOption(new Option('-o, --output <file>', 'write to a file instead of standard output'))
-  .action((topology: Topology, n: number | undefined, o: { depth: number; fanout: number; name?: string; prefix: string; output?: string }) => {
+  .action(async (topology: Topology, n: number | undefined, o: { depth: number; fanout: number; name?: string; prefix: string; output?: string }) => {
+    const { generate, GenerateError } = await import('../generate.js');
     if (topology !== 'tree' && n === undefined) throw new GenerateError(`generate ${topology} needs a number of nodes, e.g. netlab generate ${topology} 4`);
     const text = generate({ topology, n: n ?? 0, depth: o.depth, fanout: o.fanout, ...(o.name ? { name: o.name } : {}), prefix: o.prefix });
     if (o.output) writeFileSync(o.output, text);
@@ -414,10 +417,6 @@ function report(e: unknown): number {
   if (e instanceof CliError) {
     err(`error: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
     return e.code;
-  }
-  if (e instanceof GenerateError) {
-    err(`error: ${e.message}`);
-    return EXIT.error;
   }
   err(`netlab: internal error: ${(e as Error)?.stack ?? String(e)}\nplease report this with the lab file and the command`);
   return EXIT.error;

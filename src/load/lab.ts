@@ -23,7 +23,8 @@ import {
   type TablesSpec,
 } from '../model/types.js';
 import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parseCidr, parsePrefix, type Cidr } from '../model/net.js';
-import { LabError, SourceMap, didYouMean, type Problem } from './problems.js';
+import { LabError, didYouMean, type Problem } from './problems.js';
+import { SourceMap } from './source.js';
 import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } from './checks.js';
 import { validateSchema } from './schema.js';
 import { checkImpairment, type RawImpair } from '../model/impair.js';

@@ -1,12 +1,12 @@
 // JSON Schema validation with messages a user can act on.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { SCHEMA_PATH } from '../paths.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { SrcPath } from '../model/types.js';
 import { didYouMean } from './problems.js';
 
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/lab.schema.json', import.meta.url));
+export { SCHEMA_PATH };
 
 let compiled: ValidateFunction | undefined;
 let json: { definitions: Record<string, object> } | undefined;

@@ -5,6 +5,9 @@
 /** Key of the host's root network namespace in every per-namespace map. Never a valid node name. */
 export const HOST = '';
 
+/** Where `ip netns` keeps its namespaces (iproute2's NETNS_RUN_DIR; /var/run is /run). */
+export const NETNS_DIR = '/run/netns';
+
 export type Family = 'ipv4' | 'ipv6';
 export const IPT_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const;
 export type IptTable = (typeof IPT_TABLES)[number];
@@ -154,6 +157,8 @@ export interface Lab {
   host: HostSpec;
   /** Generate IPv6 link-local addresses on lab interfaces (addrgenmode eui64) or not (none). */
   ipv6LinkLocal: boolean;
+  /** The lab cache's key for the bytes this lab was loaded from (src/load/cache.ts). */
+  key?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +281,10 @@ export interface ObservedState {
   hostTables: Partial<Record<Family, string[]>>;
   /** Processes the journal says the lab started, by "node/name": still running or not. */
   processes: Map<string, { pid: number; alive: boolean }>;
+  /** Lab namespaces not read again: taken as `up` last verified them (see src/state/trust.ts). */
+  trusted?: string[];
+  /** Namespaces `netlab exec`/`shell`/`impair` entered since they were last verified, with the mark's time. */
+  entered?: Map<string, number>;
 }
 
 export function tableKey(family: Family, table: IptTable): string {

@@ -1,12 +1,15 @@
 // observe: reads what the kernel has now, for the namespaces and objects a lab concerns.
 import { availableParallelism } from 'node:os';
-import { HOST, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
+import { HOST, NETNS_DIR, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
 import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
 import { startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
+import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
+
+export { NETNS_DIR };
 
 export class ObserveError extends Error {}
 
@@ -69,8 +72,6 @@ export function inNetns(ns: string, argv: string[]): string[] {
   return ns === HOST ? argv : ['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv];
 }
 
-/** Where `ip netns` keeps its namespaces (iproute2's NETNS_RUN_DIR; /var/run is /run). */
-export const NETNS_DIR = '/run/netns';
 
 /** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
 function nsReads(ns: string, opts: NsReadOptions): Command[] {
@@ -129,26 +130,42 @@ export async function observeNamespaces(runner: CommandRunner, targets: [string,
   return out;
 }
 
+/** What to read in one namespace: what the lab declares there now, or declared before (journal). */
+function readOptions(name: string, desired: DesiredState, journal: Journal | undefined): NsReadOptions {
+  const want = desired.ns.get(name);
+  // A lab namespace is the lab's alone: its IPv4 tables are read even when the lab declares
+  // none, so that rules added by hand are seen (and reset by up).
+  const families = new Set<Family>(name === HOST ? [] : ['ipv4']);
+  for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[name] ?? {})]) families.add(k.split('/')[0] as Family);
+  const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[name] ?? {})]);
+  if (name === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
+  const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
+  const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
+  return { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs };
+}
+
+export interface ObserveOptions {
+  /**
+   * Take namespaces that `up` verified before, unchanged in the file and not entered since, as
+   * they were left, instead of reading them (src/state/trust.ts). Off: every namespace is read.
+   */
+  trust?: boolean;
+}
+
 /** Observes every namespace the desired state or the journal names, and the host. */
-export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined): Promise<ObservedState> {
+export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined, opts: ObserveOptions = {}): Promise<ObservedState> {
   const netns = await listNetns(runner);
+  const entered = enteredNamespaces(desired.lab);
+  const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();
   const names = new Set([HOST, ...desired.namespaces, ...(journal?.namespaces ?? [])]);
-  const targets = [...names].filter((n) => n === HOST || netns.has(n));
-  const ns = await observeNamespaces(
-    runner,
-    targets.map((name) => {
-      const want = desired.ns.get(name);
-      // A lab namespace is the lab's alone: its IPv4 tables are read even when the lab declares
-      // none, so that rules added by hand are seen (and reset by up).
-      const families = new Set<Family>(name === HOST ? [] : ['ipv4']);
-      for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[name] ?? {})]) families.add(k.split('/')[0] as Family);
-      const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[name] ?? {})]);
-      if (name === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
-      const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
-      const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
-      return [name, { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs }] as [string, NsReadOptions];
-    }),
-  );
+  const targets = [...names].filter((n) => (n === HOST || netns.has(n)) && !trusted.has(n));
+  const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
+  // A host-side veth end that went away took its peer in the namespace with it: read that one.
+  const host = ns.get(HOST)!;
+  const recheck = [...trusted.keys()].filter((n) => !hostEndsPresent(desired.ns.get(n)!, host));
+  for (const n of recheck) trusted.delete(n);
+  if (recheck.length) for (const [n, o] of await observeNamespaces(runner, recheck.map((name) => [name, readOptions(name, desired, journal)]))) ns.set(n, o);
+  for (const [n, o] of trusted) ns.set(n, o);
   const hostIptables: HostRule[] = [];
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
   const hostTables: ObservedState['hostTables'] = {};
@@ -161,5 +178,5 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const recs = Object.entries(journal?.processes ?? {});
   const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
-  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes };
+  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered };
 }

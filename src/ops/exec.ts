@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { CliError, requireRoot } from '../cli/exit.js';
 import { ExecaRunner } from '../runner/runner.js';
+import { markEntered } from '../state/trust.js';
 import { findProgram, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 
 export interface ForegroundOptions {
@@ -71,11 +72,25 @@ export function targetEnv(t: Target): NodeJS.ProcessEnv {
 
 export const whereText = (t: Target) => `node ${t.node} of lab ${t.lab}`;
 
+/**
+ * Runs a command of the user's in the target's namespace. It may change the namespace, so the
+ * namespace is marked as entered (before, and again after: a plain `up` running meanwhile cannot
+ * clear it) and the next `up` reads it instead of trusting what it verified there before.
+ */
+export async function runEntered(t: Target, argv: string[], opts: ForegroundOptions = {}): Promise<number> {
+  if (t.ns !== null) markEntered(t.lab, t.ns);
+  try {
+    return await runForeground(inTarget(t, argv), opts);
+  } finally {
+    if (t.ns !== null) markEntered(t.lab, t.ns);
+  }
+}
+
 /** `netlab exec LAB NODE -- CMD...`: the command's exit status. */
 export async function execIn(labArg: string, node: string, command: string[]): Promise<number> {
   requireRoot('exec');
   if (!command.length) throw new CliError('no command given', 1, `netlab exec ${labArg} ${node} -- COMMAND [ARGS...]`);
   const t = await resolveTarget(new ExecaRunner(), labArg, node);
   checkRunnable(command[0]!, whereText(t));
-  return runForeground(inTarget(t, command), { env: targetEnv(t) });
+  return runEntered(t, command, { env: targetEnv(t) });
 }

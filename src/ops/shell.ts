@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ExecaRunner } from '../runner/runner.js';
-import { findProgram, inTarget, resolveTarget, type Target } from './target.js';
-import { runForeground, targetEnv } from './exec.js';
+import { findProgram, resolveTarget, type Target } from './target.js';
+import { runEntered, targetEnv } from './exec.js';
 import { requireRoot } from '../cli/exit.js';
 
 /** Single-quotes a word for sh. */
@@ -75,7 +75,7 @@ export async function shellIn(labArg: string, node: string): Promise<number> {
   try {
     const l = shellLaunch(pickShell(), promptTag(t.lab, t.node), targetEnv(t), tmp);
     for (const [f, text] of l.files) writeFileSync(f, text, { mode: 0o600 });
-    return await runForeground(inTarget(t, l.argv), { env: l.env });
+    return await runEntered(t, l.argv, { env: l.env });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
 // interfaces (bridges and their ports), so `capture LAB @host br1` sees a host bridge.
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { loadLabFile } from '../load/lab.js';
+import { loadLabCached } from '../load/cache.js';
 import { didYouMean } from '../load/problems.js';
 import { listJournals, readJournal, type Journal } from '../state/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
@@ -26,22 +26,21 @@ export interface Target {
 
 const looksLikeFile = (arg: string) => /\.ya?ml$/.test(arg) || arg.includes('/');
 
-/** Like `netlab down`: a lab file (even one since broken or deleted, via its journal) or a lab name. */
-export function labNameOf(arg: string): string {
+/**
+ * Like `netlab down`: a lab name, or a lab file: the lab that is up from that file (its journal
+ * names the file; the file may since be edited, broken or deleted), else the name in the file.
+ */
+export async function labNameOf(arg: string): Promise<string> {
   if (!looksLikeFile(arg)) return arg;
-  try {
-    return loadLabFile(arg).name;
-  } catch (e) {
-    const abs = resolve(arg);
-    const j = listJournals().find((x) => x.file === abs);
-    if (j) return j.lab;
-    throw e; // a LabError: printed as the usual problems, exit 2
-  }
+  const abs = resolve(arg);
+  const j = listJournals().find((x) => x.file === abs);
+  if (j) return j.lab;
+  return (await loadLabCached(arg)).name; // a LabError: printed as the usual problems, exit 2
 }
 
 /** The journal of a lab that is up, or a CliError (exit 3) saying how to bring it up. */
-export function upJournal(arg: string): Journal {
-  const lab = labNameOf(arg);
+export async function upJournal(arg: string): Promise<Journal> {
+  const lab = await labNameOf(arg);
   const j = readJournal(lab);
   if (j) return j;
   const up = listJournals().map((x) => x.lab);
@@ -55,7 +54,7 @@ export function upJournal(arg: string): Journal {
 
 /** Resolves NODE within a lab that is up; checks that its namespace really exists. */
 export async function resolveTarget(runner: CommandRunner, labArg: string, node: string): Promise<Target> {
-  const j = upJournal(labArg);
+  const j = await upJournal(labArg);
   const base = { lab: j.lab, file: j.file, node, journal: j };
   if (node === HOST_NODE) {
     if (!j.hostLinks.length)

@@ -36,6 +36,13 @@ export interface Journal {
   v6rules: string[];
   /** Namespaces where the lab put impairments (qdiscs) on interfaces, to read them back. */
   impaired?: string[];
+  /**
+   * Per namespace: what `up` last verified there (the fingerprint of the file's part for it) and
+   * the namespace's identity (inode); a plain `up` trusts a namespace whose both still agree.
+   */
+  verified?: Record<string, { fp: string; ino: number }>;
+  /** Key of the lab file's entry in the lab cache (src/load/cache.ts), kept while the lab is up. */
+  labKey?: string;
   /** Processes started in nodes, by "node/name". */
   processes?: Record<string, ProcessRecord>;
 }

@@ -2,12 +2,14 @@
 // draws: on a TTY the Ink view (listr2 silent), off a TTY listr2's plain lines, with --json none.
 import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
-import { Applier } from '../apply/apply.js';
+import { Applier, settled } from '../apply/apply.js';
+import { clearEntered } from '../state/trust.js';
 import { ConflictError, adoptMarked, conflictText, planLab, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
 import { summarize } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { newJournal } from '../state/journal.js';
+import { newJournal, type Journal } from '../state/journal.js';
+import { keepLab } from '../load/cache.js';
 import { acquireLock } from '../state/lock.js';
 import { failureText, runChecks, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
@@ -17,7 +19,9 @@ export type Mode = 'ink' | 'plain' | 'json';
 
 /** Ink and React take ~0.4 s to load: only a terminal that shows them pays for it. */
 async function drawInk(store: Store) {
-  const [{ createElement }, { render }, { LiveUpView }] = await Promise.all([import('react'), import('ink'), import('./view.js')]);
+  // React is CommonJS: its exports are the module's default, in node's ESM and in the bundle alike.
+  const [react, { render }, { LiveUpView }] = await Promise.all([import('react'), import('ink'), import('./view.js')]);
+  const { createElement } = react.default;
   return render(createElement(LiveUpView, { store }), { exitOnCtrlC: false, patchConsole: false });
 }
 
@@ -51,7 +55,13 @@ export function plainChecks(results: CheckResult[], width = 80): string {
   return out.join('\n');
 }
 
-export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean }): Promise<SessionResult> {
+/** What a plain `up` did not read again, for its summary line. */
+export function trustNote(p: Planned): string {
+  const n = p.observed.trusted?.length ?? 0;
+  return n ? ` (${n} namespace${n === 1 ? '' : 's'} unchanged since the last up not read again; --refresh reads them)` : '';
+}
+
+export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean; refresh?: boolean }): Promise<SessionResult> {
   const mode = pickMode(opts.json);
   const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
   const t0 = performance.now();
@@ -107,11 +117,19 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       row('plan', 'plan');
       release = acquireLock(lab.name);
       const t = performance.now();
-      const p = await planLab(runner, lab);
+      const p = await planLab(runner, lab, { trust: !opts.refresh });
       result.planned = p;
       if (p.plan.conflicts.length) throw new ConflictError(`${conflictText(p.plan)}\nnothing was changed`);
-      done('plan', planSummary(p), performance.now() - t);
-      plain(`✔ plan: ${planSummary(p)} (${Math.round(performance.now() - t)} ms)`);
+      done('plan', planSummary(p) + trustNote(p), performance.now() - t);
+      plain(`✔ plan: ${planSummary(p)}${trustNote(p)} (${Math.round(performance.now() - t)} ms)`);
+      const entered = p.observed.entered ?? new Map<string, number>();
+      const stale = (j: Journal) => j.status !== 'up' || (p.observed.trusted?.length ?? 0) < p.desired.namespaces.length || entered.size > 0 || j.labKey !== lab.key;
+      if (!p.plan.actions.length && p.journal && stale(p.journal)) {
+        // Nothing to change, and what was read matches the file: remember it as verified.
+        p.journal.labKey = keepLab(lab, p.journal.labKey);
+        settled(p.journal, p.desired);
+        clearEntered(lab.name, entered);
+      }
       if (p.plan.actions.length) {
         const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
         journal.file = resolve(lab.file);
@@ -134,7 +152,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
                 throw e;
               }
               if (phase === phases[phases.length - 1]) {
+                journal.labKey = keepLab(lab, journal.labKey);
                 applier.finish();
+                clearEntered(lab.name, entered);
                 result.applied = true;
               }
               sub.title = `${phase}: ${detail} (${Math.round(performance.now() - ts)} ms)`;

@@ -44,8 +44,8 @@ function planLines(): string[] {
   return out.stdout.split('\n').slice(1).filter((l) => l.trim());
 }
 
-function upOk() {
-  const u = netlab(['up', file], env);
+function upOk(...extra: string[]) {
+  const u = netlab(['up', file, ...extra], env);
   assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);
   const again = netlab(['plan', file, '--detailed-exitcode'], env);
   assert.equal(again.code, 0, `not converged after up:\n${again.stdout}${again.stderr}`);
@@ -114,7 +114,40 @@ describe('reconcile on the real kernel', () => {
     assert.equal(st.code, 0, st.stderr);
     const doc = JSON.parse(st.stdout) as { labs: { lab: string; drift: number; nodes: string[] }[] };
     assert.deepEqual(doc.labs.map((l) => [l.lab, l.drift, l.nodes.length]), [[lab, 3, 3]]);
+    // A plain up does not read namespaces it verified before that nothing of netlab's entered
+    // since: it says so, and the drift stays until up --refresh.
+    const trusting = netlab(['up', file, '--json'], env);
+    assert.equal(trusting.code, 0, trusting.stderr);
+    const t = JSON.parse(trusting.stdout) as { changes: unknown[]; notRead: string[] };
+    assert.deepEqual([t.changes.length, t.notRead.sort()], [0, [a, b, r].sort()]);
+    assert.equal(planLines().length, 3);
+    upOk('--refresh');
+  });
+
+  test('up reads what it cannot trust: a namespace entered by netlab exec, or re-created, or whose host end went', () => {
+    // Each change below is invisible to a read of the host alone; a plain up must find it.
+    assert.equal(netlab(['exec', lab, a, '--', 'ip', 'link', 'set', 'eth0', 'mtu', '1300'], env).code, 0);
+    let u = netlab(['up', file, '--json'], env);
+    assert.equal(u.code, 0, u.stderr);
+    let doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
+    assert.ok(!doc.notRead.includes(a), 'the entered namespace was read');
+    assert.deepEqual(doc.changes.map((c) => c.text).filter((x) => /mtu/.test(x)).length, 1, JSON.stringify(doc.changes));
+    // Re-created by hand: same name, another namespace (its inode differs).
+    sh('ip', ['netns', 'del', b]);
+    sh('ip', ['netns', 'add', b]);
+    u = netlab(['up', file, '--json'], env);
+    assert.equal(u.code, 0, u.stderr);
+    doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
+    assert.ok(!doc.notRead.includes(b), 'the re-created namespace was read');
+    assert.ok(doc.changes.length > 0);
+    // A host-side veth end deleted by hand took its peer in r with it.
+    sh('ip', ['link', 'del', `${p}pr`]);
+    u = netlab(['up', file, '--json'], env);
+    assert.equal(u.code, 0, u.stderr);
+    doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
+    assert.ok(!doc.notRead.includes(r), 'the namespace whose host end went was read');
     upOk();
+    assert.ok(ping(r, '10.71.0.2'), 'r reaches b again');
   });
 
   test('a node taken out of the file is removed, the rest is untouched', () => {

@@ -1,0 +1,71 @@
+// The lab cache: a lab file that `up` applied is kept as loaded (parsed, validated, normalized),
+// under a key made of its bytes, its path and netlab's build. A later command on the same
+// unchanged file skips parsing and validating it again, and does not even load the YAML and
+// schema code: at 200 nodes that is most of what a no-op `up` costs netlab itself. Any change to
+// the file, or another netlab build, is another key: the file is loaded and validated in full.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Lab } from '../model/types.js';
+import { stateDir } from '../state/journal.js';
+
+/** This build of netlab: every build rewrites its files. */
+const BUILD = (() => {
+  const st = statSync(fileURLToPath(import.meta.url));
+  return `${st.size}:${st.mtimeMs}`;
+})();
+
+const cachePath = (key: string) => join(stateDir(), 'cache', `${key}.json`);
+
+export function labKey(file: string, bytes: Buffer): string {
+  return createHash('sha256').update(`${BUILD}\0${resolve(file)}\0`).update(bytes).digest('hex').slice(0, 32);
+}
+
+/** Maps become {"$map": [[k, v]...]}: a Lab holds Maps (nodes, bridges, iptables tables). */
+export function encodeLab(lab: Lab): string {
+  return JSON.stringify(lab, (_k, v: unknown) => (v instanceof Map ? { $map: [...v] } : v));
+}
+
+export function decodeLab(text: string): Lab {
+  return JSON.parse(text, (_k, v: unknown) => (v !== null && typeof v === 'object' && Array.isArray((v as { $map?: unknown }).$map) ? new Map((v as { $map: [unknown, unknown][] }).$map) : v)) as Lab;
+}
+
+/** Loads a lab file: from the cache when `up` applied these very bytes with this build, else in full. */
+export async function loadLabCached(file: string): Promise<Lab> {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    // the full loader reports it, with the file's location
+  }
+  if (bytes) {
+    const key = labKey(file, bytes);
+    try {
+      const lab = decodeLab(readFileSync(cachePath(key), 'utf8'));
+      return { ...lab, file, key };
+    } catch {
+      // not cached (or unreadable): load it in full
+    }
+  }
+  const { loadLab, loadLabFile } = await import('./lab.js');
+  const lab = bytes ? loadLab(bytes.toString('utf8'), file) : loadLabFile(file);
+  return bytes ? { ...lab, key: labKey(file, bytes) } : lab;
+}
+
+/** Keeps a lab that was applied; returns the key to record (the previous one's file is removed). */
+export function keepLab(lab: Lab, previous: string | undefined): string | undefined {
+  if (!lab.key) return previous;
+  if (lab.key === previous) return previous;
+  const path = cachePath(lab.key);
+  mkdirSync(join(stateDir(), 'cache'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, encodeLab({ ...lab, key: undefined } as Lab));
+  renameSync(tmp, path);
+  if (previous) forgetLab(previous);
+  return lab.key;
+}
+
+export function forgetLab(key: string | undefined): void {
+  if (key) rmSync(cachePath(key), { force: true });
+}

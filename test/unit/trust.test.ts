@@ -1,0 +1,102 @@
+// What a plain `up` may take as verified instead of reading it, and the lab cache.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeLab, encodeLab, labKey } from '../../src/load/cache.js';
+import { loadLabFile } from '../../src/load/lab.js';
+import { desiredState } from '../../src/model/desired.js';
+import { HOST, type ObservedNs } from '../../src/model/types.js';
+import { hostEndsPresent, nsFingerprint, recordVerified, forgetVerified, trustable, verifiedState } from '../../src/state/trust.js';
+import { diff } from '../../src/plan/diff.js';
+import { applied } from '../lib/fake.js';
+import { newJournal } from '../../src/state/journal.js';
+import { labOf } from '../lib/fake.js';
+import { ROOT } from '../../src/paths.js';
+
+const LABS = join(ROOT, 'labs');
+
+test('lab cache: every lab in labs/ comes back from its encoding exactly as loaded', () => {
+  for (const f of readdirSync(LABS).filter((n) => n.endsWith('.yaml'))) {
+    const lab = loadLabFile(join(LABS, f));
+    const back = decodeLab(encodeLab(lab));
+    assert.deepEqual(back, lab, f);
+    assert.deepEqual(desiredState(back), desiredState(lab), f);
+  }
+});
+
+test('lab cache: the key changes with the bytes and the path, not with nothing', () => {
+  const bytes = readFileSync(join(LABS, 'bridge-4ns.yaml'));
+  const k = labKey('labs/bridge-4ns.yaml', bytes);
+  assert.equal(labKey('labs/bridge-4ns.yaml', Buffer.from(bytes)), k);
+  assert.notEqual(labKey('labs/bridge-4ns.yaml', Buffer.concat([bytes, Buffer.from('\n')])), k);
+  assert.notEqual(labKey('/elsewhere/bridge-4ns.yaml', bytes), k);
+});
+
+const LAB = (addr: string) => `
+name: t1
+nodes:
+  ns1:
+  ns2:
+bridges:
+  br1: {}
+links:
+  - endpoints: [ns1:tap1, br1:tap1_peer]
+    addresses: {ns1: ${addr}}
+  - endpoints: [ns2:tap2, br1:tap2_peer]
+    addresses: {ns2: 192.168.20.2/24}
+`;
+
+test('fingerprint: same file, same print; an address changed in one node changes that node only', () => {
+  const a = labOf(LAB('192.168.20.1/24')).desired;
+  const b = labOf(LAB('192.168.20.1/24')).desired;
+  const c = labOf(LAB('192.168.20.9/24')).desired;
+  assert.equal(nsFingerprint(a.ns.get('ns1')!), nsFingerprint(b.ns.get('ns1')!));
+  assert.notEqual(nsFingerprint(a.ns.get('ns1')!), nsFingerprint(c.ns.get('ns1')!));
+  assert.equal(nsFingerprint(a.ns.get('ns2')!), nsFingerprint(c.ns.get('ns2')!));
+});
+
+test('trust: nothing without a settled journal, an entered namespace or a changed file part is read', () => {
+  const desired = labOf(LAB('192.168.20.1/24')).desired;
+  const netns = new Set(['ns1', 'ns2']);
+  const j = newJournal('t1', '/x.yaml');
+  assert.equal(trustable(desired, undefined, netns, new Set()).size, 0, 'no journal');
+  j.verified = { ns1: { fp: nsFingerprint(desired.ns.get('ns1')!), ino: 1 }, ns2: { fp: 'other', ino: 2 } };
+  assert.equal(trustable(desired, j, netns, new Set()).size, 0, "status 'applying': an up did not finish");
+  j.status = 'up';
+  // ns2's print differs; ns1 matches but its inode cannot match (no such namespace here).
+  assert.equal(trustable(desired, j, netns, new Set()).size, 0);
+  assert.equal(trustable(desired, j, netns, new Set(['ns1'])).size, 0, 'entered');
+  forgetVerified(j, ['ns1']);
+  assert.deepEqual(Object.keys(j.verified), ['ns2']);
+  // Recording namespaces that do not exist records nothing, and drops what the file no longer has.
+  j.verified.gone = { fp: 'x', ino: 3 };
+  recordVerified(j, desired, desired.namespaces);
+  assert.deepEqual(j.verified, {});
+});
+
+test('trust: a namespace whose host-side veth end is missing, or not a veth, is read', () => {
+  const desired = labOf(LAB('192.168.20.1/24')).desired;
+  const want = desired.ns.get('ns1')!;
+  const host = (kind?: 'veth' | 'bridge'): ObservedNs => ({
+    links: new Map(kind ? [['tap1_peer', { name: 'tap1_peer', kind, up: true, addresses: [] }]] : []),
+    routes: [],
+    rules: [],
+    sysctls: new Map(),
+    iptables: new Map(),
+  });
+  assert.equal(hostEndsPresent(want, host('veth')), true);
+  assert.equal(hostEndsPresent(want, host()), false);
+  assert.equal(hostEndsPresent(want, host('bridge')), false);
+  assert.equal(HOST, '');
+});
+
+test('trust: a namespace taken as verified plans nothing, for every lab in labs/', () => {
+  for (const f of readdirSync(LABS).filter((n) => n.endsWith('.yaml'))) {
+    const desired = desiredState(loadLabFile(join(LABS, f), { sysctlExists: () => true }));
+    const { observed, journal } = applied(desired);
+    for (const ns of desired.namespaces) observed.ns.set(ns, verifiedState(desired, journal, ns)!);
+    const plan = diff(desired, observed, journal);
+    assert.deepEqual(plan.actions.filter((a) => a.ns !== HOST && a.kind !== 'process.start'), [], f);
+  }
+});
