@@ -83,6 +83,12 @@ export function conflictText(plan: Plan): string {
   return plan.conflicts.map((c) => `${c.object}: ${c.message}\n  hint: ${c.hint}`).join('\n');
 }
 
+/** What a plain `up` did not read again, for its summary line. */
+export function trustNote(p: Planned): string {
+  const n = p.observed.trusted?.length ?? 0;
+  return n ? ` (${n} namespace${n === 1 ? '' : 's'} verified before were not read again; --refresh reads them)` : '';
+}
+
 export class NotUpError extends Error {}
 
 export async function down(runner: CommandRunner, labName: string, opts: { dryRun?: boolean } = {}): Promise<DownReport | undefined> {

@@ -1,7 +1,7 @@
 // down: removes what the journal says the lab made, and nothing else.
 import { existsSync } from 'node:fs';
-import { HOST, markOf, type Family } from '../model/types.js';
-import { NETNS_DIR, listNetns, readHostIptables, taggedRules } from '../observe/observe.js';
+import { HOST, NETNS_DIR, markOf, type Family } from '../model/types.js';
+import { listNetns, readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';

@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { LabError, formatProblem } from '../load/problems.js';
 import { loadLabCached } from '../load/cache.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { ConflictError, UnsupportedError, conflictText, down, planLab, requireFeatures, type Planned } from '../engine.js';
+import { ConflictError, UnsupportedError, conflictText, down, planLab, requireFeatures, trustNote, type Planned } from '../engine.js';
 import type { CheckResult } from '../verify/checks.js';
 import { ApplyError } from '../apply/apply.js';
 import { TeardownError } from '../apply/teardown.js';
@@ -151,7 +151,7 @@ program
       const p = await planLab(runner, lab, { trust: !o.refresh });
       if (o.json) out(JSON.stringify(planJson(p), null, 2));
       else {
-        out(`# lab ${lab.name}: ${summary(p)} (dry run: nothing was changed)${(await ui()).trustNote(p)}`);
+        out(`# lab ${lab.name}: ${summary(p)} (dry run: nothing was changed)${trustNote(p)}`);
         if (p.steps.length) out(scriptOf(p.steps));
       }
       if (p.plan.conflicts.length) {

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
 import standaloneModule from 'ajv/dist/standalone/index.js';
-import { AJV_OPTIONS, SCHEMA_PATH } from './schema.js';
+import { AJV_OPTIONS } from './schema.js';
+import { SCHEMA_PATH } from '../paths.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 type Standalone = (ajv: unknown, v: unknown) => string;

@@ -6,8 +6,6 @@ import type { SrcPath } from '../model/types.js';
 import { didYouMean } from './problems.js';
 
 
-export { SCHEMA_PATH };
-
 let compiled: ValidateFunction | undefined;
 let json: { definitions: Record<string, object> } | undefined;
 function schemaJson(): { definitions: Record<string, object> } {

@@ -9,8 +9,6 @@ import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
-export { NETNS_DIR };
-
 export class ObserveError extends Error {}
 
 export function concurrency(): number {
@@ -71,7 +69,6 @@ interface NsReadOptions {
 export function inNetns(ns: string, argv: string[]): string[] {
   return ns === HOST ? argv : ['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv];
 }
-
 
 /** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
 function nsReads(ns: string, opts: NsReadOptions): Command[] {

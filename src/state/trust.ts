@@ -58,10 +58,9 @@ export function enteredNamespaces(lab: string): Map<string, number> {
 
 /** Drops the marks that were read before a successful `up` (a mark renewed since stays). */
 export function clearEntered(lab: string, seen: Map<string, number>): void {
-  for (const [ns, mtime] of seen) {
-    const now = enteredNamespaces(lab).get(ns);
-    if (now === mtime) rmSync(join(enteredDir(lab), ns), { force: true });
-  }
+  if (!seen.size) return;
+  const now = enteredNamespaces(lab);
+  for (const [ns, mtime] of seen) if (now.get(ns) === mtime) rmSync(join(enteredDir(lab), ns), { force: true });
 }
 
 export function removeEntered(lab: string): void {

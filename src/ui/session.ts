@@ -4,7 +4,7 @@ import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
 import { Applier, settled } from '../apply/apply.js';
 import { clearEntered } from '../state/trust.js';
-import { ConflictError, adoptMarked, conflictText, planLab, type Planned } from '../engine.js';
+import { ConflictError, adoptMarked, conflictText, planLab, trustNote, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
 import { summarize } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
@@ -53,12 +53,6 @@ export function plainChecks(results: CheckResult[], width = 80): string {
   const bad = results.filter((r) => !r.met);
   if (bad.length) out.push('', ...bad.map(failureText));
   return out.join('\n');
-}
-
-/** What a plain `up` did not read again, for its summary line. */
-export function trustNote(p: Planned): string {
-  const n = p.observed.trusted?.length ?? 0;
-  return n ? ` (${n} namespace${n === 1 ? '' : 's'} unchanged since the last up not read again; --refresh reads them)` : '';
 }
 
 export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean; refresh?: boolean }): Promise<SessionResult> {
@@ -123,13 +117,16 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       done('plan', planSummary(p) + trustNote(p), performance.now() - t);
       plain(`✔ plan: ${planSummary(p)}${trustNote(p)} (${Math.round(performance.now() - t)} ms)`);
       const entered = p.observed.entered ?? new Map<string, number>();
-      const stale = (j: Journal) => j.status !== 'up' || (p.observed.trusted?.length ?? 0) < p.desired.namespaces.length || entered.size > 0 || j.labKey !== lab.key;
-      if (!p.plan.actions.length && p.journal && stale(p.journal)) {
-        // Nothing to change, and what was read matches the file: remember it as verified.
-        p.journal.labKey = keepLab(lab, p.journal.labKey);
-        settled(p.journal, p.desired);
+      // The kernel now matches the file: keep the lab file as loaded, record every namespace as
+      // verified, and drop the marks of the namespaces entered before this run read them.
+      const settle = (j: Journal) => {
+        j.labKey = keepLab(lab, j.labKey);
+        settled(j, p.desired);
         clearEntered(lab.name, entered);
-      }
+      };
+      const stale = (j: Journal) => j.status !== 'up' || (p.observed.trusted?.length ?? 0) < p.desired.namespaces.length || entered.size > 0 || j.labKey !== lab.key;
+      // Nothing to change, but something was read, or the lab file is new to the cache.
+      if (!p.plan.actions.length && p.journal && stale(p.journal)) settle(p.journal);
       if (p.plan.actions.length) {
         const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
         journal.file = resolve(lab.file);
@@ -152,9 +149,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
                 throw e;
               }
               if (phase === phases[phases.length - 1]) {
-                journal.labKey = keepLab(lab, journal.labKey);
-                applier.finish();
-                clearEntered(lab.name, entered);
+                settle(journal);
                 result.applied = true;
               }
               sub.title = `${phase}: ${detail} (${Math.round(performance.now() - ts)} ms)`;
