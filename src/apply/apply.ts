@@ -1,11 +1,11 @@
 // apply: runs rendered steps phase by phase through the CommandRunner, journaling every change
 // before it is made, and maps a failure back to the lab object it served.
-import { HOST, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
+import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
 import { forgetVerified, recordVerified } from '../state/trust.js';
-import { ObserveError, concurrency, inNetns, readHostIptables, taggedRules } from '../observe/observe.js';
+import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';

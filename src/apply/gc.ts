@@ -2,8 +2,8 @@
 // journal was lost: /run cleared, a state directory deleted), and journals whose objects are all
 // gone. Removes those and nothing else: an unmarked object is never touched.
 import { join } from 'node:path';
-import { HOST, type Family } from '../model/types.js';
-import { concurrency, inNetns, listNetns, readFailure, readHostIptables } from '../observe/observe.js';
+import { HOST, inNetns, type Family } from '../model/types.js';
+import { concurrency, listNetns, readFailure, readHostIptables } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';

@@ -82,8 +82,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     await Promise.all(procs.map(([, rec]) => stopProcess(runner, rec)));
     report.processes = procs.length;
   }
-  const netns = await listNetns(runner);
-  const links = await hostLinks(runner);
+  const [netns, links] = await Promise.all([listNetns(runner), hostLinks(runner)]);
   report.namespaces = j.namespaces.filter((n) => netns.has(n));
   for (const name of j.hostLinks) {
     const l = links.get(name);

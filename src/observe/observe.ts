@@ -1,6 +1,6 @@
 // observe: reads what the kernel has now, for the namespaces and objects a lab concerns.
 import { availableParallelism } from 'node:os';
-import { HOST, NETNS_DIR, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
+import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
 import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
@@ -57,17 +57,6 @@ interface NsReadOptions {
   sysctls: string[];
   iptables: Family[];
   qdiscs?: boolean;
-}
-
-/**
- * A command in a lab namespace, for reading. `nsenter --net` only joins the network namespace;
- * `ip -n NS` and `ip netns exec NS` also copy the whole mount namespace (to remount /sys), whose
- * cost grows with every namespace's mount under /run/netns. Measured at N=200, two at a time:
- * 0.65 s for the ip reads plus iptables-save this way, 0.78 s through `ip -n` with a
- * `netns exec` in its batch, 1.1 s with `ip -n` plus `ip netns exec`. (The reads need no /sys.)
- */
-export function inNetns(ns: string, argv: string[]): string[] {
-  return ns === HOST ? argv : ['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv];
 }
 
 /** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
@@ -151,17 +140,18 @@ export interface ObserveOptions {
 
 /** Observes every namespace the desired state or the journal names, and the host. */
 export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined, opts: ObserveOptions = {}): Promise<ObservedState> {
-  const netns = await listNetns(runner);
+  // The host first (with the list of namespaces, side by side): what it shows decides which lab
+  // namespaces can be trusted.
+  const [netns, hostRead] = await Promise.all([listNetns(runner), observeNamespaces(runner, [[HOST, readOptions(HOST, desired, journal)]])]);
+  const host = hostRead.get(HOST)!;
   const entered = enteredNamespaces(desired.lab);
   const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();
-  const names = new Set([HOST, ...desired.namespaces, ...(journal?.namespaces ?? [])]);
-  const targets = [...names].filter((n) => (n === HOST || netns.has(n)) && !trusted.has(n));
-  const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
   // A host-side veth end that went away took its peer in the namespace with it: read that one.
-  const host = ns.get(HOST)!;
-  const recheck = [...trusted.keys()].filter((n) => !hostEndsPresent(desired.ns.get(n)!, host));
-  for (const n of recheck) trusted.delete(n);
-  if (recheck.length) for (const [n, o] of await observeNamespaces(runner, recheck.map((name) => [name, readOptions(name, desired, journal)]))) ns.set(n, o);
+  for (const n of [...trusted.keys()]) if (!hostEndsPresent(desired.ns.get(n)!, host)) trusted.delete(n);
+  const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
+  const targets = [...names].filter((n) => netns.has(n) && !trusted.has(n));
+  const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
+  ns.set(HOST, host);
   for (const [n, o] of trusted) ns.set(n, o);
   const hostIptables: HostRule[] = [];
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));

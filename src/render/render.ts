@@ -1,6 +1,6 @@
 // render: actions -> the exact commands, batched (pure). One `ip -batch` for the host, one
 // `ip -n NS -batch -` per namespace, one sysctl and one iptables-restore per namespace and family.
-import { HOST, type Family } from '../model/types.js';
+import { HOST, inNetns, type Family } from '../model/types.js';
 import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
 import { commandText } from '../runner/runner.js';
 import { qdiscArgs } from '../model/impair.js';
@@ -118,7 +118,7 @@ export function render(actions: Action[], lab = ''): Step[] {
       const k = `${ns}|${family}`;
       let s = batches.get(k);
       if (!s) {
-        const argv = ['ip', ...(family === 'ipv6' ? ['-6'] : []), ...(ns === HOST ? [] : ['-n', ns]), ...(phase === 'delete' ? ['-force'] : []), '-batch', '-'];
+        const argv = inNetns(ns, ['ip', ...(family === 'ipv6' ? ['-6'] : []), ...(phase === 'delete' ? ['-force'] : []), '-batch', '-']);
         s = { phase, ns, argv, lines: [], actions: [], ...(phase === 'delete' ? { tolerant: true } : {}) };
         batches.set(k, s);
       }
@@ -133,7 +133,7 @@ export function render(actions: Action[], lab = ''): Step[] {
       const tcl = line === undefined ? tcLine(a) : undefined;
       if (tcl !== undefined) {
         // One `tc -batch` per namespace, after its links exist (the configure phase).
-        const s = tc.get(a.ns) ?? { phase, ns: a.ns, argv: ['tc', ...(a.ns === HOST ? [] : ['-n', a.ns]), '-batch', '-'], input: '', lines: [], actions: [] };
+        const s = tc.get(a.ns) ?? { phase, ns: a.ns, argv: inNetns(a.ns, ['tc', '-batch', '-']), input: '', lines: [], actions: [] };
         s.input += `${tcl}\n`;
         s.lines.push(a);
         s.actions.push(a);
@@ -149,7 +149,7 @@ export function render(actions: Action[], lab = ''): Step[] {
       } else if (a.kind === 'iptables.restore') {
         // All tables of one namespace and family in one iptables-restore: one spawn, one commit.
         const k = `${a.ns}|${a.family}`;
-        const s = restores.get(k) ?? { phase, ns: a.ns, argv: ['ip', 'netns', 'exec', a.ns, restoreTool(a.family), '-w'], input: '', lines: [], actions: [] };
+        const s = restores.get(k) ?? { phase, ns: a.ns, argv: inNetns(a.ns, [restoreTool(a.family), '-w']), input: '', lines: [], actions: [] };
         s.input += a.payload;
         s.actions.push(a);
         restores.set(k, s);
@@ -164,7 +164,7 @@ export function render(actions: Action[], lab = ''): Step[] {
     steps.push(...batches.values(), ...tc.values());
     for (const [ns, as] of sysctls) {
       const kv = as.map((a) => (a.kind === 'sysctl.set' ? `${a.key}=${a.value}` : ''));
-      const argv = ns === HOST ? ['sysctl', '-q', '-w', ...kv] : ['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...kv];
+      const argv = inNetns(ns, ['sysctl', '-q', '-w', ...kv]);
       steps.push({ phase, ns, argv, lines: [], actions: as });
     }
     steps.push(...restores.values());

@@ -56,13 +56,13 @@ test('the journal names namespaces and host links before the commands that make 
 test('a failing batch line is reported with its lab object, the line, the command and stderr', async () => {
   const { desired } = labOf(LAB);
   const plan = diff(desired, emptyObserved(), undefined);
-  const runner = new ScriptedRunner().on('ip -n ns2 -batch', { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:3\n' });
+  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns2 ip -batch', { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:3\n' });
   const j = newJournal('ap', '/x/lab.yaml');
   await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'link ns2:tap2 <-> br1:tap2_peer');
     assert.equal(e.line, 'addr add 10.0.0.2/24 dev tap2');
-    assert.match(e.command, /^ip -n ns2 -batch - <<'EOF'/);
+    assert.match(e.command, /^nsenter --net=\/run\/netns\/ns2 ip -batch - <<'EOF'/);
     assert.match(e.message, /Address already assigned/);
     return true;
   });
@@ -72,7 +72,7 @@ test('a failing batch line is reported with its lab object, the line, the comman
 test('an iptables-restore failure names the table and the rule line', async () => {
   const { desired } = labOf(LAB);
   const plan = diff(desired, emptyObserved(), undefined);
-  const runner = new ScriptedRunner().on('ip netns exec ns1 iptables-restore', { exitCode: 2, stderr: 'iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Invalid argument): rule in chain INPUT\n' });
+  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns1 iptables-restore', { exitCode: 2, stderr: 'iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Invalid argument): rule in chain INPUT\n' });
   await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, newJournal('ap', '/x')), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'iptables filter in ns1');
@@ -84,19 +84,19 @@ test('an iptables-restore failure names the table and the rule line', async () =
 test('a failed batch is rolled back: the lines before the failing one are undone, newest first; the other steps of the phase finish', async () => {
   const { desired } = labOf(LAB.replace("  ns2:\n", "  ns2:\n    routes: ['10.9.0.0/24 via 10.0.0.254']\n"));
   const plan = diff(desired, emptyObserved(), undefined);
-  const runner = new ScriptedRunner().on('ip -n ns2 -batch', { exitCode: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:4\n' });
+  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns2 ip -batch', { exitCode: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:4\n' });
   const j = newJournal('ap', '/x/lab.yaml');
   await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.line, 'route add 10.9.0.0/24 via 10.0.0.254');
     assert.deepEqual(e.rollback?.failed, []);
-    assert.deepEqual(e.rollback?.commands, ["ip -n ns2 -force -batch - <<'EOF'\naddr del 10.0.0.2/24 dev tap2\nEOF"]);
+    assert.deepEqual(e.rollback?.commands, ["nsenter --net=/run/netns/ns2 ip -force -batch - <<'EOF'\naddr del 10.0.0.2/24 dev tap2\nEOF"]);
     return true;
   });
   const argv = runner.calls.map((c) => c.argv.join(' '));
-  assert.ok(argv.includes('ip -n ns1 -batch -'), 'the other namespace of the phase still ran');
-  assert.ok(argv.indexOf('ip -n ns2 -force -batch -') > argv.indexOf('ip -n ns2 -batch -'));
-  assert.ok(!argv.some((a) => a.startsWith('ip netns exec ns1 iptables-restore')), 'the next phase did not start');
+  assert.ok(argv.includes('nsenter --net=/run/netns/ns1 ip -batch -'), 'the other namespace of the phase still ran');
+  assert.ok(argv.indexOf('nsenter --net=/run/netns/ns2 ip -force -batch -') > argv.indexOf('nsenter --net=/run/netns/ns2 ip -batch -'));
+  assert.ok(!argv.some((a) => a.startsWith('nsenter --net=/run/netns/ns1 iptables-restore')), 'the next phase did not start');
 });
 
 test('inverse: adds are deleted, sysctls set back; changes in place are left to the next up', async () => {

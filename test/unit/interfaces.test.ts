@@ -96,8 +96,8 @@ test('a fresh lab with impairments: tc after the links, one tc batch per namespa
   assert.ok(lines.includes('~   impairment on a:wan0: netem delay 100ms jitter 5ms loss 0.5%  (not in the kernel)'), lines.join('\n'));
   assert.ok(lines.includes('~   impairment on b:wan0: tbf rate 10mbit  (not in the kernel)'));
   const script = scriptOf(render(p.actions, 'wan'));
-  assert.match(script, /tc -n a -batch - <<'EOF'\nqdisc replace dev wan0 root netem delay 100ms 5ms loss 0\.5%\nEOF/);
-  assert.match(script, /tc -n b -batch - <<'EOF'\nqdisc replace dev wan0 root tbf rate 10mbit burst 15140 latency 50ms\nEOF/);
+  assert.match(script, /nsenter --net=\/run\/netns\/a tc -batch - <<'EOF'\nqdisc replace dev wan0 root netem delay 100ms 5ms loss 0\.5%\nEOF/);
+  assert.match(script, /nsenter --net=\/run\/netns\/b tc -batch - <<'EOF'\nqdisc replace dev wan0 root tbf rate 10mbit burst 15140 latency 50ms\nEOF/);
   const steps = render(p.actions, 'wan');
   const tc = steps.filter((s) => s.argv[0] === 'tc');
   assert.ok(tc.every((s) => s.phase === 'configure'));
@@ -115,14 +115,14 @@ test('impairments reconcile in place: changed, drifted, removed', () => {
   const edited = labOf(WAN.replace('      a: {delay: 100ms, jitter: 5ms, loss: 0.5%}\n', '')).desired;
   base.observed.ns.get('b')!.links.get('wan0')!.qdisc = desired.ns.get('b')!.links.get('wan0')!.qdisc!;
   assert.deepEqual(diff(edited, base.observed, base.journal).actions.map(line), ['-   impairment on a:wan0  (not in the lab file (is netem delay 100ms jitter 5ms loss 0.5%))']);
-  assert.match(scriptOf(render(diff(edited, base.observed, base.journal).actions)), /tc -n a -batch - <<'EOF'\nqdisc del dev wan0 root\nEOF/);
+  assert.match(scriptOf(render(diff(edited, base.observed, base.journal).actions)), /nsenter --net=\/run\/netns\/a tc -batch - <<'EOF'\nqdisc del dev wan0 root\nEOF/);
 });
 
 test('VRF, dummy, bond and stacked VLANs: created in the namespace batch after their parents, members enslaved', () => {
   const { desired } = labOf(VRF);
   const p = diff(desired, emptyObserved(), undefined);
   const script = scriptOf(render(p.actions, 'v'));
-  const pe = /ip -n pe -batch - <<'EOF'\n([^]*?)EOF/.exec(script)![1]!.split('\n');
+  const pe = /nsenter --net=\/run\/netns\/pe ip -batch - <<'EOF'\n([^]*?)EOF/.exec(script)![1]!.split('\n');
   const at = (s: string) => pe.findIndex((l) => l.startsWith(s));
   assert.ok(at('link add name red type vrf table 10') >= 0, script);
   assert.ok(at('link add name lo-red type dummy') >= 0);
@@ -140,7 +140,7 @@ test('VRF, dummy, bond and stacked VLANs: created in the namespace batch after t
   assert.ok(at('link set dev to-red alias netlab:v master red up') > at('link add name red '));
   assert.ok(at('route add 10.1.99.0/24 via 10.1.0.2 table 10') > at('addr add 10.1.0.1/24 dev to-red'));
   // The veths come first, from the root namespace, in the links phase.
-  assert.ok(script.indexOf('type veth peer name eth0 netns c') < script.indexOf('ip -n pe -batch'));
+  assert.ok(script.indexOf('type veth peer name eth0 netns c') < script.indexOf('nsenter --net=/run/netns/pe ip -batch'));
 });
 
 test('a VLAN id, VRF table or bond mode change re-creates that interface only', () => {

@@ -50,13 +50,13 @@ test('one batch per namespace and phase; veths created from the root with ends i
     'ip -batch -',
     'ip -batch -',
     'ip -batch -',
-    'ip -n a -batch -',
-    'ip -6 -n a -batch -',
-    'ip -n b -batch -',
+    'nsenter --net=/run/netns/a ip -batch -',
+    'nsenter --net=/run/netns/a ip -6 -batch -',
+    'nsenter --net=/run/netns/b ip -batch -',
     'sysctl -q -w net/ipv4/neigh/default/gc_thresh3=2048',
-    'ip netns exec a sysctl -q -w net/ipv4/ip_forward=1 net/ipv4/conf/eth0/proxy_arp=1',
-    'ip netns exec a iptables-restore -w',
-    'ip netns exec b ip6tables-restore -w',
+    'nsenter --net=/run/netns/a sysctl -q -w net/ipv4/ip_forward=1 net/ipv4/conf/eth0/proxy_arp=1',
+    'nsenter --net=/run/netns/a iptables-restore -w',
+    'nsenter --net=/run/netns/b ip6tables-restore -w',
     'iptables-restore -w --noflush',
   ]);
   assert.equal(steps[0]!.input, 'netns add a\nnetns add b\n');
@@ -109,5 +109,5 @@ test('one batch per namespace and phase; veths created from the root with ends i
 test('the script prints every step as a pasteable command with a here-document', () => {
   const script = scriptOf(render(diff(labOf(LAB).desired, emptyObserved(), undefined).actions));
   assert.match(script, /^ip -batch - <<'EOF'\nnetns add a\nnetns add b\nEOF\n/);
-  assert.match(script, /\nip netns exec a sysctl -q -w net\/ipv4\/ip_forward=1 net\/ipv4\/conf\/eth0\/proxy_arp=1\n/);
+  assert.match(script, /\nnsenter --net=\/run\/netns\/a sysctl -q -w net\/ipv4\/ip_forward=1 net\/ipv4\/conf\/eth0\/proxy_arp=1\n/);
 });
