@@ -1,5 +1,5 @@
 // down: removes what the journal says the lab made, and nothing else.
-import { existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { HOST, NETNS_DIR, markOf, type Family } from '../model/types.js';
 import { listNetns, readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
@@ -60,6 +60,24 @@ async function dropCreatedTables(runner: CommandRunner, j: Journal, exec: (argv:
 }
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+const readdirOr = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+/** The devices of netlab's own (the host's) namespace, from /proc/net/dev: "  name: counters". */
+export function hostDeviceNames(text = readFileSync('/proc/net/dev', 'utf8')): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) names.add(line.slice(0, colon).trim());
+  }
+  return names;
+}
 
 /** Tears a lab down from its journal; dryRun lists the commands without running them. */
 export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number } = {}): Promise<DownReport> {
@@ -126,11 +144,15 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   }
   if (opts.dryRun) return report;
 
-  // The kernel finishes deleting namespaces in the background: wait until it really has. Polled
-  // through NETNS_DIR and /sys/class/net (the host's), not by spawning ip every few ms.
+  // The kernel finishes deleting namespaces in the background: wait until it really has. Each poll
+  // is one readdir of NETNS_DIR and one read of /proc/net/dev (this namespace's devices), not a
+  // spawn of ip and not a stat per object: measured at N=200, stat'ing 400 paths under /sys every
+  // 5 ms held the kernel's own sysfs removal back (gone after ~0.19 s instead of ~0.11 s).
   const deadline = Date.now() + (opts.timeoutMs ?? 10000);
   for (;;) {
-    const left = [...j.namespaces.filter((n) => existsSync(`${NETNS_DIR}/${n}`)), ...report.hostLinks.filter((n) => existsSync(`/sys/class/net/${n}`))];
+    const netnsNow = new Set(readdirOr(NETNS_DIR));
+    const devsNow = hostDeviceNames();
+    const left = [...j.namespaces.filter((n) => netnsNow.has(n)), ...report.hostLinks.filter((n) => devsNow.has(n))];
     if (left.length === 0) break;
     if (Date.now() > deadline) {
       j.status = 'failed';

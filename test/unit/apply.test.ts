@@ -127,3 +127,24 @@ test('gc: a read tool that cannot run (exit 127) is an error, not "every namespa
   const r = await gc(vanished, { dryRun: true });
   assert.deepEqual(r.namespaces, []);
 });
+
+test('down: host veth ends of namespaces that go are set down first, then the namespaces, other host links, bridges last', async () => {
+  const { teardown, hostDeviceNames } = await import('../../src/apply/teardown.js');
+  const links = [
+    { ifname: 'br1', flags: ['UP'], ifalias: 'netlab:td', linkinfo: { info_kind: 'bridge' } },
+    { ifname: 'tap1_peer', flags: ['UP'], ifalias: 'netlab:td', master: 'br1', linkinfo: { info_kind: 'veth' } },
+    { ifname: 'tap2_peer', flags: [], ifalias: 'netlab:td', master: 'br1', linkinfo: { info_kind: 'veth' } },
+    { ifname: 'vx1', flags: ['UP'], ifalias: 'netlab:td', linkinfo: { info_kind: 'vxlan' } },
+    { ifname: 'mine', flags: ['UP'], ifalias: 'someone else', linkinfo: { info_kind: 'veth' } },
+  ];
+  const runner = new ScriptedRunner().on('ip -j netns list', { stdout: '[{"name":"ns1"},{"name":"ns2"},{"name":"other"}]\n' }).on('ip -j -d link show', { stdout: `${JSON.stringify(links)}\n` });
+  const j = { ...newJournal('td', '/x.yaml'), namespaces: ['ns1', 'ns2', 'ns3'], hostLinks: ['br1', 'tap1_peer', 'tap2_peer', 'vx1', 'mine', 'gone'], peers: { '': { tap1_peer: 'ns1/tap1', tap2_peer: 'ns2/tap2' } } };
+  const r = await teardown(runner, j, { dryRun: true });
+  assert.deepEqual(r.namespaces, ['ns1', 'ns2'], 'ns3 is gone already; "other" is not the lab\'s');
+  assert.deepEqual(r.skipped, ['host interface mine (marked someone else)']);
+  assert.equal(r.commands.length, 1);
+  assert.equal(r.commands[0], "ip -force -batch - <<'EOF'\nlink set dev tap1_peer down\nnetns del ns1\nnetns del ns2\nlink del dev vx1\nlink del dev br1\nEOF");
+  // The wait after down polls /proc/net/dev: names are the text before the colon.
+  const dev = 'Inter-|   Receive |  Transmit\n face |bytes    packets|bytes\n    lo:    6386      58\n  tap1_peer:       0       0\nveth-long-name0: 1 2\n';
+  assert.deepEqual([...hostDeviceNames(dev)], ['lo', 'tap1_peer', 'veth-long-name0']);
+});
