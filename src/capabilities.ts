@@ -1,7 +1,7 @@
 // capabilities: what this machine offers netlab. Tools (found, version, backend), privileges
 // (root, CAP_NET_ADMIN, CAP_SYS_ADMIN) and kernel features, the latter probed for real: every
 // feature is tried in one throwaway namespace that is always deleted, never guessed from files.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './hash.js';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from './cli/exit.js';
 import { parallel, type CommandRunner, type RunResult } from './runner/runner.js';
@@ -199,7 +199,7 @@ export async function probeFeatures(runner: CommandRunner, features: Feature[], 
   const wanted = [...new Set(features)];
   const results = new Map<Feature, Probe>();
   if (!wanted.length) return results;
-  const ns = opts.namespace ?? `${PROBE_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`;
+  const ns = opts.namespace ?? `${PROBE_PREFIX}${process.pid}-${randomHex(3)}`;
   const add = await runner.run(['ip', 'netns', 'add', ns]);
   if (add.exitCode !== 0) {
     const why = add.exitCode === 127 ? 'ip is not installed (Debian/Ubuntu: apt-get install iproute2; Fedora: dnf install iproute)' : oneLine(add.stderr) || `exit ${add.exitCode}`;

@@ -3,7 +3,7 @@
 // unchanged file skips parsing and validating it again, and does not even load the YAML and
 // schema code: at 200 nodes that is most of what a no-op `up` costs netlab itself. Any change to
 // the file, or another netlab build, is another key: the file is loaded and validated in full.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ const BUILD = (() => {
 const cachePath = (key: string) => join(stateDir(), 'cache', `${key}.json`);
 
 export function labKey(file: string, bytes: Buffer): string {
-  return createHash('sha256').update(`${BUILD}\0${resolve(file)}\0`).update(bytes).digest('hex').slice(0, 32);
+  return sha256([`${BUILD}\0${resolve(file)}\0`, bytes], 32);
 }
 
 /** Maps become {"$map": [[k, v]...]}: a Lab holds Maps (nodes, bridges, iptables tables). */

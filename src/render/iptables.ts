@@ -1,10 +1,10 @@
 // iptables-restore payloads (pure).
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import type { ChainSpec, Family, HostRule, IptTable } from '../model/types.js';
 import { BUILTIN_CHAINS } from '../load/syntax.js';
 
 export function hashText(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return sha256([text], 16);
 }
 
 /** A whole-table payload for a lab-owned namespace: replaces the table atomically. */

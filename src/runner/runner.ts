@@ -1,7 +1,7 @@
 // The one place netlab touches the system: every command goes through a CommandRunner.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../hash.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dirname } from 'node:path';
@@ -74,7 +74,7 @@ export class ExecaRunner implements CommandRunner {
     try {
       const slots = Math.max(1, Math.min(limit, cmds.length));
       const per = Math.ceil(cmds.length / slots);
-      const delim = `NETLAB_EOF_${randomBytes(6).toString('hex')}`;
+      const delim = `NETLAB_EOF_${randomHex(6)}`;
       const line = (c: Command, i: number) => {
         const io = `>${dir}/${i}.out 2>${dir}/${i}.err`;
         const cmd = c.input === undefined ? `${shellQuote(c.argv)} ${io} </dev/null` : `${shellQuote(c.argv)} ${io} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;

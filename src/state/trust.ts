@@ -7,7 +7,7 @@
 // part, identity and record still agree, that no `netlab exec`/`shell`/`impair` entered since,
 // and whose host-side veth ends are all there, is not read again. Everything else is read, and
 // `up --refresh`, `plan` and `status` read every namespace.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST, NETNS_DIR, markOf, type DesiredState, type NsState, type ObservedNs } from '../model/types.js';
@@ -16,7 +16,7 @@ import { stateDir, type Journal } from './journal.js';
 /** Fingerprint of what the file asks of one namespace (Maps keep the file's order). */
 export function nsFingerprint(s: NsState): string {
   const json = JSON.stringify(s, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
-  return createHash('sha256').update(json).digest('hex').slice(0, 16);
+  return sha256([json], 16);
 }
 
 /** The namespace's identity: the inode of its nsfs file, or undefined when it does not exist. */
