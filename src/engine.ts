@@ -6,16 +6,18 @@ import type { DesiredState, Lab, ObservedState } from './model/types.js';
 import { observe, type ObserveOptions } from './observe/observe.js';
 import { diff, type Plan } from './plan/diff.js';
 import { render, type Step } from './render/render.js';
-import { teardown, type DownReport } from './apply/teardown.js';
 import type { CommandRunner } from './runner/runner.js';
 import { addUnique, readJournal, type Journal } from './state/journal.js';
 import { HOST, markOf } from './model/types.js';
-import { acquireLock } from './state/lock.js';
 import { labFeatures } from './model/features.js';
 import { missingFeatureText, probeFeatures } from './capabilities.js';
 import { CliError, EXIT } from './cli/exit.js';
 
-export class ConflictError extends Error {}
+export class ConflictError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.applyFailed);
+  }
+}
 
 export interface Planned {
   lab: Lab;
@@ -89,15 +91,4 @@ export function trustNote(p: Planned): string {
   return n ? ` (${n} namespace${n === 1 ? '' : 's'} verified before were not read again; --refresh reads them)` : '';
 }
 
-export class NotUpError extends Error {}
 
-export async function down(runner: CommandRunner, labName: string, opts: { dryRun?: boolean } = {}): Promise<DownReport | undefined> {
-  const release = opts.dryRun ? () => {} : acquireLock(labName);
-  try {
-    const journal = readJournal(labName);
-    if (!journal) return undefined;
-    return await teardown(runner, journal, opts);
-  } finally {
-    release();
-  }
-}

@@ -1,6 +1,7 @@
 // apply: runs rendered steps phase by phase through the CommandRunner, journaling every change
 // before it is made, and maps a failure back to the lab object it served.
 import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
+import { CliError, EXIT } from '../cli/exit.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';
@@ -10,7 +11,7 @@ import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
 
-export class ApplyError extends Error {
+export class ApplyError extends CliError {
   /** What undoing the failed step did (set by the applier). */
   rollback?: RollbackReport;
 
@@ -20,8 +21,15 @@ export class ApplyError extends Error {
     readonly stderr: string,
     readonly line?: string,
   ) {
-    super(`${object}: command failed: ${line ? `${line}\n  in: ` : ''}${command.split('\n')[0]}\n  ${stderr.trim().split('\n').join('\n  ')}`);
+    super(`${object}: command failed: ${line ? `${line}\n  in: ` : ''}${command.split('\n')[0]}\n  ${stderr.trim().split('\n').join('\n  ')}`, EXIT.applyFailed);
     this.name = 'ApplyError';
+  }
+
+  override text(): string {
+    const rb = this.rollback;
+    const undone = !rb ? '' : rb.commands.length ? `rolled back what the failed step had done:\n  ${rb.commands.join('\n').split('\n').join('\n  ')}\n` : 'the failed step had changed nothing: nothing to roll back\n';
+    const notUndone = rb?.failed.length ? `could not roll back (netlab down removes it):\n  ${rb.failed.join('\n  ')}\n` : '';
+    return `error: ${this.message}\n${undone}${notUndone}the steps before it are applied: fix the cause and run 'netlab up' again (it applies only what is missing), or 'netlab down' to remove the lab`;
   }
 }
 

@@ -1,6 +1,7 @@
 // Long-running processes in nodes: started detached in their own process group with output in a
 // per-lab log, recorded with pid and start time, stopped by process group (TERM, then KILL).
 import { readFileSync } from 'node:fs';
+import { CliError, EXIT } from '../cli/exit.js';
 import { join } from 'node:path';
 import type { ProcessSpec } from '../model/types.js';
 import { shellQuote, type CommandRunner } from '../runner/runner.js';
@@ -68,13 +69,17 @@ export async function stopProcess(runner: CommandRunner, rec: ProcessRecord, gra
   for (let i = 0; i < 40 && !(await gone()); i++) await sleep(25);
 }
 
-export class ProcessExitedError extends Error {
+export class ProcessExitedError extends CliError {
   constructor(
     readonly key: string,
     readonly command: string,
     readonly output: string,
   ) {
-    super(`process ${key} exited right after it started: ${command}`);
+    super(`process ${key} exited right after it started: ${command}`, EXIT.applyFailed);
+  }
+
+  override text(): string {
+    return `error: ${this.message}\n${this.output}`;
   }
 }
 

@@ -20,7 +20,11 @@ export class Exit extends Error {
   }
 }
 
-/** A user-facing error: printed as "error: <message>" (plus the hint), never with a stack trace. */
+/**
+ * A user-facing error: printed as "error: <message>" (plus the hint), never with a stack trace.
+ * Every error netlab expects (an invalid lab, a failed command, a lock held) is one, carrying its
+ * documented exit code, so the CLI maps errors to exit codes without knowing each kind.
+ */
 export class CliError extends Error {
   constructor(
     message: string,
@@ -29,6 +33,11 @@ export class CliError extends Error {
   ) {
     super(message);
     this.name = 'CliError';
+  }
+
+  /** What the user reads for it (the CLI prints this and exits with `code`). */
+  text(): string {
+    return `error: ${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
   }
 }
 

@@ -1,30 +1,26 @@
 #!/usr/bin/env node
 // cli: parses options, calls the engine, maps errors to the documented exit codes. Stays thin.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { HELPERS_DIR } from '../paths.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LabError, formatProblem } from '../load/problems.js';
 import { loadLabCached } from '../load/cache.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { ConflictError, UnsupportedError, conflictText, down, planLab, requireFeatures, trustNote, type Planned } from '../engine.js';
-import type { CheckResult } from '../verify/checks.js';
-import { ApplyError } from '../apply/apply.js';
-import { TeardownError } from '../apply/teardown.js';
-import { ProcessExitedError } from '../apply/processes.js';
-import { ObserveError } from '../observe/observe.js';
-import { LockError } from '../state/lock.js';
-import { describe, summarize, symbol } from '../plan/actions.js';
-import { scriptOf } from '../render/render.js';
 import { listJournals, readJournal } from '../state/journal.js';
 import type { Topology } from '../generate.js';
-import { nsLabel } from '../model/types.js';
 import { CliError, EXIT, Exit, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
-import { gc, isLabName } from '../apply/gc.js';
 import { labNameOf } from '../ops/target.js';
+import { down } from '../apply/teardown.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
+
+// Each command loads what it needs when it runs: `netlab down` or `status` never load the planner
+// or the terminal UI, and start faster for it (see bench/README.md).
+const engine = () => import('../engine.js');
+const present = () => import('./present.js');
+/** The terminal UI (Ink, React, listr2) is loaded only by the commands that draw it. */
+const ui = () => import('../ui/session.js');
 
 const runner = new ExecaRunner();
 // Helpers that ship with netlab (e.g. origdst-echo.py), for lab processes and exec checks: $NETLAB_HELPERS.
@@ -37,22 +33,6 @@ function requireUp(lab: string, file: string): void {
   err(`lab ${lab} is not up: run 'netlab up ${file}' first`);
   throw new Exit(EXIT.applyFailed);
 }
-
-function planJson(p: Planned) {
-  return {
-    lab: p.lab.name,
-    file: resolve(p.lab.file),
-    changes: p.plan.actions.map((a) => ({ symbol: symbol(a), kind: a.kind, namespace: nsLabel(a.ns), object: a.object, reason: a.reason, text: describe(a) })),
-    conflicts: p.plan.conflicts,
-    notRead: p.observed.trusted ?? [],
-    commands: p.steps.map((s) => ({ phase: s.phase, namespace: nsLabel(s.ns), argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })),
-  };
-}
-
-const summary = (p: Planned) => summarize(p.plan.actions);
-
-/** The terminal UI (Ink, React, listr2) is loaded only by the commands that draw it. */
-const ui = () => import('../ui/session.js');
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -102,34 +82,19 @@ program
   .action(async (file: string, o: { commands?: boolean; json?: boolean; detailedExitcode?: boolean }) => {
     requireRoot('plan');
     detailed = !!o.detailedExitcode;
+    const { planLab, conflictText } = await engine();
+    const show = await present();
     const p = await planLab(runner, await loadLabCached(file));
-    if (o.json) out(JSON.stringify(planJson(p), null, 2));
+    if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
     else {
-      out(`lab ${p.lab.name}: ${summary(p)}`);
-      for (const a of p.plan.actions) out(`  ${describe(a)}`);
+      out(`lab ${p.lab.name}: ${show.summary(p)}`);
+      for (const l of show.changeLines(p)) out(l);
       if (p.plan.conflicts.length) err(`\nup would refuse:\n${conflictText(p.plan)}`);
-      if (o.commands && p.steps.length) out(`\n${scriptOf(p.steps)}`);
+      if (o.commands && p.steps.length) out(`\n${show.script(p)}`);
     }
     if (p.plan.conflicts.length) throw new Exit(EXIT.applyFailed);
     if (o.detailedExitcode && p.plan.actions.length) throw new Exit(EXIT.pending);
   });
-
-function checksJson(results: CheckResult[]) {
-  return results.map((r) => ({
-    label: r.check.label,
-    kind: r.check.kind,
-    from: r.check.from,
-    to: r.check.kind === 'exec' ? r.check.command.join(' ') : r.check.to,
-    ...(r.check.kind === 'tcp' || r.check.kind === 'udp' ? { port: r.check.port } : {}),
-    expect: r.check.expect,
-    seen: r.seen,
-    met: r.met,
-    attempts: r.attempts,
-    ms: r.ms,
-    command: r.command,
-    output: r.output,
-  }));
-}
 
 program
   .command('up')
@@ -142,6 +107,8 @@ program
   .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; refresh?: boolean }) => {
     requireRoot('up');
     const lab = await loadLabCached(file);
+    const { requireFeatures, planLab, conflictText, trustNote, UnsupportedError } = await engine();
+    const show = await present();
     if (o.dryRun) {
       // A dry run shows the commands even where the kernel could not run them, and says so.
       await requireFeatures(runner, lab).catch((e: unknown) => {
@@ -149,10 +116,10 @@ program
         err(`warning: ${e.message.replace('; nothing was changed', '')}`);
       });
       const p = await planLab(runner, lab, { trust: !o.refresh });
-      if (o.json) out(JSON.stringify(planJson(p), null, 2));
+      if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
       else {
-        out(`# lab ${lab.name}: ${summary(p)} (dry run: nothing was changed)${trustNote(p)}`);
-        if (p.steps.length) out(scriptOf(p.steps));
+        out(`# lab ${lab.name}: ${show.summary(p)} (dry run: nothing was changed)${trustNote(p)}`);
+        if (p.steps.length) out(show.script(p));
       }
       if (p.plan.conflicts.length) {
         err(conflictText(p.plan));
@@ -163,7 +130,7 @@ program
     await requireFeatures(runner, lab);
     const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, refresh: !!o.refresh });
     const met = r.checks.every((c) => c.met);
-    if (o.json) out(JSON.stringify({ ...(r.planned ? planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: checksJson(r.checks), met }, null, 2));
+    if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met }, null, 2));
     if (!met) throw new Exit(EXIT.checksFailed);
   });
 
@@ -183,7 +150,7 @@ program
     }
     const r = await (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json });
     const met = r.checks.every((c) => c.met);
-    if (o.json) out(JSON.stringify({ lab: lab.name, checks: checksJson(r.checks), met, ms: r.ms }, null, 2));
+    if (o.json) out(JSON.stringify({ lab: lab.name, checks: (await present()).checksJson(r.checks), met, ms: r.ms }, null, 2));
     if (!met) throw new Exit(EXIT.checksFailed);
   });
 
@@ -285,6 +252,7 @@ program
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
+    const { gc, isLabName } = await import('../apply/gc.js');
     const labs = await Promise.all(args.map(labNameOf));
     const bad = labs.filter((l) => !isLabName(l));
     if (bad.length) throw new CliError(`not a lab name: ${bad.join(', ')}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
@@ -322,7 +290,7 @@ program
       let drift: number | null = null;
       let note: string | undefined;
       try {
-        const p = await planLab(runner, await loadLabCached(j.file));
+        const p = await (await engine()).planLab(runner, await loadLabCached(j.file));
         drift = p.plan.actions.length;
       } catch (e) {
         note = e instanceof LabError ? `the lab file is invalid now (${e.problems.length} problem(s))` : (e as Error).message.split('\n')[0];
@@ -380,42 +348,10 @@ async function main(): Promise<number> {
   }
 }
 
-/** One top-level handler: a user error is a message, never a stack trace. */
+/** One top-level handler: a user error is a message with its exit code, never a stack trace. */
 function report(e: unknown): number {
-  if (e instanceof LabError) {
-    for (const p of e.problems) err(formatProblem(p));
-    err(`${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} found; nothing was changed`);
-    return EXIT.invalid;
-  }
-  if (e instanceof ApplyError) {
-    const rb = e.rollback;
-    const undone = !rb ? '' : rb.commands.length ? `rolled back what the failed step had done:\n  ${rb.commands.join('\n').split('\n').join('\n  ')}\n` : 'the failed step had changed nothing: nothing to roll back\n';
-    const notUndone = rb?.failed.length ? `could not roll back (netlab down removes it):\n  ${rb.failed.join('\n  ')}\n` : '';
-    err(`error: ${e.message}\n${undone}${notUndone}the steps before it are applied: fix the cause and run 'netlab up' again (it applies only what is missing), or 'netlab down' to remove the lab`);
-    return EXIT.applyFailed;
-  }
-  if (e instanceof ConflictError) {
-    err(`error: ${e.message}`);
-    return EXIT.applyFailed;
-  }
-  if (e instanceof LockError) {
-    err(`error: ${e.message}`);
-    return EXIT.locked;
-  }
-  if (e instanceof TeardownError || e instanceof ObserveError) {
-    err(`error: ${e.message}`);
-    return EXIT.applyFailed;
-  }
-  if (e instanceof ProcessExitedError) {
-    err(`error: ${e.message}\n${e.output}`);
-    return EXIT.applyFailed;
-  }
-  if (e instanceof Error && e.name === 'TraceError') {
-    err(`error: ${e.message}`);
-    return EXIT.error;
-  }
   if (e instanceof CliError) {
-    err(`error: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+    err(e.text());
     return e.code;
   }
   err(`netlab: internal error: ${(e as Error)?.stack ?? String(e)}\nplease report this with the lab file and the command`);

@@ -1,6 +1,7 @@
 // Problems in lab files and how they are printed. No YAML here: the commands that never parse a
 // file (down, status, gc, ...) import this without loading the YAML library.
 import type { SrcPath } from '../model/types.js';
+import { CliError, EXIT } from '../cli/exit.js';
 
 /** A problem found in a lab file, located in the source. */
 export interface Problem {
@@ -14,10 +15,14 @@ export interface Problem {
 }
 
 /** Thrown for user errors in lab files; carries every problem found. */
-export class LabError extends Error {
+export class LabError extends CliError {
   constructor(readonly problems: Problem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    super(problems.map(formatProblem).join('\n'), EXIT.invalid);
     this.name = 'LabError';
+  }
+
+  override text(): string {
+    return `${this.message}\n${this.problems.length} problem${this.problems.length === 1 ? '' : 's'} found; nothing was changed`;
   }
 }
 

@@ -1,5 +1,6 @@
 // observe: reads what the kernel has now, for the namespaces and objects a lab concerns.
 import { availableParallelism } from 'node:os';
+import { CliError, EXIT } from '../cli/exit.js';
 import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
@@ -9,7 +10,11 @@ import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
-export class ObserveError extends Error {}
+export class ObserveError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.applyFailed);
+  }
+}
 
 export function concurrency(): number {
   return Math.max(2, availableParallelism());

@@ -1,9 +1,14 @@
 // One `up`/`down` per lab at a time: an exclusive lock file holding the owner's pid.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { CliError, EXIT } from '../cli/exit.js';
 import { join } from 'node:path';
 import { stateDir } from './journal.js';
 
-export class LockError extends Error {}
+export class LockError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.locked);
+  }
+}
 
 function alive(pid: number): boolean {
   try {

@@ -1,6 +1,7 @@
 // netlab trace: turns on netfilter tracing for matching packets in every namespace of a lab,
 // sends one probe, and reports the chains the kernel really walked, namespace by namespace.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { CliError } from '../cli/exit.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../model/types.js';
@@ -9,7 +10,7 @@ import { parallel, type CommandRunner } from '../runner/runner.js';
 import { checkArgv } from '../verify/checks.js';
 import { TRACE_TABLE, firstPacket, orderNamespaces, outcome, parseTrace, traceTable, type Hop, type Outcome, type TraceSpec } from './parse.js';
 
-export class TraceError extends Error {
+export class TraceError extends CliError {
   override name = 'TraceError';
 }
 

@@ -128,23 +128,42 @@ test('gc: a read tool that cannot run (exit 127) is an error, not "every namespa
   assert.deepEqual(r.namespaces, []);
 });
 
-test('down: host veth ends of namespaces that go are set down first, then the namespaces, other host links, bridges last', async () => {
-  const { teardown, hostDeviceNames } = await import('../../src/apply/teardown.js');
+test('down: host veth ends that received packets are set down first, then the namespaces, other host links, bridges last', async () => {
+  const { teardown, hostDevices } = await import('../../src/apply/teardown.js');
+  const veth = (ifname: string, up: boolean) => ({ ifname, flags: up ? ['UP'] : [], ifalias: 'netlab:td', master: 'br1', linkinfo: { info_kind: 'veth' } });
   const links = [
     { ifname: 'br1', flags: ['UP'], ifalias: 'netlab:td', linkinfo: { info_kind: 'bridge' } },
-    { ifname: 'tap1_peer', flags: ['UP'], ifalias: 'netlab:td', master: 'br1', linkinfo: { info_kind: 'veth' } },
-    { ifname: 'tap2_peer', flags: [], ifalias: 'netlab:td', master: 'br1', linkinfo: { info_kind: 'veth' } },
+    veth('tap1_peer', true), // received packets: its namespace may hold unresolved neighbours
+    veth('tap2_peer', false), // down already: its peer has no carrier
+    veth('tap3_peer', true), // received nothing: its namespace never sent a solicitation
+    veth('tap4_peer', true), // not in /proc/net/dev when read: counters unknown
+    veth('tap5_peer', true), // dropped on receive only
     { ifname: 'vx1', flags: ['UP'], ifalias: 'netlab:td', linkinfo: { info_kind: 'vxlan' } },
     { ifname: 'mine', flags: ['UP'], ifalias: 'someone else', linkinfo: { info_kind: 'veth' } },
   ];
-  const runner = new ScriptedRunner().on('ip -j netns list', { stdout: '[{"name":"ns1"},{"name":"ns2"},{"name":"other"}]\n' }).on('ip -j -d link show', { stdout: `${JSON.stringify(links)}\n` });
-  const j = { ...newJournal('td', '/x.yaml'), namespaces: ['ns1', 'ns2', 'ns3'], hostLinks: ['br1', 'tap1_peer', 'tap2_peer', 'vx1', 'mine', 'gone'], peers: { '': { tap1_peer: 'ns1/tap1', tap2_peer: 'ns2/tap2' } } };
-  const r = await teardown(runner, j, { dryRun: true });
-  assert.deepEqual(r.namespaces, ['ns1', 'ns2'], 'ns3 is gone already; "other" is not the lab\'s');
+  const ns = ['ns1', 'ns2', 'ns3', 'ns4', 'ns5'];
+  const runner = new ScriptedRunner().on('ip -j -d link show', { stdout: `${JSON.stringify(links)}\n` });
+  const procNetDev = [
+    'Inter-|   Receive                                                |  Transmit',
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+    '    lo:    6386      58    0    0    0     0          0         0     6386      58    0    0    0     0       0          0',
+    'tap1_peer:     196       2    0    0    0     0          0         0      196       2    0    0    0     0       0          0',
+    'tap2_peer:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0',
+    'tap3_peer:       0       0    0    0    0     0          0         0      980      10    0    0    0     0       0          0',
+    'tap5_peer:       0       0    0    3    0     0          0         0        0       0    0    0    0     0       0          0',
+    '',
+  ].join('\n');
+  const j = {
+    ...newJournal('td', '/x.yaml'),
+    namespaces: [...ns, 'ns9'],
+    hostLinks: ['br1', 'tap1_peer', 'tap2_peer', 'tap3_peer', 'tap4_peer', 'tap5_peer', 'vx1', 'mine', 'gone'],
+    peers: { '': Object.fromEntries(ns.map((n, i) => [`tap${i + 1}_peer`, `${n}/tap${i + 1}`])) },
+  };
+  const r = await teardown(runner, j, { dryRun: true, files: { netns: () => [...ns, 'other'], procNetDev: () => procNetDev } });
+  assert.deepEqual(r.namespaces, ns, 'ns9 is gone already; "other" is not the lab\'s');
   assert.deepEqual(r.skipped, ['host interface mine (marked someone else)']);
-  assert.equal(r.commands.length, 1);
-  assert.equal(r.commands[0], "ip -force -batch - <<'EOF'\nlink set dev tap1_peer down\nnetns del ns1\nnetns del ns2\nlink del dev vx1\nlink del dev br1\nEOF");
-  // The wait after down polls /proc/net/dev: names are the text before the colon.
-  const dev = 'Inter-|   Receive |  Transmit\n face |bytes    packets|bytes\n    lo:    6386      58\n  tap1_peer:       0       0\nveth-long-name0: 1 2\n';
-  assert.deepEqual([...hostDeviceNames(dev)], ['lo', 'tap1_peer', 'veth-long-name0']);
+  assert.deepEqual(r.commands, [
+    ["ip -force -batch - <<'EOF'", 'link set dev tap1_peer down', 'link set dev tap4_peer down', 'link set dev tap5_peer down', ...ns.map((n) => `netns del ${n}`), 'link del dev vx1', 'link del dev br1', 'EOF'].join('\n'),
+  ]);
+  assert.deepEqual([...hostDevices(procNetDev)].map(([name, c]) => `${name} ${c.rxPackets}/${c.rxDropped}`), ['lo 58/0', 'tap1_peer 2/0', 'tap2_peer 0/0', 'tap3_peer 0/0', 'tap5_peer 0/3']);
 });

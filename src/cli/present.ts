@@ -1,0 +1,44 @@
+// cli/present: how plans and check results are shown, as text and as --json. Loaded only by the
+// commands that show them (plan, up, check), so that the others start without the planner.
+import { resolve } from 'node:path';
+import type { Planned } from '../engine.js';
+import { nsLabel } from '../model/types.js';
+import { describe, summarize, symbol } from '../plan/actions.js';
+import { scriptOf } from '../render/render.js';
+import type { CheckResult } from '../verify/checks.js';
+
+export function planJson(p: Planned) {
+  return {
+    lab: p.lab.name,
+    file: resolve(p.lab.file),
+    changes: p.plan.actions.map((a) => ({ symbol: symbol(a), kind: a.kind, namespace: nsLabel(a.ns), object: a.object, reason: a.reason, text: describe(a) })),
+    conflicts: p.plan.conflicts,
+    notRead: p.observed.trusted ?? [],
+    commands: p.steps.map((s) => ({ phase: s.phase, namespace: nsLabel(s.ns), argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })),
+  };
+}
+
+export const summary = (p: Planned): string => summarize(p.plan.actions);
+
+/** One line per planned change, as `netlab plan` prints them. */
+export const changeLines = (p: Planned): string[] => p.plan.actions.map((a) => `  ${describe(a)}`);
+
+/** The plan's commands as a pasteable shell script. */
+export const script = (p: Planned): string => scriptOf(p.steps);
+
+export function checksJson(results: CheckResult[]) {
+  return results.map((r) => ({
+    label: r.check.label,
+    kind: r.check.kind,
+    from: r.check.from,
+    to: r.check.kind === 'exec' ? r.check.command.join(' ') : r.check.to,
+    ...(r.check.kind === 'tcp' || r.check.kind === 'udp' ? { port: r.check.port } : {}),
+    expect: r.check.expect,
+    seen: r.seen,
+    met: r.met,
+    attempts: r.attempts,
+    ms: r.ms,
+    command: r.command,
+    output: r.output,
+  }));
+}
