@@ -90,5 +90,3 @@ export function trustNote(p: Planned): string {
   const n = p.observed.trusted?.length ?? 0;
   return n ? ` (${n} namespace${n === 1 ? '' : 's'} verified before were not read again; --refresh reads them)` : '';
 }
-
-

@@ -15,8 +15,8 @@ import { down } from '../apply/teardown.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
 
-// Each command loads what it needs when it runs: `netlab down` or `status` never load the planner
-// or the terminal UI, and start faster for it (see bench/README.md).
+// The planner, the plan's presentation and the terminal UI are loaded by the commands that use
+// them, when they run: `down`, `logs`, `validate` or `generate` load none of them.
 const engine = () => import('../engine.js');
 const present = () => import('./present.js');
 /** The terminal UI (Ink, React, listr2) is loaded only by the commands that draw it. */
