@@ -1,20 +1,8 @@
 // cli/doctor: `netlab doctor`, what this machine offers netlab (tools, privileges, kernel features).
 import { release } from 'node:os';
 import type { Command } from 'commander';
-import {
-  ALL_FEATURES,
-  FEATURES,
-  REQUIRED_FEATURES,
-  missingFeatureText,
-  ProbeError,
-  probeFeatures,
-  probePrivileges,
-  probeTools,
-  type Feature,
-  type Privileges,
-  type Probe,
-  type ToolReport,
-} from '../capabilities.js';
+// The probes are loaded when doctor runs, not when netlab starts (every command registers doctor).
+import type { Feature, Privileges, Probe, ToolReport } from '../capabilities.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from './exit.js';
 
@@ -59,6 +47,7 @@ export interface DoctorReport {
 
 /** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
 export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[] } = {}): Promise<DoctorReport> {
+  const { ALL_FEATURES, FEATURES, REQUIRED_FEATURES, missingFeatureText, ProbeError, probeFeatures, probePrivileges, probeTools } = await import('../capabilities.js');
   const privileges = opts.privileges ?? probePrivileges();
   const wanted = opts.features ?? ALL_FEATURES;
   const [tools, probed] = await Promise.all([

@@ -9,7 +9,6 @@ import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair
 import type { Impairment } from '../model/types.js';
 import { addUnique, writeJournal } from '../state/journal.js';
 import { markEntered } from '../state/trust.js';
-import { missingFeatureText, probeFeatures } from '../capabilities.js';
 import { commandText } from '../runner/runner.js';
 import { acquireLock } from '../state/lock.js';
 
@@ -71,6 +70,7 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
       } else {
         const q = qdiscOf(impairmentOf(o));
         if (!q) throw new CliError('nothing to set', EXIT.error, 'give --delay, --jitter, --loss or --rate (and --limit), or --clear');
+        const { missingFeatureText, probeFeatures } = await import('../capabilities.js');
         const probe = (await probeFeatures(runner, [q.kind])).get(q.kind)!;
         if (!probe.ok) throw new CliError(missingFeatureText(q.kind, probe), EXIT.unsupported);
         argv = [...tc, 'qdisc', 'replace', 'dev', dev, 'root', ...qdiscArgs(q)];
