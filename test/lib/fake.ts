@@ -5,6 +5,21 @@ import { normalizeSave } from '../../src/render/iptables.js';
 import { loadLab } from '../../src/load/lab.js';
 import { desiredState } from '../../src/model/desired.js';
 
+/** The articles' two namespaces on one host bridge (ns1 at `ns1Addr`, ns2 at 192.168.20.2/24). */
+export const twoOnBridge = (name: string, ns1Addr = '192.168.20.1/24') => `
+name: ${name}
+nodes:
+  ns1:
+  ns2:
+bridges:
+  br1: {}
+links:
+  - endpoints: [ns1:tap1, br1:tap1_peer]
+    addresses: {ns1: ${ns1Addr}}
+  - endpoints: [ns2:tap2, br1:tap2_peer]
+    addresses: {ns2: 192.168.20.2/24}
+`;
+
 export function labOf(yaml: string) {
   const lab = loadLab(yaml, 'lab.yaml', { sysctlExists: () => true });
   return { lab, desired: desiredState(lab) };

@@ -4,21 +4,9 @@ import assert from 'node:assert/strict';
 import { diff } from '../../src/plan/diff.js';
 import { describe as line } from '../../src/plan/actions.js';
 import { HOST } from '../../src/model/types.js';
-import { applied, emptyObserved, labOf } from '../lib/fake.js';
+import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fake.js';
 
-const BRIDGE = `
-name: b2
-nodes:
-  ns1:
-  ns2:
-bridges:
-  br1: {}
-links:
-  - endpoints: [ns1:tap1, br1:tap1_peer]
-    addresses: {ns1: 192.168.20.1/24}
-  - endpoints: [ns2:tap2, br1:tap2_peer]
-    addresses: {ns2: 192.168.20.2/24}
-`;
+const BRIDGE = twoOnBridge('b2');
 
 const plan = (yaml: string, mutate?: (o: ReturnType<typeof applied>) => void, from?: string) => {
   const { desired } = labOf(yaml);

@@ -9,9 +9,8 @@ import { desiredState } from '../../src/model/desired.js';
 import { HOST, type ObservedNs } from '../../src/model/types.js';
 import { hostEndsPresent, nsFingerprint, recordVerified, forgetVerified, trustable, verifiedState } from '../../src/state/trust.js';
 import { diff } from '../../src/plan/diff.js';
-import { applied } from '../lib/fake.js';
+import { applied, labOf, twoOnBridge } from '../lib/fake.js';
 import { newJournal } from '../../src/state/journal.js';
-import { labOf } from '../lib/fake.js';
 import { ROOT } from '../../src/paths.js';
 
 const LABS = join(ROOT, 'labs');
@@ -33,19 +32,7 @@ test('lab cache: the key changes with the bytes and the path, not with nothing',
   assert.notEqual(labKey('/elsewhere/bridge-4ns.yaml', bytes), k);
 });
 
-const LAB = (addr: string) => `
-name: t1
-nodes:
-  ns1:
-  ns2:
-bridges:
-  br1: {}
-links:
-  - endpoints: [ns1:tap1, br1:tap1_peer]
-    addresses: {ns1: ${addr}}
-  - endpoints: [ns2:tap2, br1:tap2_peer]
-    addresses: {ns2: 192.168.20.2/24}
-`;
+const LAB = (addr: string) => twoOnBridge('t1', addr);
 
 test('fingerprint: same file, same print; an address changed in one node changes that node only', () => {
   const a = labOf(LAB('192.168.20.1/24')).desired;
