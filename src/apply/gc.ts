@@ -3,7 +3,8 @@
 // gone. Removes those and nothing else: an unmarked object is never touched.
 import { join } from 'node:path';
 import { HOST, inNetns, type Family } from '../model/types.js';
-import { concurrency, listNetns, readFailure, readHostIptables } from '../observe/observe.js';
+import { concurrency, readFailure, readHostIptables } from '../observe/observe.js';
+import { hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
@@ -49,13 +50,15 @@ export interface GcOptions {
   dryRun?: boolean;
   /** Only these labs' orphans and journals (default: every lab's). */
   labs?: Set<string>;
+  /** Where the namespace list is read (tests give a fake). */
+  files?: HostFiles;
 }
 
 export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<GcReport> {
   const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], commands: [] };
   const inScope = (lab: string | undefined): lab is string => lab !== undefined && (!opts.labs || opts.labs.has(lab));
   const journals = new Map(listJournals().map((j) => [j.lab, j]));
-  const netns = await listNetns(runner);
+  const netns = listNetns(opts.files ?? hostFiles);
 
   // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
   const names = [...netns];

@@ -1,7 +1,7 @@
 // down: removes what the journal says the lab made, and nothing else.
-import { readFileSync, readdirSync } from 'node:fs';
 import { CliError, EXIT } from '../cli/exit.js';
-import { HOST, NETNS_DIR, markOf, type Family } from '../model/types.js';
+import { HOST, markOf, type Family } from '../model/types.js';
+import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
@@ -67,44 +67,6 @@ async function dropCreatedTables(runner: CommandRunner, j: Journal, exec: (argv:
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-const readdirOr = (dir: string): string[] => {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-};
-
-/**
- * What down reads from files instead of through commands: the names in NETNS_DIR (what `ip netns
- * list` prints, without its per-namespace nsid lookups) and /proc/net/dev. Reading them costs no
- * process, which matters in the wait loop and before the batch. Tests give fakes.
- */
-export interface HostFiles {
-  netns(): string[];
-  procNetDev(): string;
-}
-
-export const hostFiles: HostFiles = {
-  netns: () => readdirOr(NETNS_DIR),
-  procNetDev: () => readFileSync('/proc/net/dev', 'utf8'),
-};
-
-/**
- * The devices of netlab's own (the host's) namespace, from /proc/net/dev ("name: counters"), with
- * the packets each received and dropped on receive (the first and fourth counters).
- */
-export function hostDevices(text: string): Map<string, { rxPackets: number; rxDropped: number }> {
-  const devs = new Map<string, { rxPackets: number; rxDropped: number }>();
-  for (const line of text.split('\n').slice(2)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const c = line.slice(colon + 1).trim().split(/\s+/).map(Number);
-    devs.set(line.slice(0, colon).trim(), { rxPackets: c[1] ?? NaN, rxDropped: c[3] ?? NaN });
-  }
-  return devs;
-}
-
 /** Tears a lab down from its journal; dryRun lists the commands without running them. */
 export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number; files?: HostFiles } = {}): Promise<DownReport> {
   const files = opts.files ?? hostFiles;
@@ -128,7 +90,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     report.processes = procs.length;
   }
   const links = await hostLinks(runner);
-  const netns = new Set(files.netns());
+  const netns = listNetns(files);
   const counters = hostDevices(files.procNetDev());
   report.namespaces = j.namespaces.filter((n) => netns.has(n));
   for (const name of j.hostLinks) {
@@ -186,7 +148,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   // 5 ms held the kernel's own sysfs removal back (gone after ~0.19 s instead of ~0.11 s).
   const deadline = Date.now() + (opts.timeoutMs ?? 10000);
   for (;;) {
-    const netnsNow = new Set(files.netns());
+    const netnsNow = listNetns(files);
     const devsNow = hostDevices(files.procNetDev());
     const left = [...j.namespaces.filter((n) => netnsNow.has(n)), ...report.hostLinks.filter((n) => devsNow.has(n))];
     if (left.length === 0) break;

@@ -8,7 +8,8 @@ import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
 import { startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
-import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
+import { hostFiles, listNetns, type HostFiles } from './files.js';
+import { parseLinks, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
 export class ObserveError extends CliError {
   constructor(message: string) {
@@ -30,10 +31,6 @@ async function must(runner: CommandRunner, argv: string[], input?: string): Prom
   const r = await runner.run(argv, input !== undefined ? { input } : {});
   if (r.exitCode !== 0) throw readFailure(argv, input, r);
   return r.stdout;
-}
-
-export async function listNetns(runner: CommandRunner): Promise<Set<string>> {
-  return parseNetnsList(await must(runner, ['ip', '-j', 'netns', 'list']));
 }
 
 /** Reads the host's iptables-save for one family: table -> normalized text. */
@@ -141,13 +138,16 @@ export interface ObserveOptions {
    * they were left, instead of reading them (src/state/trust.ts). Off: every namespace is read.
    */
   trust?: boolean;
+  /** Where the namespace list is read (tests give a fake). */
+  files?: HostFiles;
 }
 
 /** Observes every namespace the desired state or the journal names, and the host. */
 export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined, opts: ObserveOptions = {}): Promise<ObservedState> {
   // The host first (with the list of namespaces, side by side): what it shows decides which lab
   // namespaces can be trusted.
-  const [netns, hostRead] = await Promise.all([listNetns(runner), observeNamespaces(runner, [[HOST, readOptions(HOST, desired, journal)]])]);
+  const netns = listNetns(opts.files ?? hostFiles);
+  const hostRead = await observeNamespaces(runner, [[HOST, readOptions(HOST, desired, journal)]]);
   const host = hostRead.get(HOST)!;
   const entered = enteredNamespaces(desired.lab);
   const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();

@@ -167,10 +167,3 @@ export function parseSysctlGrep(text: string): Map<string, string> {
   }
   return out;
 }
-
-/** `ip -j netns list` -> names (ip prints nothing at all when there are none). */
-export function parseNetnsList(text: string): Set<string> {
-  const t = text.trim();
-  if (!t) return new Set();
-  return new Set((JSON.parse(t) as { name: string }[]).map((n) => n.name));
-}

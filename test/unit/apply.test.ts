@@ -114,22 +114,22 @@ test('inverse: adds are deleted, sysctls set back; changes in place are left to 
 test('gc: a read tool that cannot run (exit 127) is an error, not "every namespace is unmarked"; a namespace gone since the list is skipped', async () => {
   const { gc } = await import('../../src/apply/gc.js');
   const { ObserveError } = await import('../../src/observe/observe.js');
+  const files = { netns: () => ['ns1'], procNetDev: () => '' };
   const missing = new ScriptedRunner()
-    .on('ip -j netns list', { stdout: '[{"name":"ns1"}]\n' })
     .on('nsenter --net=/run/netns/ns1 ip -j link show dev lo', { exitCode: 127, stderr: 'nsenter: command not found' });
-  await assert.rejects(gc(missing, { dryRun: true }), (e: unknown) => e instanceof ObserveError && /nsenter --net=\/run\/netns\/ns1 ip -j link show dev lo: nsenter: command not found/.test(e.message));
+  await assert.rejects(gc(missing, { dryRun: true, files }), (e: unknown) => e instanceof ObserveError && /nsenter --net=\/run\/netns\/ns1 ip -j link show dev lo: nsenter: command not found/.test(e.message));
   const vanished = new ScriptedRunner()
-    .on('ip -j netns list', { stdout: '[{"name":"ns1"}]\n' })
     .on('nsenter --net=/run/netns/ns1', { exitCode: 1, stderr: 'nsenter: cannot open /run/netns/ns1: No such file or directory' })
     .on('ip -j -d link show', { stdout: '[]\n' })
     .on('iptables-save', { stdout: '' })
     .on('ip6tables-save', { stdout: '' });
-  const r = await gc(vanished, { dryRun: true });
+  const r = await gc(vanished, { dryRun: true, files });
   assert.deepEqual(r.namespaces, []);
 });
 
 test('down: host veth ends that received packets are set down first, then the namespaces, other host links, bridges last', async () => {
-  const { teardown, hostDevices } = await import('../../src/apply/teardown.js');
+  const { teardown } = await import('../../src/apply/teardown.js');
+  const { hostDevices } = await import('../../src/observe/files.js');
   const veth = (ifname: string, up: boolean) => ({ ifname, flags: up ? ['UP'] : [], ifalias: 'netlab:td', master: 'br1', linkinfo: { info_kind: 'veth' } });
   const links = [
     { ifname: 'br1', flags: ['UP'], ifalias: 'netlab:td', linkinfo: { info_kind: 'bridge' } },

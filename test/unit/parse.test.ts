@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseLinks, parseNetnsList, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from '../../src/observe/parse.js';
+import { parseLinks, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from '../../src/observe/parse.js';
 import { normalizeSave } from '../../src/render/iptables.js';
 import { taggedRules } from '../../src/observe/observe.js';
 
@@ -73,9 +73,7 @@ test('tagged host rules are found by their exact comment', () => {
   assert.deepEqual(rules, [{ family: 'ipv4', table: 'filter', chain: 'FORWARD', spec: '-i br0 -m comment --comment netlab:lab1 -j ACCEPT' }]);
 });
 
-test('netns list and sysctl reads', () => {
-  assert.deepEqual([...parseNetnsList(fx('netns-list.json'))].sort(), ['c1', 'c2', 'docker-host']);
-  assert.deepEqual([...parseNetnsList('')], []);
+test('sysctl reads', () => {
   const s = parseSysctlGrep('/proc/sys/net/ipv4/ip_forward:1\n/proc/sys/net/ipv4/tcp_rmem:4096\t131072\t6291456\n');
   assert.equal(s.get('net/ipv4/ip_forward'), '1');
   assert.equal(s.get('net/ipv4/tcp_rmem'), '4096 131072 6291456');
