@@ -1,0 +1,96 @@
+// A private world for end-to-end tests: a network namespace and a mount namespace of their own,
+// with a private /run/netns and /sys, bound to files so that many commands can enter the same world.
+// It is what netlab sees in a privileged container or a CI pod (not the initial network namespace),
+// and whatever a test builds in it (a Docker-like firewall, a user bridge, host sysctls) never
+// touches the real host. destroy() stops every process in it and removes it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, type CliResult } from './host.js';
+
+function must(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+}
+
+export class World {
+  private constructor(readonly dir: string) {}
+
+  /** A new world: lo up, an empty /run/netns, /sys showing the world's own devices. */
+  static create(): World {
+    const dir = mkdtempSync(join(tmpdir(), 'netlab-world-'));
+    // unshare --mount=FILE needs the file's mount to be private: bind the directory onto itself.
+    must('mount', ['--bind', dir, dir]);
+    must('mount', ['--make-private', dir]);
+    writeFileSync(join(dir, 'net'), '');
+    writeFileSync(join(dir, 'mnt'), '');
+    const w = new World(dir);
+    const setup = 'mkdir -p /run/netns && mount -t tmpfs netlab-world /run/netns && mount -t sysfs sysfs /sys && ip link set lo up';
+    const r = spawnSync('unshare', [`--net=${join(dir, 'net')}`, `--mount=${join(dir, 'mnt')}`, '--propagation', 'private', 'sh', '-c', setup], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      w.destroy();
+      throw new Error(`cannot make a private world: ${r.stderr}`);
+    }
+    return w;
+  }
+
+  /** A state directory inside the world's directory (netlab's journals and locks for this world). */
+  get stateDir(): string {
+    return join(this.dir, 'state');
+  }
+
+  /** Runs a command inside the world. */
+  run(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeout?: number } = {}): CliResult {
+    const r = spawnSync('nsenter', [`--net=${join(this.dir, 'net')}`, `--mount=${join(this.dir, 'mnt')}`, '--', cmd, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NETLAB_STATE_DIR: this.stateDir, ...opts.env },
+      timeout: opts.timeout ?? 120_000,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+    });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** A shell script inside the world. */
+  sh(script: string, env: Record<string, string> = {}): CliResult {
+    return this.run('sh', ['-c', script], { env });
+  }
+
+  /** The netlab CLI inside the world, with the world's own state directory. */
+  netlab(args: string[], env: Record<string, string> = {}): CliResult {
+    return this.run(process.execPath, [CLI, ...args], { env });
+  }
+
+  /** Pids of the processes inside the world: in its mount namespace or in any of its network namespaces. */
+  pids(): number[] {
+    const mnt = statSync(join(this.dir, 'mnt')).ino;
+    const out: number[] = [];
+    for (const p of readdirSync('/proc')) {
+      if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+      try {
+        if (readlinkSync(`/proc/${p}/ns/mnt`) === `mnt:[${mnt}]`) out.push(Number(p));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
+  }
+
+  /** Stops everything in the world and removes it; safe to call twice. */
+  destroy(): void {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    // Processes started in a node namespace by `ip netns exec` live in a mount namespace of their
+    // own: find them by network namespace, then drop every namespace of the world.
+    this.sh('for n in $(ls /run/netns 2>/dev/null); do ip netns pids "$n" | xargs -r kill -9; done; ip -all netns del 2>/dev/null; true');
+    spawnSync('umount', [join(this.dir, 'mnt')]);
+    spawnSync('umount', [join(this.dir, 'net')]);
+    spawnSync('umount', [this.dir]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
