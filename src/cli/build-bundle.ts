@@ -10,7 +10,7 @@ import { ROOT } from '../paths.js';
 
 const outdir = join(ROOT, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const { metafile } = await build({
   entryPoints: { netlab: join(ROOT, 'dist', 'src', 'cli', 'main.js') },
   outdir,
   bundle: true,
@@ -23,5 +23,8 @@ await build({
   // Ink loads React DevTools only when DEV=true; it is not a dependency of netlab's.
   external: ['react-devtools-core'],
   logLevel: 'warning',
+  metafile: true,
 });
 writeFileSync(join(outdir, 'package.json'), '{ "type": "module" }\n');
+// What each chunk holds and imports: the tests read it to keep the entry chunk lean.
+writeFileSync(join(ROOT, 'dist', 'bundle-meta.json'), JSON.stringify(metafile));
