@@ -93,19 +93,19 @@ Examples:
 
   program
     .command('graph')
-    .description("draw the lab's topology (nodes, bridges, links with interface names and addresses) as Mermaid or Graphviz DOT; svg and png with Graphviz")
+    .description("draw the lab's topology (nodes, bridges, links with interface names and addresses) as Mermaid or Graphviz DOT; svg, png and pdf with Graphviz")
     .argument('<file>', 'lab file (need not be up)')
-    .addOption(new Option('-f, --format <format>', 'mermaid | dot | svg | png (default: from the -o file name, else mermaid)').choices([...GRAPH_FORMATS]))
+    .addOption(new Option('-f, --format <format>', 'mermaid | dot | svg | png | pdf (default: from the -o file name, else mermaid)').choices([...GRAPH_FORMATS]))
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .addHelpText(
       'after',
       `
-mermaid and dot are text netlab writes itself; svg and png run Graphviz's 'dot -Tsvg|-Tpng'
+mermaid and dot are text netlab writes itself; svg, png and pdf run Graphviz's 'dot -T<format>'
 (apt-get install graphviz, dnf install graphviz). An invalid lab file prints its problems (exit 2).
 
 Examples:
   netlab graph labs/bridge-4ns.yaml                 # Mermaid, for a Markdown \`\`\`mermaid block
-  netlab graph labs/bridge-4ns.yaml -f dot | dot -Tpdf -o lab.pdf
+  netlab graph labs/bridge-4ns.yaml -o lab.pdf           # the format from the file name
   netlab graph labs/bridge-4ns.yaml -o lab.svg`,
     )
     .action(async (file: string, o: { format?: GraphFormat; output?: string }) => {

@@ -4,7 +4,7 @@
 import { HOST, type BridgeSpec, type EndSpec, type IfaceSpec, type Lab } from '../model/types.js';
 import { impairText } from '../model/impair.js';
 
-export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg', 'png'] as const;
+export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg', 'png', 'pdf'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 /** Formats drawn by netlab itself; svg and png are DOT rendered by Graphviz's `dot`. */
 export type TextFormat = 'mermaid' | 'dot';
@@ -14,7 +14,7 @@ export function formatFromFileName(file: string | undefined): GraphFormat | unde
   const ext = /\.([A-Za-z]+)$/.exec(file ?? '')?.[1]?.toLowerCase();
   if (ext === 'mmd' || ext === 'mermaid') return 'mermaid';
   if (ext === 'dot' || ext === 'gv') return 'dot';
-  if (ext === 'svg' || ext === 'png') return ext;
+  if (ext === 'svg' || ext === 'png' || ext === 'pdf') return ext;
   return undefined;
 }
 

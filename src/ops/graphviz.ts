@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { CliError, EXIT } from '../cli/exit.js';
 import { loadLabFile } from '../load/lab.js';
 import { findProgram, fsReason } from './target.js';
-import { formatFromFileName, graph, type GraphFormat } from './graph.js';
+import { GRAPH_FORMATS, formatFromFileName, graph, type GraphFormat } from './graph.js';
 
 export const GRAPHVIZ_HINT = "install Graphviz: Debian/Ubuntu: apt-get install graphviz; Fedora: dnf install graphviz. '--format dot' (or mermaid) works without it";
 
@@ -15,7 +15,7 @@ export interface GraphOptions {
 }
 
 /** Runs dot -T<format> on the DOT text; resolves to its output. */
-export function renderDot(dotPath: string, text: string, format: 'svg' | 'png'): Promise<Buffer> {
+export function renderDot(dotPath: string, text: string, format: 'svg' | 'png' | 'pdf'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(dotPath, [`-T${format}`], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -34,12 +34,17 @@ export function renderDot(dotPath: string, text: string, format: 'svg' | 'png'):
 
 /** The bytes `netlab graph` writes, and where. */
 export async function graphCommand(file: string, o: GraphOptions, stdoutIsTty = !!process.stdout.isTTY): Promise<{ data: string | Buffer; output?: string }> {
-  const format = o.format ?? formatFromFileName(o.output) ?? 'mermaid';
+  const named = formatFromFileName(o.output);
+  // A file name whose extension names no format would get Mermaid text under a misleading name.
+  if (!o.format && !named && o.output && /\.[A-Za-z0-9]+$/.test(o.output)) {
+    throw new CliError(`cannot tell the format from the file name ${o.output}`, EXIT.error, `name it .mmd, .dot, .svg, .png or .pdf, or give --format (${GRAPH_FORMATS.join(', ')})`);
+  }
+  const format = o.format ?? named ?? 'mermaid';
   const lab = loadLabFile(file);
   if (format === 'mermaid' || format === 'dot') return { data: graph(lab, format), ...(o.output ? { output: o.output } : {}) };
   const dot = findProgram('dot');
   if ('error' in dot) throw new CliError(`--format ${format} needs Graphviz's 'dot', which is not installed`, EXIT.unsupported, GRAPHVIZ_HINT);
-  if (format === 'png' && !o.output && stdoutIsTty) throw new CliError('a png is binary and standard output is a terminal', EXIT.error, `write it to a file: -o ${lab.name}.png`);
+  if (format !== 'svg' && !o.output && stdoutIsTty) throw new CliError(`a ${format} is binary and standard output is a terminal`, EXIT.error, `write it to a file: -o ${lab.name}.${format}`);
   return { data: await renderDot(dot.path, graph(lab, 'dot'), format), ...(o.output ? { output: o.output } : {}) };
 }
 

@@ -290,5 +290,18 @@ describe('graph through the CLI', () => {
     assert.equal(run(['graph', bridge, '-o', png]).code, 0);
     assert.ok(existsSync(png));
     assert.equal(readFileSync(png).subarray(1, 4).toString(), 'PNG');
+    const pdf = join(gstate.dir, 'lab.pdf');
+    assert.equal(run(['graph', bridge, '-o', pdf]).code, 0);
+    assert.equal(readFileSync(pdf).subarray(0, 5).toString(), '%PDF-');
+  });
+
+  test('-o with a file name that names no format is refused, and nothing is written', () => {
+    const out = join(gstate.dir, 'lab.jpg');
+    const r = run(['graph', bridge, '-o', out]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: cannot tell the format from the file name .*lab\.jpg\n {2}hint: name it \.mmd, \.dot, \.svg, \.png or \.pdf, or give --format/);
+    assert.equal(existsSync(out), false);
+    assert.equal(run(['graph', bridge, '-o', out, '-f', 'dot']).code, 0, 'an explicit --format writes any name');
+    assert.match(readFileSync(out, 'utf8'), /^graph /);
   });
 });
