@@ -325,7 +325,7 @@ program
   .action(async (topology: Topology, n: number | undefined, o: { depth: number; fanout: number; name?: string; prefix: string; output?: string }) => {
     const { generate, GenerateError } = await import('../generate.js');
     if (topology !== 'tree' && n === undefined) throw new GenerateError(`generate ${topology} needs a number of nodes, e.g. netlab generate ${topology} 4`);
-    const text = generate({ topology, n: n ?? 0, depth: o.depth, fanout: o.fanout, ...(o.name ? { name: o.name } : {}), prefix: o.prefix });
+    const text = generate({ topology, n: n ?? 0, depth: o.depth, fanout: o.fanout, ...(o.name ? { name: o.name } : {}), prefix: o.prefix, output: o.output });
     if (o.output) writeFileSync(o.output, text);
     else process.stdout.write(text);
   });

@@ -1,8 +1,10 @@
 // netlab generate: every topology writes a lab that validates, with the expected shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generate, GenerateError } from '../../src/generate.js';
+import { generate, GenerateError, schemaRef } from '../../src/generate.js';
 import { loadLab } from '../../src/load/lab.js';
+import { join } from 'node:path';
+import { ROOT } from '../../src/paths.js';
 
 const load = (text: string) => loadLab(text, 'gen.yaml', { sysctlExists: () => true });
 
@@ -43,4 +45,12 @@ test('every generated lab carries checks between its far ends, so up proves it w
   assert.deepEqual(far({ topology: 'ring', n: 5 }), ['ping ping r1 -> 10.100.0.2', 'ping ping r5 -> 10.100.4.1']);
   assert.deepEqual(far({ topology: 'tree', n: 0, depth: 2, fanout: 2 }), ['ping ping h1 -> 10.0.0.4', 'ping ping h4 -> 10.0.0.1']);
   assert.deepEqual(far({ topology: 'single', n: 1 }), []);
+});
+
+test('the schema modeline is relative to where the file is written, never a machine path', () => {
+  assert.equal(schemaRef('/srv/labs/x.yaml', '/opt/netlab/schemas/lab.schema.json'), '../../opt/netlab/schemas/lab.schema.json');
+  assert.equal(schemaRef('/opt/netlab/labs/x.yaml', '/opt/netlab/schemas/lab.schema.json'), '../schemas/lab.schema.json');
+  assert.equal(schemaRef('/opt/netlab/x.yaml', '/opt/netlab/schemas/lab.schema.json'), './schemas/lab.schema.json');
+  const text = generate({ topology: 'single', n: 2, output: join(ROOT, 'labs', 'gen.yaml') });
+  assert.match(text.split('\n')[0]!, /^# yaml-language-server: \$schema=\.\.\/schemas\/lab\.schema\.json$/);
 });
