@@ -79,15 +79,32 @@ export function cellText(r: CheckResult | undefined): string {
   return r.met ? seen : `!${seen}!`;
 }
 
-export function matrixLines(m: Matrix, maxWidth = 80): { lines: { text: string; cells: (CheckResult | undefined)[] }[]; legend: string } {
+export interface MatrixLine {
+  text: string;
+  /** The cells of a row; none for a header. */
+  cells: (CheckResult | undefined)[];
+  head: boolean;
+}
+
+/**
+ * The matrix as lines no wider than maxWidth. Column names keep up to 8 characters; when the
+ * columns do not fit side by side, they are split into blocks of columns, one under the other,
+ * each with its own header, rather than cut to unreadable widths.
+ */
+export function matrixLines(m: Matrix, maxWidth = 80): { lines: MatrixLine[]; legend: string } {
   const rowW = Math.min(12, Math.max(7, ...m.from.map((f) => f.length)));
-  const colW = Math.max(3, Math.min(8, Math.floor((maxWidth - rowW - 2) / Math.max(1, m.to.length)) - 1, Math.max(...m.to.map((t) => t.length))));
+  const colW = Math.max(3, Math.min(8, Math.max(...m.to.map((t) => t.length))));
+  const perBlock = Math.max(1, Math.floor((maxWidth - rowW - 2 + 1) / (colW + 1)));
   const cut = (s: string, w: number) => (s.length > w ? s.slice(0, w) : s);
-  const header = `${'from\\to'.padEnd(rowW)}  ${m.to.map((t) => cut(t, colW).padStart(colW)).join(' ')}`;
-  const lines = [{ text: header, cells: [] as (CheckResult | undefined)[] }];
-  for (const f of m.from) {
-    const cells = m.to.map((t) => m.cells.get(f)?.get(t));
-    lines.push({ text: `${cut(f, rowW).padEnd(rowW)}  ${cells.map((c) => cellText(c).padStart(colW)).join(' ')}`, cells });
+  const lines: MatrixLine[] = [];
+  for (let at = 0; at < m.to.length; at += perBlock) {
+    const to = m.to.slice(at, at + perBlock);
+    if (at > 0) lines.push({ text: '', cells: [], head: false });
+    lines.push({ text: `${'from\\to'.padEnd(rowW)}  ${to.map((t) => cut(t, colW).padStart(colW)).join(' ')}`, cells: [], head: true });
+    for (const f of m.from) {
+      const cells = to.map((t) => m.cells.get(f)?.get(t));
+      lines.push({ text: `${cut(f, rowW).padEnd(rowW)}  ${cells.map((c) => cellText(c).padStart(colW)).join(' ')}`, cells, head: false });
+    }
   }
   return { lines, legend: `${SYM.reached} reached  ${SYM.blocked} blocked  !…! not as expected  ${SYM.none} no check` };
 }

@@ -69,7 +69,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
     skip: () => !opts.checks || checks.length === 0,
     task: async (_c, task) => {
       row('checks', `checks (${checks.length})`);
-      store.checksStarted(checks.length);
+      store.checksStarted(checks);
       const t = performance.now();
       result.checks = await runChecks(runner, checks, {
         lab,
@@ -80,13 +80,18 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       // Keep the lab's order for the table and the JSON.
       result.checks.sort((a, b) => checks.indexOf(a.check) - checks.indexOf(b.check));
       const text = summaryText(result.checks);
+      const met = result.checks.every((r) => r.met);
+      done('checks', text, performance.now() - t, met ? 'done' : 'failed');
+      // Unmet checks fail the task, so that the plain lines mark it ✖; the run goes on to the results.
+      if (!met) throw new Error(text);
       task.title = `checks: ${text}`;
-      done('checks', text, performance.now() - t, result.checks.every((r) => r.met) ? 'done' : 'failed');
     },
+    exitOnError: false,
   };
 
   const tasks: ListrTask[] = [];
   let release: (() => void) | undefined;
+  let failure: unknown;
   const plain = (line: string) => mode === 'plain' && process.stdout.write(`${line}\n`);
   const ink = mode === 'ink' ? await drawInk(store) : undefined;
   const onInt = () => {
@@ -146,7 +151,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
                 await applier.runPhase(phase);
               } catch (e) {
                 done(phase, detail, performance.now() - ts, 'failed');
-                throw e;
+                // The error itself is printed once, by the caller: the task line only says it failed.
+                failure = e;
+                throw new Error('the error follows');
               }
               if (phase === phases[phases.length - 1]) {
                 settle(journal);
@@ -174,7 +181,8 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       process.stdout.write(`${allMet ? '✔' : '✘'} ${parts.join(' · ')}\n`);
     }
     return result;
-  } catch (e) {
+  } catch (caught) {
+    const e = failure ?? caught;
     store.fail(e instanceof Error ? e.message.split('\n')[0]! : String(e));
     throw e;
   } finally {

@@ -1,5 +1,6 @@
 // The state a view draws: task rows (from the listr2 task list), check results, a summary.
 // Views are pure functions of this state; the engine only ever updates the store.
+import type { CheckSpec } from '../model/types.js';
 import type { CheckResult } from '../verify/checks.js';
 
 export interface Row {
@@ -21,6 +22,8 @@ export interface UiState {
 export class Store {
   private state: UiState;
   private listeners = new Set<() => void>();
+  /** Each check's place in the lab file: results arrive in completion order, views show file order. */
+  private place = new Map<CheckSpec, number>();
   constructor(title: string) {
     this.state = { title, rows: [], checks: { total: 0, results: [] } };
   }
@@ -42,11 +45,14 @@ export class Store {
   updateRow(id: string, patch: Partial<Row>): void {
     this.set({ ...this.state, rows: this.state.rows.map((r) => (r.id === id ? { ...r, ...patch } : r)) });
   }
-  checksStarted(total: number): void {
-    this.set({ ...this.state, checks: { total, results: [] } });
+  checksStarted(checks: readonly CheckSpec[]): void {
+    this.place = new Map(checks.map((c, i) => [c, i]));
+    this.set({ ...this.state, checks: { total: checks.length, results: [] } });
   }
   checkDone(r: CheckResult): void {
-    this.set({ ...this.state, checks: { ...this.state.checks, results: [...this.state.checks.results, r] } });
+    const at = (x: CheckResult) => this.place.get(x.check) ?? this.place.size;
+    const results = [...this.state.checks.results, r].sort((a, b) => at(a) - at(b));
+    this.set({ ...this.state, checks: { ...this.state.checks, results } });
   }
   finish(summary: { ok: boolean; text: string }): void {
     this.set({ ...this.state, summary });
@@ -54,10 +60,4 @@ export class Store {
   fail(error: string): void {
     this.set({ ...this.state, error });
   }
-}
-
-/** Checks in the order the lab declares them (results arrive in completion order). */
-export function ordered(results: CheckResult[], all: { label: string }[] = []): CheckResult[] {
-  const idx = new Map(all.map((c, i) => [c, i]));
-  return [...results].sort((a, b) => (idx.get(a.check) ?? 0) - (idx.get(b.check) ?? 0));
 }

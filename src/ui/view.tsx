@@ -1,6 +1,6 @@
 // The Ink view of `netlab up` / `netlab check`: finished steps printed once (<Static>), live
 // steps with a spinner, then the checks as a table and reachability matrices, then a summary.
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { Box, Static, Text } from 'ink';
 import { expectationText, type CheckResult } from '../verify/checks.js';
 import { SYM, checkTable, layout, matrices, matrixLines } from './format.js';
@@ -55,15 +55,17 @@ export function ReachMatrix({ results, width = 80 }: { results: CheckResult[]; w
         const { lines, legend } = matrixLines(m, width);
         return (
           <Box key={m.id} flexDirection="column" marginTop={1}>
-            <Text bold>{lines[0]!.text}</Text>
-            {lines.slice(1).map((l, i) => {
-              const bad = l.cells.some((c) => c && !c.met);
-              return (
-                <Text key={i} color={col(bad ? 'red' : 'green')}>
+            {lines.map((l, i) =>
+              l.head ? (
+                <Text key={i} bold>
                   {l.text}
                 </Text>
-              );
-            })}
+              ) : (
+                <Text key={i} color={col(l.cells.some((c) => c && !c.met) ? 'red' : 'green')}>
+                  {l.text}
+                </Text>
+              ),
+            )}
             <Text dimColor>{legend}</Text>
           </Box>
         );
@@ -99,38 +101,60 @@ export function Failures({ results }: { results: CheckResult[] }) {
   );
 }
 
+function Summary({ summary }: { summary: NonNullable<UiState['summary']> }) {
+  return (
+    <Box marginTop={1}>
+      <Text bold color={col(summary.ok ? 'green' : 'red')}>
+        {summary.ok ? SYM.met : SYM.unmet} {summary.text}
+      </Text>
+    </Box>
+  );
+}
+
+type Item = { key: string; draw: () => ReactNode };
+
+/**
+ * Everything finished goes into <Static>: Ink prints it once, above the live part, and it stays in
+ * the terminal's scrollback. Only the running steps are redrawn, so the live part stays a few
+ * lines high: Ink clears the whole screen, scrollback included, when it is taller than the window.
+ * The results, the error and the summary are printed once the run has ended.
+ */
 export function UpView({ state, width = 80 }: { state: UiState; width?: number }) {
   const finished = state.rows.filter((r) => r.state === 'done' || r.state === 'failed' || r.state === 'skipped');
   const live = state.rows.filter((r) => r.state === 'running');
   const { total, results } = state.checks;
   const checking = total > 0 && results.length < total;
-  return (
-    <>
-      <Static items={[{ key: 'title', title: state.title }, ...finished.map((r) => ({ key: r.id, row: r }))] as { key: string; title?: string; row?: Row }[]}>
-        {(item) => (item.row ? <RowLine key={item.key} row={item.row} /> : <Text key={item.key} bold>{item.title}</Text>)}
-      </Static>
-      {live.map((r) => (
-        <RowLine key={r.id} row={r} />
-      ))}
-      {checking ? (
-        <Text>
-          <Spinner /> checks      <Text dimColor>{results.length}/{total}</Text>
-        </Text>
-      ) : null}
-      {!checking && results.length > 0 ? (
-        <>
+  const ended = state.summary !== undefined || state.error !== undefined;
+  const items: Item[] = [{ key: 'title', draw: () => <Text bold>{state.title}</Text> }, ...finished.map((r) => ({ key: r.id, draw: () => <RowLine row={r} /> }))];
+  if (ended && results.length > 0) {
+    items.push({
+      key: 'results',
+      draw: () => (
+        <Box flexDirection="column">
           <ReachMatrix results={results} width={width} />
           <CheckTable results={results} width={width} />
           <Failures results={results} />
-        </>
-      ) : null}
-      {state.error ? <Text color={col('red')}>{state.error}</Text> : null}
-      {state.summary ? (
-        <Box marginTop={1}>
-          <Text bold color={col(state.summary.ok ? 'green' : 'red')}>
-            {state.summary.ok ? SYM.met : SYM.unmet} {state.summary.text}
-          </Text>
         </Box>
+      ),
+    });
+  }
+  if (state.error) items.push({ key: 'error', draw: () => <Text color={col('red')}>{state.error}</Text> });
+  if (state.summary) {
+    const summary = state.summary;
+    items.push({ key: 'summary', draw: () => <Summary summary={summary} /> });
+  }
+  return (
+    <>
+      <Static items={items}>{(item) => <Box key={item.key}>{item.draw()}</Box>}</Static>
+      {ended
+        ? null
+        : live.map((r) => (
+            <RowLine key={r.id} row={r} />
+          ))}
+      {!ended && checking ? (
+        <Text>
+          <Spinner /> checks      <Text dimColor>{results.length}/{total}</Text>
+        </Text>
       ) : null}
     </>
   );

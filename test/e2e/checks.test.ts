@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CLI, LABS, hostLinks, netlab, netnsList, removeExact, sh, stateDir, tryRun, uid, waitFor } from '../lib/host.js';
+import { CLI, LABS, hostLinks, labFile as writeLab, netlab, netnsList, removeExact, sh, stateDir, tryRun, uid, waitFor } from '../lib/host.js';
+import { World } from '../lib/world.js';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
@@ -151,5 +152,49 @@ describe('checks and processes on the real kernel', () => {
     }
     assert.deepEqual(netnsList().filter((n) => /^ns[1-4]$/.test(n)), []);
     assert.ok(!hostLinks().includes('br1'));
+  });
+
+  test('in an 80x24 terminal, results taller than the window stay in the scrollback, the matrix in file order', async () => {
+    if (spawnSync('tmux', ['-V']).status !== 0) {
+      console.log('# SKIP reason: tmux is not installed (apt-get install tmux); .ci/run installs it');
+      return;
+    }
+    // 9 hosts on a bridge, listed in the file out of name order: 72 pings, a 12-line matrix, a
+    // summary; with the steps before them, more than 24 lines.
+    const p = uid();
+    const hosts = [3, 1, 4, 9, 5, 2, 6, 8, 7].map((i) => `${p}h${i}`);
+    const lab = [
+      `name: tall-${p}`,
+      'ipv6_link_local: false',
+      'nodes:',
+      ...hosts.map((h) => `  ${h}: {}`),
+      `bridges: {${p}br: {}}`,
+      'links:',
+      ...hosts.map((h, i) => `  - {endpoints: [${h}:eth0, ${p}br:${h}p], addresses: {${h}: 10.93.0.${i + 1}/24}}`),
+      'checks:',
+      `  - reach: {nodes: [${hosts.join(', ')}]}`,
+    ].join('\n');
+    const file = writeLab(state.dir, `tall-${p}`, `${lab}\n`);
+    const w = World.create();
+    const session = `netlab-${uid()}`;
+    try {
+      const cmd = w.argv('env', ['-u', 'CI', `NETLAB_STATE_DIR=${w.stateDir}`, process.execPath, CLI, 'up', file]).join(' ');
+      sh('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${cmd}; echo EXIT=$?; sleep 60`]);
+      const all = () => sh('tmux', ['capture-pane', '-p', '-S', '-', '-E', '-', '-t', session]);
+      assert.ok(await waitFor(() => /EXIT=\d+/.test(all()), 60_000), all());
+      const history = all();
+      assert.match(history, /EXIT=0/);
+      // Nothing was cleared: the first lines are still there, above the results.
+      assert.match(history, new RegExp(`netlab up tall-${p}`));
+      assert.match(history, /✔ plan/);
+      assert.match(history, /72\/72 checks met/);
+      const rows = history.split('\n').filter((l) => new RegExp(`^${p}h\\d\\s+[-+]`).test(l)).map((l) => l.split(/\s+/)[0]);
+      assert.deepEqual([...new Set(rows)], hosts, 'matrix rows in the order of the lab file');
+      assert.ok(history.split('\n').every((l) => l.length <= 80));
+    } finally {
+      tryRun('tmux', ['kill-session', '-t', session]);
+      w.netlab(['down', `tall-${p}`]);
+      w.destroy();
+    }
   });
 });

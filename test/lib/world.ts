@@ -40,9 +40,15 @@ export class World {
     return join(this.dir, 'state');
   }
 
+  /** The argv that runs a command inside the world (for a command line built elsewhere, e.g. tmux). */
+  argv(cmd: string, args: string[] = []): string[] {
+    return ['nsenter', `--net=${join(this.dir, 'net')}`, `--mount=${join(this.dir, 'mnt')}`, '--', cmd, ...args];
+  }
+
   /** Runs a command inside the world. */
   run(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeout?: number } = {}): CliResult {
-    const r = spawnSync('nsenter', [`--net=${join(this.dir, 'net')}`, `--mount=${join(this.dir, 'mnt')}`, '--', cmd, ...args], {
+    const [nsenter, ...rest] = this.argv(cmd, args);
+    const r = spawnSync(nsenter!, rest, {
       encoding: 'utf8',
       env: { ...process.env, NETLAB_STATE_DIR: this.stateDir, ...opts.env },
       timeout: opts.timeout ?? 120_000,
