@@ -99,7 +99,8 @@ test('a fresh lab with impairments: tc after the links, one tc batch per namespa
   assert.match(script, /nsenter --net=\/run\/netns\/a tc -batch - <<'EOF'\nqdisc replace dev wan0 root netem delay 100ms 5ms loss 0\.5%\nEOF/);
   assert.match(script, /nsenter --net=\/run\/netns\/b tc -batch - <<'EOF'\nqdisc replace dev wan0 root tbf rate 10mbit burst 15140 latency 50ms\nEOF/);
   const steps = render(p.actions, 'wan');
-  const tc = steps.filter((s) => s.argv[0] === 'tc');
+  const tc = steps.filter((s) => s.argv.includes('tc'));
+  assert.deepEqual(tc.map((s) => s.argv.slice(0, 2)), [['nsenter', '--net=/run/netns/a'], ['nsenter', '--net=/run/netns/b']], 'one tc batch per namespace');
   assert.ok(tc.every((s) => s.phase === 'configure'));
 });
 
