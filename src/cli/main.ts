@@ -14,6 +14,7 @@ import { labNameOf } from '../ops/target.js';
 import { down } from '../apply/teardown.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
+import { registerCompletion } from './completion.js';
 
 // The planner, the plan's presentation and the terminal UI are loaded by the commands that use
 // them, when they run: `down`, `logs`, `validate` or `generate` load none of them.
@@ -333,6 +334,7 @@ program
 registerOps(program);
 registerDoctor(program);
 registerImpair(program, runner, out);
+registerCompletion(program, out);
 
 let detailed = false;
 
