@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generate, GenerateError } from '../../src/generate.js';
 import { loadLab } from '../../src/load/lab.js';
 
-const load = (text: string) => loadLab(text, 'gen.yaml', { sysctlExists: () => true });
+const load = (text: string) => loadLab(text, 'gen.yaml');
 
 test('single N: N hosts on one bridge', () => {
   const lab = load(generate({ topology: 'single', n: 300, prefix: 'x' }));
