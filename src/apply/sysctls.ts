@@ -37,7 +37,7 @@ export interface Refusal {
   said: string;
 }
 
-/** The keys sysctl(8) complained about, each with its line (a line naming no key goes to the first action). */
+/** The keys sysctl(8) complained about, each with its lines (a first line naming no key of ours goes to the first action). */
 export function refusals(actions: Action[], stderr: string): Refusal[] {
   const sets = actions.filter((a): a is SysctlAction => a.kind === 'sysctl.set');
   const out: Refusal[] = [];
