@@ -2,7 +2,7 @@
 // (root, CAP_NET_ADMIN, CAP_SYS_ADMIN) and kernel features, the latter probed for real: every
 // feature is tried in one throwaway namespace that is always deleted, never guessed from files.
 import { randomHex } from './hash.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CliError, EXIT } from './cli/exit.js';
 import { parallel, type CommandRunner, type RunResult } from './runner/runner.js';
 
@@ -413,4 +413,28 @@ export function probePrivileges(status?: string, uid?: number): Privileges {
       ? `${who}, without ${missing} (CapEff ${capEff}): namespaces and links need both; run as root${id === 0 ? ' outside this restricted container, or give the container those capabilities' : ' (sudo netlab ...)'}`
       : `${who}, capabilities unknown (no /proc/self/status): run as root`;
   return { ok, root: id === 0, uid: id, capNetAdmin, capSysAdmin, capEff, detail };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The network namespace netlab runs in
+
+export interface NetnsInfo {
+  /** Is it the machine's initial network namespace (not a container, a CI pod, unshare --net)? */
+  initial: boolean;
+  detail: string;
+}
+
+/**
+ * The kernel registers net/ipv4/neigh/default only in the initial network namespace: its presence
+ * tells netlab's own namespace apart from a container's or a CI pod's, whatever their pid namespace.
+ * Lab namespaces are the same in both; host sysctls and kernel modules are not.
+ */
+export function probeNetns(neighDefault = existsSync('/proc/sys/net/ipv4/neigh/default')): NetnsInfo {
+  return neighDefault
+    ? { initial: true, detail: "the machine's initial network namespace" }
+    : {
+        initial: false,
+        detail:
+          'not the initial network namespace (a container, a CI pod, unshare --net): labs work the same; host sysctls that exist only in the initial one (net.ipv4.neigh.default.*, most of net.core.*) fail at up, and a missing kernel module must be loaded on the machine itself',
+      };
 }

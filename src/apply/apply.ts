@@ -10,6 +10,7 @@ import { ObserveError, concurrency, readHostIptables, taggedRules } from '../obs
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
 import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
+import { describeSysctlFailure, factsArgv, isSysctlStep, parseFacts, refusals, sysctlFailed } from './sysctls.js';
 
 export class ApplyError extends CliError {
   /** What undoing the failed step did (set by the applier). */
@@ -20,8 +21,9 @@ export class ApplyError extends CliError {
     readonly command: string,
     readonly stderr: string,
     readonly line?: string,
+    hint?: string,
   ) {
-    super(`${object}: command failed: ${line ? `${line}\n  in: ` : ''}${command.split('\n')[0]}\n  ${stderr.trim().split('\n').join('\n  ')}`, EXIT.applyFailed);
+    super(`${object}: command failed: ${line ? `${line}\n  in: ` : ''}${command.split('\n')[0]}\n  ${stderr.trim().split('\n').join('\n  ')}`, EXIT.applyFailed, hint);
     this.name = 'ApplyError';
   }
 
@@ -29,7 +31,8 @@ export class ApplyError extends CliError {
     const rb = this.rollback;
     const undone = !rb ? '' : rb.commands.length ? `rolled back what the failed step had done:\n  ${rb.commands.join('\n').split('\n').join('\n  ')}\n` : 'the failed step had changed nothing: nothing to roll back\n';
     const notUndone = rb?.failed.length ? `could not roll back (netlab down removes it):\n  ${rb.failed.join('\n  ')}\n` : '';
-    return `error: ${this.message}\n${undone}${notUndone}the steps before it are applied: fix the cause and run 'netlab up' again (it applies only what is missing), or 'netlab down' to remove the lab`;
+    const hint = this.hint ? `  hint: ${this.hint}\n` : '';
+    return `error: ${this.message}\n${hint}${undone}${notUndone}the steps before it are applied: fix the cause and run 'netlab up' again (it applies only what is missing), or 'netlab down' to remove the lab`;
   }
 }
 
@@ -74,7 +77,10 @@ export function appliedActions(step: Step, stderr: string): Action[] {
 
 /** Undoes what a failed step did, newest first; never throws: what it could not undo is reported. */
 async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Journal): Promise<RollbackReport> {
+  // sysctl(8) sets every key it can: the ones it refused were not changed.
+  const refused = isSysctlStep(step.actions) ? new Set(refusals(step.actions, stderr).map((r) => r.action)) : new Set<Action>();
   const undo = appliedActions(step, stderr)
+    .filter((a) => !refused.has(a))
     .map(inverse)
     .filter((a): a is Action => !!a)
     .reverse();
@@ -83,7 +89,8 @@ async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Jo
     report.commands.push(commandText(s.argv, s.input));
     const r = await runner.run(s.argv, s.input !== undefined ? { input: s.input } : {});
     const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
-    if (r.exitCode !== 0 && (!s.tolerant || bad.length)) report.failed.push(`${commandText(s.argv, s.input).split('\n')[0]}: ${r.stderr.trim()}`);
+    const failed = isSysctlStep(s.actions) ? sysctlFailed(r) : r.exitCode !== 0 && (!s.tolerant || bad.length);
+    if (failed) report.failed.push(`${commandText(s.argv, s.input).split('\n')[0]}: ${r.stderr.trim()}`);
   }
   // What was undone is no longer the lab's to remove.
   for (const a of undo) {
@@ -118,12 +125,17 @@ function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
     const action = step.actions.find((a) => (a.kind === 'iptables.restore' && a.table === table) || ((a.kind === 'hostipt.add' || a.kind === 'hostipt.del') && a.rule.table === table && line?.includes(a.rule.spec.split(' -m comment')[0]!)));
     return { ...(action ? { action } : {}), ...(line ? { line } : {}) };
   }
-  const key = /\/proc\/sys\/(\S+?):/.exec(r.stderr)?.[1] ?? /"([^"]+)"/.exec(r.stderr)?.[1];
-  if (key) {
-    const action = step.actions.find((a) => a.kind === 'sysctl.set' && (a.key === key || a.key.replace(/\//g, '.') === key));
-    if (action) return { action };
-  }
   return step.actions.length === 1 ? { action: step.actions[0]! } : {};
+}
+
+/** A failed sysctl step's error, told again with what each key it refused is in that namespace. */
+async function explainSysctls(runner: CommandRunner, step: Step, e: ApplyError): Promise<ApplyError> {
+  const keys = refusals(step.actions, e.stderr).map((r) => r.action.key);
+  if (!keys.length) return e;
+  const r = await runner.run(factsArgv(step.ns, keys)).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return e;
+  const f = describeSysctlFailure(step.actions, e.stderr, parseFacts(r.stdout));
+  return new ApplyError(f.object, e.command, e.stderr, f.line, f.hint);
 }
 
 async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Promise<void> {
@@ -156,6 +168,11 @@ const isProcessStep = (s: Step) => s.actions[0]?.kind === 'process.start' || s.a
 
 /** Throws an ApplyError, naming the lab object, when a step's command failed. */
 function judge(step: Step, r: RunResult): void {
+  if (isSysctlStep(step.actions)) {
+    if (!sysctlFailed(r)) return;
+    const f = describeSysctlFailure(step.actions, r.stderr);
+    throw new ApplyError(f.object, commandText(step.argv, step.input), r.stderr || `exit code ${r.exitCode}`, f.line, f.hint);
+  }
   if (r.exitCode === 0) return;
   if (step.tolerant) {
     const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
@@ -297,6 +314,7 @@ export class Applier {
     });
     if (failures.length) {
       for (const f of failures) {
+        if (f.error instanceof ApplyError && isSysctlStep(f.step.actions)) f.error = await explainSysctls(this.runner, f.step, f.error);
         if (f.error instanceof ApplyError) f.error.rollback = await rollback(this.runner, f.step, f.error.stderr, j);
       }
       j.status = 'failed';

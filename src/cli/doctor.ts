@@ -2,7 +2,7 @@
 import { release } from 'node:os';
 import type { Command } from 'commander';
 // The probes are loaded when doctor runs, not when netlab starts (every command registers doctor).
-import type { Feature, Privileges, Probe, ToolReport } from '../capabilities.js';
+import type { Feature, NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from './exit.js';
 
@@ -31,6 +31,8 @@ export interface DoctorReport {
   node: string;
   tools: ToolReport[];
   privileges: Privileges;
+  /** The network namespace netlab runs in: the initial one, or a container's. */
+  namespace: NetnsInfo;
   featuresProbed: boolean;
   probeMs?: number;
   /** Why the kernel features were not probed (no privileges, the namespace could not be made). */
@@ -46,9 +48,10 @@ export interface DoctorReport {
 }
 
 /** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
-export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[] } = {}): Promise<DoctorReport> {
-  const { ALL_FEATURES, FEATURES, REQUIRED_FEATURES, missingFeatureText, ProbeError, probeFeatures, probePrivileges, probeTools } = await import('../capabilities.js');
+export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[]; namespace?: NetnsInfo } = {}): Promise<DoctorReport> {
+  const { ALL_FEATURES, FEATURES, REQUIRED_FEATURES, missingFeatureText, ProbeError, probeFeatures, probeNetns, probePrivileges, probeTools } = await import('../capabilities.js');
   const privileges = opts.privileges ?? probePrivileges();
+  const namespace = opts.namespace ?? probeNetns();
   const wanted = opts.features ?? ALL_FEATURES;
   const [tools, probed] = await Promise.all([
     probeTools(runner),
@@ -99,6 +102,7 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
     node: process.version,
     tools,
     privileges,
+    namespace,
     featuresProbed: !!found,
     ...(found ? { probeMs: found.ms } : {}),
     ...(notProbedWhy ? { notProbedWhy } : {}),
@@ -137,6 +141,8 @@ export function formatDoctor(r: DoctorReport): string[] {
   }
   out.push('', 'privileges');
   out.push(`  ${pad(r.privileges.ok ? 'ok' : 'MISSING', 9)}${r.privileges.detail}`);
+  out.push('', 'network namespace');
+  out.push(`  ${pad(r.namespace.initial ? 'initial' : 'other', 9)}${r.namespace.detail}`);
   out.push('', r.featuresProbed ? `kernel features (each tried for real in a throwaway namespace, ${r.probeMs} ms)` : 'kernel features');
   if (!r.featuresProbed) {
     out.push(r.privileges.ok ? `  ${r.notProbedWhy}` : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; run sudo netlab doctor`);
@@ -149,7 +155,8 @@ export function formatDoctor(r: DoctorReport): string[] {
       out.push(`${indent}${f.tool ? '' : `module ${f.module}, ${f.kconfig}: `}${f.detail}`);
       if (f.tool) out.push(`${indent}fix: install ${f.tool} (see tools above), then run netlab doctor again`);
       else {
-        out.push(`${indent}fix: Debian/Ubuntu: ${f.fix!.debian}`);
+        // Modules are the machine's: a container cannot load them for itself.
+        out.push(`${indent}fix${r.namespace.initial ? '' : ' (on the machine itself, not in this namespace)'}: Debian/Ubuntu: ${f.fix!.debian}`);
         out.push(`${indent}     Fedora: ${f.fix!.fedora}`);
         out.push(`${indent}     custom kernel: ${f.fix!.customKernel}`);
       }

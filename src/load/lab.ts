@@ -1,5 +1,5 @@
 // load: YAML text -> schema -> normalized Lab, with every problem located in the file.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isScalar, parseDocument, Parser, visit, type Document } from 'yaml';
 import {
   HOST,
@@ -36,28 +36,15 @@ import {
   parseRouteString,
   parseRuleString,
   parseSysctlKey,
+  sysctlDisplay,
   tableId,
   tableProblem,
   type RawRoute,
   type RawRule,
 } from './syntax.js';
 
-export interface LoadOptions {
-  /** Does /proc/sys/<path> exist? Injected by tests; defaults to the running kernel. */
-  sysctlExists?: (path: string) => boolean;
-}
-
-/** A sysctl is a file under /proc/sys; a directory (net.ipv4.conf.all) is not something to set. */
-const defaultSysctlExists = (path: string) => {
-  try {
-    return statSync(`/proc/sys/${path}`).isFile();
-  } catch {
-    return false;
-  }
-};
-
-/** Reads and validates a lab file; throws LabError with every problem found. */
-export function loadLabFile(file: string, opts: LoadOptions = {}): Lab {
+/** Reads and validates a lab file; throws LabError with every problem found. Reads nothing but the file. */
+export function loadLabFile(file: string): Lab {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -65,10 +52,10 @@ export function loadLabFile(file: string, opts: LoadOptions = {}): Lab {
     const err = e as NodeJS.ErrnoException;
     throw new LabError([{ file, line: 1, col: 1, path: '', message: `cannot read the lab file: ${err.code === 'ENOENT' ? 'no such file' : err.message}` }]);
   }
-  return loadLab(text, file, opts);
+  return loadLab(text, file);
 }
 
-export function loadLab(text: string, file: string, opts: LoadOptions = {}): Lab {
+export function loadLab(text: string, file: string): Lab {
   const src = new SourceMap(file);
   const doc = parseDocument(text, { lineCounter: src.lines, prettyErrors: false, uniqueKeys: true });
   src.doc = doc;
@@ -82,7 +69,7 @@ export function loadLab(text: string, file: string, opts: LoadOptions = {}): Lab
     problems.push(src.problem(issue.path, issue.message, issue.hint, { key: issue.key ?? false }));
   }
   if (problems.length) throw new LabError(sortProblems(problems));
-  const n = new Normalizer(src, opts.sysctlExists ?? defaultSysctlExists);
+  const n = new Normalizer(src);
   const lab = n.lab(data as RawLab);
   if (n.problems.length) throw new LabError(sortProblems(n.problems));
   return lab;
@@ -260,10 +247,7 @@ class Normalizer {
   /** Where each route's gateway is written, for messages about it. */
   private viaPath = new WeakMap<RouteSpec, SrcPath>();
 
-  constructor(
-    private src: SourceMap,
-    private sysctlExists: (path: string) => boolean,
-  ) {}
+  constructor(private src: SourceMap) {}
 
   private err(path: SrcPath, message: string, hint?: string, key = false): void {
     this.problems.push(this.src.problem(path, message, hint, { key }));
@@ -700,9 +684,13 @@ class Normalizer {
           continue;
         }
       }
-      if (!this.sysctlExists(k.template)) {
-        const dir = k.template.split('/').slice(0, -1).join('/');
-        this.err(p, `unknown sysctl '${key}': /proc/sys/${k.template} is not a setting on this kernel`, dir ? `the settings are the files under /proc/sys/${dir}/` : undefined, true);
+      // The kernel registers neigh/default only in the initial namespace, and a node never is one.
+      if (ns !== HOST && k.iface === 'default' && k.path.split('/')[2] === 'neigh') {
+        const leaf = k.path.split('/').pop()!;
+        const hint = leaf.startsWith('gc_')
+          ? "the neighbour table's gc_* limits are one per kernel: set them under 'host: sysctls:' where netlab runs in the initial namespace"
+          : `set it per interface in the node (${sysctlDisplay(k.path.replace('/default/', `/${[...this.ifaces.get(ns)!.keys()].find((i) => i !== 'lo') ?? 'eth0'}/`))})`;
+        this.err(p, `sysctl '${key}' exists only in the initial network namespace, never in a node`, hint, true);
         continue;
       }
       const value = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);

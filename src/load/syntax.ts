@@ -284,32 +284,30 @@ export function quoteToken(tok: string): string {
 export interface SysctlKey {
   /** Canonical slash path under /proc/sys, e.g. net/ipv4/conf/tap1/proxy_arp. */
   path: string;
-  /** Interface named by a per-interface key (conf/neigh), if any. */
+  /** Interface named by a per-interface key (conf/neigh), if any: a name, all or default. */
   iface?: string;
-  /** The same path with the interface replaced by "default", for checking the leaf exists. */
-  template: string;
 }
 
+/**
+ * A sysctl key by its shape alone: which settings exist depends on the kernel and on the network
+ * namespace (net.ipv4.neigh.default.* and most of net.core.* exist only in the initial one), so
+ * whether the file exists is for apply to find out, in the namespace it writes to. What the shape
+ * tells: every top-level entry of /proc/sys is a directory, conf and neigh hold one directory per
+ * interface (conf has all and default, neigh only default), and a setting is a file in one of them.
+ */
 export function parseSysctlKey(key: string): SysctlKey | string {
   if (!/^[A-Za-z0-9_./-]+$/.test(key)) return 'a sysctl key has only letters, digits, _ - . and /';
   const parts = key.includes('/') ? key.split('/') : key.split('.');
   if (parts.some((p) => p === '' || p === '..' || p === '.')) return 'malformed sysctl key';
-  if (!key.includes('/') && parts.length > 4 && parts[0] === 'net' && (parts[2] === 'conf' || parts[2] === 'neigh')) {
-    // net.ipv4.conf.<iface with dots>.leaf
-    const iface = parts.slice(3, -1).join('.');
-    const leaf = parts[parts.length - 1]!;
-    const head = parts.slice(0, 3).join('/');
-    const template = iface === 'all' || iface === 'default' ? `${head}/${iface}/${leaf}` : `${head}/default/${leaf}`;
-    return { path: `${head}/${iface}/${leaf}`, iface, template };
-  }
-  const path = parts.join('/');
-  if (parts.length >= 5 && parts[0] === 'net' && (parts[2] === 'conf' || parts[2] === 'neigh')) {
-    const iface = parts[3]!;
-    // all and default are directories of their own (and neigh has no all): check them as written.
-    if (iface === 'all' || iface === 'default') return { path, iface, template: path };
-    return { path, iface, template: [...parts.slice(0, 3), 'default', ...parts.slice(4)].join('/') };
-  }
-  return { path, template: path };
+  if (parts.length < 2) return `/proc/sys/${parts[0]} is a directory: name a setting in it, e.g. net.ipv4.ip_forward`;
+  if (parts[0] !== 'net' || (parts[2] !== 'conf' && parts[2] !== 'neigh') || parts.length < 4) return { path: parts.join('/') };
+  // net.<family>.conf|neigh.<iface>.<leaf>; in dot form an interface name may itself have dots.
+  const dir = parts.slice(0, 3).join('/');
+  const iface = key.includes('/') ? parts[3]! : parts.slice(3, -1).join('.');
+  const leaf = key.includes('/') ? parts.slice(4).join('/') : parts[parts.length - 1]!;
+  if (!iface || !leaf) return `/proc/sys/${dir}/${parts[3]} is a directory: name a setting in it, e.g. ${parts.slice(0, 3).join('.')}.${parts[3]}.${parts[2] === 'conf' ? 'forwarding' : 'proxy_delay'}`;
+  if (parts[2] === 'neigh' && iface === 'all') return `${parts.slice(0, 3).join('.')} has no 'all': name an interface, or default`;
+  return { path: `${dir}/${iface}/${leaf}`, iface };
 }
 
 /** How sysctl(8) names a key: dots, except when an interface name has a dot (then slashes). */

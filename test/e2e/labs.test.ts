@@ -1,11 +1,13 @@
 // Every lab in labs/: up, prove what its article says, up again changes nothing, down leaves the
-// host as it was.
-import { after, before, describe, test } from 'node:test';
+// host as it was. Then every lab once more inside a World, as netlab runs in a container or a CI
+// pod (not the initial network namespace): up, checks met, no-op up, down, nothing left there.
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LABS, netlab, ping, sh, stateDir, tryRun } from '../lib/host.js';
-import { compare, snapshot } from '../lib/snapshot.js';
+import { LABS, netlab, ping, sh, stateDir, tryRun, type CliResult } from '../lib/host.js';
+import { compare, snapshot, type Snapshot } from '../lib/snapshot.js';
+import { World } from '../lib/world.js';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
@@ -45,9 +47,23 @@ const proofs: Record<string, () => void> = {
   },
 };
 
+const labs = readdirSync(LABS).filter((f) => f.endsWith('.yaml')).sort();
+
+/**
+ * A lab that needs a kernel feature this machine lacks is refused before anything is made (exit 6):
+ * skipped with the reason, and run in the full-kernel VM (vagrant/ci) where it must pass.
+ */
+function skippedForKernel(t: TestContext, name: string, up: CliResult): boolean {
+  if (up.code !== 6 || process.env.NETLAB_REQUIRE_FULL_KERNEL === '1') return false;
+  const missing = [...up.stderr.matchAll(/this kernel lacks (.+?) \(module /g)].map((m) => m[1]).join(', ');
+  assert.match(up.stderr, /nothing was changed/);
+  t.skip(`this kernel lacks ${missing}: the lab runs in the full-kernel VM (vagrant/ci)`);
+  console.log(`# SKIP ${name}: this kernel lacks ${missing}`);
+  return true;
+}
+
 describe('labs/*.yaml on the real kernel', () => {
-  const labs = readdirSync(LABS).filter((f) => f.endsWith('.yaml')).sort();
-  let hostBefore: ReturnType<typeof snapshot>;
+  let hostBefore: Snapshot;
   before(() => {
     hostBefore = snapshot();
   });
@@ -65,17 +81,9 @@ describe('labs/*.yaml on the real kernel', () => {
     const file = join(LABS, f);
     const name = f.replace(/\.yaml$/, '');
     test(`${name}: up, proof, no-op up, down`, async (t) => {
-      // up runs the lab's checks: exit 0 means every one met its expectation. A lab that needs a
-      // kernel feature this machine lacks is refused before anything is made (exit 6): skipped
-      // here with the reason, and run in the full-kernel VM (vagrant/ci) where it must pass.
+      // up runs the lab's checks: exit 0 means every one met its expectation.
       const up = netlab(['up', file], env);
-      if (up.code === 6 && process.env.NETLAB_REQUIRE_FULL_KERNEL !== '1') {
-        const missing = [...up.stderr.matchAll(/this kernel lacks (.+?) \(module /g)].map((m) => m[1]).join(', ');
-        assert.match(up.stderr, /nothing was changed/);
-        t.skip(`this kernel lacks ${missing}: the lab runs in the full-kernel VM (vagrant/ci)`);
-        console.log(`# SKIP ${name}: this kernel lacks ${missing}`);
-        return;
-      }
+      if (skippedForKernel(t, name, up)) return;
       try {
         assert.equal(up.code, 0, `up failed or a check was not met:\n${up.stdout}${up.stderr}`);
         assert.match(up.stdout, /checks met/);
@@ -89,6 +97,42 @@ describe('labs/*.yaml on the real kernel', () => {
         assert.equal(down.code, 0, `down failed:\n${down.stdout}${down.stderr}`);
       }
       assert.deepEqual(compare(hostBefore, snapshot()), [], 'down leaves the root namespace as it was');
+    });
+  }
+});
+
+// One World for the whole pass (making one costs a few spawns); each lab must leave it as it was.
+describe('labs/*.yaml in a private world: not the initial network namespace, as in a container or CI pod', () => {
+  let w: World;
+  let worldBefore: Snapshot;
+  let t0 = 0;
+  before(() => {
+    t0 = Date.now();
+    w = World.create();
+    worldBefore = w.snapshot();
+  });
+  after(() => {
+    w?.destroy();
+    console.log(`# the world pass over ${labs.length} labs took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  for (const f of labs) {
+    const file = join(LABS, f);
+    const name = f.replace(/\.yaml$/, '');
+    test(`${name} in a world: up, checks met, no-op up, down, nothing left`, (t) => {
+      const up = w.netlab(['up', file]);
+      if (skippedForKernel(t, name, up)) return;
+      try {
+        assert.equal(up.code, 0, `up failed or a check was not met:\n${up.stdout}${up.stderr}`);
+        assert.match(up.stdout, /checks met/);
+        const again = w.netlab(['up', file, '--no-checks']);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /nothing to do/);
+      } finally {
+        const down = w.netlab(['down', name]);
+        assert.equal(down.code, 0, `down failed:\n${down.stdout}${down.stderr}`);
+      }
+      assert.deepEqual(compare(worldBefore, w.snapshot()), [], "down leaves the world's namespace as it was: links, routes, iptables, sysctls, namespaces, lab processes");
     });
   }
 });

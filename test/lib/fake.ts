@@ -21,7 +21,7 @@ links:
 `;
 
 export function labOf(yaml: string) {
-  const lab = loadLab(yaml, 'lab.yaml', { sysctlExists: () => true });
+  const lab = loadLab(yaml, 'lab.yaml');
   return { lab, desired: desiredState(lab) };
 }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, type CliResult } from './host.js';
+import { snapshot, type DirId, type Snapshot } from './snapshot.js';
 
 function must(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -67,16 +68,43 @@ export class World {
     return this.run(process.execPath, [CLI, ...args], { env });
   }
 
-  /** Pids of the processes inside the world: in its mount namespace or in any of its network namespaces. */
+  /** The identity of the world's own /run/netns: the processes that see it are the world's. */
+  netnsDir(): DirId {
+    const r = this.run('stat', ['-c', '%d %i', '/run/netns']);
+    const [dev, ino] = r.stdout.trim().split(' ').map(Number);
+    if (r.code !== 0 || !dev || !ino) throw new Error(`cannot stat the world's /run/netns: ${r.stderr}`);
+    return { dev, ino };
+  }
+
+  /** The world's own namespace as text (links, routes, iptables, sysctls, namespaces, lab processes), as snapshot() takes the host's. */
+  snapshot(): Snapshot {
+    return snapshot((cmd, args) => this.run(cmd, args), this.netnsDir());
+  }
+
+  /**
+   * Pids of the processes inside the world: in its mount namespace, or in one made from it (`ip
+   * netns exec` makes one per command), so seeing the world's /run/netns, whatever network
+   * namespace they are in, named or not.
+   */
   pids(): number[] {
-    const mnt = statSync(join(this.dir, 'mnt')).ino;
+    const mnt = `mnt:[${statSync(join(this.dir, 'mnt')).ino}]`;
+    let dir: DirId | undefined;
+    try {
+      dir = this.netnsDir();
+    } catch {
+      // a half-made world: its mount namespace alone
+    }
     const out: number[] = [];
     for (const p of readdirSync('/proc')) {
       if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
       try {
-        if (readlinkSync(`/proc/${p}/ns/mnt`) === `mnt:[${mnt}]`) out.push(Number(p));
+        if (readlinkSync(`/proc/${p}/ns/mnt`) === mnt) out.push(Number(p));
+        else if (dir) {
+          const st = statSync(`/proc/${p}/root/run/netns`);
+          if (st.dev === dir.dev && st.ino === dir.ino) out.push(Number(p));
+        }
       } catch {
-        // gone meanwhile
+        // gone meanwhile, or not in this world
       }
     }
     return out;
@@ -91,9 +119,7 @@ export class World {
         // gone meanwhile
       }
     }
-    // Processes started in a node namespace by `ip netns exec` live in a mount namespace of their
-    // own: find them by network namespace, then drop every namespace of the world.
-    this.sh('for n in $(ls /run/netns 2>/dev/null); do ip netns pids "$n" | xargs -r kill -9; done; ip -all netns del 2>/dev/null; true');
+    this.sh('ip -all netns del 2>/dev/null; true');
     spawnSync('umount', [join(this.dir, 'mnt')]);
     spawnSync('umount', [join(this.dir, 'net')]);
     spawnSync('umount', [this.dir]);

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apply, ApplyError } from '../../src/apply/apply.js';
+import { describeSysctlFailure, parseFacts, refusals } from '../../src/apply/sysctls.js';
 import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
@@ -166,4 +167,78 @@ test('down: host veth ends that received packets are set down first, then the na
     ["ip -force -batch - <<'EOF'", 'link set dev tap1_peer down', 'link set dev tap4_peer down', 'link set dev tap5_peer down', ...ns.map((n) => `netns del ${n}`), 'link del dev vx1', 'link del dev br1', 'EOF'].join('\n'),
   ]);
   assert.deepEqual([...hostDevices(procNetDev)].map(([name, c]) => `${name} ${c.rxPackets}/${c.rxDropped}`), ['lo 58/0', 'tap1_peer 2/0', 'tap2_peer 0/0', 'tap3_peer 0/0', 'tap5_peer 0/3']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// sysctls: a key validation could not check (it exists only in some namespaces, on some kernels)
+
+const SYSCTL_LAB = `
+name: sy
+nodes:
+  pod:
+    sysctls:
+      net.ipv4.ip_forward: 1
+      net.core.rmem_max: 1048576
+      net.ipv4.conf.eth0.proxy_arpp: 1
+  peer:
+links:
+  - endpoints: [pod:eth0, peer:eth0]
+host:
+  sysctls:
+    net.ipv4.neigh.default.gc_thresh3: 4096
+`;
+
+test('a sysctl missing where it is written fails apply naming the node, the key, the command, stderr and the cause', async () => {
+  const { desired } = labOf(SYSCTL_LAB);
+  const plan = diff(desired, emptyObserved(), undefined);
+  const stderr = 'sysctl: cannot stat /proc/sys/net/ipv4/neigh/default/gc_thresh3: No such file or directory\n';
+  const runner = new ScriptedRunner().on('sysctl -q -w', { exitCode: 1, stderr }).on('sh -c', { stdout: 'initial no\nmissing net/ipv4/neigh/default/gc_thresh3\n' });
+  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, newJournal('sy', '/x')), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.code, 3);
+    assert.equal(e.object, 'host, sysctl net.ipv4.neigh.default.gc_thresh3');
+    assert.equal(e.line, '/proc/sys/net/ipv4/neigh/default/gc_thresh3 does not exist in the network namespace netlab runs in');
+    assert.match(e.text(), /^error: host, sysctl net\.ipv4\.neigh\.default\.gc_thresh3: command failed: .*\n {2}in: sysctl -q -w net\/ipv4\/neigh\/default\/gc_thresh3=4096\n {2}sysctl: cannot stat/);
+    assert.match(e.text(), /hint: netlab runs in a network namespace other than the initial one here \(a container, a CI pod, unshare --net\), and some settings exist \(net\.ipv4\.neigh\.default\.\*, most of net\.core\.\*\) only in the initial one/);
+    assert.match(e.text(), /set it on the machine itself/);
+    return true;
+  });
+});
+
+test('sysctl refusals with exit 0 still fail; each key is told as what it is in the node (missing with a did-you-mean, read-only)', async () => {
+  const { desired } = labOf(SYSCTL_LAB.replace(/host:\n.*\n.*\n$/, ''));
+  // As if the node existed: every key has a previous value to set back.
+  const actions = diff(desired, emptyObserved(), undefined).actions.map((a) => (a.kind === 'sysctl.set' ? { ...a, previous: '0' } : a));
+  // procps-ng 4.0 exits 0 when a write is refused, 1 only when a key is missing.
+  const stderr = 'sysctl: setting key "net.core.rmem_max": Invalid argument\nsysctl: cannot stat /proc/sys/net/ipv4/conf/eth0/proxy_arpp: No such file or directory\n';
+  const runner = new ScriptedRunner()
+    .on('nsenter --net=/run/netns/pod sysctl -q -w', { exitCode: 0, stderr })
+    .on('nsenter --net=/run/netns/pod sh -c', (argv) => {
+      assert.deepEqual(argv.slice(-2), ['net/core/rmem_max', 'net/ipv4/conf/eth0/proxy_arpp']);
+      return { stdout: 'initial no\nread-only net/core/rmem_max\nmissing net/ipv4/conf/eth0/proxy_arpp accept_local proxy_arp proxy_arp_pvlan rp_filter\n' };
+    });
+  await assert.rejects(apply(runner, render(actions), actions, desired, newJournal('sy', '/x')), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.object, 'node pod, sysctls net.core.rmem_max, net.ipv4.conf.eth0.proxy_arpp');
+    assert.equal(e.line, "in node pod's network namespace: net.core.rmem_max is read-only; net.ipv4.conf.eth0.proxy_arpp does not exist");
+    assert.equal(
+      e.hint,
+      "net.ipv4.conf.eth0.proxy_arpp: did you mean 'proxy_arp'?; a node's network namespace is never the initial one, and some settings exist (net.ipv4.neigh.default.*, most of net.core.*) or may be changed (net.core.rmem_max, ...) only in the initial one, others only on some kernels or once a module is loaded: set them under 'host: sysctls:' when netlab runs on the machine itself, or drop them from the lab",
+    );
+    // What sysctl refused was not changed: only ip_forward is set back.
+    assert.deepEqual(e.rollback?.commands, ['nsenter --net=/run/netns/pod sysctl -q -w net/ipv4/ip_forward=0']);
+    return true;
+  });
+});
+
+test('refusals map sysctl lines to keys in either spelling', () => {
+  const a = (key: string) => ({ kind: 'sysctl.set' as const, ns: 'n', key, value: '1', object: 'node n', reason: '' });
+  const acts = [a('net/ipv4/ip_forward'), a('net/ipv4/conf/eth0.100/rp_filter')];
+  const r = refusals(acts, 'sysctl: setting key "net.ipv4.conf.eth0/100.rp_filter": Invalid argument\nsysctl: permission denied on key \'net.ipv4.ip_forward\'\n');
+  assert.deepEqual(r.map((x) => x.action.key), ['net/ipv4/conf/eth0.100/rp_filter', 'net/ipv4/ip_forward']);
+  assert.equal(describeSysctlFailure(acts, 'sysctl: weird\n').object, 'node n, sysctl net.ipv4.ip_forward');
+  // On the initial namespace a missing key is this kernel's: a typo, another version, a module.
+  const onHost = [{ ...a('net/ipv4/conf/all/proxy_arpp'), ns: '', object: 'host' }];
+  const f = describeSysctlFailure(onHost, 'sysctl: cannot stat /proc/sys/net/ipv4/conf/all/proxy_arpp: No such file or directory', parseFacts('initial yes\nmissing net/ipv4/conf/all/proxy_arpp proxy_arp forwarding\n'));
+  assert.equal(f.hint, "net.ipv4.conf.all.proxy_arpp: did you mean 'proxy_arp'?; this kernel has no such setting: a typo, a setting of another kernel version, or of a module that is not loaded");
 });

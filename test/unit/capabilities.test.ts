@@ -12,6 +12,7 @@ import {
   parseIptablesVersion,
   parseToolVersion,
   probeFeatures,
+  probeNetns,
   probePrivileges,
   probeTools,
   type Feature,
@@ -359,4 +360,20 @@ test('doctor when the probe namespace cannot be made: says why, still reports to
   const text = formatDoctor(rep).join('\n');
   assert.match(text, /kernel features\n {2}not probed: cannot probe kernel features/);
   assert.match(text, /verdict: NOT ready \(exit 6\): required and missing: nothing found missing, but the kernel features could not be probed/);
+});
+
+test('doctor says which network namespace it runs in; outside the initial one, module fixes are for the machine itself', async () => {
+  assert.equal(probeNetns(true).initial, true);
+  const inside = probeNetns(false);
+  assert.equal(inside.initial, false);
+  assert.match(inside.detail, /^not the initial network namespace \(a container, a CI pod, unshare --net\): labs work the same; host sysctls .*net\.ipv4\.neigh\.default\.\*/);
+  const host = formatDoctor(await doctor(machine(), { privileges: ROOT, namespace: probeNetns(true) })).join('\n');
+  assert.match(host, /\nnetwork namespace\n {2}initial {2}the machine's initial network namespace\n/);
+  assert.match(host, /\n {11}fix: Debian\/Ubuntu: modprobe sch_netem/);
+  const rep = await doctor(machine(), { privileges: ROOT, namespace: inside });
+  assert.equal(rep.ok, true, 'another namespace is no reason to be not ready');
+  assert.deepEqual(rep.namespace, inside);
+  const text = formatDoctor(rep).join('\n');
+  assert.match(text, /\nnetwork namespace\n {2}other {4}not the initial network namespace/);
+  assert.match(text, /\n {11}fix \(on the machine itself, not in this namespace\): Debian\/Ubuntu: modprobe sch_netem/);
 });

@@ -6,7 +6,7 @@ import { loadLab } from '../../src/load/lab.js';
 import { join } from 'node:path';
 import { ROOT } from '../../src/paths.js';
 
-const load = (text: string) => loadLab(text, 'gen.yaml', { sysctlExists: () => true });
+const load = (text: string) => loadLab(text, 'gen.yaml');
 
 test('single N: N hosts on one bridge', () => {
   const lab = load(generate({ topology: 'single', n: 300, prefix: 'x' }));

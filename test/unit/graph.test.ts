@@ -17,7 +17,7 @@ import { CliError, EXIT } from '../../src/cli/exit.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const GOLDEN = join(ROOT, 'test/fixtures/graph');
-const load = (text: string, file = 'lab.yaml') => loadLab(text, file, { sysctlExists: () => true });
+const load = (text: string, file = 'lab.yaml') => loadLab(text, file);
 const labFile = (name: string) => load(readFileSync(join(ROOT, 'labs', `${name}.yaml`), 'utf8'), `labs/${name}.yaml`);
 
 function golden(name: string, actual: string): void {

@@ -218,24 +218,31 @@ describe('checkIptablesRule', () => {
 
 describe('parseSysctlKey', () => {
   test('global keys, with dots or slashes', () => {
-    assert.deepEqual(parseSysctlKey('net.ipv4.ip_forward'), { path: 'net/ipv4/ip_forward', template: 'net/ipv4/ip_forward' });
-    assert.deepEqual(parseSysctlKey('net/ipv4/ip_forward'), { path: 'net/ipv4/ip_forward', template: 'net/ipv4/ip_forward' });
-    assert.deepEqual(parseSysctlKey('kernel.pid_max'), { path: 'kernel/pid_max', template: 'kernel/pid_max' });
+    assert.deepEqual(parseSysctlKey('net.ipv4.ip_forward'), { path: 'net/ipv4/ip_forward' });
+    assert.deepEqual(parseSysctlKey('net/ipv4/ip_forward'), { path: 'net/ipv4/ip_forward' });
+    assert.deepEqual(parseSysctlKey('kernel.pid_max'), { path: 'kernel/pid_max' });
   });
-  test('per-interface keys name the interface and check the leaf under default', () => {
-    assert.deepEqual(parseSysctlKey('net.ipv4.conf.tap1.proxy_arp'), { path: 'net/ipv4/conf/tap1/proxy_arp', iface: 'tap1', template: 'net/ipv4/conf/default/proxy_arp' });
-    assert.deepEqual(parseSysctlKey('net/ipv6/conf/eth0/forwarding'), { path: 'net/ipv6/conf/eth0/forwarding', iface: 'eth0', template: 'net/ipv6/conf/default/forwarding' });
-    assert.deepEqual(parseSysctlKey('net.ipv4.neigh.eth0.proxy_delay'), { path: 'net/ipv4/neigh/eth0/proxy_delay', iface: 'eth0', template: 'net/ipv4/neigh/default/proxy_delay' });
+  test('per-interface keys name the interface; the leaf is not checked (apply finds out, in the namespace it writes to)', () => {
+    assert.deepEqual(parseSysctlKey('net.ipv4.conf.tap1.proxy_arp'), { path: 'net/ipv4/conf/tap1/proxy_arp', iface: 'tap1' });
+    assert.deepEqual(parseSysctlKey('net/ipv6/conf/eth0/forwarding'), { path: 'net/ipv6/conf/eth0/forwarding', iface: 'eth0' });
+    assert.deepEqual(parseSysctlKey('net.ipv4.neigh.eth0.proxy_delay'), { path: 'net/ipv4/neigh/eth0/proxy_delay', iface: 'eth0' });
+    assert.deepEqual(parseSysctlKey('net.ipv4.conf.eth0.no_such_leaf'), { path: 'net/ipv4/conf/eth0/no_such_leaf', iface: 'eth0' });
+    assert.deepEqual(parseSysctlKey('net.ipv4.neigh.default.gc_thresh3'), { path: 'net/ipv4/neigh/default/gc_thresh3', iface: 'default' });
   });
   test('interface names with dots: every middle part in dot form, one part in slash form', () => {
-    const want = { path: 'net/ipv4/conf/eth0.100/rp_filter', iface: 'eth0.100', template: 'net/ipv4/conf/default/rp_filter' };
+    const want = { path: 'net/ipv4/conf/eth0.100/rp_filter', iface: 'eth0.100' };
     assert.deepEqual(parseSysctlKey('net.ipv4.conf.eth0.100.rp_filter'), want);
     assert.deepEqual(parseSysctlKey('net/ipv4/conf/eth0.100/rp_filter'), want);
   });
-  test('all and default are checked as written (neigh has no all)', () => {
-    assert.deepEqual(parseSysctlKey('net.ipv4.conf.all.forwarding'), { path: 'net/ipv4/conf/all/forwarding', iface: 'all', template: 'net/ipv4/conf/all/forwarding' });
-    assert.deepEqual(parseSysctlKey('net/ipv4/neigh/all/proxy_delay'), { path: 'net/ipv4/neigh/all/proxy_delay', iface: 'all', template: 'net/ipv4/neigh/all/proxy_delay' });
-    assert.deepEqual(parseSysctlKey('net.ipv6.conf.default.proxy_ndp'), { path: 'net/ipv6/conf/default/proxy_ndp', iface: 'default', template: 'net/ipv6/conf/default/proxy_ndp' });
+  test('all and default; neigh has no all', () => {
+    assert.deepEqual(parseSysctlKey('net.ipv4.conf.all.forwarding'), { path: 'net/ipv4/conf/all/forwarding', iface: 'all' });
+    assert.deepEqual(parseSysctlKey('net.ipv6.conf.default.proxy_ndp'), { path: 'net/ipv6/conf/default/proxy_ndp', iface: 'default' });
+    fails(parseSysctlKey('net/ipv4/neigh/all/proxy_delay'), "net.ipv4.neigh has no 'all'");
+  });
+  test('directories are not settings', () => {
+    fails(parseSysctlKey('net'), '/proc/sys/net is a directory');
+    fails(parseSysctlKey('net.ipv4.conf.all'), '/proc/sys/net/ipv4/conf/all is a directory: name a setting in it, e.g. net.ipv4.conf.all.forwarding');
+    fails(parseSysctlKey('net/ipv6/neigh/eth0'), '/proc/sys/net/ipv6/neigh/eth0 is a directory');
   });
   test('malformed keys', () => {
     fails(parseSysctlKey('net.ipv4.ip_forward=1'), 'only letters, digits');

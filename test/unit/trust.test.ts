@@ -80,7 +80,7 @@ test('trust: a namespace whose host-side veth end is missing, or not a veth, is 
 
 test('trust: a namespace taken as verified plans nothing, for every lab in labs/', () => {
   for (const f of readdirSync(LABS).filter((n) => n.endsWith('.yaml'))) {
-    const desired = desiredState(loadLabFile(join(LABS, f), { sysctlExists: () => true }));
+    const desired = desiredState(loadLabFile(join(LABS, f)));
     const { observed, journal } = applied(desired);
     for (const ns of desired.namespaces) observed.ns.set(ns, verifiedState(desired, journal, ns)!);
     const plan = diff(desired, observed, journal);

@@ -2,7 +2,8 @@
 // shipped lab validates, and the short forms normalize to the fields the rest of netlab reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import fs, { readdirSync, readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { loadLab, loadLabFile } from '../../src/load/lab.js';
@@ -11,23 +12,6 @@ import type { Lab } from '../../src/model/types.js';
 
 const INVALID_DIR = fileURLToPath(new URL('../../../test/fixtures/invalid/', import.meta.url));
 const LABS_DIR = fileURLToPath(new URL('../../../labs/', import.meta.url));
-
-/** A fixed set of sysctl leaves, so that fixtures do not depend on the kernel running the tests. */
-const KNOWN_SYSCTLS = new Set([
-  'net/ipv4/ip_forward',
-  'net/ipv4/conf/default/proxy_arp',
-  'net/ipv4/conf/default/rp_filter',
-  'net/ipv4/conf/default/forwarding',
-  'net/ipv4/conf/default/route_localnet',
-  'net/ipv4/neigh/default/proxy_delay',
-  'net/ipv6/conf/default/proxy_ndp',
-  'net/ipv6/conf/default/forwarding',
-  'net/ipv6/conf/all/forwarding',
-  'net/ipv4/conf/all/forwarding',
-  'net/ipv4/conf/all/rp_filter',
-  'net/core/somaxconn',
-]);
-const sysctlExists = (path: string) => KNOWN_SYSCTLS.has(path);
 
 interface Expectation {
   line: number;
@@ -73,7 +57,7 @@ function matches(e: Expectation, p: Problem): boolean {
 
 function problemsOf(text: string, file: string): Problem[] {
   try {
-    loadLab(text, file, { sysctlExists });
+    loadLab(text, file);
   } catch (err) {
     if (err instanceof LabError) return err.problems;
     throw err;
@@ -136,7 +120,7 @@ for (const name of labFiles) {
 
 function load(text: string): Lab {
   try {
-    return loadLab(text, 'inline.yaml', { sysctlExists });
+    return loadLab(text, 'inline.yaml');
   } catch (err) {
     if (err instanceof LabError) assert.fail(`inline lab is invalid:\n${err.message}`);
     throw err;
@@ -335,4 +319,49 @@ links:
     ['4:14 nodes.ns1.routes[0]', '6:27 links[0].endpoints[1]', '7:27 links[1].endpoints[1]'],
   );
   assert.match(ps.map(formatProblem).join('\n'), /^many\.yaml:4:14: error: nodes\.ns1\.routes\[0\]: destination 10\.0\.0\.1\/8 has host bits set\n {2}hint: did you mean 10\.0\.0\.0\/8\?/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Validation does not depend on the namespace netlab runs in
+
+test('sysctls validate by their shape alone: nothing under /proc is read, unknown leaves are for apply to find', () => {
+  const seen: string[] = [];
+  const names = ['statSync', 'lstatSync', 'existsSync', 'accessSync', 'readFileSync', 'readdirSync', 'openSync'] as const;
+  const saved = new Map(names.map((n) => [n, fs[n]]));
+  for (const n of names) {
+    const orig = saved.get(n) as (...a: unknown[]) => unknown;
+    (fs as unknown as Record<string, unknown>)[n] = (...a: unknown[]) => {
+      if (String(a[0]).startsWith('/proc')) seen.push(`${n} ${String(a[0])}`);
+      return orig(...a);
+    };
+  }
+  syncBuiltinESMExports();
+  try {
+    const lab = load(`
+name: sysctl-shapes
+nodes:
+  host:
+    sysctls:
+      net.ipv4.neigh.cali1.proxy_delay: 0
+      net.ipv4.conf.cali1.no_such_leaf_anywhere: 1
+      net.core.rmem_max: 1048576
+  pod:
+links:
+  - endpoints: [pod:eth0, host:cali1]
+host:
+  sysctls:
+    net.ipv4.neigh.default.gc_thresh1: 1024
+    net.ipv4.neigh.default.gc_thresh3: 4096
+    net.core.somaxconn: 4096
+`);
+    assert.deepEqual(
+      lab.host.sysctls.map((s) => s.key),
+      ['net/ipv4/neigh/default/gc_thresh1', 'net/ipv4/neigh/default/gc_thresh3', 'net/core/somaxconn'],
+    );
+    assert.equal(lab.nodes.get('host')!.sysctls.length, 3);
+  } finally {
+    for (const n of names) (fs as unknown as Record<string, unknown>)[n] = saved.get(n);
+    syncBuiltinESMExports();
+  }
+  assert.deepEqual(seen, [], 'validation read /proc');
 });
