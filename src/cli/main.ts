@@ -15,6 +15,7 @@ import { down } from '../apply/teardown.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
 import { registerCompletion } from './completion.js';
+import { addHelp } from './help.js';
 
 // The planner, the plan's presentation and the terminal UI are loaded by the commands that use
 // them, when they run: `down`, `logs`, `validate` or `generate` load none of them.
@@ -335,6 +336,7 @@ registerOps(program);
 registerDoctor(program);
 registerImpair(program, runner, out);
 registerCompletion(program, out);
+addHelp(program);
 
 let detailed = false;
 

@@ -1,0 +1,111 @@
+// The long part of every command's --help: what it does in full, and examples. Printed after the
+// options; docs/commands.md is generated from these help texts (npm run docs), so it cannot drift.
+import type { Command } from 'commander';
+
+const DETAILS: Record<string, string> = {
+  validate: `Checks lab files against schemas/lab.schema.json and the semantic rules; prints every problem as
+FILE:LINE:COL: error: PATH: MESSAGE with a hint: line where one helps. --json prints {valid,
+problems}.`,
+  plan: `Reads the kernel (ip -j per namespace, iptables-save, sysctls), diffs it against the file and
+prints the ordered changes with + create, ~ change, - delete, -/+ replace, each with its reason.
+Changes nothing. --commands also prints the exact commands as a pasteable shell script; --json
+prints changes, conflicts and commands; --detailed-exitcode exits 0 when there is nothing to do,
+2 when changes are pending, 1 on any error.`,
+  up: `Applies the plan, then runs the lab's checks: one ip -batch for the host namespace, one ip
+-batch per namespace, one sysctl and one iptables-restore per namespace and family, in phases,
+parallel up to the CPU count. In a lab namespace they run under nsenter --net=/run/netns/NS,
+which joins only its network namespace (ip -n NS and ip netns exec NS also copy the whole mount
+namespace, which costs more the more namespaces there are); the lab's processes and checks run
+under ip netns exec. A second up changes nothing; after an edit only the difference is applied,
+in place. up reads the host's root namespace every time, but not the inside of a lab namespace
+it verified before that is unchanged in the file and has not been entered since (see What a
+plain up reads); --refresh reads every namespace, and repairs what was changed by hand inside
+them. Refuses, before changing anything, when an object it would create exists and is not the
+lab's (exit 3), and when the lab needs a kernel feature the machine lacks (VLAN, VRF, dummy,
+bond, netem, tbf, TPROXY, nft tracing: each tried for real in a throwaway namespace; exit 6,
+naming the lab object, the module and the fix; --dry-run only warns). --dry-run prints the
+commands without running them; --refresh reads every lab namespace again; --no-checks skips the
+checks; --json prints only JSON (changes, commands, check results, and notRead: the namespaces
+taken as verified).`,
+  check: `Runs the checks of a lab that is up (see Checks). Prints a reachability matrix per reach check,
+a table of the others, and for each check that did not meet its expectation what it ran, what it
+expected and what it saw (the probe's own output). --json: one document with every check: label,
+kind, from, to, port, expect, seen, met, attempts, ms, command, output.`,
+  trace: `Shows *why* a packet passed or not. Adds a table netlab_trace (hooked before raw, priority -350)
+to every namespace of the lab that sets meta nftrace set 1 on packets to ADDR (and the protocol
+and port), runs nft monitor trace in each, sends one probe from NODE (ping, a TCP connect, a UDP
+datagram), then removes the tables, also on Ctrl-C. Prints the path namespace by namespace:
+hook, table/chain, the verdict and the rule that decided it, the interface it left through, and
+the outcome: delivered locally in X, dropped or rejected at table/chain in X by rule R, or left
+X. iptables rules appear as the kernel knows them (iptables-nft rules in nft syntax). --json
+prints hops and outcome. nat chains see only a connection's first packet, and only while
+connection tracking is in use.`,
+  logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
+in /run/netlab/logs/LAB/.`,
+  impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,
+jitter, loss, with rate and limit), or tbf for a rate alone; --clear removes them. Not written
+to the file: the next up sees the change as drift and puts back what the file says. @host:IFACE
+names a host-side veth end. Probes the kernel first: without sch_netem it exits 6 naming the
+module.`,
+  down: `Stops the lab's processes (process group: TERM, then KILL after 2 s), then removes what the
+lab's journal says it made: namespaces (their veths go with them), host bridges and veth ends
+carrying the lab's mark, host iptables rules tagged with the lab's comment; restores host
+sysctls to the values they had before, all in one ip -batch (namespaces, then host links,
+bridges last). A host veth end whose namespace ever sent a packet through it is set down first:
+an unresolved neighbour entry in that namespace (a ping to an address nobody has) would
+otherwise hold the kernel's removal ~1.7 s. Waits until the kernel has really finished (polling
+/run/netns and /proc/net/dev, no process per poll). Works when the file was edited or deleted.
+--dry-run prints the commands. A lab that is not up is not an error. --all takes down every lab
+netlab has a journal for (one that fails does not keep the others up; exit 3 if any failed).`,
+  status: `Labs that are up: status, file, nodes, host links, and the drift count (how many changes plan
+would make now). --json.`,
+  generate: `Writes a lab: single: N namespaces on one bridge (10.0.0.0/16); linear: N routers in a line with
+static routes and forwarding, every router reaches every link; ring: N routers in a ring,
+neighbours connected; tree --depth D --fanout F: a tree of bridges with hosts under the leaves.
+Each carries ping checks between its far ends (first and last host or router, both ways;
+neighbours in a ring), so up proves the lab works. --name, --prefix P (prefix for every
+namespace, bridge and port name, so labs can run side by side), -o FILE.`,
+  doctor: `Checks what this machine offers netlab: the tools (found, version, and for iptables the backend,
+nf_tables or legacy), root or CAP_NET_ADMIN + CAP_SYS_ADMIN, and the kernel features, each tried
+for real in one throwaway namespace (netlab-probe-PID-RANDOM, always deleted). Each is ok or
+missing, with the Debian/Ubuntu and Fedora fix and, for the kernel, the module and CONFIG_
+option. Exit 0 when everything required is there (optional things may be missing: it says what
+would not work), 6 when not. --json prints the same facts. Without root it reports the tools and
+privileges, says the kernel features could not be probed, and exits 6.`,
+  gc: `Collects orphans: namespaces whose lo, and host links whose alias, carry a lab's mark
+(netlab:LAB) that no journal accounts for (the journal was lost: /run cleared, a state directory
+deleted), with the processes still running in them; host iptables rules tagged by a lab that has
+no journal; journals none of whose objects exist any more; stale lock files. Never touches
+anything unmarked. With LAB... (lab names or lab files), only those labs' orphans, journals and
+stale locks. "No journal" means none in *this* state directory: a lab brought up with another
+NETLAB_STATE_DIR looks orphaned, so name your labs when you use several state directories (the
+test suite does). --dry-run lists them and the commands. (Host sysctls of a lab whose journal is
+lost cannot be restored: their previous values were in it.)`,
+};
+
+const EXAMPLES: Record<string, string[]> = {
+  validate: ['netlab validate labs/*.yaml', 'netlab validate --json my-lab.yaml | jq .problems'],
+  plan: ['netlab plan labs/bridge-4ns.yaml', 'netlab plan labs/bridge-4ns.yaml --commands > build.sh', 'netlab plan labs/bridge-4ns.yaml --detailed-exitcode   # 0: in sync, 2: changes pending'],
+  up: ['netlab up labs/bridge-4ns.yaml', 'netlab up labs/bridge-4ns.yaml --dry-run', 'netlab up labs/bridge-4ns.yaml --json | jq .checks'],
+  check: ['netlab check labs/bridge-4ns.yaml', 'netlab check labs/bridge-4ns.yaml --json | jq ".checks[] | select(.met | not)"'],
+  logs: ['netlab logs redirect-proxy', 'netlab logs redirect-proxy proxy -n 20'],
+  trace: ['netlab trace labs/iptables-drop.yaml --from docker-host --to 172.17.0.2', 'netlab trace labs/tproxy.yaml --from client --to 198.51.100.9 --proto tcp --port 80'],
+  down: ['netlab down bridge-4ns', 'netlab down labs/bridge-4ns.yaml --dry-run', 'netlab down --all'],
+  gc: ['netlab gc --dry-run', 'netlab gc bridge-4ns'],
+  status: ['netlab status', 'netlab status bridge-4ns --json'],
+  generate: ['netlab generate single 50 -o big.yaml', 'netlab generate linear 5 --prefix r --name chain', 'netlab generate tree --depth 3 --fanout 2'],
+  exec: [],
+  shell: ['netlab shell bridge-4ns ns1', "echo 'ip -br addr' | netlab shell bridge-4ns ns2"],
+  doctor: ['netlab doctor', 'netlab doctor --json | jq .missingOptional'],
+  impair: ['netlab impair netem-wan site-a:wan0 --delay 100ms --jitter 10ms', 'netlab impair netem-wan site-b:wan0 --loss 5%', 'netlab impair netem-wan site-a:wan0 --clear'],
+};
+
+/** Adds each command's details and examples to its --help. */
+export function addHelp(program: Command): void {
+  for (const c of program.commands) {
+    const details = DETAILS[c.name()];
+    if (details) c.addHelpText('after', `\n${details}`);
+    const lines = EXAMPLES[c.name()];
+    if (lines?.length) c.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  }
+}
