@@ -10,7 +10,7 @@ import { listJournals, readJournal } from '../state/journal.js';
 import type { Topology } from '../generate.js';
 import { CliError, EXIT, Exit, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
-import { labNameOf } from '../ops/target.js';
+import { labFileOf, labNameOf } from '../ops/target.js';
 import { down } from '../apply/teardown.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
@@ -77,7 +77,7 @@ program
 program
   .command('plan')
   .description('show what up would change, without changing anything')
-  .argument('<file>', 'lab file')
+  .argument('<file>', 'lab file, or the name of a lab that is up')
   .option('--commands', 'also print the exact commands, as a pasteable shell script')
   .option('--json', 'print the plan as JSON')
   .option('--detailed-exitcode', 'exit 0 when there is nothing to do, 2 when changes are pending, 1 on any error')
@@ -86,7 +86,7 @@ program
     detailed = !!o.detailedExitcode;
     const { planLab, conflictText } = await engine();
     const show = await present();
-    const p = await planLab(runner, await loadLabCached(file));
+    const p = await planLab(runner, await loadLabCached(labFileOf(file)));
     if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
     else {
       out(`lab ${p.lab.name}: ${show.summary(p)}`);
@@ -101,14 +101,14 @@ program
 program
   .command('up')
   .description('create or update the lab so that the kernel matches the file (only the difference is applied), then run its checks')
-  .argument('<file>', 'lab file')
+  .argument('<file>', 'lab file, or the name of a lab that is up')
   .option('--dry-run', 'print the commands that would run, change nothing')
   .option('--no-checks', "skip the lab's checks")
   .option('--refresh', 'read every namespace of the lab again, also those up verified before and nothing entered since (repairs changes made by hand inside them)')
   .option('--json', 'print only JSON: the changes, the commands and the check results')
   .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; refresh?: boolean }) => {
     requireRoot('up');
-    const lab = await loadLabCached(file);
+    const lab = await loadLabCached(labFileOf(file));
     const { requireFeatures, planLab, conflictText, trustNote, UnsupportedError } = await engine();
     const show = await present();
     if (o.dryRun) {
@@ -139,11 +139,11 @@ program
 program
   .command('check')
   .description('run the checks of a lab that is up: each ping, tcp, udp, exec, reach and trace check against its expectation')
-  .argument('<file>', 'lab file')
+  .argument('<file>', 'lab file, or the name of a lab that is up')
   .option('--json', 'print one JSON document with every check')
   .action(async (file: string, o: { json?: boolean }) => {
     requireRoot('check');
-    const lab = await loadLabCached(file);
+    const lab = await loadLabCached(labFileOf(file));
     requireUp(lab.name, file);
     if (lab.checks.length === 0) {
       if (o.json) out(JSON.stringify({ lab: lab.name, checks: [], met: true }, null, 2));
@@ -190,7 +190,7 @@ program
 program
   .command('trace')
   .description("send one probe and show the packet's path through netfilter in every namespace of the lab: hook, table/chain, rule, verdict")
-  .argument('<file>', 'lab file (the lab must be up)')
+  .argument('<file>', 'lab file or lab name (the lab must be up)')
   .requiredOption('--from <node>', 'node that sends the probe')
   .requiredOption('--to <address>', 'destination address')
   .addOption(new Option('--proto <proto>', 'probe protocol').choices(['icmp', 'tcp', 'udp']).default('icmp'))
@@ -198,7 +198,7 @@ program
   .option('--json', 'print the path as JSON')
   .action(async (file: string, o: { from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; json?: boolean }) => {
     requireRoot('trace');
-    const lab = await loadLabCached(file);
+    const lab = await loadLabCached(labFileOf(file));
     requireUp(lab.name, file);
     const { trace } = await import('../trace/trace.js');
     const { formatTrace } = await import('../trace/parse.js');

@@ -2,7 +2,7 @@
 // its journal exists; the journal lists the namespaces it made, one per node, named after the
 // node. The host's root namespace is reachable as the pseudo-node @host when the lab has host
 // interfaces (bridges and their ports), so `capture LAB @host br1` sees a host bridge.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { loadLabCached } from '../load/cache.js';
 import { didYouMean } from '../load/problems.js';
@@ -25,6 +25,18 @@ export interface Target {
 }
 
 const looksLikeFile = (arg: string) => /\.ya?ml$/.test(arg) || arg.includes('/');
+
+/**
+ * plan, up, check and trace take a lab file, or the name of a lab that is up (its journal names
+ * the file it came from). A name that is neither says which file to pass.
+ */
+export function labFileOf(arg: string): string {
+  if (looksLikeFile(arg) || existsSync(arg)) return arg;
+  const j = readJournal(arg);
+  if (j?.file) return j.file;
+  const guess = ['labs', '.'].map((d) => join(d, `${arg}.yaml`)).find((f) => existsSync(f));
+  throw new CliError(`no lab file '${arg}', and no lab named '${arg}' is up`, EXIT.invalid, guess ? `pass the lab file: ${guess}` : `pass the lab file (e.g. labs/${arg}.yaml); 'netlab status' lists the labs that are up`);
+}
 
 /**
  * Like `netlab down`: a lab name, or a lab file: the lab that is up from that file (its journal
