@@ -168,7 +168,7 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   }
   const processes = new Map<string, { pid: number; alive: boolean }>();
   const recs = Object.entries(journal?.processes ?? {});
-  const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
+  const starts = startTimes(recs.map(([, r]) => r.pid), opts.files);
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
   return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered };
 }
