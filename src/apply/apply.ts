@@ -9,7 +9,7 @@ import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
-import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
+import { ProcessExitedError, logFile, processKey, startProcess, stopProcess } from './processes.js';
 
 export class ApplyError extends CliError {
   /** What undoing the failed step did (set by the applier). */
@@ -135,6 +135,11 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
     delete j.processes[a.key];
     return;
   }
+  if (a.kind === 'process.adopt') {
+    j.processes[a.key] = { ns: a.ns, argv: a.process.argv, pid: a.pid, start: a.start, log: logFile(j.lab, a.ns, a.process.name) };
+    writeJournal(j);
+    return;
+  }
   if (a.kind !== 'process.start') return;
   const key = processKey(a.process);
   // A restart: whatever is left of the previous run (children of a dead leader) goes first.
@@ -152,7 +157,7 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
   }
 }
 
-const isProcessStep = (s: Step) => s.actions[0]?.kind === 'process.start' || s.actions[0]?.kind === 'process.stop';
+const isProcessStep = (s: Step) => s.actions[0]?.kind.startsWith('process.') ?? false;
 
 /** Throws an ApplyError, naming the lab object, when a step's command failed. */
 function judge(step: Step, r: RunResult): void {

@@ -163,6 +163,36 @@ export async function stopProcesses(runner: CommandRunner, req: StopRequest, opt
   }
 }
 
+/**
+ * Running processes the journal does not list (it was lost) that are what netlab started for
+ * `specs`: the leader of its own process group in the node's namespace, with the spec's argv,
+ * writing to the spec's log (deleted, if the state directory went). A process started by hand
+ * writes elsewhere and is never taken for one. By "node/name".
+ */
+export function findStarted(files: HostFiles, lab: string, specs: ProcessSpec[]): Map<string, { pid: number; start: string }> {
+  const out = new Map<string, { pid: number; start: string }>();
+  const byNs = new Map<number, ProcessSpec[]>();
+  for (const s of specs) {
+    const ino = files.netnsInode(s.node);
+    if (ino !== undefined) byNs.set(ino, [...(byNs.get(ino) ?? []), s]);
+  }
+  if (!byNs.size) return out;
+  for (const pid of files.pids()) {
+    const net = files.pidNetns(pid);
+    const specsThere = net === undefined ? undefined : byNs.get(net);
+    if (!specsThere) continue;
+    const st = liveStat(files, pid);
+    if (!st || st.pgrp !== pid) continue;
+    const argv = JSON.stringify(files.pidCmdline(pid));
+    const stdout = files.pidStdout(pid);
+    for (const s of specsThere) {
+      const log = logFile(lab, s.node, s.name);
+      if (!out.has(processKey(s)) && argv === JSON.stringify(s.argv) && (stdout === log || stdout === `${log} (deleted)`)) out.set(processKey(s), { pid, start: st.start });
+    }
+  }
+  return out;
+}
+
 /** Stops one recorded process and its group (a process.stop or a restart). */
 export async function stopProcess(runner: CommandRunner, rec: ProcessRecord, opts: StopOptions = {}): Promise<void> {
   await stopProcesses(runner, { namespaces: [], records: [rec] }, opts);

@@ -19,6 +19,10 @@ export interface HostFiles {
   pidNetns(pid: number): number | undefined;
   /** /proc/PID/stat; undefined if gone. */
   pidStat(pid: number): string | undefined;
+  /** argv from /proc/PID/cmdline; undefined if gone. */
+  pidCmdline(pid: number): string[] | undefined;
+  /** Where PID's standard output goes (readlink /proc/PID/fd/1); undefined if gone or closed. */
+  pidStdout(pid: number): string | undefined;
 }
 
 export const hostFiles: HostFiles = {
@@ -48,6 +52,20 @@ export const hostFiles: HostFiles = {
   pidStat: (pid) => {
     try {
       return readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+  pidCmdline: (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
+    } catch {
+      return undefined;
+    }
+  },
+  pidStdout: (pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/1`);
     } catch {
       return undefined;
     }

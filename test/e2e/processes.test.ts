@@ -132,4 +132,27 @@ describe('processes on the real kernel', () => {
     assert.deepEqual(before.filter(running), [], "the lab's processes are gone");
     assert.equal(w.sh('ls /run/netns').stdout, '');
   });
+
+  test('up after the journal and logs were lost adopts the running processes instead of starting them again (a second socat could not listen)', (t) => {
+    const w = World.create();
+    t.after(() => w.destroy());
+    const name = `pra-${uid()}`;
+    const file = join(w.dir, `${name}.yaml`);
+    writeFileSync(file, `name: ${name}\nnodes:\n  a:\n    processes:\n      - sleep 1000\n      - socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat\n`);
+    assert.equal(w.netlab(['up', '--no-checks', file]).code, 0);
+    const before = nsProcesses(w, ['a']);
+    w.sh('rm -r "$NETLAB_STATE_DIR/labs" "$NETLAB_STATE_DIR/logs"');
+    const u = w.netlab(['up', '--no-checks', file]);
+    assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);
+    assert.match(u.stdout, /plan: 2 changes: 0 to add, 2 to change/);
+    assert.deepEqual(nsProcesses(w, ['a']), before, 'nothing started twice, nothing stopped');
+    const j = JSON.parse(readFileSync(join(w.stateDir, 'labs', `${name}.json`), 'utf8')) as { namespaces: string[]; processes: Record<string, { pid: number }> };
+    assert.deepEqual(j.namespaces, ['a']);
+    assert.deepEqual(Object.keys(j.processes).sort(), ['a/sleep', 'a/socat']);
+    assert.ok(Object.values(j.processes).every((r) => before.some((p) => p.pid === r.pid)));
+    assert.match(w.netlab(['up', '--no-checks', file]).stdout, /no changes/);
+    const d = w.netlab(['down', name]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(before.filter(running), []);
+  });
 });

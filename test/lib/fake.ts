@@ -76,6 +76,8 @@ export interface FakeProc {
   state?: string;
   pgrp?: number;
   start: string;
+  argv?: string[];
+  stdout?: string;
 }
 
 /** /proc/PID/stat text as the kernel writes it (52 fields; the ones netlab reads set). */
@@ -107,8 +109,10 @@ export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[
       const p = find(pid);
       return p ? statText(p) : undefined;
     },
+    pidCmdline: (pid: number) => (find(pid) ? (find(pid)!.argv ?? ['sleep', '1000']) : undefined),
+    pidStdout: (pid: number) => find(pid)?.stdout,
   };
 }
 
 /** The process part of a fake HostFiles with no process at all. */
-export const noProcesses = { netnsInode: () => undefined, pids: () => [], pidNetns: () => undefined, pidStat: () => undefined };
+export const noProcesses = { netnsInode: () => undefined, pids: () => [], pidNetns: () => undefined, pidStat: () => undefined, pidCmdline: () => undefined, pidStdout: () => undefined };

@@ -2,11 +2,13 @@
 // pid only while its start time proves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findTargets, stopProcesses } from '../../src/apply/processes.js';
+import { findStarted, findTargets, logFile, stopProcesses } from '../../src/apply/processes.js';
+import { diff } from '../../src/plan/diff.js';
+import { describe as describeAction } from '../../src/plan/actions.js';
 import { nsInodeOfLink, parseStat } from '../../src/observe/files.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
 import type { ProcessRecord } from '../../src/state/journal.js';
-import { fakeFiles, statText } from '../lib/fake.js';
+import { applied, fakeFiles, labOf, statText } from '../lib/fake.js';
 
 const rec = (pid: number, start: string, ns = 'ns1'): ProcessRecord => ({ ns, argv: ['sleep', '1000'], pid, start, log: '/dev/null' });
 
@@ -108,4 +110,27 @@ test('stopProcesses: a journal pid that now belongs to another process (start ti
   assert.equal(await stopProcesses(runner, { namespaces: ['ns1'], records: [rec(20, '111')] }, { files, dryRun: true, commands }), 1);
   assert.deepEqual(runner.calls, []);
   assert.deepEqual(commands, ['kill -TERM -- 10  # sleep in ns1']);
+});
+
+test('a lost journal: the running processes netlab started (own group, same argv, output to their log) are adopted, not started twice', () => {
+  const { desired } = labOf('name: ad\nnodes:\n  ns1:\n    processes: [sleep 1000, {name: web, command: [socat, TCP-LISTEN:80, EXEC:cat]}]\n  ns2:\n');
+  const log = (name: string) => logFile('ad', 'ns1', name);
+  const files = fakeFiles({
+    netns: { ns1: 100, ns2: 200 },
+    procs: [
+      { pid: 10, net: 100, start: '5', argv: ['sh', '-c', 'sleep 1000'], stdout: `${log('sleep')} (deleted)` }, // its log went with the state directory
+      { pid: 11, net: 100, pgrp: 10, start: '6', argv: ['sleep', '1000'], stdout: log('sleep') }, // its child: not a leader
+      { pid: 12, net: 100, start: '7', argv: ['socat', 'TCP-LISTEN:80', 'EXEC:cat'], stdout: '/dev/pts/0' }, // the same command, started by hand
+      { pid: 13, net: 200, start: '8', argv: ['socat', 'TCP-LISTEN:80', 'EXEC:cat'], stdout: log('web') }, // in another node
+    ],
+  });
+  const found = findStarted(files, 'ad', desired.processes);
+  assert.deepEqual([...found], [['ns1/sleep', { pid: 10, start: '5' }]]);
+  const { observed } = applied(desired);
+  for (const [key, f] of found) observed.processes.set(key, { ...f, alive: true });
+  const plan = diff(desired, observed, undefined);
+  assert.deepEqual(plan.actions.filter((a) => a.kind.startsWith('process.')).map(describeAction), [
+    '~   process ns1/sleep (pid 10): sh -c sleep 1000  (running, but not in the journal: adopted)',
+    '+   process ns1/web: socat TCP-LISTEN:80 EXEC:cat  (not running)',
+  ]);
 });
