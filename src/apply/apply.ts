@@ -9,7 +9,7 @@ import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
-import { ProcessExitedError, logFile, processKey, startProcess, stopProcess } from './processes.js';
+import { ProcessExitedError, logFile, processKey, startProcess, stopProcess, stopProcesses } from './processes.js';
 
 export class ApplyError extends CliError {
   /** What undoing the failed step did (set by the applier). */
@@ -280,6 +280,9 @@ export class Applier {
     // Every step of the phase runs to its end; a failed one is then rolled back, so the lab is
     // left as the steps before it made it: `down` removes that, `up` converges from it.
     const failures: { step: Step; error: unknown }[] = [];
+    // A deleted namespace lives on while a process is in it: its processes go first, whoever started them.
+    const dropped = pa.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : []));
+    if (dropped.length) await stopProcesses(this.runner, { namespaces: dropped, records: [] });
     // The commands of a phase are independent: all of them through one runMany (a few shells).
     const plain = ps.filter((s) => !isProcessStep(s));
     const results = await runMany(this.runner, plain.map((s) => ({ argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })), concurrency());

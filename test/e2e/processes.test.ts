@@ -155,4 +155,22 @@ describe('processes on the real kernel', () => {
     assert.equal(d.code, 0, d.stderr);
     assert.deepEqual(before.filter(running), []);
   });
+
+  test('a node removed from the file: up stops every process in its namespace (a setsid daemon, one started by hand) before deleting it', (t) => {
+    const w = World.create();
+    t.after(() => w.destroy());
+    const name = `prr-${uid()}`;
+    const file = up(w, name);
+    assert.equal(w.sh('ip netns exec b setsid sleep 1003 >/dev/null 2>&1 &').code, 0);
+    const inB = nsProcesses(w, ['b']);
+    const inA = nsProcesses(w, ['a']);
+    assert.equal(inB.length, 2);
+    writeFileSync(file, `name: ${name}\nnodes:\n  a:\n    processes:\n      - sleep 1000\n      - {name: daemon, command: "setsid sleep 1001 & exec sleep 1000"}\n      - {name: socat, command: "(setsid socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat &) ; exec sleep 1000"}\n`);
+    const u = w.netlab(['up', '--no-checks', file]);
+    assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);
+    assert.deepEqual(inB.filter(running), [], "the removed node's processes are gone");
+    assert.deepEqual(inA.filter((p) => !running(p)), [], "the other node's processes are left alone");
+    assert.equal(w.sh('ls /run/netns').stdout, 'a\n');
+    assert.equal(w.netlab(['down', name]).code, 0);
+  });
 });
