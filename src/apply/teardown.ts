@@ -85,10 +85,12 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   // Processes first: a process keeps its namespace alive after `netns del`. Every process in a lab
   // namespace goes, whoever started it (a daemon that left its group, a trainee's `ip netns exec`);
   // a recorded one outside them only while its pid and start time prove it the lab's.
+  // A namespace whose identity differs from the one `up` last verified was re-made by someone else.
   const present = listNetns(files);
+  const ours = j.namespaces.filter((n) => present.has(n) && (j.verified?.[n]?.ino ?? files.netnsInode(n)) === files.netnsInode(n));
   report.processes = await stopProcesses(
     runner,
-    { namespaces: j.namespaces.filter((n) => present.has(n)), records: Object.values(j.processes ?? {}) },
+    { namespaces: ours, records: Object.values(j.processes ?? {}) },
     { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) },
   );
   const links = await hostLinks(runner);

@@ -134,3 +134,20 @@ test('a lost journal: the running processes netlab started (own group, same argv
     '+   process ns1/web: socat TCP-LISTEN:80 EXEC:cat  (not running)',
   ]);
 });
+
+test('down: processes of every lab namespace, and of none that was re-made since up verified it (another inode)', async () => {
+  const { teardown } = await import('../../src/apply/teardown.js');
+  const { newJournal } = await import('../../src/state/journal.js');
+  const files = fakeFiles({
+    netns: { ns1: 100, ns2: 201, ns3: 300 },
+    procs: [
+      { pid: 10, net: 100, start: '5' },
+      { pid: 11, net: 201, start: '6' }, // in the ns2 that someone made after the lab's went
+      { pid: 12, net: 300, start: '7', comm: 'socat' }, // ns3: never verified, the journal's claim stands
+    ],
+  });
+  const j = { ...newJournal('td', '/x.yaml'), namespaces: ['ns1', 'ns2', 'ns3'], verified: { ns1: { fp: 'x', ino: 100 }, ns2: { fp: 'x', ino: 200 } } };
+  const r = await teardown(new ScriptedRunner().on('ip -j -d link show', { stdout: '[]\n' }), j, { dryRun: true, files });
+  assert.equal(r.commands[0], 'kill -TERM -- 10 12  # sleep in ns1, socat in ns3');
+  assert.equal(r.processes, 2);
+});
