@@ -10,7 +10,7 @@ import { readJournal, removeJournal, removeLogs, writeJournal, type Journal } fr
 import { acquireLock } from '../state/lock.js';
 import { removeEntered } from '../state/trust.js';
 import { forgetLab } from '../load/cache.js';
-import { stopProcesses } from './processes.js';
+import { isAlive, stopProcesses } from './processes.js';
 
 export interface DownReport {
   namespaces: string[];
@@ -88,9 +88,11 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   // A namespace whose identity differs from the one `up` last verified was re-made by someone else.
   const present = listNetns(files);
   const ours = j.namespaces.filter((n) => present.has(n) && (j.verified?.[n]?.ino ?? files.netnsInode(n)) === files.netnsInode(n));
+  // An exited recorded process elsewhere proves nothing about what is left of its group.
+  const records = Object.values(j.processes ?? {}).filter((r) => ours.includes(r.ns) || isAlive(r, files));
   report.processes = await stopProcesses(
     runner,
-    { namespaces: ours, records: Object.values(j.processes ?? {}) },
+    { namespaces: ours, records },
     { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) },
   );
   const links = await hostLinks(runner);
