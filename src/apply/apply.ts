@@ -9,7 +9,7 @@ import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
-import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
+import { ProcessExitedError, logFile, processKey, startProcess, stopProcess, stopProcesses } from './processes.js';
 import { describeSysctlFailure, factsArgv, isSysctlStep, parseFacts, refusals, sysctlFailed } from './sysctls.js';
 
 export class ApplyError extends CliError {
@@ -147,6 +147,11 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
     delete j.processes[a.key];
     return;
   }
+  if (a.kind === 'process.adopt') {
+    j.processes[a.key] = { ns: a.ns, argv: a.process.argv, pid: a.pid, start: a.start, log: logFile(j.lab, a.ns, a.process.name) };
+    writeJournal(j);
+    return;
+  }
   if (a.kind !== 'process.start') return;
   const key = processKey(a.process);
   // A restart: whatever is left of the previous run (children of a dead leader) goes first.
@@ -164,7 +169,7 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
   }
 }
 
-const isProcessStep = (s: Step) => s.actions[0]?.kind === 'process.start' || s.actions[0]?.kind === 'process.stop';
+const isProcessStep = (s: Step) => s.actions[0]?.kind.startsWith('process.') ?? false;
 
 /** Throws an ApplyError, naming the lab object, when a step's command failed. */
 function judge(step: Step, r: RunResult): void {
@@ -292,6 +297,9 @@ export class Applier {
     // Every step of the phase runs to its end; a failed one is then rolled back, so the lab is
     // left as the steps before it made it: `down` removes that, `up` converges from it.
     const failures: { step: Step; error: unknown }[] = [];
+    // A deleted namespace lives on while a process is in it: its processes go first, whoever started them.
+    const dropped = pa.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : []));
+    if (dropped.length) await stopProcesses(this.runner, { namespaces: dropped, records: [] });
     // The commands of a phase are independent: all of them through one runMany (a few shells).
     const plain = ps.filter((s) => !isProcessStep(s));
     const results = await runMany(this.runner, plain.map((s) => ({ argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })), concurrency());

@@ -9,8 +9,8 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
-import { listJournals, removeJournal, stateDir, type Journal } from '../state/journal.js';
-import { startTimes } from './processes.js';
+import { listJournals, listLogDirs, logDir, removeJournal, removeLogs, stateDir, type Journal } from '../state/journal.js';
+import { findTargets, startTimes, stopProcesses } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
 export interface GcReport {
@@ -24,6 +24,8 @@ export interface GcReport {
   journals: string[];
   /** nf_tables tables left empty once the orphan rules were removed (dry run: the candidates). */
   droppedTables: string[];
+  /** Labs whose process logs were left behind by a lost journal (they go with it). */
+  logs: string[];
   commands: string[];
 }
 
@@ -37,12 +39,12 @@ export const isLabName = (name: string) => new RegExp(`^${LAB_NAME}$`).test(name
 const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);
 
 /** Is anything the journal lists still there (a namespace, a host link, a live process)? */
-async function journalHasObjects(runner: CommandRunner, j: Journal, netns: Set<string>, hostLinks: Set<string>, taggedLabs: Set<string>): Promise<boolean> {
+function journalHasObjects(files: HostFiles, j: Journal, netns: Set<string>, hostLinks: Set<string>, taggedLabs: Set<string>): boolean {
   if (j.namespaces.some((n) => netns.has(n)) || j.hostLinks.some((n) => hostLinks.has(n)) || taggedLabs.has(j.lab)) return true;
   if (Object.keys(j.sysctls[HOST] ?? {}).length) return true; // only its `down` can restore the host's sysctls
   const procs = Object.values(j.processes ?? {});
   if (!procs.length) return false;
-  const starts = await startTimes(runner, procs.map((p) => p.pid));
+  const starts = startTimes(procs.map((p) => p.pid), files);
   return procs.some((p) => starts.get(p.pid) === p.start);
 }
 
@@ -55,10 +57,11 @@ export interface GcOptions {
 }
 
 export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<GcReport> {
-  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], commands: [] };
+  const files = opts.files ?? hostFiles;
+  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], commands: [] };
   const inScope = (lab: string | undefined): lab is string => lab !== undefined && (!opts.labs || opts.labs.has(lab));
   const journals = new Map(listJournals().map((j) => [j.lab, j]));
-  const netns = listNetns(opts.files ?? hostFiles);
+  const netns = listNetns(files);
 
   // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
   const names = [...netns];
@@ -72,11 +75,10 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
     const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;
     return [ns, labOfMark(lo?.alias)] as const;
   });
-  for (const [ns, lab] of marks) {
-    if (!inScope(lab) || journals.get(lab)?.namespaces.includes(ns)) continue;
-    const pids = await runner.run(['ip', 'netns', 'pids', ns]);
-    report.namespaces.push({ name: ns, lab, pids: pids.stdout.split('\n').filter(Boolean).map(Number) });
-  }
+  for (const [ns, lab] of marks) if (inScope(lab) && !journals.get(lab)?.namespaces.includes(ns)) report.namespaces.push({ name: ns, lab, pids: [] });
+  // Their processes, by network namespace: one pass over /proc for all of them.
+  const orphans = { namespaces: report.namespaces.map((n) => n.name), records: [] };
+  for (const t of findTargets(files, orphans).values()) report.namespaces.find((n) => n.name === t.ns)?.pids.push(t.pid);
 
   // Host links (bridges, host-side veth ends): the mark is their ifalias.
   const r = await runner.run(['ip', '-j', '-d', 'link', 'show']);
@@ -102,14 +104,14 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
 
   // Journals whose objects are gone (and no orphan of theirs is about to be removed).
   const linkNames = new Set(links.keys());
-  for (const j of journals.values()) if (inScope(j.lab) && !(await journalHasObjects(runner, j, netns, linkNames, taggedLabs))) report.journals.push(j.lab);
+  for (const j of journals.values()) if (inScope(j.lab) && !journalHasObjects(files, j, netns, linkNames, taggedLabs)) report.journals.push(j.lab);
 
   const exec = async (argv: string[], input?: string) => {
     report.commands.push(commandText(argv, input));
     if (!opts.dryRun) await runner.run(argv, input !== undefined ? { input } : {});
   };
-  // Processes keep a deleted namespace alive: they go first.
-  for (const n of report.namespaces) if (n.pids.length) await exec(['kill', '-KILL', ...n.pids.map(String)]);
+  // Processes keep a deleted namespace alive: they go first (TERM, then KILL).
+  await stopProcesses(runner, orphans, { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) });
   const lines = [...report.namespaces.map((n) => `netns del ${n.name}`), ...report.hostLinks.map((l) => `link del dev ${l.name}`)];
   if (lines.length) await exec(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`);
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
@@ -123,6 +125,13 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
   for (const lab of report.journals) {
     report.commands.push(`rm ${join(stateDir(), 'labs', `${lab}.json`)}`);
     if (!opts.dryRun) removeJournal(lab);
+  }
+  // Process logs go with their lab's journal: those of a lab without one are left behind.
+  for (const lab of listLogDirs()) {
+    if (!inScope(lab) || (journals.has(lab) && !report.journals.includes(lab))) continue;
+    report.logs.push(lab);
+    report.commands.push(`rm -r ${logDir(lab)}`);
+    if (!opts.dryRun) removeLogs(lab);
   }
   if (!opts.dryRun) removeStaleLocks(opts.labs);
   return report;

@@ -6,11 +6,11 @@ import { readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
-import { readJournal, removeJournal, writeJournal, type Journal } from '../state/journal.js';
+import { readJournal, removeJournal, removeLogs, writeJournal, type Journal } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';
 import { removeEntered } from '../state/trust.js';
 import { forgetLab } from '../load/cache.js';
-import { stopProcess } from './processes.js';
+import { isAlive, stopProcesses } from './processes.js';
 
 export interface DownReport {
   namespaces: string[];
@@ -82,13 +82,19 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     }
   };
 
-  // Processes first: a process keeps its namespace alive after `netns del`.
-  const procs = Object.entries(j.processes ?? {});
-  for (const [key, rec] of procs) report.commands.push(`kill -TERM -- -${rec.pid}  # process ${key}`);
-  if (!opts.dryRun) {
-    await Promise.all(procs.map(([, rec]) => stopProcess(runner, rec)));
-    report.processes = procs.length;
-  }
+  // Processes first: a process keeps its namespace alive after `netns del`. Every process in a lab
+  // namespace goes, whoever started it (a daemon that left its group, a trainee's `ip netns exec`);
+  // a recorded one outside them only while its pid and start time prove it the lab's.
+  // A namespace whose identity differs from the one `up` last verified was re-made by someone else.
+  const present = listNetns(files);
+  const ours = j.namespaces.filter((n) => present.has(n) && (j.verified?.[n]?.ino ?? files.netnsInode(n)) === files.netnsInode(n));
+  // An exited recorded process elsewhere proves nothing about what is left of its group.
+  const records = Object.values(j.processes ?? {}).filter((r) => ours.includes(r.ns) || isAlive(r, files));
+  report.processes = await stopProcesses(
+    runner,
+    { namespaces: ours, records },
+    { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) },
+  );
   const links = await hostLinks(runner);
   const netns = listNetns(files);
   const counters = hostDevices(files.procNetDev());
@@ -160,6 +166,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     await sleep(5);
   }
   removeJournal(j.lab);
+  removeLogs(j.lab);
   removeEntered(j.lab);
   forgetLab(j.labKey);
   return report;

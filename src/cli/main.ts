@@ -265,6 +265,7 @@ program
       ...r.hostRules.map((x) => `${x.family === 'ipv4' ? 'iptables' : 'ip6tables'} -t ${x.table} -A ${x.chain} ${x.spec} (lab ${x.lab})`),
       ...r.journals.map((l) => `journal of lab ${l} (everything it lists is gone)`),
       ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
+      ...r.logs.map((l) => `process logs of lab ${l} (its journal is gone)`),
     ];
     if (!what.length) {
       out(labs.length ? `nothing to collect for lab ${labs.join(', ')}: no orphan object and no journal left without objects` : 'nothing to collect: every marked object belongs to a lab that is up');

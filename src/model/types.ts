@@ -293,8 +293,11 @@ export interface ObservedState {
   hostIptables: HostRule[];
   /** Host iptables tables that exist now, per family (read only when the lab has host rules). */
   hostTables: Partial<Record<Family, string[]>>;
-  /** Processes the journal says the lab started, by "node/name": still running or not. */
-  processes: Map<string, { pid: number; alive: boolean }>;
+  /**
+   * Processes the journal says the lab started, by "node/name": still running or not. With
+   * `start`: one the journal does not list, found running as netlab starts it (to adopt).
+   */
+  processes: Map<string, { pid: number; alive: boolean; start?: string }>;
   /** Lab namespaces not read again: taken as `up` last verified them (see src/state/trust.ts). */
   trusted?: string[];
   /** Namespaces `netlab exec`/`shell`/`impair` entered since they were last verified, with the mark's time. */

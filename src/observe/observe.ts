@@ -5,7 +5,7 @@ import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule,
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
 import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
-import { startTimes } from '../apply/processes.js';
+import { findStarted, processKey, startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';
@@ -168,7 +168,10 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   }
   const processes = new Map<string, { pid: number; alive: boolean }>();
   const recs = Object.entries(journal?.processes ?? {});
-  const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
+  const starts = startTimes(recs.map(([, r]) => r.pid), opts.files);
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
+  // Processes of a lost journal, in namespaces that outlived it: the lab's, to adopt.
+  const unrecorded = desired.processes.filter((p) => !journal?.processes?.[processKey(p)] && netns.has(p.node));
+  if (unrecorded.length) for (const [key, f] of findStarted(opts.files ?? hostFiles, desired.lab, unrecorded)) processes.set(key, { ...f, alive: true });
   return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered };
 }

@@ -43,6 +43,7 @@ export type Action = Base &
     | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule; tablesBefore?: string[] }
     | { kind: 'process.start'; ns: string; process: ProcessSpec }
     | { kind: 'process.stop'; ns: string; key: string; pid: number }
+    | { kind: 'process.adopt'; ns: string; key: string; process: ProcessSpec; pid: number; start: string }
   );
 
 export type ActionKind = Action['kind'];
@@ -61,6 +62,7 @@ export function phaseOf(a: Action): Phase {
     case 'process.stop':
       return 'stop';
     case 'process.start':
+    case 'process.adopt':
       return 'processes';
     case 'link.add':
       // veths and bridges first; VLANs, VRFs, bonds, dummies in the namespace's configure batch,
@@ -181,6 +183,9 @@ export function describe(a: Action): string {
       break;
     case 'process.stop':
       what = `process ${a.key} (pid ${a.pid})`;
+      break;
+    case 'process.adopt':
+      what = `process ${a.key} (pid ${a.pid}): ${a.process.argv.join(' ')}`;
       break;
   }
   return `${symbol(a).padEnd(3)} ${what}  (${a.reason})`;

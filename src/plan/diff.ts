@@ -321,7 +321,12 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     const key = processKey(p);
     wanted.add(key);
     const rec = jp[key];
-    const alive = !!rec && !fresh.has(p.node) && (observed.processes.get(key)?.alive ?? false);
+    const found = observed.processes.get(key);
+    if (!rec && found?.start && !fresh.has(p.node)) {
+      add({ kind: 'process.adopt', ns: p.node, key, process: p, pid: found.pid, start: found.start, object: `process ${key}`, reason: 'running, but not in the journal: adopted' });
+      continue;
+    }
+    const alive = !!rec && !fresh.has(p.node) && (found?.alive ?? false);
     const same = !!rec && JSON.stringify(rec.argv) === JSON.stringify(p.argv);
     if (alive && same) continue;
     if (alive) add({ kind: 'process.stop', ns: p.node, key, pid: rec!.pid, object: `process ${key}`, reason: 'its command changed', replace: true });

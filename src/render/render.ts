@@ -157,6 +157,8 @@ export function render(actions: Action[], lab = ''): Step[] {
         host.set(a.rule.family, [...(host.get(a.rule.family) ?? []), a]);
       } else if (a.kind === 'process.start') {
         steps.push({ phase, ns: a.ns, argv: startArgv(a.process), lines: [], actions: [a], display: startText(lab, a.process) });
+      } else if (a.kind === 'process.adopt') {
+        steps.push({ phase, ns: a.ns, argv: [], lines: [], actions: [a], display: `# process ${a.key}: pid ${a.pid} runs already, recorded in the journal` });
       } else if (a.kind === 'process.stop') {
         steps.push({ phase, ns: a.ns, argv: ['kill', '-TERM', '--', `-${a.pid}`], lines: [], actions: [a] });
       }

@@ -33,6 +33,11 @@ export interface CommandRunner {
   runAll?(cmds: Command[], limit: number): Promise<RunResult[]>;
   /** Starts a long-running command in its own process group, output appended to a log file. */
   spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }>;
+  /**
+   * Sends a signal to processes at once, without spawning kill(1): a pid checked a moment before
+   * is still that process (pids are reused). Optional: the fakes get `kill -SIG -- PID...` run.
+   */
+  signal?(pids: number[], signal: 'TERM' | 'KILL' | 'CONT'): void;
 }
 
 /**
@@ -92,6 +97,16 @@ export class ExecaRunner implements CommandRunner {
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  signal(pids: number[], signal: 'TERM' | 'KILL' | 'CONT'): void {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, `SIG${signal}`);
+      } catch {
+        // exited meanwhile
+      }
     }
   }
 

@@ -56,8 +56,22 @@ export interface ProcessRecord {
   log: string;
 }
 
+/** The output of a lab's processes; it goes with the lab's journal (down, gc). */
 export function logDir(lab: string): string {
   return join(stateDir(), 'logs', lab);
+}
+
+export function removeLogs(lab: string): void {
+  rmSync(logDir(lab), { recursive: true, force: true });
+}
+
+/** Labs that have a log directory. */
+export function listLogDirs(): string[] {
+  try {
+    return readdirSync(join(stateDir(), 'logs'));
+  } catch {
+    return [];
+  }
 }
 
 export function stateDir(): string {
