@@ -76,7 +76,7 @@ export function journalPath(lab: string): string {
 export function stateDirError(e: unknown): CliError | undefined {
   const err = e as NodeJS.ErrnoException | undefined;
   const dir = stateDir();
-  if (!err?.code || typeof err.path !== 'string' || (err.path !== dir && !err.path.startsWith(`${dir}/`))) return undefined;
+  if (e instanceof CliError || typeof err?.code !== 'string' || typeof err.path !== 'string' || (err.path !== dir && !err.path.startsWith(`${dir}/`))) return undefined;
   const why: Record<string, string> = {
     ENOTDIR: 'it, or a path in it, is not a directory',
     EEXIST: 'a path in it is in the way',
@@ -136,7 +136,7 @@ export function readJournal(lab: string): Journal | undefined {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ENOENT') return undefined;
     throw stateDirError(e) ?? e;
   }
   let j: unknown;
@@ -175,8 +175,11 @@ function journalNames(): string[] {
     return readdirSync(join(stateDir(), 'labs'))
       .filter((n) => n.endsWith('.json'))
       .map((n) => n.slice(0, -5));
-  } catch {
-    return [];
+  } catch (e) {
+    // No journal yet (or /run cleared): no lab is up. A state directory that cannot be read must
+    // not look like that: gc would take every lab's objects for orphans.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw stateDirError(e) ?? e;
   }
 }
 
