@@ -8,7 +8,7 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
-import { journalPath, removeJournal, scanJournals, type Journal } from '../state/journal.js';
+import { LAB_NAME, isLabName, journalPath, removeJournal, scanJournals, type Journal } from '../state/journal.js';
 import { startTimes } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
@@ -31,11 +31,9 @@ export interface GcReport {
   commands: string[];
 }
 
-const LAB_NAME = '[A-Za-z0-9][A-Za-z0-9_-]{0,31}';
 const MARK = new RegExp(`^netlab:(${LAB_NAME})$`);
 
-/** Whether a string can be a lab's name (what a mark can carry). */
-export const isLabName = (name: string) => new RegExp(`^${LAB_NAME}$`).test(name);
+export { isLabName };
 
 /** Which lab, if any, a mark names. */
 const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);

@@ -6,7 +6,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { loadLabCached } from '../load/cache.js';
 import { didYouMean } from '../load/problems.js';
-import { listJournals, readJournal, type Journal } from '../state/journal.js';
+import { isLabName, listJournals, readJournal, type Journal } from '../state/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { CliError, EXIT } from '../cli/exit.js';
 
@@ -31,7 +31,10 @@ const looksLikeFile = (arg: string) => /\.ya?ml$/.test(arg) || arg.includes('/')
  * names the file; the file may since be edited, broken or deleted), else the name in the file.
  */
 export async function labNameOf(arg: string): Promise<string> {
-  if (!looksLikeFile(arg)) return arg;
+  if (!looksLikeFile(arg)) {
+    if (!isLabName(arg)) throw new CliError(`not a lab name or a lab file: '${arg}'`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _; a lab file ends in .yaml or .yml');
+    return arg;
+  }
   const abs = resolve(arg);
   const j = listJournals().find((x) => x.file === abs);
   if (j) return j.lab;

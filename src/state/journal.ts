@@ -65,6 +65,10 @@ export function stateDir(): string {
   return process.env.NETLAB_STATE_DIR || '/run/netlab';
 }
 
+/** A lab's name, as the schema allows it (and a mark can carry it). */
+export const LAB_NAME = '[A-Za-z0-9][A-Za-z0-9_-]{0,31}';
+export const isLabName = (name: string) => new RegExp(`^${LAB_NAME}$`).test(name);
+
 export function journalPath(lab: string): string {
   return join(stateDir(), 'labs', `${lab}.json`);
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, LABS, isRoot, netnsList, stateDir, tryRun, uid } from '../lib/host.js';
+import { CLI, LABS, ROOT, isRoot, netnsList, stateDir, tryRun, uid } from '../lib/host.js';
 import { World } from '../lib/world.js';
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -64,6 +64,19 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
       assert.equal(r.stdout.trim(), '0', `${cmd}: exit ${r.stdout.trim()}: ${stderr}`);
       assert.equal(stderr, '', `${cmd}: quiet`);
     }
+  });
+
+  test('a NUL or control character in a name, from the file or the command line, is printed escaped', () => {
+    const v = run(['validate', join(ROOT, 'test/fixtures/invalid/name-nul.yaml')], env());
+    assert.equal(v.code, 2);
+    assert.ok(v.stderr.includes("invalid node name 'ns\\x00one'"), v.stderr);
+    for (const args of [['down', 'x\x1b[31mred'], ['status', 'x\x01y'], ['logs', 'x\x1by']]) {
+      const r = run(args, env());
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^error: not a lab name or a lab file: 'x\\x(1b|01)/);
+      assert.doesNotMatch(r.stdout + r.stderr, /[\x00-\x08\x0b-\x1f]/, 'no raw control character');
+    }
+    assert.equal(existsSync(join(state.dir, 'locks')), false, 'no lock taken for a name that cannot be a lab');
   });
 
   test('validate of a file with 50,000 problems: fast, the first 100 printed and how many more', () => {
