@@ -8,7 +8,7 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
-import { LAB_NAME, isLabName, journalPath, removeJournal, scanJournals, type Journal } from '../state/journal.js';
+import { LAB_NAME, journalPath, removeJournal, scanJournals, type Journal } from '../state/journal.js';
 import { startTimes } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
@@ -32,8 +32,6 @@ export interface GcReport {
 }
 
 const MARK = new RegExp(`^netlab:(${LAB_NAME})$`);
-
-export { isLabName };
 
 /** Which lab, if any, a mark names. */
 const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);

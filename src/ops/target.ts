@@ -32,7 +32,7 @@ const looksLikeFile = (arg: string) => /\.ya?ml$/.test(arg) || arg.includes('/')
  */
 export async function labNameOf(arg: string): Promise<string> {
   if (!looksLikeFile(arg)) {
-    if (!isLabName(arg)) throw new CliError(`not a lab name or a lab file: '${arg}'`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _; a lab file ends in .yaml or .yml');
+    if (!isLabName(arg)) throw new CliError(`not a lab name: ${arg}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
     return arg;
   }
   const abs = resolve(arg);

@@ -73,7 +73,7 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
     for (const args of [['down', 'x\x1b[31mred'], ['status', 'x\x01y'], ['logs', 'x\x1by']]) {
       const r = run(args, env());
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, /^error: not a lab name or a lab file: 'x\\x(1b|01)/);
+      assert.match(r.stderr, /^error: not a lab name: x\\x(1b|01)/);
       assert.doesNotMatch(r.stdout + r.stderr, /[\x00-\x08\x0b-\x1f]/, 'no raw control character');
     }
     assert.equal(existsSync(join(state.dir, 'locks')), false, 'no lock taken for a name that cannot be a lab');
