@@ -186,7 +186,7 @@ function yamlProblems(text: string, doc: Document, src: SourceMap, tokens: CST.T
       }
     },
   });
-  if (!doc.errors.length) return dups;
+  if (!doc.errors.length) return sortProblems(dups);
   for (const tok of tokens) walk(tok);
   for (const err of doc.errors) {
     const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');

@@ -233,5 +233,10 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
     assert.equal(j.privileges.root, true);
     assert.equal(j.privileges.ok, false);
     assert.deepEqual(j.missingRequired, ['privileges']);
+    const t = run6(['doctor']);
+    assert.equal(t.code, 6);
+    assert.match(t.stdout, /MISSING +root \(uid 0\), without CAP_NET_ADMIN and CAP_SYS_ADMIN/);
+    assert.match(t.stdout, /verdict: NOT ready \(exit 6\): required and missing: privileges/);
+    assert.doesNotMatch(t.stdout, /sudo/, 'root is told what it lacks, not to use sudo');
   });
 });
