@@ -150,6 +150,13 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
     assert.match(own.stderr, new RegExp(`^error: the journal of lab broken1 is damaged: ${truncated}`));
     assert.match(own.stderr, /hint: check the file, then either run 'netlab gc broken1'/);
     clean(own);
+    const brokenFile = join(w.dir, 'broken1.yaml');
+    writeFileSync(brokenFile, 'name: broken1\nnodes:\n  broken1a: {}\n');
+    const ownUp = w.netlab(['up', brokenFile]);
+    assert.equal(ownUp.code, 1);
+    assert.match(ownUp.stderr, new RegExp(`^error: the journal of lab broken1 is damaged: ${truncated}`));
+    assert.equal(w.sh('ls /run/netns').stdout.includes('broken1a'), false, 'up of the damaged lab changed nothing');
+    clean(ownUp);
 
     const gc = w.netlab(['gc']);
     assert.equal(gc.code, 0, gc.stderr);
