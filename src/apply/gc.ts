@@ -1,7 +1,6 @@
 // gc: objects that carry netlab's mark ("netlab:<lab>") but that no journal accounts for (the
 // journal was lost: /run cleared, a state directory deleted), and journals whose objects are all
 // gone. Removes those and nothing else: an unmarked object is never touched.
-import { join } from 'node:path';
 import { HOST, inNetns, type Family } from '../model/types.js';
 import { concurrency, readFailure, readHostIptables } from '../observe/observe.js';
 import { hostFiles, listNetns, type HostFiles } from '../observe/files.js';
@@ -9,7 +8,7 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
-import { listJournals, listLogDirs, logDir, removeJournal, removeLogs, stateDir, type Journal } from '../state/journal.js';
+import { LAB_NAME, journalPath, listLogDirs, logDir, removeJournal, removeLogs, scanJournals, stateDir, type Journal } from '../state/journal.js';
 import { findTargets, startTimes, stopProcesses } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
@@ -26,14 +25,15 @@ export interface GcReport {
   droppedTables: string[];
   /** Labs whose process logs were left behind by a lost journal (they go with it). */
   logs: string[];
+  /**
+   * Labs whose journal is damaged. Left alone unless named: then what carries the lab's mark is
+   * collected as if the journal were lost, and the damaged file goes (removed: true).
+   */
+  damaged: { lab: string; path: string; reason: string; removed: boolean }[];
   commands: string[];
 }
 
-const LAB_NAME = '[A-Za-z0-9][A-Za-z0-9_-]{0,31}';
 const MARK = new RegExp(`^netlab:(${LAB_NAME})$`);
-
-/** Whether a string can be a lab's name (what a mark can carry). */
-export const isLabName = (name: string) => new RegExp(`^${LAB_NAME}$`).test(name);
 
 /** Which lab, if any, a mark names. */
 const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);
@@ -58,9 +58,12 @@ export interface GcOptions {
 
 export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<GcReport> {
   const files = opts.files ?? hostFiles;
-  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], commands: [] };
-  const inScope = (lab: string | undefined): lab is string => lab !== undefined && (!opts.labs || opts.labs.has(lab));
-  const journals = new Map(listJournals().map((j) => [j.lab, j]));
+  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], damaged: [], commands: [] };
+  const scan = scanJournals();
+  const journals = new Map(scan.journals.map((j) => [j.lab, j]));
+  for (const d of scan.damaged) report.damaged.push({ lab: d.lab, path: d.path, reason: d.reason, removed: !!opts.labs?.has(d.lab) });
+  const leftAlone = new Set(report.damaged.filter((d) => !d.removed).map((d) => d.lab));
+  const inScope = (lab: string | undefined): lab is string => lab !== undefined && !leftAlone.has(lab) && (!opts.labs || opts.labs.has(lab));
   const netns = listNetns(files);
 
   // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
@@ -122,8 +125,8 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
     // at all (no rules, ACCEPT policies) is the same as no table, and goes.
     report.droppedTables.push(...(await dropEmptyTables(runner, family, new Set(rules.map((r) => r.table as string)), (argv) => exec(argv), !!opts.dryRun)).map((t) => `${family === 'ipv4' ? 'ip' : 'ip6'} ${t}`));
   }
-  for (const lab of report.journals) {
-    report.commands.push(`rm ${join(stateDir(), 'labs', `${lab}.json`)}`);
+  for (const lab of [...report.journals, ...report.damaged.filter((d) => d.removed).map((d) => d.lab)]) {
+    report.commands.push(`rm ${journalPath(lab)}`);
     if (!opts.dryRun) removeJournal(lab);
   }
   // Process logs go with their lab's journal: those of a lab without one are left behind.

@@ -145,7 +145,11 @@ export function formatDoctor(r: DoctorReport): string[] {
   out.push(`  ${pad(r.namespace.initial ? 'initial' : 'other', 9)}${r.namespace.detail}`);
   out.push('', r.featuresProbed ? `kernel features (each tried for real in a throwaway namespace, ${r.probeMs} ms)` : 'kernel features');
   if (!r.featuresProbed) {
-    out.push(r.privileges.ok ? `  ${r.notProbedWhy}` : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; run sudo netlab doctor`);
+    out.push(
+      r.privileges.ok
+        ? `  ${r.notProbedWhy}`
+        : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; ${r.privileges.root ? 'run netlab doctor where root has them' : 'run sudo netlab doctor'}`,
+    );
   } else {
     const titleW = Math.max(...r.features.map((f) => f.title.length)) + 2;
     for (const f of r.features) {
@@ -172,7 +176,7 @@ export function formatDoctor(r: DoctorReport): string[] {
   } else {
     out.push(`verdict: NOT ready (exit ${EXIT.unsupported}): required and missing: ${r.missingRequired.join(', ') || 'nothing found missing, but the kernel features could not be probed'}`);
     if (r.missingOptional.length) out.push(`         optional and missing: ${r.missingOptional.join(', ')}`);
-    if (!r.featuresProbed) out.push(`         kernel features not probed${r.privileges.ok ? '' : ' (needs root)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok ? '' : ': run sudo netlab doctor'}`);
+    if (!r.featuresProbed) out.push(`         kernel features not probed${r.privileges.ok ? '' : ' (needs CAP_NET_ADMIN and CAP_SYS_ADMIN)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok || r.privileges.root ? '' : ': run sudo netlab doctor'}`);
   }
   return out;
 }

@@ -3,12 +3,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { HELPERS_DIR } from '../paths.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { LabError, formatProblem } from '../load/problems.js';
+import { LabError, formatProblems, type Problem } from '../load/problems.js';
 import { loadLabCached } from '../load/cache.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { listJournals, readJournal } from '../state/journal.js';
+import { readJournal, scanJournals, stateDirError } from '../state/journal.js';
 import type { Topology } from '../generate.js';
-import { CliError, EXIT, Exit, requireRoot } from './exit.js';
+import { CliError, EXIT, Exit, printable, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
 import { labFileOf, labNameOf } from '../ops/target.js';
 import { down } from '../apply/teardown.js';
@@ -56,18 +56,18 @@ program
   .argument('<file...>', 'lab files')
   .option('--json', 'print problems as JSON')
   .action(async (files: string[], o: { json?: boolean }) => {
-    const problems = [];
+    let problems: Problem[] = [];
     for (const f of files) {
       try {
         (await import('../load/lab.js')).loadLabFile(f);
-        if (!o.json) out(`${f}: ok`);
+        if (!o.json) out(`${printable(f)}: ok`);
       } catch (e) {
         if (!(e instanceof LabError)) throw e;
-        problems.push(...e.problems);
+        problems = problems.concat(e.problems);
       }
     }
     if (o.json) out(JSON.stringify({ valid: problems.length === 0, problems }, null, 2));
-    else for (const p of problems) err(formatProblem(p));
+    else for (const l of formatProblems(problems)) err(l);
     if (problems.length) {
       if (!o.json) err(`${problems.length} problem${problems.length === 1 ? '' : 's'} found`);
       throw new Exit(EXIT.invalid);
@@ -219,9 +219,12 @@ program
   .action(async (arg: string | undefined, o: { dryRun?: boolean; all?: boolean }) => {
     requireRoot('down');
     if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
-    const names = o.all ? listJournals().map((j) => j.lab) : [await labNameOf(arg!)];
-    if (o.all && !names.length) out('no lab is up: nothing to remove');
-    let failed = 0;
+    const scan = o.all ? scanJournals() : undefined;
+    const names = scan ? scan.journals.map((j) => j.lab) : [await labNameOf(arg!)];
+    if (scan && !names.length && !scan.damaged.length) out('no lab is up: nothing to remove');
+    // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
+    for (const d of scan?.damaged ?? []) report(d);
+    let failed = scan?.damaged.length ?? 0;
     for (const name of names) {
       const t0 = performance.now();
       try {
@@ -254,10 +257,8 @@ program
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
-    const { gc, isLabName } = await import('../apply/gc.js');
-    const labs = await Promise.all(args.map(labNameOf));
-    const bad = labs.filter((l) => !isLabName(l));
-    if (bad.length) throw new CliError(`not a lab name: ${bad.join(', ')}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
+    const { gc } = await import('../apply/gc.js');
+    const labs = await Promise.all(args.map(labNameOf)); // a name that cannot be a lab's is refused there
     const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
     const what = [
       ...r.namespaces.map((n) => `namespace ${n.name} (marked by lab ${n.lab}${n.pids.length ? `, ${n.pids.length} process(es) in it` : ''})`),
@@ -266,7 +267,10 @@ program
       ...r.journals.map((l) => `journal of lab ${l} (everything it lists is gone)`),
       ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
       ...r.logs.map((l) => `process logs of lab ${l} (its journal is gone)`),
+      ...r.damaged.filter((d) => d.removed).map((d) => `damaged journal of lab ${d.lab}: ${d.path} (${d.reason})`),
     ];
+    for (const d of r.damaged.filter((x) => !x.removed))
+      err(`left alone: the journal of lab ${d.lab} is damaged: ${d.path}: ${d.reason}\n  hint: check the file, then 'netlab gc ${d.lab}' removes what carries lab ${d.lab}'s mark, and the file`);
     if (!what.length) {
       out(labs.length ? `nothing to collect for lab ${labs.join(', ')}: no orphan object and no journal left without objects` : 'nothing to collect: every marked object belongs to a lab that is up');
       return;
@@ -282,7 +286,8 @@ program
   .option('--json', 'print as JSON')
   .action(async (arg: string | undefined, o: { json?: boolean }) => {
     requireRoot('status');
-    const journals = arg ? [readJournal(await labNameOf(arg))].filter((j) => !!j) : listJournals();
+    const scan = arg ? { journals: [readJournal(await labNameOf(arg))].filter((j) => !!j), damaged: [] } : scanJournals();
+    const journals = scan.journals;
     if (arg && journals.length === 0) {
       if (o.json) out(JSON.stringify({ labs: [] }));
       else out(`lab ${arg} is not up`);
@@ -300,11 +305,12 @@ program
       }
       labs.push({ lab: j.lab, file: j.file, status: j.status, updated: j.updated, nodes: j.namespaces, hostLinks: j.hostLinks, drift, ...(note ? { note } : {}) });
     }
+    const damaged = scan.damaged.map((d) => ({ lab: d.lab, journal: d.path, status: 'damaged' as const, error: d.reason, hint: d.hint }));
     if (o.json) {
-      out(JSON.stringify({ labs }, null, 2));
+      out(JSON.stringify({ labs, ...(damaged.length ? { damaged } : {}) }, null, 2));
       return;
     }
-    if (!labs.length) out('no labs are up');
+    if (!labs.length && !damaged.length) out('no labs are up');
     for (const l of labs) {
       const state = l.drift === null ? `drift unknown: ${l.note}` : l.drift === 0 ? 'matches the file' : `${l.drift} difference(s) from the file (netlab plan ${l.file})`;
       out(`${l.lab}  ${l.status}  ${l.nodes.length} node(s), ${l.hostLinks.length} host link(s)  ${state}`);
@@ -312,6 +318,7 @@ program
       if (l.nodes.length) out(`  nodes: ${l.nodes.join(' ')}`);
       if (l.hostLinks.length) out(`  host:  ${l.hostLinks.join(' ')}`);
     }
+    for (const d of scan.damaged) err(d.text());
   });
 
 
@@ -341,6 +348,11 @@ addHelp(program);
 
 let detailed = false;
 
+// A reader that goes away (netlab plan FILE | head -1: EPIPE) ends the output, quietly: the rest
+// is not written, and the command still finishes what it does (an `up` is not left half-way).
+// The same for any other write error on them: there is nowhere left to report it.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
 async function main(): Promise<number> {
   try {
     await program.parseAsync(process.argv);
@@ -355,6 +367,7 @@ async function main(): Promise<number> {
 
 /** One top-level handler: a user error is a message with its exit code, never a stack trace. */
 function report(e: unknown): number {
+  e = stateDirError(e) ?? e;
   if (e instanceof CliError) {
     err(e.text());
     return e.code;

@@ -12,6 +12,9 @@ export interface RunResult {
   exitCode: number;
 }
 
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface RunOptions {
   /** Text fed to the command's standard input (ip -batch -, iptables-restore). */
   input?: string;
@@ -52,14 +55,36 @@ export class ExecaRunner implements CommandRunner {
     if (!opts.timeoutMs) return spawnRun(argv, opts.input);
     const { execa } = await import('execa');
     const [cmd, ...args] = argv;
-    const r = await execa(cmd!, args, {
+    // In a process group of its own, and the timeout ends the whole group: `sh -c 'sleep 60'`
+    // killed alone would leave the sleep running, holding the output pipe and the caller with it.
+    const child = execa(cmd!, args, {
       reject: false,
       stripFinalNewline: false,
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
       env: { LC_ALL: 'C' },
-      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, forceKillAfterDelay: 500 } : {}),
+      detached: true,
     });
-    if (r.timedOut) return { stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}timed out after ${opts.timeoutMs} ms`, exitCode: 124 };
+    if (child.pid) liveGroups.add(child.pid);
+    const group = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let timedOut = false;
+    let forceKill: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      group('SIGTERM');
+      forceKill = setTimeout(() => group('SIGKILL'), 500);
+    }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
+    const r = await child;
+    clearTimeout(timer);
+    clearTimeout(forceKill);
+    group('SIGKILL'); // what the probe left behind in its group
+    if (child.pid) liveGroups.delete(child.pid);
+    if (timedOut) return { stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}timed out after ${opts.timeoutMs} ms`, exitCode: 124 };
     if (r.failed && r.exitCode === undefined) {
       const missing = (r as { code?: string }).code === 'ENOENT';
       return { stdout: '', stderr: missing ? `${cmd}: command not found` : (r.shortMessage ?? String(r.message)), exitCode: missing ? 127 : 126 };
@@ -126,6 +151,18 @@ export class ExecaRunner implements CommandRunner {
     }
   }
 }
+
+/** Process groups of commands run with a timeout, ended when netlab exits (Ctrl-C) before them. */
+const liveGroups = new Set<number>();
+process.once('exit', () => {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
 
 const ENV = { ...process.env, LC_ALL: 'C' };
 
