@@ -4,8 +4,11 @@ import type { Command } from 'commander';
 
 const DETAILS: Record<string, string> = {
   validate: `Checks lab files against schemas/lab.schema.json and the semantic rules; prints every problem as
-FILE:LINE:COL: error: PATH: MESSAGE with a hint: line where one helps. --json prints {valid,
-problems}.`,
+FILE:LINE:COL: error: PATH: MESSAGE with a hint: line where one helps: the first 100, then
+"... and N more" (--json lists every one, as {valid, problems}). A lab file must be a regular file
+of at most 16 MiB, with YAML nested at most 64 levels and at most 100 aliased nodes; control
+characters in names are printed as \\xNN. Validation reads nothing but the file: whether a sysctl
+key exists depends on the kernel and the namespace, so up finds out.`,
   plan: `Reads the kernel (ip -j per namespace, iptables-save, sysctls), diffs it against the file and
 prints the ordered changes with + create, ~ change, - delete, -/+ replace, each with its reason.
 Changes nothing. --commands also prints the exact commands as a pasteable shell script; --json
@@ -41,7 +44,7 @@ X. iptables rules appear as the kernel knows them (iptables-nft rules in nft syn
 prints hops and outcome. nat chains see only a connection's first packet, and only while
 connection tracking is in use.`,
   logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
-in /run/netlab/logs/LAB/.`,
+in /run/netlab/logs/LAB/ while the lab is up, and go with its down: read them before.`,
   impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,
 jitter, loss, with rate and limit), or tbf for a rate alone; --clear removes them. Not written
 to the file: the next up sees the change as drift and puts back what the file says. @host:IFACE
@@ -74,13 +77,16 @@ would not work), 6 when not. --json prints the same facts. Without root it repor
 privileges, says the kernel features could not be probed, and exits 6.`,
   gc: `Collects orphans: namespaces whose lo, and host links whose alias, carry a lab's mark
 (netlab:LAB) that no journal accounts for (the journal was lost: /run cleared, a state directory
-deleted), with the processes still running in them; host iptables rules tagged by a lab that has
-no journal; journals none of whose objects exist any more; stale lock files. Never touches
-anything unmarked. With LAB... (lab names or lab files), only those labs' orphans, journals and
-stale locks. "No journal" means none in *this* state directory: a lab brought up with another
-NETLAB_STATE_DIR looks orphaned, so name your labs when you use several state directories (the
-test suite does). --dry-run lists them and the commands. (Host sysctls of a lab whose journal is
-lost cannot be restored: their previous values were in it.)`,
+deleted), after stopping every process in them (TERM, then KILL); host iptables rules tagged by a
+lab that has no journal; journals none of whose objects exist any more; process logs of labs
+without a journal; stale lock files. Never touches anything unmarked. With LAB... (lab names or
+lab files), only those labs' orphans, journals and stale locks. "No journal" means none in *this*
+state directory: a lab brought up with another NETLAB_STATE_DIR looks orphaned, so name your labs
+when you use several state directories (the test suite does). A damaged journal (not JSON, or
+not the shape netlab writes) is named and left alone, unless its lab is named: gc LAB then
+collects what carries that lab's mark, and the file. --dry-run lists them and the commands.
+(Host sysctls of a lab whose journal is lost cannot be restored: their previous values were in
+it.)`,
 };
 
 const EXAMPLES: Record<string, string[]> = {
