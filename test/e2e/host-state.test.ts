@@ -205,6 +205,13 @@ checks:
     assert.equal(lines(must(w, 'ip6tables-save -t filter'), new RegExp(`^-A FORWARD -i ${p}br -o ${p}br .*netlab:${lab}`)).length, 1);
     assert.equal(w.netlab(['plan', '--detailed-exitcode', file()]).code, 0);
 
+    // trace shows the hop: the host's DOCKER-USER accepted the bridged packet.
+    const tr = w.netlab(['trace', file(), '--from', `${p}1`, '--to', '192.168.20.2']);
+    assert.equal(tr.code, 0, `${tr.stdout}${tr.stderr}`);
+    assert.match(tr.stdout, /^host namespace/m, tr.stdout);
+    assert.match(tr.stdout, /FORWARD\s+filter\/DOCKER-USER\s+accept/, tr.stdout);
+    assert.match(tr.stdout, /delivered locally/, tr.stdout);
+
     // Without the rule, the traffic is dropped (the condition is real): up puts it back.
     must(w, `iptables -D DOCKER-USER -i ${p}br -o ${p}br -m comment --comment netlab:${lab} -j ACCEPT`);
     assert.notEqual(w.run('ip', ['netns', 'exec', `${p}1`, 'ping', '-c', '1', '-W', '1', '192.168.20.2']).code, 0, 'dropped in FORWARD without the rule');
