@@ -58,16 +58,24 @@ export function taggedRules(saved: Map<string, string>, family: Family, lab: str
   return out;
 }
 
-/** The chains that really exist ("table/chain") per family, from nft: iptables-nft-save also prints built-in chains that do not. */
-export async function readNftChains(runner: CommandRunner): Promise<Partial<Record<Family, string[]>>> {
-  const r = await runner.run(['nft', '-j', 'list', 'chains']);
-  if (r.exitCode !== 0) return {};
-  const out: Partial<Record<Family, string[]>> = {};
-  const docs = (JSON.parse(r.stdout || '{}') as { nftables?: { chain?: { family: string; table: string; name: string } }[] }).nftables ?? [];
+/**
+ * The chains that really exist ("table/chain") per family, from nft: iptables-nft-save also prints
+ * built-in chains that do not. Undefined when nft cannot say (then down deletes no chain).
+ */
+export async function readNftChains(runner: CommandRunner): Promise<Partial<Record<Family, string[]>> | undefined> {
+  const r = await runner.run(['nft', '-j', 'list', 'chains']).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const out: Partial<Record<Family, string[]>> = { ipv4: [], ipv6: [] };
+  let docs: { chain?: { family: string; table: string; name: string } }[];
+  try {
+    docs = (JSON.parse(r.stdout || '{}') as { nftables?: typeof docs }).nftables ?? [];
+  } catch {
+    return undefined;
+  }
   for (const d of docs) {
     const c = d.chain;
     const family = c?.family === 'ip' ? 'ipv4' : c?.family === 'ip6' ? 'ipv6' : undefined;
-    if (c && family) (out[family] ??= []).push(`${c.table}/${c.name}`);
+    if (c && family) out[family]!.push(`${c.table}/${c.name}`);
   }
   return out;
 }

@@ -300,7 +300,8 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
   }
 
   // Host iptables: tagged rules, one by one.
-  const before = (f: Family) => (journal?.hostTablesBefore?.[f] ? {} : { tablesBefore: observed.hostTables[f] ?? [], chainsBefore: observed.hostChains?.[f] ?? [] });
+  const before = (f: Family) =>
+    journal?.hostTablesBefore?.[f] ? {} : { tablesBefore: observed.hostTables[f] ?? [], ...(observed.hostChains ? { chainsBefore: observed.hostChains[f] ?? [] } : {}) };
   for (const a of hostRuleActions(desired.hostIptables, journal?.hostIptables ?? [], observed.hostIptables)) add(a.kind === 'hostipt.add' ? { ...a, ...before(a.rule.family) } : a);
 
   // Processes: (re)start what is not running as declared, stop what the lab no longer has.

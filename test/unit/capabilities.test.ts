@@ -360,3 +360,18 @@ test('doctor when the probe namespace cannot be made: says why, still reports to
   assert.match(text, /kernel features\n {2}not probed: cannot probe kernel features/);
   assert.match(text, /verdict: NOT ready \(exit 6\): required and missing: nothing found missing, but the kernel features could not be probed/);
 });
+
+test('doctor: a Docker-like firewall (FORWARD DROP, DOCKER-USER, bridge-nf-call-iptables=1) is named with what up does', async () => {
+  const r = new ScriptedRunner()
+    .on('grep -H -s', { stdout: '/proc/sys/net/bridge/bridge-nf-call-iptables:1\n/proc/sys/net/bridge/bridge-nf-call-ip6tables:0\n' })
+    .on('iptables-save -t filter', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n' })
+    .on('ip6tables-save -t filter', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
+  for (const [cmd, reply] of Object.entries(VERSIONS)) r.on(cmd, reply);
+  r.on('', kernel());
+  const rep = await doctor(r, { privileges: ROOT });
+  assert.equal(rep.hostFirewall?.ipv4?.guards, true);
+  assert.equal(rep.hostFirewall?.ipv6?.guards, false, 'bridged IPv6 skips ip6tables here');
+  const text = formatDoctor(rep).join('\n');
+  assert.match(text, /note: iptables: FORWARD policy DROP and a DOCKER-USER chain, bridge-nf-call-iptables=1 \(Docker-like firewall\): bridged traffic goes through iptables FORWARD and would be dropped there; netlab up accepts .* first in DOCKER-USER, tagged netlab:LAB and removed by down/);
+  assert.doesNotMatch(text, /note: ip6tables/);
+});
