@@ -57,7 +57,7 @@ describe('host state: down restores the host exactly', { skip: !isRoot && 'needs
   const p = uid();
   const lab = `hs-${p}`;
   const file = () => join(w.dir, `${lab}.yaml`);
-  const body = (second: string) => `name: ${lab}
+  const body = (second: string, sysctls = true) => `name: ${lab}
 nodes:
   ${p}a: {}
   ${p}b: {}
@@ -69,10 +69,7 @@ links:
   - endpoints: [${p}b:eth0, ${p}br:${p}pb]
     addresses: {${p}b: 192.168.50.2/24}
 host:
-  sysctls:
-    net.ipv4.ip_forward: 1
-    net.ipv6.conf.all.forwarding: 1
-  iptables:
+${sysctls ? '  sysctls:\n    net.ipv4.ip_forward: 1\n    net.ipv6.conf.all.forwarding: 1\n' : ''}  iptables:
     filter:
       FORWARD:
         - '-i ${p}br -o ${p}br -j ACCEPT'
@@ -137,6 +134,17 @@ for i in $(seq 50); do [ -z "$(ip -6 addr show tentative)" ] && break; sleep 0.1
     );
     assert.equal(w.netlab(['plan', '--detailed-exitcode', file()]).code, 0);
     assert.match(must(w, 'sysctl -n net.ipv4.ip_forward'), /^1/);
+
+    // The file stops setting the host sysctls: up restores them, and the interfaces' forwarding
+    // that writing them reset.
+    writeFileSync(file(), body('-s 192.168.50.7 -j ACCEPT', false));
+    const unset = w.netlab(['up', file()]);
+    assert.equal(unset.code, 0, unset.stderr);
+    assert.equal(must(w, 'sysctl -n net.ipv4.ip_forward net.ipv4.conf.ubr.forwarding net.ipv6.conf.all.forwarding net.ipv6.conf.ubr.forwarding'), '0\n1\n0\n1\n');
+    assert.equal(w.netlab(['plan', '--detailed-exitcode', file()]).code, 0);
+    writeFileSync(file(), body('-s 192.168.50.7 -j ACCEPT'));
+    assert.equal(w.netlab(['up', file()]).code, 0);
+    assert.equal(must(w, 'sysctl -n net.ipv4.ip_forward net.ipv4.conf.ubr.forwarding'), '1\n1\n');
 
     const down = w.netlab(['down', lab]);
     assert.equal(down.code, 0, down.stderr);
