@@ -190,13 +190,15 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const hostIptables: HostRule[] = [];
   const bridges = hasHostBridges(desired);
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
-  if (bridges) for (const f of ['ipv4', 'ipv6'] as Family[]) hostFamilies.add(f);
   const hostTables: ObservedState['hostTables'] = {};
   const hostFirewall: ObservedState['hostFirewall'] = {};
-  const families = [...hostFamilies];
-  const saves = await Promise.all(families.map((f) => readHostIptables(runner, f)));
+  // Host bridges: both families are read to see a Docker-like firewall; a family the lab has no
+  // rules in may be missing (no ip6tables, IPv6 off): then it has no firewall to see.
+  const families = bridges ? (['ipv4', 'ipv6'] as Family[]) : [...hostFamilies];
+  const saves = await Promise.all(families.map((f) => readHostIptables(runner, f).catch((e: unknown) => (hostFamilies.has(f) ? Promise.reject(e) : undefined))));
   families.forEach((family, i) => {
-    const saved = saves[i]!;
+    const saved = saves[i];
+    if (!saved) return;
     hostTables[family] = [...saved.keys()];
     hostIptables.push(...taggedRules(saved, family, desired.lab));
     if (bridges) hostFirewall[family] = firewallOf(saved.get('filter'), host.sysctls.get(BRIDGE_NF[family]));
