@@ -5,10 +5,7 @@ import type { Command } from 'commander';
 import type { Feature, Privileges, Probe, ToolReport } from '../capabilities.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from './exit.js';
-import { BRIDGE_NF, conditionText, firewallOf, guardsNeeded } from '../model/hoststate.js';
 import type { Family, HostFirewall } from '../model/types.js';
-import { parseSysctlGrep } from '../observe/parse.js';
-import { normalizeSave, saveTool } from '../render/iptables.js';
 
 export interface FeatureReport {
   feature: Feature;
@@ -53,6 +50,7 @@ export interface DoctorReport {
 
 /** The host's FORWARD policy, DOCKER-USER and bridge-nf-call-* per family; nothing for a family whose save fails. */
 async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
+  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { parseSysctlGrep }, { normalizeSave, saveTool }] = await Promise.all([import('../model/hoststate.js'), import('../observe/parse.js'), import('../render/iptables.js')]);
   const out: Partial<Record<Family, HostFirewall & { guards: boolean }>> = {};
   const nf = await runner.run(['grep', '-H', '-s', '', ...Object.values(BRIDGE_NF).map((k) => `/proc/sys/${k}`)]);
   const sysctls = parseSysctlGrep(nf.stdout);
@@ -127,12 +125,12 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
     missingRequired,
     notProbed: features.filter((f) => f.status === 'not probed').map((f) => f.feature),
     missingOptional,
-    notes: [...notesOf(tools), ...firewallNotes(firewall)],
+    notes: [...notesOf(tools), ...firewallNotes(firewall, (await import('../model/hoststate.js')).conditionText)],
     ...(firewall ? { hostFirewall: firewall } : {}),
   };
 }
 
-function firewallNotes(fw: DoctorReport['hostFirewall']): string[] {
+function firewallNotes(fw: DoctorReport['hostFirewall'], conditionText: (f: Family, x: HostFirewall) => string): string[] {
   return (['ipv4', 'ipv6'] as Family[]).flatMap((f) => {
     const x = fw?.[f];
     if (!x?.guards) return [];
