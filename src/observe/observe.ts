@@ -207,8 +207,11 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const guards = bridgeGuards(desired, hostFirewall).rules;
   const firstRules = families.some((f) => !journal?.hostTablesBefore?.[f] && [...desired.hostIptables, ...guards].some((r) => r.family === f));
   const hostChains = firstRules ? await readNftChains(runner) : undefined;
-  // The per-interface values the kernel rewrites when a host sysctl the lab sets is written.
-  const sides = [...new Set([...desired.hostSysctls.keys(), ...Object.keys(journal?.sysctls[HOST] ?? {})].flatMap((k) => sideKeys(k, host.links.keys())))];
+  // The per-interface values the kernel rewrites when a host sysctl is written: read when the lab
+  // first sets such a key (to record them) or stops setting it (to restore those still there).
+  const recorded = journal?.sysctls[HOST] ?? {};
+  const writes = [...[...desired.hostSysctls.keys()].filter((k) => recorded[k] === undefined), ...Object.keys(recorded).filter((k) => !desired.hostSysctls.has(k))];
+  const sides = [...new Set(writes.flatMap((k) => sideKeys(k, host.links.keys())))];
   const hostSysctlSides = sides.length ? parseSysctlGrep((await runner.run(['grep', '-H', '-s', '', ...sides.map((k) => `/proc/sys/${k}`)])).stdout) : undefined;
   const processes = new Map<string, { pid: number; alive: boolean }>();
   const recs = Object.entries(journal?.processes ?? {});
