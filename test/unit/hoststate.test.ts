@@ -113,3 +113,12 @@ test('observe on a Docker-like host: the firewall is read for a lab with a host 
   assert.deepEqual(show(adds), ['hostipt.add FORWARD 1 -i br1 -o br1 -j ACCEPT -m comment --comment netlab:dk']);
   assert.deepEqual(adds[0]!.kind === 'hostipt.add' && adds[0]!.chainsBefore, ['filter/FORWARD']);
 });
+
+test('a restore of ip_forward writes the interfaces\' forwarding back right after it, in one sysctl', async () => {
+  const { render } = await import('../../src/render/render.js');
+  const { describe } = await import('../../src/plan/actions.js');
+  const a: Action = { kind: 'sysctl.set', ns: HOST, key: 'net/ipv4/ip_forward', value: '0', restoreSides: { 'net/ipv4/conf/default/forwarding': '0', 'net/ipv4/conf/ubr/forwarding': '1' }, object: 'host', reason: 'no longer in the lab file: restore' };
+  const steps = render([a], 'l');
+  assert.deepEqual(steps.map((s) => s.argv), [['sysctl', '-q', '-w', 'net/ipv4/ip_forward=0', 'net/ipv4/conf/default/forwarding=0', 'net/ipv4/conf/ubr/forwarding=1']]);
+  assert.match(describe(a), /ip_forward = 0 in host, then net\.ipv4\.conf\.default\.forwarding = 0, net\.ipv4\.conf\.ubr\.forwarding = 1 \(the kernel resets them\)/);
+});
