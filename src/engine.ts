@@ -10,6 +10,7 @@ import type { CommandRunner } from './runner/runner.js';
 import { addUnique, readJournal, type Journal } from './state/journal.js';
 import { HOST, markOf } from './model/types.js';
 import { labFeatures } from './model/features.js';
+import { bridgeGuards } from './model/hoststate.js';
 import { missingFeatureText, probeFeatures } from './capabilities.js';
 import { CliError, EXIT } from './cli/exit.js';
 
@@ -26,6 +27,8 @@ export interface Planned {
   journal: Journal | undefined;
   plan: Plan;
   steps: Step[];
+  /** Conditions of the host the user should know about, and what netlab does about them. */
+  notes: string[];
 }
 
 /** Refuses a lab whose name another lab file already uses while that lab is up. */
@@ -67,8 +70,11 @@ export async function planLab(runner: CommandRunner, lab: Lab, opts: ObserveOpti
   checkNameClash(lab, journal);
   const desired = desiredState(lab);
   const observed = await observe(runner, desired, journal, opts);
+  // A Docker-like host drops bridged traffic in FORWARD: the lab's bridges get accept rules.
+  const guards = bridgeGuards(desired, observed.hostFirewall);
+  desired.hostIptables.unshift(...guards.rules);
   const plan = diff(desired, observed, journal);
-  return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name) };
+  return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name), notes: guards.notes };
 }
 
 /**

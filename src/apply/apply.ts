@@ -1,6 +1,7 @@
 // apply: runs rendered steps phase by phase through the CommandRunner, journaling every change
 // before it is made, and maps a failure back to the lab object it served.
-import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
+import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type HostRule, type IptTable } from '../model/types.js';
+import { sysctlSides } from '../model/hoststate.js';
 import { CliError, EXIT } from '../cli/exit.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
@@ -204,10 +205,12 @@ function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
       const rec = (j.sysctls[a.ns] ??= {});
       if (rec[a.key] === undefined) rec[a.key] = a.previous;
     }
+    if (a.kind === 'sysctl.set' && a.sides) j.hostSysctlSides = { ...a.sides, ...j.hostSysctlSides };
     if (a.kind === 'iptables.restore') (j.iptables[a.ns] ??= {})[tableKey(a.family, a.table)] = { hash: a.hash };
     if (a.kind === 'rule.add' && a.rule.family === 'ipv6') addUnique(j.v6rules, [a.ns]);
     if (a.kind === 'qdisc.replace') addUnique((j.impaired ??= []), [a.ns]);
     if (a.kind === 'hostipt.add' && a.tablesBefore) (j.hostTablesBefore ??= {})[a.rule.family] ??= a.tablesBefore;
+    if (a.kind === 'hostipt.add' && a.chainsBefore) (j.hostChainsBefore ??= {})[a.rule.family] ??= a.chainsBefore;
   }
 }
 
@@ -224,7 +227,11 @@ function recordDone(j: Journal, phase: Phase, actions: Action[], desired: Desire
       if (a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);
       delete j.peers[a.ns]?.[a.name];
     }
-    if (a.kind === 'sysctl.set' && !(a.ns === HOST ? desired.hostSysctls : desired.ns.get(a.ns)?.sysctls)?.has(a.key)) delete j.sysctls[a.ns]?.[a.key];
+    if (a.kind === 'sysctl.set' && !(a.ns === HOST ? desired.hostSysctls : desired.ns.get(a.ns)?.sysctls)?.has(a.key)) {
+      delete j.sysctls[a.ns]?.[a.key];
+      const sides = a.ns === HOST ? sysctlSides(a.key) : undefined;
+      if (sides && j.hostSysctlSides) for (const k of Object.keys(j.hostSysctlSides)) if (sides.test(k)) delete j.hostSysctlSides[k];
+    }
   }
 }
 
@@ -258,11 +265,22 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
         const idx = counters.get(k) ?? 0;
         counters.set(k, idx + 1);
         const saved = have.filter((h) => h.table === r.table && h.chain === r.chain)[idx]?.spec;
-        rules.push({ ...r, ...(saved !== undefined ? { saved } : {}) });
+        const { first: _f, ...rule } = r;
+        rules.push({ ...rule, ...(saved !== undefined ? { saved } : {}) });
       }
     }
     j.hostIptables = rules;
   }
+}
+
+/** The journal's claim before host rules are added: every rule the file has, each keeping its recorded saved form. */
+function claimHostRules(recorded: Journal['hostIptables'], want: HostRule[]): Journal['hostIptables'] {
+  const left = [...recorded];
+  return want.map(({ first: _f, pos: _p, ...r }) => {
+    const i = left.findIndex((x) => x.family === r.family && x.table === r.table && x.chain === r.chain && x.spec === r.spec && x.saved !== undefined);
+    const saved = i >= 0 ? left.splice(i, 1)[0]!.saved : undefined;
+    return { ...r, ...(saved !== undefined ? { saved } : {}) };
+  });
 }
 
 /** Applies a plan phase by phase; `up` drives the phases one by one from its task list. */
@@ -289,7 +307,7 @@ export class Applier {
     const j = this.journal;
     recordIntent(j, phase, pa);
     forgetVerified(j, this.touched());
-    if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = this.desired.hostIptables.map((r) => ({ ...r }));
+    if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = claimHostRules(j.hostIptables, this.desired.hostIptables);
     j.status = 'applying';
     writeJournal(j);
     events.phaseStart?.(phase, ps);

@@ -3,7 +3,7 @@ import { CliError, EXIT } from '../cli/exit.js';
 import { HOST, markOf, type Family } from '../model/types.js';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { readHostIptables, taggedRules } from '../observe/observe.js';
-import { parseLinks, splitJsonDocs } from '../observe/parse.js';
+import { parseLinks, parseSysctlGrep, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
 import { readJournal, removeJournal, removeLogs, writeJournal, type Journal } from '../state/journal.js';
@@ -55,14 +55,61 @@ export async function dropEmptyTables(runner: CommandRunner, family: Family, can
   return dropped;
 }
 
-/** The tables the lab's host rules brought into being (they did not exist before its first rule). */
-async function dropCreatedTables(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, dryRun: boolean): Promise<void> {
+/**
+ * The tables and chains the lab's host rules brought into being (they did not exist before its
+ * first rule: iptables-nft creates a built-in chain such as FORWARD on its first rule). Once the
+ * rules are gone, those that hold nothing are deleted again.
+ */
+async function dropCreated(runner: CommandRunner, j: Journal, exec: (argv: string[], input?: string, tolerant?: boolean) => Promise<void>, dryRun: boolean): Promise<void> {
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const before = j.hostTablesBefore?.[family];
     if (!before) continue;
-    const created = new Set(j.hostIptables.filter((r) => r.family === family && !before.includes(r.table)).map((r) => r.table as string));
+    const mine = j.hostIptables.filter((r) => r.family === family);
+    const created = new Set(mine.filter((r) => !before.includes(r.table)).map((r) => r.table as string));
     await dropEmptyTables(runner, family, created, exec, dryRun);
+    const chainsBefore = j.hostChainsBefore?.[family];
+    if (!chainsBefore) continue;
+    const chains = new Set(mine.filter((r) => before.includes(r.table) && !chainsBefore.includes(`${r.table}/${r.chain}`)).map((r) => `${r.table}/${r.chain}`));
+    await dropEmptyChains(runner, family, chains, exec, dryRun);
   }
+}
+
+/** Deletes the candidate chains ("table/chain") that hold no rule and keep the ACCEPT policy (nf_tables only). */
+export async function dropEmptyChains(runner: CommandRunner, family: Family, candidates: Set<string>, exec: (argv: string[], input?: string, tolerant?: boolean) => Promise<void>, dryRun: boolean): Promise<string[]> {
+  if (!candidates.size) return [];
+  const save = await runner.run([family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']);
+  if (!/\(nf_tables\)/.test(save.stdout)) return [];
+  const tables = normalizeSave(save.stdout);
+  const dropped: string[] = [];
+  for (const tc of candidates) {
+    const [table, chain] = tc.split('/') as [string, string];
+    const text = tables.get(table) ?? '';
+    const empty = new RegExp(`^:${chain} (ACCEPT|-)$`, 'm').test(text) && !text.split('\n').some((l) => l.startsWith(`-A ${chain} `) || l.includes(` -j ${chain}`) || l.includes(` -g ${chain}`));
+    if (!empty && !dryRun) continue;
+    // Tolerant: iptables-nft-save also prints built-in chains that do not exist.
+    await exec(['nft', 'delete', 'chain', family === 'ipv4' ? 'ip' : 'ip6', table, chain], undefined, true);
+    dropped.push(tc);
+  }
+  return dropped;
+}
+
+/**
+ * Host sysctls back as they were: the lab's keys, then the per-interface values the kernel
+ * rewrote when those were written (interfaces that still exist, where they differ now).
+ */
+async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, report: DownReport, dryRun: boolean): Promise<void> {
+  const prev = j.sysctls[HOST] ?? {};
+  const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
+  if (kv.length) {
+    await exec(['sysctl', '-q', '-w', ...kv]);
+    report.sysctls = Object.keys(prev);
+  }
+  const sides = Object.entries(j.hostSysctlSides ?? {});
+  if (!sides.length) return;
+  const r = await runner.run(['grep', '-H', '-s', '', ...sides.map(([k]) => `/proc/sys/${k}`)]);
+  const now = parseSysctlGrep(r.stdout);
+  const back = sides.filter(([k, v]) => now.has(k) && (dryRun || now.get(k) !== v));
+  if (back.length) await exec(['sysctl', '-q', '-w', ...back.map(([k, v]) => `${k}=${v}`)]);
 }
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -138,14 +185,9 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
       report.hostRules += rules.length;
       await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
     }
-    await dropCreatedTables(runner, j, exec, !!opts.dryRun);
+    await dropCreated(runner, j, exec, !!opts.dryRun);
   }
-  const prev = j.sysctls[HOST] ?? {};
-  const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
-  if (kv.length) {
-    await exec(['sysctl', '-q', '-w', ...kv]);
-    report.sysctls = Object.keys(prev);
-  }
+  await restoreHostSysctls(runner, j, exec, report, !!opts.dryRun);
   if (opts.dryRun) return report;
 
   // The kernel finishes deleting namespaces in the background: wait until it really has. Each poll

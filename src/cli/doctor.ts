@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { Feature, NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from './exit.js';
+import type { Family, HostFirewall } from '../model/types.js';
 
 export interface FeatureReport {
   feature: Feature;
@@ -45,6 +46,23 @@ export interface DoctorReport {
   /** Names of optional tools and features that are missing. */
   missingOptional: string[];
   notes: string[];
+  /** Per family: does this host's iptables see bridged traffic and may drop it (a Docker host)? */
+  hostFirewall?: Partial<Record<Family, HostFirewall & { guards: boolean }>>;
+}
+
+/** The host's FORWARD policy, DOCKER-USER and bridge-nf-call-* per family; nothing for a family whose save fails. */
+async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
+  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { parseSysctlGrep }, { normalizeSave, saveTool }] = await Promise.all([import('../model/hoststate.js'), import('../observe/parse.js'), import('../render/iptables.js')]);
+  const out: Partial<Record<Family, HostFirewall & { guards: boolean }>> = {};
+  const nf = await runner.run(['grep', '-H', '-s', '', ...Object.values(BRIDGE_NF).map((k) => `/proc/sys/${k}`)]);
+  const sysctls = parseSysctlGrep(nf.stdout);
+  for (const family of ['ipv4', 'ipv6'] as Family[]) {
+    const r = await runner.run([saveTool(family), '-t', 'filter']).catch(() => undefined);
+    if (!r || r.exitCode !== 0) continue;
+    const fw = firewallOf(normalizeSave(r.stdout).get('filter'), sysctls.get(BRIDGE_NF[family]));
+    out[family] = { ...fw, guards: guardsNeeded(fw) };
+  }
+  return out;
 }
 
 /** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
@@ -69,6 +87,7 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
         })()
       : Promise.resolve(undefined),
   ]);
+  const firewall = privileges.ok ? await hostFirewall(runner) : undefined;
   const found = probed && 'm' in probed ? probed : undefined;
   const notProbedWhy = !privileges.ok
     ? 'not probed: trying a feature needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace'
@@ -110,8 +129,17 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
     missingRequired,
     notProbed: features.filter((f) => f.status === 'not probed').map((f) => f.feature),
     missingOptional,
-    notes: notesOf(tools),
+    notes: [...notesOf(tools), ...firewallNotes(firewall, (await import('../model/hoststate.js')).conditionText)],
+    ...(firewall ? { hostFirewall: firewall } : {}),
   };
+}
+
+function firewallNotes(fw: DoctorReport['hostFirewall'], conditionText: (f: Family, x: HostFirewall) => string): string[] {
+  return (['ipv4', 'ipv6'] as Family[]).flatMap((f) => {
+    const x = fw?.[f];
+    if (!x?.guards) return [];
+    return [`${conditionText(f, x)} and would be dropped there; netlab up accepts the traffic within each of a lab's host bridges with '-i BRIDGE -o BRIDGE -j ACCEPT' first in ${x.dockerUser ? 'DOCKER-USER' : 'FORWARD'}, tagged netlab:LAB and removed by down`];
+  });
 }
 
 function notesOf(tools: ToolReport[]): string[] {

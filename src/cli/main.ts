@@ -90,6 +90,7 @@ program
     if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
     else {
       out(`lab ${p.lab.name}: ${show.summary(p)}`);
+      for (const n of p.notes) err(`note: ${n}`);
       for (const l of show.changeLines(p)) out(l);
       if (p.plan.conflicts.length) err(`\nup would refuse:\n${conflictText(p.plan)}`);
       if (o.commands && p.steps.length) out(`\n${show.script(p)}`);
@@ -121,6 +122,7 @@ program
       if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
       else {
         out(`# lab ${lab.name}: ${show.summary(p)} (dry run: nothing was changed)${trustNote(p)}`);
+        for (const n of p.notes) err(`note: ${n}`);
         if (p.steps.length) out(show.script(p));
       }
       if (p.plan.conflicts.length) {

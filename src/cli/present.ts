@@ -14,6 +14,7 @@ export function planJson(p: Planned) {
     changes: p.plan.actions.map((a) => ({ symbol: symbol(a), kind: a.kind, namespace: nsLabel(a.ns), object: a.object, reason: a.reason, text: describe(a) })),
     conflicts: p.plan.conflicts,
     notRead: p.observed.trusted ?? [],
+    notes: p.notes,
     commands: p.steps.map((s) => ({ phase: s.phase, namespace: nsLabel(s.ns), argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })),
   };
 }

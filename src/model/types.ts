@@ -282,6 +282,20 @@ export interface HostRule {
   chain: string;
   /** Rule text as written, with the ownership comment appended. */
   spec: string;
+  /** Observed rules: the rule's position in its chain (1-based, counting every rule). */
+  pos?: number;
+  /** A rule netlab adds on its own that must come before the chain's other rules (bridge guards). */
+  first?: boolean;
+}
+
+/** What decides whether the host's iptables see bridged traffic, per family (read for labs with host bridges). */
+export interface HostFirewall {
+  /** bridge-nf-call-iptables (or -ip6tables) is 1: bridged frames go through iptables FORWARD. */
+  bridgeNf: boolean;
+  /** The filter table's FORWARD policy, when the chain exists. */
+  forwardPolicy?: string;
+  /** A DOCKER-USER chain exists in the filter table. */
+  dockerUser: boolean;
 }
 
 export interface ObservedState {
@@ -293,6 +307,15 @@ export interface ObservedState {
   hostIptables: HostRule[];
   /** Host iptables tables that exist now, per family (read only when the lab has host rules). */
   hostTables: Partial<Record<Family, string[]>>;
+  /** Host chains that really exist now ("table/chain"), per family; read with nf_tables before the lab's first host rule. */
+  hostChains?: Partial<Record<Family, string[]>>;
+  /** Per family, when the lab has host bridges. */
+  hostFirewall?: Partial<Record<Family, HostFirewall>>;
+  /**
+   * Host sysctls the kernel rewrites when a key the lab sets is written (every interface's
+   * `forwarding` when ip_forward changes): key -> value now. Read only when the lab sets such a key.
+   */
+  hostSysctlSides?: Map<string, string>;
   /**
    * Processes the journal says the lab started, by "node/name": still running or not. With
    * `start`: one the journal does not list, found running as netlab starts it (to adopt).

@@ -4,7 +4,8 @@ import { CliError, EXIT } from '../cli/exit.js';
 import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
-import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
+import { normalizeSave, saveTool } from '../render/iptables.js';
+import { BRIDGE_NF, bridgeGuards, firewallOf, hasTag, sideKeys } from '../model/hoststate.js';
 import { findStarted, processKey, startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
@@ -38,21 +39,48 @@ export async function readHostIptables(runner: CommandRunner, family: Family): P
   return normalizeSave(await must(runner, [saveTool(family)]));
 }
 
-/** Host rules tagged with the lab's comment, as iptables-save prints them. */
+/**
+ * Host rules tagged with the lab's comment, as iptables-save prints them, with their position in
+ * the chain. A rule may carry comments of its own besides the lab's.
+ */
 export function taggedRules(saved: Map<string, string>, family: Family, lab: string): HostRule[] {
   const out: HostRule[] = [];
-  const tag = hostComment(lab);
   for (const [table, text] of saved) {
+    const pos = new Map<string, number>();
     for (const line of text.split('\n')) {
       const m = /^-A (\S+) (.*)$/.exec(line);
       if (!m) continue;
-      const toks = m[2]!.split(/\s+/);
-      const i = toks.indexOf('--comment');
-      if (i >= 0 && toks[i + 1]?.replace(/^"|"$/g, '') === tag) out.push({ family, table: table as IptTable, chain: m[1]!, spec: m[2]! });
+      const n = (pos.get(m[1]!) ?? 0) + 1;
+      pos.set(m[1]!, n);
+      if (hasTag(m[2]!, lab)) out.push({ family, table: table as IptTable, chain: m[1]!, spec: m[2]!, pos: n });
     }
   }
   return out;
 }
+
+/**
+ * The chains that really exist ("table/chain") per family, from nft: iptables-nft-save also prints
+ * built-in chains that do not. Undefined when nft cannot say (then down deletes no chain).
+ */
+export async function readNftChains(runner: CommandRunner): Promise<Partial<Record<Family, string[]>> | undefined> {
+  const r = await runner.run(['nft', '-j', 'list', 'chains']).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const out: Partial<Record<Family, string[]>> = { ipv4: [], ipv6: [] };
+  let docs: { chain?: { family: string; table: string; name: string } }[];
+  try {
+    docs = (JSON.parse(r.stdout || '{}') as { nftables?: typeof docs }).nftables ?? [];
+  } catch {
+    return undefined;
+  }
+  for (const d of docs) {
+    const c = d.chain;
+    const family = c?.family === 'ip' ? 'ipv4' : c?.family === 'ip6' ? 'ipv6' : undefined;
+    if (c && family) out[family]!.push(`${c.table}/${c.name}`);
+  }
+  return out;
+}
+
+const hasHostBridges = (desired: DesiredState) => [...(desired.ns.get(HOST)?.links.values() ?? [])].some((l) => l.kind === 'bridge');
 
 interface NsReadOptions {
   v6rules: boolean;
@@ -127,6 +155,7 @@ function readOptions(name: string, desired: DesiredState, journal: Journal | und
   for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[name] ?? {})]) families.add(k.split('/')[0] as Family);
   const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[name] ?? {})]);
   if (name === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
+  if (name === HOST && hasHostBridges(desired)) for (const k of Object.values(BRIDGE_NF)) sysctls.add(k);
   const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
   const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
   return { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs };
@@ -159,13 +188,31 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   ns.set(HOST, host);
   for (const [n, o] of trusted) ns.set(n, o);
   const hostIptables: HostRule[] = [];
+  const bridges = hasHostBridges(desired);
   const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
   const hostTables: ObservedState['hostTables'] = {};
-  for (const family of hostFamilies) {
-    const saved = await readHostIptables(runner, family);
+  const hostFirewall: ObservedState['hostFirewall'] = {};
+  // Host bridges: both families are read to see a Docker-like firewall; a family the lab has no
+  // rules in may be missing (no ip6tables, IPv6 off): then it has no firewall to see.
+  const families = bridges ? (['ipv4', 'ipv6'] as Family[]) : [...hostFamilies];
+  const saves = await Promise.all(families.map((f) => readHostIptables(runner, f).catch((e: unknown) => (hostFamilies.has(f) ? Promise.reject(e) : undefined))));
+  families.forEach((family, i) => {
+    const saved = saves[i];
+    if (!saved) return;
     hostTables[family] = [...saved.keys()];
     hostIptables.push(...taggedRules(saved, family, desired.lab));
-  }
+    if (bridges) hostFirewall[family] = firewallOf(saved.get('filter'), host.sysctls.get(BRIDGE_NF[family]));
+  });
+  // The chains that exist before the lab's first host rule of a family (a rule may create one).
+  const guards = bridgeGuards(desired, hostFirewall).rules;
+  const firstRules = families.some((f) => !journal?.hostTablesBefore?.[f] && [...desired.hostIptables, ...guards].some((r) => r.family === f));
+  const hostChains = firstRules ? await readNftChains(runner) : undefined;
+  // The per-interface values the kernel rewrites when a host sysctl is written: read when the lab
+  // first sets such a key (to record them) or stops setting it (to restore those still there).
+  const recorded = journal?.sysctls[HOST] ?? {};
+  const writes = [...[...desired.hostSysctls.keys()].filter((k) => recorded[k] === undefined), ...Object.keys(recorded).filter((k) => !desired.hostSysctls.has(k))];
+  const sides = [...new Set(writes.flatMap((k) => sideKeys(k, host.links.keys())))];
+  const hostSysctlSides = sides.length ? parseSysctlGrep((await runner.run(['grep', '-H', '-s', '', ...sides.map((k) => `/proc/sys/${k}`)])).stdout) : undefined;
   const processes = new Map<string, { pid: number; alive: boolean }>();
   const recs = Object.entries(journal?.processes ?? {});
   const starts = startTimes(recs.map(([, r]) => r.pid), opts.files);
@@ -173,5 +220,17 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   // Processes of a lost journal, in namespaces that outlived it: the lab's, to adopt.
   const unrecorded = desired.processes.filter((p) => !journal?.processes?.[processKey(p)] && netns.has(p.node));
   if (unrecorded.length) for (const [key, f] of findStarted(opts.files ?? hostFiles, desired.lab, unrecorded)) processes.set(key, { ...f, alive: true });
-  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered };
+  return {
+    netns,
+    ns,
+    hostSysctls: ns.get(HOST)!.sysctls,
+    hostIptables,
+    hostTables,
+    ...(hostChains ? { hostChains } : {}),
+    ...(bridges ? { hostFirewall } : {}),
+    ...(hostSysctlSides ? { hostSysctlSides } : {}),
+    processes,
+    trusted: [...trusted.keys()],
+    entered,
+  };
 }

@@ -31,6 +31,13 @@ export interface Journal {
   hostIptables: (HostRule & { saved?: string })[];
   /** Host iptables tables that existed before the lab first added rules, per family. */
   hostTablesBefore?: Partial<Record<'ipv4' | 'ipv6', string[]>>;
+  /** Host chains ("table/chain") that really existed then (nf_tables), per family: a rule may create its chain. */
+  hostChainsBefore?: Partial<Record<'ipv4' | 'ipv6', string[]>>;
+  /**
+   * Host sysctls the kernel rewrote when the lab first wrote a key of `sysctls[""]` (every
+   * interface's `forwarding` when ip_forward changes), with their values before: restored after it.
+   */
+  hostSysctlSides?: Record<string, string>;
   /** Per namespace: veth end -> its peer "ns/name", to notice a re-wired link. */
   peers: Record<string, Record<string, string>>;
   /** Namespaces that had IPv6 policy-routing rules. */

@@ -121,6 +121,10 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       if (p.plan.conflicts.length) throw new ConflictError(`${conflictText(p.plan)}\nnothing was changed`);
       done('plan', planSummary(p) + trustNote(p), performance.now() - t);
       plain(`✔ plan: ${planSummary(p)}${trustNote(p)} (${Math.round(performance.now() - t)} ms)`);
+      for (const n of p.notes) {
+        if (mode === 'plain') process.stderr.write(`note: ${n}\n`);
+        else store.addRow({ id: `note${p.notes.indexOf(n)}`, title: `note: ${n}`, state: 'done' });
+      }
       const entered = p.observed.entered ?? new Map<string, number>();
       // The kernel now matches the file: keep the lab file as loaded, record every namespace as
       // verified, and drop the marks of the namespaces entered before this run read them.
