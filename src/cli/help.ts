@@ -35,7 +35,8 @@ a table of the others, and for each check that did not meet its expectation what
 expected and what it saw (the probe's own output). --json: one document with every check: label,
 kind, from, to, port, expect, seen, met, attempts, ms, command, output.`,
   trace: `Shows *why* a packet passed or not. Adds a table netlab_trace (hooked before raw, priority -350)
-to every namespace of the lab that sets meta nftrace set 1 on packets to ADDR (and the protocol
+to every namespace of the lab (and to the host's, as netlab_trace_PID, when the lab has bridges
+or links there) that sets meta nftrace set 1 on packets to ADDR (and the protocol
 and port), runs nft monitor trace in each, sends one probe from NODE (ping, a TCP connect, a UDP
 datagram), then removes the tables, also on Ctrl-C. Prints the path namespace by namespace:
 hook, table/chain, the verdict and the rule that decided it, the interface it left through, and
