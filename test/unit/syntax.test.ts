@@ -63,7 +63,7 @@ describe('parseRouteString', () => {
     fails(parseRouteString('10.0.0.0/8 dev eth0 metric high'), "metric must be a number, got 'high'");
     fails(parseRouteString('10.0.0.0/8 dev eth0 metric -1'), 'metric must be a number');
     fails(parseRouteString('via 10.1.0.1'), "expected a destination (\"default\", an address or a prefix) before 'via'");
-    fails(parseRouteString('throw 10.0.0.0/8'), "route type 'throw' is not supported");
+    fails(parseRouteString('broadcast 10.0.0.255 dev eth0'), "route type 'broadcast' is not supported");
   });
 });
 
