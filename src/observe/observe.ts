@@ -144,31 +144,40 @@ export interface ObserveOptions {
 
 /** Observes every namespace the desired state or the journal names, and the host. */
 export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined, opts: ObserveOptions = {}): Promise<ObservedState> {
-  // The host first (with the list of namespaces, side by side): what it shows decides which lab
-  // namespaces can be trusted.
   const netns = listNetns(opts.files ?? hostFiles);
-  const hostRead = await observeNamespaces(runner, [[HOST, readOptions(HOST, desired, journal)]]);
-  const host = hostRead.get(HOST)!;
-  const entered = enteredNamespaces(desired.lab);
-  const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();
-  // A host-side veth end that went away took its peer in the namespace with it: read that one.
-  for (const n of [...trusted.keys()]) if (!hostEndsPresent(desired.ns.get(n)!, host)) trusted.delete(n);
   const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
-  const targets = [...names].filter((n) => netns.has(n) && !trusted.has(n));
-  const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
-  ns.set(HOST, host);
-  for (const [n, o] of trusted) ns.set(n, o);
-  const hostIptables: HostRule[] = [];
-  const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
-  const hostTables: ObservedState['hostTables'] = {};
-  for (const family of hostFamilies) {
-    const saved = await readHostIptables(runner, family);
-    hostTables[family] = [...saved.keys()];
-    hostIptables.push(...taggedRules(saved, family, desired.lab));
-  }
-  const processes = new Map<string, { pid: number; alive: boolean }>();
+  const present = [...names].filter((n) => netns.has(n));
+  const entered = enteredNamespaces(desired.lab);
+  const read = (targets: string[]) => observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
+  // The host's iptables (where the lab has rules there) and the lab's processes, meanwhile.
+  const hostFamilies = [...new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family))];
   const recs = Object.entries(journal?.processes ?? {});
-  const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
+  const extras = Promise.all([Promise.all(hostFamilies.map((f) => readHostIptables(runner, f))), startTimes(runner, recs.map(([, r]) => r.pid))]);
+  extras.catch(() => undefined); // awaited below; a failed namespace read must not leave it unhandled
+  let ns: Map<string, ObservedNs>;
+  const trusted = new Map<string, ObservedNs>();
+  if (!opts.trust) {
+    // Everything in one batch of reads: the host's alongside the namespaces'.
+    ns = await read([HOST, ...present]);
+  } else {
+    // The host first: what it shows decides which lab namespaces can be trusted.
+    const host = (await read([HOST])).get(HOST)!;
+    for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()))) {
+      // A host-side veth end that went away took its peer in the namespace with it: read that one.
+      if (hostEndsPresent(desired.ns.get(n)!, host)) trusted.set(n, o);
+    }
+    ns = await read(present.filter((n) => !trusted.has(n)));
+    ns.set(HOST, host);
+    for (const [n, o] of trusted) ns.set(n, o);
+  }
+  const [saves, starts] = await extras;
+  const hostIptables: HostRule[] = [];
+  const hostTables: ObservedState['hostTables'] = {};
+  hostFamilies.forEach((family, i) => {
+    hostTables[family] = [...saves[i]!.keys()];
+    hostIptables.push(...taggedRules(saves[i]!, family, desired.lab));
+  });
+  const processes = new Map<string, { pid: number; alive: boolean }>();
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
   return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered };
 }

@@ -119,6 +119,17 @@ export function recordVerified(j: Journal, desired: DesiredState, namespaces: It
   for (const ns of Object.keys(verified)) if (!desired.ns.has(ns)) delete verified[ns];
 }
 
+/** Whether the journal already records every namespace of the file as verified, as it is now. */
+export function verifiedAsRecorded(j: Journal, desired: DesiredState): boolean {
+  const verified = j.verified ?? {};
+  if (Object.keys(verified).length !== desired.namespaces.length) return false;
+  return desired.namespaces.every((ns) => {
+    const rec = verified[ns];
+    const want = desired.ns.get(ns);
+    return !!rec && !!want && rec.ino === nsInode(ns) && rec.fp === nsFingerprint(want);
+  });
+}
+
 /** Forgets the verified state of namespaces about to be changed: until the change succeeds, they are read. */
 export function forgetVerified(j: Journal, namespaces: Iterable<string>): void {
   for (const ns of namespaces) delete j.verified?.[ns];

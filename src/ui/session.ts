@@ -3,7 +3,7 @@
 import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
 import { Applier, settled } from '../apply/apply.js';
-import { clearEntered } from '../state/trust.js';
+import { clearEntered, verifiedAsRecorded } from '../state/trust.js';
 import { ConflictError, adoptMarked, conflictText, planLab, planText, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
 import { describe } from '../plan/actions.js';
@@ -143,8 +143,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
         settled(j, p.desired);
         clearEntered(lab.name, entered);
       };
-      const stale = (j: Journal) => j.status !== 'up' || (p.observed.trusted?.length ?? 0) < p.desired.namespaces.length || entered.size > 0 || j.labKey !== lab.key;
-      // Nothing to change, but something was read, or the lab file is new to the cache.
+      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired);
+      // Nothing to change, but the journal does not record it yet: the lab file is new to the
+      // cache, a namespace was entered or re-created, or not yet recorded as verified.
       if (!p.plan.actions.length && p.journal && stale(p.journal)) settle(p.journal);
       if (p.plan.actions.length) {
         const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
