@@ -108,7 +108,7 @@ program
   )
   // Reading every namespace is the default now: --refresh stays accepted, for scripts.
   .addOption(new Option('--refresh').hideHelp())
-  .option('--json', 'print only JSON: the changes, the commands, the check results and notRead')
+  .option('--json', 'print only JSON: the changes, the commands, the check results, and the lab namespaces read (read) and not read (notRead)')
   .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean }) => {
     const trust = !!o.trustVerified && !o.refresh;
     requireRoot('up');

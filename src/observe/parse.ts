@@ -45,10 +45,11 @@ export function parseLinks(docs: unknown[]): Map<string, LinkState> {
     const addresses: string[] = [];
     for (const a of l.addr_info ?? []) {
       if (a.family !== 'inet' && a.family !== 'inet6') continue;
+      // lo's own addresses, as the kernel prints them, need no parsing (every namespace has them).
+      if (kind === 'loopback' && ((a.local === '127.0.0.1' && a.prefixlen === 8) || (a.local === '::1' && a.prefixlen === 128))) continue;
       if (a.family === 'inet6' && isLinkLocal6(a.local)) continue;
       const c = parseCidr(`${a.local}/${a.prefixlen}`);
       if (!c) continue;
-      if (kind === 'loopback' && (c.text === '127.0.0.1/8' || c.text === '::1/128')) continue;
       addresses.push(c.text);
     }
     out.set(l.ifname, {

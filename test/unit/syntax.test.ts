@@ -304,5 +304,8 @@ describe('addresses and prefixes', () => {
     assert.equal(isLinkLocal6('febf::1'), true);
     assert.equal(isLinkLocal6('fec0::1'), false);
     assert.equal(isLinkLocal6('169.254.1.1'), false);
+    assert.equal(isLinkLocal6('FE80:0:0:0:0:0:0:1'), true);
+    assert.equal(isLinkLocal6('fe8:0::1'), false, 'the first group is 0fe8');
+    assert.equal(isLinkLocal6('fe80::zz'), false, 'not an address');
   });
 });
