@@ -12,7 +12,8 @@
 //   floor (sh)     per namespace `nsenter --net=/run/netns/NS sh -c 'ip -j -d -batch FILE; iptables-save'`,
 //                  two namespaces at a time (xargs -P2): the floor the issue sets
 //   floor (2 exec) per namespace `nsenter ... ip -j -d -batch FILE` and `nsenter ... iptables-save`,
-//                  no shell in the namespace, two at a time: one process fewer per namespace
+//                  from two long-lived shells that each read half of the namespaces: no shell per
+//                  namespace (one fork fewer per namespace), as netlab reads them
 //   node           `node -e 0`: starting node, which every netlab command pays
 // and reports medians, and noop / the lower floor against the target 1.3x.
 // Not a timed test: exits 0 whatever the figures. Needs root; touches only what it made
@@ -66,10 +67,13 @@ function floorScripts(dir: string, names: string[]): { sh: string; exec2: string
   writeFileSync(batch, 'addr show\nroute show table all\nrule show\n');
   const sh = join(dir, 'floor-sh.sh');
   writeFileSync(sh, `#!/bin/bash\nset -e\nxargs -P2 -I{} nsenter --net=/run/netns/{} sh -c 'ip -j -d -batch ${batch}; iptables-save' < ${list} > /dev/null\n`);
-  const args = join(dir, 'ns.args');
-  writeFileSync(args, names.map((n) => `--net=/run/netns/${n} ip -j -d -batch ${batch}\n--net=/run/netns/${n} iptables-save\n`).join(''));
+  // Two shells, each reading half of the namespaces one after the other: no shell per namespace.
   const exec2 = join(dir, 'floor-2exec.sh');
-  writeFileSync(exec2, `#!/bin/bash\nset -e\nxargs -P2 -L1 nsenter < ${args} > /dev/null\n`);
+  const half = (part: string[]) => part.map((n) => `nsenter --net=/run/netns/${n} ip -j -d -batch ${batch}\nnsenter --net=/run/netns/${n} iptables-save\n`).join('');
+  const h = Math.ceil(names.length / 2);
+  writeFileSync(join(dir, 'half0.sh'), half(names.slice(0, h)));
+  writeFileSync(join(dir, 'half1.sh'), half(names.slice(h)));
+  writeFileSync(exec2, `#!/bin/bash\nsh -s < ${join(dir, 'half0.sh')} > /dev/null &\nsh -s < ${join(dir, 'half1.sh')} > /dev/null &\nwait\n`);
   return { sh, exec2 };
 }
 
