@@ -11,6 +11,7 @@ import { addUnique, readJournal, type Journal } from './state/journal.js';
 import { HOST, markOf } from './model/types.js';
 import { labFeatures } from './model/features.js';
 import { bridgeGuards } from './model/hoststate.js';
+import { summarize } from './plan/actions.js';
 import { missingFeatureText, probeFeatures } from './capabilities.js';
 import { CliError, EXIT } from './cli/exit.js';
 
@@ -91,8 +92,13 @@ export function conflictText(plan: Plan): string {
   return plan.conflicts.map((c) => `${c.object}: ${c.message}\n  hint: ${c.hint}`).join('\n');
 }
 
-/** What a plain `up` did not read again, for its summary line. */
-export function trustNote(p: Planned): string {
+/**
+ * The plan's one-line summary. With --trust-verified, namespaces taken as verified were not
+ * read: "the kernel matches the lab file" would claim what nothing checked, so it says so.
+ */
+export function planText(p: Planned): string {
   const n = p.observed.trusted?.length ?? 0;
-  return n ? ` (${n} namespace${n === 1 ? '' : 's'} verified before were not read again; --refresh reads them)` : '';
+  if (!n) return summarize(p.plan.actions);
+  const what = p.plan.actions.length ? summarize(p.plan.actions) : 'no changes in what was read';
+  return `${what} (${n} namespace${n === 1 ? '' : 's'} verified before not read: --trust-verified)`;
 }

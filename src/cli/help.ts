@@ -17,19 +17,22 @@ prints changes, conflicts and commands; --detailed-exitcode exits 0 when there i
   up: `Applies the plan, then runs the lab's checks: one ip -batch for the host namespace, one ip
 -batch per namespace, one sysctl and one iptables-restore per namespace and family, in phases,
 parallel up to the CPU count. In a lab namespace they run under nsenter --net=/run/netns/NS,
-which joins only its network namespace (ip -n NS and ip netns exec NS also copy the whole mount
-namespace, which costs more the more namespaces there are); the lab's processes and checks run
-under ip netns exec. A second up changes nothing; after an edit only the difference is applied,
-in place. up reads the host's root namespace every time, but not the inside of a lab namespace
-it verified before that is unchanged in the file and has not been entered since (see What a
-plain up reads); --refresh reads every namespace, and repairs what was changed by hand inside
-them. Refuses, before changing anything, when an object it would create exists and is not the
-lab's (exit 3), and when the lab needs a kernel feature the machine lacks (VLAN, VRF, dummy,
-bond, netem, tbf, TPROXY, nft tracing: each tried for real in a throwaway namespace; exit 6,
-naming the lab object, the module and the fix; --dry-run only warns). --dry-run prints the
-commands without running them; --refresh reads every lab namespace again; --no-checks skips the
-checks; --json prints only JSON (changes, commands, check results, and notRead: the namespaces
-taken as verified).`,
+which joins only its network namespace; the lab's processes and checks run under ip netns exec.
+up reads the host's root namespace and every lab namespace every time, and puts back what was
+changed by hand: a plain up is a reset. On a lab that was up it lists each change it makes (up
+to 40; --json lists them all), and it says "nothing to do" only when everything it read matches
+the file. Before changing or deleting anything it proves the object is the lab's (mark and
+identity); anything else in the way is refused, naming it and the fix (exit 3). Refuses, before
+changing anything, a lab that needs a kernel feature the machine lacks (VLAN, VRF, dummy, bond,
+netem, tbf, TPROXY, nft tracing: each tried for real in a throwaway namespace; exit 6, naming the
+lab object, the module and the fix; --dry-run only warns). On a Docker-like host (FORWARD policy
+DROP or a DOCKER-USER chain, bridge-nf-call-iptables=1) it accepts the traffic within each lab
+host bridge with one tagged rule, and prints a note. --dry-run prints the commands without
+running them; --trust-verified does not read again the lab namespaces up verified before and
+nothing entered since (faster on large labs; a change made by hand inside them is neither seen
+nor repaired, and up says how many it did not read); --no-checks skips the checks; --json prints
+only JSON (changes, commands, notes, check results, read: the lab namespaces read, notRead:
+those taken as verified). --refresh, the old way to ask for a full read, is still accepted.`,
   check: `Runs the checks of a lab that is up (see Checks). Prints a reachability matrix per reach check,
 a table of the others, and for each check that did not meet its expectation what it ran, what it
 expected and what it saw (the probe's own output). --json: one document with every check: label,

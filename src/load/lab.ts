@@ -15,6 +15,7 @@ import {
   type Lab,
   type LinkSpec,
   type NodeSpec,
+  ROUTE_TYPES,
   type RouteSpec,
   type RuleSpec,
   type SrcPath,
@@ -579,15 +580,16 @@ class Normalizer {
     if (!to) return this.err(at('to'), `invalid destination '${raw.to}'`, 'write default, an address, or a prefix such as 10.0.0.0/8'), undefined;
     if (family && to.family !== family) return this.err(path, `destination ${to.text} and gateway ${via} are of different address families`), undefined;
     if (hasHostBits(to)) return this.err(at('to'), `destination ${to.text} has host bits set`, `did you mean ${networkOf(to)}/${to.len}?`), undefined;
-    const table = tableId(raw.table);
+    const type = (raw.type ?? 'unicast') as RouteSpec['type'];
+    if (!(ROUTE_TYPES as readonly string[]).includes(type)) return this.err(at('type'), `unknown route type '${type}'`, `use one of ${ROUTE_TYPES.join(', ')}`), undefined;
+    // Without a table, ip route files a local route in the local table (255), the others in main.
+    const table = raw.table === undefined && type === 'local' ? 255 : tableId(raw.table);
     if (table === undefined) {
       const t = tableProblem(raw.table!);
       return this.err(at('table'), t.message, t.hint), undefined;
     }
     if (raw.metric !== undefined && (!Number.isInteger(raw.metric) || raw.metric < 0 || raw.metric > 0xffffffff))
       return this.err(at('metric'), `metric ${raw.metric} is out of range`, 'use 0-4294967295'), undefined;
-    const type = (raw.type ?? 'unicast') as RouteSpec['type'];
-    if (!['unicast', 'local', 'blackhole', 'unreachable', 'prohibit'].includes(type)) return this.err(at('type'), `unknown route type '${type}'`), undefined;
     if (type === 'unicast' && !via && !raw.dev) return this.err(path, `route to ${to.text} needs 'via' or 'dev'`), undefined;
     if (raw.dev !== undefined && !this.ifaces.get(ns)?.has(raw.dev)) {
       const known = [...(this.ifaces.get(ns)?.keys() ?? [])];

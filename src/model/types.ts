@@ -29,8 +29,11 @@ export type IptTable = (typeof IPT_TABLES)[number];
 /** Where a value came from in the lab file, as a path into the YAML document. */
 export type SrcPath = (string | number)[];
 
+/** The route types netlab manages. */
+export const ROUTE_TYPES = ['unicast', 'local', 'blackhole', 'unreachable', 'prohibit', 'throw'] as const;
+
 export interface RouteSpec {
-  type: 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit';
+  type: (typeof ROUTE_TYPES)[number];
   /** Canonical prefix ("default" is 0.0.0.0/0 or ::/0). */
   to: string;
   family: Family;

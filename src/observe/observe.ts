@@ -173,29 +173,41 @@ export interface ObserveOptions {
 
 /** Observes every namespace the desired state or the journal names, and the host. */
 export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined, opts: ObserveOptions = {}): Promise<ObservedState> {
-  // The host first (with the list of namespaces, side by side): what it shows decides which lab
-  // namespaces can be trusted.
-  const netns = listNetns(opts.files ?? hostFiles);
-  const hostRead = await observeNamespaces(runner, [[HOST, readOptions(HOST, desired, journal)]]);
-  const host = hostRead.get(HOST)!;
-  const entered = enteredNamespaces(desired.lab);
-  const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();
-  // A host-side veth end that went away took its peer in the namespace with it: read that one.
-  for (const n of [...trusted.keys()]) if (!hostEndsPresent(desired.ns.get(n)!, host)) trusted.delete(n);
+  const files = opts.files ?? hostFiles;
+  const netns = listNetns(files);
   const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
-  const targets = [...names].filter((n) => netns.has(n) && !trusted.has(n));
-  const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
-  ns.set(HOST, host);
-  for (const [n, o] of trusted) ns.set(n, o);
-  const hostIptables: HostRule[] = [];
+  const present = [...names].filter((n) => netns.has(n));
+  const entered = enteredNamespaces(desired.lab);
+  const read = (targets: string[]) => observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
+  // The host's iptables, meanwhile: where the lab has rules there, and with host bridges both
+  // families, to see a Docker-like firewall; a family the lab has no rules in may be missing (no
+  // ip6tables, IPv6 off): then it has no firewall to see.
   const bridges = hasHostBridges(desired);
-  const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
+  const ruleFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
+  const families = bridges ? (['ipv4', 'ipv6'] as Family[]) : [...ruleFamilies];
+  const savesRead = Promise.all(families.map((f) => readHostIptables(runner, f).catch((e: unknown) => (ruleFamilies.has(f) ? Promise.reject(e) : undefined))));
+  savesRead.catch(() => undefined); // awaited below; a failed namespace read must not leave it unhandled
+  let ns: Map<string, ObservedNs>;
+  const trusted = new Map<string, ObservedNs>();
+  if (!opts.trust) {
+    // Everything in one batch of reads: the host's alongside the namespaces'.
+    ns = await read([HOST, ...present]);
+  } else {
+    // The host first: what it shows decides which lab namespaces can be trusted.
+    const host = (await read([HOST])).get(HOST)!;
+    for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()))) {
+      // A host-side veth end that went away took its peer in the namespace with it: read that one.
+      if (hostEndsPresent(desired.ns.get(n)!, host)) trusted.set(n, o);
+    }
+    ns = await read(present.filter((n) => !trusted.has(n)));
+    ns.set(HOST, host);
+    for (const [n, o] of trusted) ns.set(n, o);
+  }
+  const host = ns.get(HOST)!;
+  const saves = await savesRead;
+  const hostIptables: HostRule[] = [];
   const hostTables: ObservedState['hostTables'] = {};
   const hostFirewall: ObservedState['hostFirewall'] = {};
-  // Host bridges: both families are read to see a Docker-like firewall; a family the lab has no
-  // rules in may be missing (no ip6tables, IPv6 off): then it has no firewall to see.
-  const families = bridges ? (['ipv4', 'ipv6'] as Family[]) : [...hostFamilies];
-  const saves = await Promise.all(families.map((f) => readHostIptables(runner, f).catch((e: unknown) => (hostFamilies.has(f) ? Promise.reject(e) : undefined))));
   families.forEach((family, i) => {
     const saved = saves[i];
     if (!saved) return;
@@ -213,17 +225,17 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const writes = [...[...desired.hostSysctls.keys()].filter((k) => recorded[k] === undefined), ...Object.keys(recorded).filter((k) => !desired.hostSysctls.has(k))];
   const sides = [...new Set(writes.flatMap((k) => sideKeys(k, host.links.keys())))];
   const hostSysctlSides = sides.length ? parseSysctlGrep((await runner.run(['grep', '-H', '-s', '', ...sides.map((k) => `/proc/sys/${k}`)])).stdout) : undefined;
-  const processes = new Map<string, { pid: number; alive: boolean }>();
+  const processes: ObservedState['processes'] = new Map();
   const recs = Object.entries(journal?.processes ?? {});
-  const starts = startTimes(recs.map(([, r]) => r.pid), opts.files);
+  const starts = startTimes(recs.map(([, r]) => r.pid), files);
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
   // Processes of a lost journal, in namespaces that outlived it: the lab's, to adopt.
   const unrecorded = desired.processes.filter((p) => !journal?.processes?.[processKey(p)] && netns.has(p.node));
-  if (unrecorded.length) for (const [key, f] of findStarted(opts.files ?? hostFiles, desired.lab, unrecorded)) processes.set(key, { ...f, alive: true });
+  if (unrecorded.length) for (const [key, f] of findStarted(files, desired.lab, unrecorded)) processes.set(key, { ...f, alive: true });
   return {
     netns,
     ns,
-    hostSysctls: ns.get(HOST)!.sysctls,
+    hostSysctls: host.sysctls,
     hostIptables,
     hostTables,
     ...(hostChains ? { hostChains } : {}),

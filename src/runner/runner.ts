@@ -95,34 +95,33 @@ export class ExecaRunner implements CommandRunner {
   /**
    * Many commands through a few `sh` processes (one per slot) instead of one node spawn each:
    * measured here, forking node costs more than the `ip -n NS` it runs, and a lab of N namespaces
-   * reads and writes N of them. Each command's output, error and status go to files in a private
-   * directory in /dev/shm, read back afterwards.
+   * reads and writes N of them. A slot's commands run one after the other, each followed by a
+   * marker line on standard output (with its exit status) and on standard error: the shell's two
+   * streams are cut at the markers, with no file per command to create, read and remove.
    */
   async runAll(cmds: Command[], limit: number): Promise<RunResult[]> {
     if (cmds.length <= 2) return Promise.all(cmds.map((c) => this.run(c.argv, c.input !== undefined ? { input: c.input } : {})));
-    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netlab-'));
-    try {
-      const slots = Math.max(1, Math.min(limit, cmds.length));
-      const per = Math.ceil(cmds.length / slots);
-      const delim = `NETLAB_EOF_${randomHex(6)}`;
-      const line = (c: Command, i: number) => {
-        const io = `>${dir}/${i}.out 2>${dir}/${i}.err`;
-        const cmd = c.input === undefined ? `${shellQuote(c.argv)} ${io} </dev/null` : `${shellQuote(c.argv)} ${io} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;
-        return `${cmd}\necho $? >${dir}/${i}.rc`;
-      };
-      const scripts: string[] = [];
-      for (let k = 0; k < slots; k++) scripts.push(cmds.slice(k * per, (k + 1) * per).map((c, j) => line(c, k * per + j)).join('\n'));
-      const shells = await Promise.all(scripts.filter(Boolean).map((sc) => spawnRun(['sh', '-s'], `${sc}\n`)));
-      const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
-      return cmds.map((_, i) => {
-        const rc = read(`${dir}/${i}.rc`);
-        // No status file: the shell itself failed before reaching the command.
-        if (rc === undefined) return { stdout: '', stderr: shells.map((r) => r.stderr).join('') || 'not run', exitCode: 126 };
-        return { stdout: read(`${dir}/${i}.out`) ?? '', stderr: read(`${dir}/${i}.err`) ?? '', exitCode: Number(rc.trim()) };
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const slots = Math.max(1, Math.min(limit, cmds.length));
+    const per = Math.ceil(cmds.length / slots);
+    const delim = `NETLAB_${randomHex(6)}`;
+    const line = (c: Command, i: number) => {
+      const cmd = c.input === undefined ? `${shellQuote(c.argv)} </dev/null` : `${shellQuote(c.argv)} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;
+      return `${cmd}\nprintf '\\036${delim} ${i} %d\\n' $?; printf '\\036${delim} ${i}\\n' >&2`;
+    };
+    const out: (RunResult | undefined)[] = new Array(cmds.length);
+    await Promise.all(
+      Array.from({ length: slots }, async (_, k) => {
+        const mine = cmds.slice(k * per, (k + 1) * per);
+        if (!mine.length) return;
+        const r = await spawnRun(['sh', '-s'], `${mine.map((c, j) => line(c, k * per + j)).join('\n')}\n`);
+        const stdout = cut(r.stdout, new RegExp(`\x1e${delim} (\\d+) (\\d+)\n`, 'g'));
+        const stderr = cut(r.stderr, new RegExp(`\x1e${delim} (\\d+)\n`, 'g'));
+        for (const [i, part] of stdout) out[i] = { stdout: part.text, stderr: stderr.get(i)?.text ?? '', exitCode: Number(part.rc) };
+        // No marker: the shell itself failed before reaching the command.
+        for (let i = k * per; i < k * per + mine.length; i++) out[i] ??= { stdout: '', stderr: r.stderr.replace(new RegExp(`\x1e${delim} \\d+\n`, 'g'), '') || 'not run', exitCode: 126 };
+      }),
+    );
+    return out as RunResult[];
   }
 
   signal(pids: number[], signal: 'TERM' | 'KILL' | 'CONT'): void {
@@ -184,6 +183,17 @@ function spawnRun(argv: string[], input?: string): Promise<RunResult> {
       child.stdin!.end(input);
     }
   });
+}
+
+/** Cuts a stream at its markers: command index -> the text before its marker (and its status). */
+function cut(text: string, marker: RegExp): Map<number, { text: string; rc?: string }> {
+  const out = new Map<number, { text: string; rc?: string }>();
+  let at = 0;
+  for (const m of text.matchAll(marker)) {
+    out.set(Number(m[1]), { text: text.slice(at, m.index), ...(m[2] !== undefined ? { rc: m[2] } : {}) });
+    at = m.index! + m[0].length;
+  }
+  return out;
 }
 
 /** Shell-quotes argv for display, so printed commands can be pasted into a shell. */

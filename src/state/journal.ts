@@ -46,7 +46,7 @@ export interface Journal {
   impaired?: string[];
   /**
    * Per namespace: what `up` last verified there (the fingerprint of the file's part for it) and
-   * the namespace's identity (inode); a plain `up` trusts a namespace whose both still agree.
+   * the namespace's identity (inode); `up --trust-verified` trusts a namespace whose both still agree.
    */
   verified?: Record<string, { fp: string; ino: number }>;
   /** Key of the lab file's entry in the lab cache (src/load/cache.ts), kept while the lab is up. */

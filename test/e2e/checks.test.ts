@@ -42,19 +42,20 @@ describe('checks and processes on the real kernel', () => {
       const plain = netlab(['check', file], env);
       assert.equal(plain.code, 4);
       assert.match(plain.stdout, /ping docker-host -> c1: expected to be blocked, but it got through/);
-      // A plain up trusts c1 (verified by the last up, and no netlab exec/shell entered it since):
-      // it changes nothing, says so, and the check still fails.
-      const trusting = netlab(['up', file], env);
+      // up --trust-verified trusts c1 (verified by the last up, and no netlab exec/shell entered
+      // it since): it changes nothing, says so, and the check still fails.
+      const trusting = netlab(['up', file, '--trust-verified'], env);
       assert.equal(trusting.code, 4, trusting.stdout + trusting.stderr);
-      assert.match(trusting.stdout, /not read again; --refresh reads them/);
-      // up --refresh reads every namespace, repairs the drift, and the checks are met again.
-      const up = netlab(['up', file, '--refresh'], env);
+      assert.match(trusting.stdout, /not read: --trust-verified/);
+      assert.doesNotMatch(trusting.stdout, /nothing to do/);
+      // A plain up reads every namespace, repairs the drift, and the checks are met again.
+      const up = netlab(['up', file], env);
       assert.equal(up.code, 0, up.stdout + up.stderr);
       assert.match(up.stdout, /iptables|firewall/);
-      // The same change made through netlab exec: the namespace is marked as entered, so a
-      // plain up reads it and repairs it.
+      // The same change made through netlab exec: the namespace is marked as entered, so even
+      // up --trust-verified reads it and repairs it.
       assert.equal(netlab(['exec', 'iptables-drop', 'c1', '--', 'iptables', '-D', 'INPUT', '1'], env).code, 0);
-      const reread = netlab(['up', file], env);
+      const reread = netlab(['up', file, '--trust-verified'], env);
       assert.equal(reread.code, 0, reread.stdout + reread.stderr);
       assert.match(reread.stdout, /firewall/);
     } finally {

@@ -66,3 +66,32 @@ test('what a finished command left behind in its group is ended too', async () =
   await new Promise((res) => setTimeout(res, 100));
   assert.deepEqual(running(`sleep\0${secs}\0`), []);
 });
+
+test('runAll: output without a final newline, a missing program, and a line that looks like the output markers', async () => {
+  const r = await new ExecaRunner().runAll(
+    [
+      { argv: ['printf', 'no newline'] },
+      { argv: ['cat'], input: 'line 1\nline 2' },
+      { argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] },
+      { argv: ['netlab-no-such-program'] },
+      { argv: ['cat'] },
+      { argv: ['printf', '\\036NETLAB_x 1 0\\n'] },
+      { argv: ['true'] },
+    ],
+    2,
+  );
+  assert.deepEqual(
+    r.map((x) => [x.stdout, x.exitCode]),
+    [
+      ['no newline', 0],
+      ['line 1\nline 2\n', 0],
+      ['out\n', 3],
+      ['', 127],
+      ['', 0],
+      ['\x1eNETLAB_x 1 0\n', 0],
+      ['', 0],
+    ],
+  );
+  assert.deepEqual([r[0]!.stderr, r[2]!.stderr], ['', 'err\n']);
+  assert.match(r[3]!.stderr, /not found/);
+});
