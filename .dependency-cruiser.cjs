@@ -6,7 +6,7 @@ const floors = [
   ['src/model/'],
   ['src/load/', 'src/plan/'],
   ['src/render/', 'src/generate.ts'],
-  ['src/runner/'],
+  ['src/runner/', 'src/privileges.ts'],
   ['src/state/', 'src/observe/'],
   ['src/apply/', 'src/verify/', 'src/trace/', 'src/ops/', 'src/capabilities.ts', 'src/doctor/'],
   ['src/engine.ts', 'src/engine/'],
@@ -17,6 +17,14 @@ const re = (rooms) => `^(${rooms.map((r) => r.replace(/[.]/g, '\\.')).join('|')}
 const forbidden = [
   { name: 'no-circular', severity: 'error', comment: 'a circle of imports: one of them belongs on a lower floor', from: {}, to: { circular: true } },
 ];
+// Every file under src/ is on a floor: one on none imports, is imported, or stands alone.
+const everyRoom = re(floors.flat());
+const onNoFloor = 'a file on no floor: put it in a room of .dependency-cruiser.cjs (docs/architecture.md says which)';
+forbidden.push(
+  { name: 'on-no-floor', severity: 'error', comment: onNoFloor, from: { path: '^src/', pathNot: everyRoom }, to: {} },
+  { name: 'on-no-floor-imported', severity: 'error', comment: onNoFloor, from: {}, to: { path: '^src/', pathNot: everyRoom } },
+  { name: 'on-no-floor-alone', severity: 'error', comment: onNoFloor, from: { orphan: true, path: '^src/', pathNot: everyRoom }, to: {} },
+);
 floors.forEach((rooms, i) => {
   const above = floors.slice(i + 1).flat();
   if (above.length) forbidden.push({ name: `floor-${i}-imports-up`, severity: 'error', comment: `${rooms.join(', ')} may not import from a higher floor`, from: { path: re(rooms) }, to: { path: re(above) } });

@@ -3,7 +3,7 @@
 // feature is tried in one throwaway namespace that is always deleted, never guessed from files.
 import { randomHex } from './hash.js';
 import { existsSync } from 'node:fs';
-import { CliError, EXIT } from './cli/exit.js';
+import { CliError, EXIT } from './core/errors.js';
 import { parallel, type CommandRunner, type RunResult } from './runner/runner.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { labFeatures } from './model/features.js';
 import { bridgeGuards } from './model/hoststate.js';
 import { summarize } from './plan/actions.js';
 import { missingFeatureText, probeFeatures } from './capabilities.js';
-import { CliError, EXIT } from './cli/exit.js';
+import { CliError, EXIT } from './core/errors.js';
 
 export class ConflictError extends CliError {
   constructor(message: string) {

@@ -2,7 +2,7 @@
 import { dirname, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { SCHEMA_PATH } from './paths.js';
-import { CliError } from './cli/exit.js';
+import { CliError } from './core/errors.js';
 
 export type Topology = 'single' | 'linear' | 'ring' | 'tree';
 

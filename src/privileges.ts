@@ -1,6 +1,7 @@
 // privileges: root, and the capabilities namespaces need (CAP_NET_ADMIN, CAP_SYS_ADMIN), read
 // from /proc/self/status. One verdict for `netlab doctor` and for every command that needs them.
 import { readFileSync } from 'node:fs';
+import { CliError, EXIT } from './core/errors.js';
 
 export interface Privileges {
   ok: boolean;
@@ -41,4 +42,20 @@ export function probePrivileges(status?: string, uid?: number): Privileges {
       ? `${who}, without ${missing} (CapEff ${capEff}): namespaces and links need both; run as root${id === 0 ? ' outside this restricted container, or give the container those capabilities' : ' (sudo netlab ...)'}`
       : `${who}, capabilities unknown (no /proc/self/status): run as root`;
   return { ok, root: id === 0, uid: id, capNetAdmin, capSysAdmin, capEff, detail };
+}
+
+/**
+ * Every command that touches namespaces needs CAP_NET_ADMIN and CAP_SYS_ADMIN (what netlab doctor
+ * checks, with the same verdict): refused before anything is changed.
+ */
+export function requireRoot(what: string): void {
+  const p = probePrivileges();
+  if (p.ok) return;
+  if (!p.root)
+    throw new CliError(`netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
+  throw new CliError(
+    `netlab ${what} needs CAP_NET_ADMIN and CAP_SYS_ADMIN, and this root process lacks ${[!p.capNetAdmin && 'CAP_NET_ADMIN', !p.capSysAdmin && 'CAP_SYS_ADMIN'].filter(Boolean).join(' and ')} (CapEff ${p.capEff || 'unknown'}); nothing was changed`,
+    EXIT.unsupported,
+    'run it outside this restricted container or capability-dropping wrapper, or give the container those capabilities (docker run --cap-add NET_ADMIN --cap-add SYS_ADMIN); netlab doctor shows the privileges',
+  );
 }

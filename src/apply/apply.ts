@@ -2,7 +2,7 @@
 // before it is made, and maps a failure back to the lab object it served.
 import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type HostRule, type IptTable } from '../model/types.js';
 import { sysctlSides } from '../model/hoststate.js';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { addUnique, writeJournal, type Journal } from '../state/journal.js';

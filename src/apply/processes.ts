@@ -3,7 +3,7 @@
 // every process in a lab namespace is the lab's, whatever its group; a recorded one is the lab's
 // only while its pid and start time agree.
 import { readFileSync } from 'node:fs';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 import { join } from 'node:path';
 import { hostFiles, liveStat, type HostFiles, type ProcStat } from '../observe/files.js';
 import type { ProcessSpec } from '../model/types.js';

@@ -1,5 +1,5 @@
 // down: removes what the journal says the lab made, and nothing else.
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 import { HOST, markOf, type Family } from '../model/types.js';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { readHostIptables, taggedRules } from '../observe/observe.js';

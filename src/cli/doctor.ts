@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 // The probes are loaded when doctor runs, not when netlab starts (every command registers doctor).
 import type { Feature, NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
-import { EXIT, Exit } from './exit.js';
+import { EXIT, Exit } from '../core/errors.js';
 import type { Family, HostFirewall } from '../model/types.js';
 
 export interface FeatureReport {

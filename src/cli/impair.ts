@@ -3,7 +3,8 @@
 // file says, like any other drift.
 import { Option, type Command } from 'commander';
 import type { CommandRunner } from '../runner/runner.js';
-import { CliError, EXIT, requireRoot } from './exit.js';
+import { CliError, EXIT } from '../core/errors.js';
+import { requireRoot } from '../privileges.js';
 import { HOST_NODE, resolveTarget } from '../ops/target.js';
 import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair.js';
 import type { Impairment } from '../model/types.js';

@@ -1,6 +1,6 @@
 // cli/ops: commands for operating a running lab (exec, shell, capture) and drawing it (graph).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { EXIT, Exit } from './exit.js';
+import { EXIT, Exit } from '../core/errors.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../ops/graph.js';
 import { HOST_NODE } from '../ops/target.js';
 

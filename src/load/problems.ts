@@ -1,7 +1,7 @@
 // Problems in lab files and how they are printed. No YAML here: the commands that never parse a
 // file (down, status, gc, ...) import this without loading the YAML library.
 import type { SrcPath } from '../model/types.js';
-import { CliError, EXIT, printable } from '../cli/exit.js';
+import { CliError, EXIT, printable } from '../core/errors.js';
 
 /** A problem found in a lab file, located in the source. */
 export interface Problem {

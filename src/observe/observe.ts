@@ -1,6 +1,6 @@
 // observe: reads what the kernel has now, for the namespaces and objects a lab concerns.
 import { availableParallelism } from 'node:os';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';

@@ -3,7 +3,8 @@
 // drops root to its own user on Debian and AppArmor confines where it may write, so letting it
 // open the file would refuse paths such as /root/x.pcap.
 import { closeSync, openSync } from 'node:fs';
-import { CliError, EXIT, requireRoot } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
+import { requireRoot } from '../privileges.js';
 import { didYouMean } from '../load/problems.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { HOST_NODE, findProgram, fsReason, inTarget, missingIp, resolveTarget, type Target } from './target.js';

@@ -3,7 +3,8 @@
 // status becomes netlab's (128+N when a signal N ended it; 127/126 when it cannot be run).
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { CliError, requireRoot } from '../cli/exit.js';
+import { CliError } from '../core/errors.js';
+import { requireRoot } from '../privileges.js';
 import { ExecaRunner } from '../runner/runner.js';
 import { markEntered } from '../state/trust.js';
 import { findProgram, inTarget, missingIp, resolveTarget, type Target } from './target.js';

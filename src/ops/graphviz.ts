@@ -2,7 +2,7 @@
 // through Graphviz's dot.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 import { loadLabFile } from '../load/lab.js';
 import { findProgram, fsReason } from './target.js';
 import { GRAPH_FORMATS, formatFromFileName, graph, type GraphFormat } from './graph.js';

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { ExecaRunner } from '../runner/runner.js';
 import { findProgram, resolveTarget, type Target } from './target.js';
 import { runEntered, targetEnv } from './exec.js';
-import { requireRoot } from '../cli/exit.js';
+import { requireRoot } from '../privileges.js';
 
 /** Single-quotes a word for sh. */
 export const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

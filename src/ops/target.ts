@@ -8,7 +8,7 @@ import { loadLabCached } from '../load/cache.js';
 import { didYouMean } from '../load/problems.js';
 import { isLabName, listJournals, readJournal, type Journal } from '../state/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 
 /** The pseudo-node naming the host's root namespace (node names cannot start with '@'). */
 export const HOST_NODE = '@host';

@@ -3,7 +3,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostRule } from '../model/types.js';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 
 export interface TableRecord {
   /** Hash of the payload last restored. */

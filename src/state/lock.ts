@@ -1,6 +1,6 @@
 // One `up`/`down` per lab at a time: an exclusive lock file holding the owner's pid.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT } from '../core/errors.js';
 import { join } from 'node:path';
 import { stateDir } from './journal.js';
 

@@ -1,7 +1,7 @@
 // netlab trace: turns on netfilter tracing for matching packets in every namespace of a lab,
 // sends one probe, and reports the chains the kernel really walked, namespace by namespace.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { CliError } from '../cli/exit.js';
+import { CliError } from '../core/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST, type Lab } from '../model/types.js';

@@ -18,7 +18,7 @@ import {
   type Feature,
 } from '../../src/capabilities.js';
 import { doctor, formatDoctor } from '../../src/cli/doctor.js';
-import { EXIT } from '../../src/cli/exit.js';
+import { EXIT } from '../../src/core/errors.js';
 import { ScriptedRunner, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
 
 const NS = 'netlab-probe-1-abc';

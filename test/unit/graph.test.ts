@@ -13,7 +13,7 @@ import { tcpdumpArgv, checkInterface } from '../../src/ops/capture.js';
 import { pickShell, promptTag, shellLaunch, sq } from '../../src/ops/shell.js';
 import { statusOf } from '../../src/ops/exec.js';
 import { HOST_NODE, findProgram, inTarget } from '../../src/ops/target.js';
-import { CliError, EXIT } from '../../src/cli/exit.js';
+import { CliError, EXIT } from '../../src/core/errors.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const GOLDEN = join(ROOT, 'test/fixtures/graph');

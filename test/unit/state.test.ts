@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { JournalError, newJournal, readJournal, scanJournals, stateDirError, writeJournal } from '../../src/state/journal.js';
 import { LockError, acquireLock } from '../../src/state/lock.js';
 import { formatProblems, PRINTED_PROBLEMS, LabError } from '../../src/load/problems.js';
-import { printable } from '../../src/cli/exit.js';
+import { printable } from '../../src/core/errors.js';
 
 function withState(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-'));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadLab, loadLabFile } from '../../src/load/lab.js';
 import { LabError, formatProblem, type Problem } from '../../src/load/problems.js';
 import type { Lab } from '../../src/model/types.js';
-import { printable } from '../../src/cli/exit.js';
+import { printable } from '../../src/core/errors.js';
 
 const INVALID_DIR = fileURLToPath(new URL('../../../test/fixtures/invalid/', import.meta.url));
 const LABS_DIR = fileURLToPath(new URL('../../../labs/', import.meta.url));
