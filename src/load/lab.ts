@@ -29,8 +29,8 @@ import { readLabBytes } from './read.js';
 import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } from './checks.js';
 import { validateSchema } from './schema.js';
 import { checkImpairment, type RawImpair } from '../model/impair.js';
+import { BUILTIN_CHAINS } from '../model/iptables.js';
 import {
-  BUILTIN_CHAINS,
   IPT_TARGETS,
   canonicalMark,
   checkIptablesRule,

@@ -177,14 +177,6 @@ export const IPT_TARGETS = new Set(
   ).split(' '),
 );
 
-export const BUILTIN_CHAINS: Record<string, string[]> = {
-  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
-  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
-  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
-  raw: ['PREROUTING', 'OUTPUT'],
-  security: ['INPUT', 'FORWARD', 'OUTPUT'],
-};
-
 const COMMAND_OPTS = new Set([
   '-A', '--append', '-I', '--insert', '-D', '--delete', '-R', '--replace', '-N', '--new-chain', '--new',
   '-X', '--delete-chain', '-F', '--flush', '-P', '--policy', '-E', '--rename-chain', '-Z', '--zero',

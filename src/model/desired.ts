@@ -1,6 +1,6 @@
 // Compiles a Lab into the kernel state it asks for, in the same types the observer returns.
 import { qdiscOf } from './impair.js';
-import { emptyTablePayload, hashText, hostComment, tablePayload } from '../render/iptables.js';
+import { emptyTablePayload, hashText, hostComment, tablePayload } from './iptables.js';
 import {
   HOST,
   markOf,

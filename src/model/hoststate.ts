@@ -1,5 +1,5 @@
 // Host state the kernel (or another tool) ties to what a lab changes: pure rules about it.
-import { hostComment } from '../render/iptables.js';
+import { hostComment } from './iptables.js';
 import { HOST, type DesiredState, type Family, type HostFirewall, type HostRule } from './types.js';
 
 /**

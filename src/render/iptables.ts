@@ -1,27 +1,5 @@
 // iptables-restore payloads (pure).
-import { sha256 } from '../hash.js';
-import type { ChainSpec, Family, HostRule, IptTable } from '../model/types.js';
-import { BUILTIN_CHAINS } from '../load/syntax.js';
-
-export function hashText(text: string): string {
-  return sha256([text], 16);
-}
-
-/** A whole-table payload for a lab-owned namespace: replaces the table atomically. */
-export function tablePayload(table: IptTable, chains: ChainSpec[]): string {
-  const lines = [`*${table}`];
-  const declared = new Map(chains.map((c) => [c.name, c]));
-  for (const b of BUILTIN_CHAINS[table]!) lines.push(`:${b} ${declared.get(b)?.policy ?? 'ACCEPT'} [0:0]`);
-  for (const c of chains) if (!c.builtin) lines.push(`:${c.name} - [0:0]`);
-  for (const c of chains) for (const r of c.rules) lines.push(`-A ${c.name} ${r.text}`);
-  lines.push('COMMIT', '');
-  return lines.join('\n');
-}
-
-/** The empty table, restored when a lab stops declaring a table it declared before. */
-export function emptyTablePayload(table: IptTable): string {
-  return tablePayload(table, []);
-}
+import type { Family, HostRule } from '../model/types.js';
 
 export function restoreTool(family: Family): string {
   return family === 'ipv4' ? 'iptables-restore' : 'ip6tables-restore';
@@ -29,10 +7,6 @@ export function restoreTool(family: Family): string {
 
 export function saveTool(family: Family): string {
   return family === 'ipv4' ? 'iptables-save' : 'ip6tables-save';
-}
-
-export function hostComment(lab: string): string {
-  return `netlab:${lab}`;
 }
 
 /** Payload for `iptables-restore --noflush` adding (at a position, or appending) or deleting tagged rules in the host. */
