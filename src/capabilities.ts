@@ -4,27 +4,11 @@
 import { randomHex } from './hash.js';
 import { existsSync } from 'node:fs';
 import { CliError, EXIT } from './core/errors.js';
+import type { Feature } from './model/features.js';
 import { parallel, type CommandRunner, type RunResult } from './runner/runner.js';
 
 // ---------------------------------------------------------------------------------------------
 // Kernel features
-
-export type Feature =
-  | 'veth'
-  | 'bridge'
-  | 'vxlan'
-  | 'macvlan'
-  | 'netem'
-  | 'tbf'
-  | 'htb'
-  | 'vlan'
-  | 'vrf'
-  | 'dummy'
-  | 'bond'
-  | 'wireguard'
-  | 'tproxy'
-  | 'nft-trace'
-  | 'conntrack';
 
 export interface FeatureInfo {
   feature: Feature;

@@ -2,7 +2,8 @@
 import { release } from 'node:os';
 import type { Command } from 'commander';
 // The probes are loaded when doctor runs, not when netlab starts (every command registers doctor).
-import type { Feature, NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
+import type { NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
+import type { Feature } from '../model/features.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from '../core/errors.js';
 import type { Family, HostFirewall } from '../model/types.js';

@@ -1,8 +1,25 @@
 // Which optional kernel features a lab needs, and the lab object that needs each (pure).
 // veth and bridge are needed by every lab and are not listed: `netlab doctor` checks them.
-import type { Feature } from '../capabilities.js';
 import { qdiscOf } from './impair.js';
 import type { Lab } from './types.js';
+
+/** The kernel features netlab knows (src/capabilities.ts says how each is probed). */
+export type Feature =
+  | 'veth'
+  | 'bridge'
+  | 'vxlan'
+  | 'macvlan'
+  | 'netem'
+  | 'tbf'
+  | 'htb'
+  | 'vlan'
+  | 'vrf'
+  | 'dummy'
+  | 'bond'
+  | 'wireguard'
+  | 'tproxy'
+  | 'nft-trace'
+  | 'conntrack';
 
 export interface FeatureNeed {
   feature: Feature;

@@ -15,8 +15,8 @@ import {
   probeNetns,
   probePrivileges,
   probeTools,
-  type Feature,
 } from '../../src/capabilities.js';
+import type { Feature } from '../../src/model/features.js';
 import { doctor, formatDoctor } from '../../src/cli/doctor.js';
 import { EXIT } from '../../src/core/errors.js';
 import { ScriptedRunner, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
