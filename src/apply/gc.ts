@@ -8,7 +8,8 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
-import { LAB_NAME, journalPath, listLogDirs, logDir, removeJournal, removeLogs, scanJournals, stateDir, type Journal } from '../state/journal.js';
+import { LAB_NAME, journalPath, listLogDirs, removeJournal, removeLogs, scanJournals, type Journal } from '../state/journal.js';
+import { logDir, stateDir } from '../core/state.js';
 import { findTargets, startTimes, stopProcesses } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 

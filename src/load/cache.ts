@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../model/types.js';
-import { stateDir } from '../state/journal.js';
+import { stateDir } from '../core/state.js';
 import { readLabBytes } from './read.js';
 
 /** This build of netlab: every build rewrites its files. */

@@ -4,6 +4,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, r
 import { join } from 'node:path';
 import type { HostRule } from '../model/types.js';
 import { CliError, EXIT } from '../core/errors.js';
+import { logDir, stateDir } from '../core/state.js';
 
 export interface TableRecord {
   /** Hash of the payload last restored. */
@@ -64,11 +65,6 @@ export interface ProcessRecord {
   log: string;
 }
 
-/** The output of a lab's processes; it goes with the lab's journal (down, gc). */
-export function logDir(lab: string): string {
-  return join(stateDir(), 'logs', lab);
-}
-
 export function removeLogs(lab: string): void {
   rmSync(logDir(lab), { recursive: true, force: true });
 }
@@ -80,10 +76,6 @@ export function listLogDirs(): string[] {
   } catch {
     return [];
   }
-}
-
-export function stateDir(): string {
-  return process.env.NETLAB_STATE_DIR || '/run/netlab';
 }
 
 /** A lab's name, as the schema allows it (and a mark can carry it). */

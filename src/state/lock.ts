@@ -2,7 +2,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { join } from 'node:path';
-import { stateDir } from './journal.js';
+import { stateDir } from '../core/state.js';
 
 export class LockError extends CliError {
   constructor(message: string) {
