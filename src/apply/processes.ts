@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { hostFiles, liveStat, type HostFiles, type ProcStat } from '../observe/files.js';
 import type { ProcessSpec } from '../model/types.js';
 import { shellQuote, type CommandRunner } from '../runner/runner.js';
-import type { ProcessRecord } from '../state/journal.js';
+import type { ProcessRecord } from '../model/journal.js';
 import { logDir } from '../core/state.js';
 
 export function processKey(p: { node?: string; ns?: string; name: string }): string {

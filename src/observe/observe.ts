@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { CliError, EXIT } from '../core/errors.js';
 import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
-import type { Journal } from '../state/journal.js';
+import type { Journal } from '../model/journal.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { BRIDGE_NF, bridgeGuards, firewallOf, hasTag, sideKeys } from '../model/hoststate.js';
 import { findStarted, processKey, startTimes } from '../apply/processes.js';

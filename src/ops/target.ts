@@ -6,7 +6,8 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { loadLabCached } from '../load/cache.js';
 import { didYouMean } from '../load/problems.js';
-import { isLabName, listJournals, readJournal, type Journal } from '../state/journal.js';
+import { isLabName, listJournals, readJournal } from '../state/journal.js';
+import type { Journal } from '../model/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { CliError, EXIT } from '../core/errors.js';
 

@@ -15,7 +15,7 @@ import {
   type RouteState,
   type RuleState,
 } from '../model/types.js';
-import type { Journal } from '../state/journal.js';
+import type { Journal } from '../model/journal.js';
 import { PHASES, phaseOf, type Action, type LinkSet } from './actions.js';
 import { processKey } from '../apply/processes.js';
 import { impairText, qdiscMatches } from '../model/impair.js';

@@ -12,7 +12,7 @@ import { sha256 } from '../hash.js';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST, NETNS_DIR, markOf, type DesiredState, type NsState, type ObservedNs } from '../model/types.js';
-import type { Journal } from './journal.js';
+import type { Journal } from '../model/journal.js';
 import { stateDir } from '../core/state.js';
 
 /** Fingerprint of what the file asks of one namespace (Maps keep the file's order). */

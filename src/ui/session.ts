@@ -8,7 +8,8 @@ import { ConflictError, adoptMarked, conflictText, planLab, planText, type Plann
 import type { Lab } from '../model/types.js';
 import { describe } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { newJournal, type Journal } from '../state/journal.js';
+import { newJournal } from '../state/journal.js';
+import type { Journal } from '../model/journal.js';
 import { keepLab } from '../load/cache.js';
 import { acquireLock } from '../state/lock.js';
 import { failureText, runChecks, type CheckResult } from '../verify/checks.js';

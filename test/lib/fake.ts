@@ -1,6 +1,7 @@
 // Builds observed states for planner tests: what the kernel would show after a perfect apply.
 import { HOST, type DesiredState, type ObservedNs, type ObservedState } from '../../src/model/types.js';
-import { newJournal, type Journal } from '../../src/state/journal.js';
+import { newJournal } from '../../src/state/journal.js';
+import type { Journal } from '../../src/model/journal.js';
 import { normalizeSave } from '../../src/render/iptables.js';
 import { loadLab } from '../../src/load/lab.js';
 import { desiredState } from '../../src/model/desired.js';

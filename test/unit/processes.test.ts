@@ -7,7 +7,7 @@ import { diff } from '../../src/plan/diff.js';
 import { describe as describeAction } from '../../src/plan/actions.js';
 import { nsInodeOfLink, parseStat } from '../../src/observe/files.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
-import type { ProcessRecord } from '../../src/state/journal.js';
+import type { ProcessRecord } from '../../src/model/journal.js';
 import { applied, fakeFiles, labOf, statText } from '../lib/fake.js';
 
 const rec = (pid: number, start: string, ns = 'ns1'): ProcessRecord => ({ ns, argv: ['sleep', '1000'], pid, start, log: '/dev/null' });
