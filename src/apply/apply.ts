@@ -4,7 +4,8 @@ import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type 
 import { sysctlSides } from '../model/hoststate.js';
 import { CliError, EXIT } from '../core/errors.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
-import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
+import { parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
+import { commandText } from '../core/shell.js';
 import { addUnique, writeJournal } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
 import { forgetVerified, recordVerified } from '../state/trust.js';

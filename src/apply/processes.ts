@@ -7,7 +7,8 @@ import { CliError, EXIT } from '../core/errors.js';
 import { join } from 'node:path';
 import { hostFiles, liveStat, type HostFiles, type ProcStat } from '../observe/files.js';
 import type { ProcessSpec } from '../model/types.js';
-import { shellQuote, type CommandRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
+import { shellQuote } from '../core/shell.js';
 import type { ProcessRecord } from '../model/journal.js';
 import { logDir } from '../core/state.js';
 

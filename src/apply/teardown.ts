@@ -5,7 +5,8 @@ import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/fi
 import { readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, parseSysctlGrep, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
-import { commandText, type CommandRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
+import { commandText } from '../core/shell.js';
 import { readJournal, removeJournal, removeLogs, writeJournal } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
 import { acquireLock } from '../state/lock.js';

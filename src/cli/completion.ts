@@ -2,7 +2,7 @@
 // really has (commander's own tree), so it cannot drift. It completes commands, their options,
 // the names of labs that are up (their journals) and lab files; zsh runs it through bashcompinit.
 import { Argument, type Command } from 'commander';
-import { shellQuote } from '../runner/runner.js';
+import { shellQuote } from '../core/shell.js';
 
 export const SHELLS = ['bash', 'zsh'] as const;
 

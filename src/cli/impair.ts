@@ -10,7 +10,7 @@ import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair
 import type { Impairment } from '../model/types.js';
 import { addUnique, writeJournal } from '../state/journal.js';
 import { markEntered } from '../state/trust.js';
-import { commandText } from '../runner/runner.js';
+import { commandText } from '../core/shell.js';
 import { acquireLock } from '../state/lock.js';
 
 interface ImpairOptions {

@@ -2,7 +2,7 @@
 // `ip -n NS -batch -` per namespace, one sysctl and one iptables-restore per namespace and family.
 import { HOST, inNetns, type Family } from '../model/types.js';
 import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
-import { commandText } from '../runner/runner.js';
+import { commandText } from '../core/shell.js';
 import { qdiscArgs } from '../model/impair.js';
 import { hostRulesPayload, restoreTool } from './iptables.js';
 import { startArgv, startText } from '../apply/processes.js';

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { randomHex } from '../hash.js';
+import { shellQuote } from '../core/shell.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dirname } from 'node:path';
@@ -194,18 +195,6 @@ function cut(text: string, marker: RegExp): Map<number, { text: string; rc?: str
     at = m.index! + m[0].length;
   }
   return out;
-}
-
-/** Shell-quotes argv for display, so printed commands can be pasted into a shell. */
-export function shellQuote(argv: string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-/** A command as a shell would run it, with its standard input as a here-document. */
-export function commandText(argv: string[], input?: string): string {
-  if (input === undefined) return shellQuote(argv);
-  const body = input.endsWith('\n') ? input : `${input}\n`;
-  return `${shellQuote(argv)} <<'EOF'\n${body}EOF`;
 }
 
 export interface Recorded {

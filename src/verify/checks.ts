@@ -1,7 +1,8 @@
 // verify: runs a lab's checks (ping, tcp, udp, exec) in its namespaces, in parallel, each with a
 // bounded retry for settling, and reports what was expected against what was seen.
 import type { CheckSpec, Lab } from '../model/types.js';
-import { commandText, parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
+import { parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
+import { commandText } from '../core/shell.js';
 
 export interface CheckResult {
   check: CheckSpec;
