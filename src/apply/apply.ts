@@ -12,7 +12,8 @@ import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
-import { ProcessExitedError, logFile, processKey, startProcess, stopProcess, stopProcesses } from './processes.js';
+import { ProcessExitedError, startProcess, stopProcess, stopProcesses } from './processes.js';
+import { logFile, processKey } from '../model/processes.js';
 import { describeSysctlFailure, factsArgv, isSysctlStep, parseFacts, refusals, sysctlFailed } from './sysctls.js';
 
 export class ApplyError extends CliError {

@@ -12,7 +12,8 @@ import { commandText } from '../core/shell.js';
 import { LAB_NAME, journalPath, listLogDirs, removeJournal, removeLogs, scanJournals } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
 import { logDir, stateDir } from '../core/state.js';
-import { findTargets, startTimes, stopProcesses } from './processes.js';
+import { findTargets, stopProcesses } from './processes.js';
+import { startTimes } from '../observe/processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
 export interface GcReport {

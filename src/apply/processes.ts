@@ -4,39 +4,12 @@
 // only while its pid and start time agree.
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
-import { join } from 'node:path';
 import { hostFiles, liveStat, type HostFiles, type ProcStat } from '../observe/files.js';
 import type { ProcessSpec } from '../model/types.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { shellQuote } from '../core/shell.js';
 import type { ProcessRecord } from '../model/journal.js';
-import { logDir } from '../core/state.js';
-
-export function processKey(p: { node?: string; ns?: string; name: string }): string {
-  return `${p.node ?? p.ns}/${p.name}`;
-}
-
-export function logFile(lab: string, node: string, name: string): string {
-  return join(logDir(lab), `${node}.${name}.log`);
-}
-
-export function startArgv(p: ProcessSpec): string[] {
-  return ['ip', 'netns', 'exec', p.node, ...p.argv];
-}
-
-export function startText(lab: string, p: ProcessSpec): string {
-  return `${shellQuote(startArgv(p))} >>${logFile(lab, p.node, p.name)} 2>&1 &`;
-}
-
-/** pid -> start time (field 22 of /proc/PID/stat), for the pids that run. */
-export function startTimes(pids: number[], files: HostFiles = hostFiles): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const pid of pids) {
-    const st = pid > 0 ? liveStat(files, pid) : undefined;
-    if (st) out.set(pid, st.start);
-  }
-  return out;
-}
+import { logFile, processKey, startArgv, startText } from '../model/processes.js';
+import { startTimes } from '../observe/processes.js';
 
 export function isAlive(rec: ProcessRecord, files: HostFiles = hostFiles): boolean {
   return startTimes([rec.pid], files).get(rec.pid) === rec.start;
@@ -163,36 +136,6 @@ export async function stopProcesses(runner: CommandRunner, req: StopRequest, opt
     }
     await sleep(10);
   }
-}
-
-/**
- * Running processes the journal does not list (it was lost) that are what netlab started for
- * `specs`: the leader of its own process group in the node's namespace, with the spec's argv,
- * writing to the spec's log (deleted, if the state directory went). A process started by hand
- * writes elsewhere and is never taken for one. By "node/name".
- */
-export function findStarted(files: HostFiles, lab: string, specs: ProcessSpec[]): Map<string, { pid: number; start: string }> {
-  const out = new Map<string, { pid: number; start: string }>();
-  const byNs = new Map<number, ProcessSpec[]>();
-  for (const s of specs) {
-    const ino = files.netnsInode(s.node);
-    if (ino !== undefined) byNs.set(ino, [...(byNs.get(ino) ?? []), s]);
-  }
-  if (!byNs.size) return out;
-  for (const pid of files.pids()) {
-    const net = files.pidNetns(pid);
-    const specsThere = net === undefined ? undefined : byNs.get(net);
-    if (!specsThere) continue;
-    const st = liveStat(files, pid);
-    if (!st || st.pgrp !== pid) continue;
-    const argv = JSON.stringify(files.pidCmdline(pid));
-    const stdout = files.pidStdout(pid);
-    for (const s of specsThere) {
-      const log = logFile(lab, s.node, s.name);
-      if (!out.has(processKey(s)) && argv === JSON.stringify(s.argv) && (stdout === log || stdout === `${log} (deleted)`)) out.set(processKey(s), { pid, start: st.start });
-    }
-  }
-  return out;
 }
 
 /** Stops one recorded process and its group (a process.stop or a restart). */

@@ -6,7 +6,8 @@ import { runMany, type Command, type CommandRunner, type RunResult } from '../ru
 import type { Journal } from '../model/journal.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { BRIDGE_NF, bridgeGuards, firewallOf, hasTag, sideKeys } from '../model/hoststate.js';
-import { findStarted, processKey, startTimes } from '../apply/processes.js';
+import { findStarted, startTimes } from './processes.js';
+import { processKey } from '../model/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';

@@ -17,7 +17,7 @@ import {
 } from '../model/types.js';
 import type { Journal } from '../model/journal.js';
 import { PHASES, phaseOf, type Action, type LinkSet } from './actions.js';
-import { processKey } from '../apply/processes.js';
+import { processKey } from '../model/processes.js';
 import { impairText, qdiscMatches } from '../model/impair.js';
 
 /** An object in the way that the lab does not own: `up` refuses to touch it. */

@@ -5,7 +5,7 @@ import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type P
 import { commandText } from '../core/shell.js';
 import { qdiscArgs } from '../model/impair.js';
 import { hostRulesPayload, restoreTool } from './iptables.js';
-import { startArgv, startText } from '../apply/processes.js';
+import { startArgv, startText } from '../model/processes.js';
 
 export interface Step {
   phase: Phase;

@@ -2,7 +2,9 @@
 // pid only while its start time proves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findStarted, findTargets, logFile, stopProcesses } from '../../src/apply/processes.js';
+import { findTargets, stopProcesses } from '../../src/apply/processes.js';
+import { findStarted } from '../../src/observe/processes.js';
+import { logFile } from '../../src/model/processes.js';
 import { diff } from '../../src/plan/diff.js';
 import { describe as describeAction } from '../../src/plan/actions.js';
 import { nsInodeOfLink, parseStat } from '../../src/observe/files.js';
