@@ -10,7 +10,7 @@ import { HOST, type Lab } from '../model/types.js';
 const HOST_LABEL = 'host namespace';
 import { parseAddress } from '../model/net.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
-import { checkArgv } from '../verify/checks.js';
+import { checkArgv } from '../verify/probes.js';
 import { TRACE_TABLE, firstPacket, orderNamespaces, outcome, parseTrace, traceTable, type Hop, type Outcome, type TraceSpec } from './parse.js';
 
 export class TraceError extends CliError {
