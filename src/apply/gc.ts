@@ -11,7 +11,7 @@ import { runMany, type CommandRunner } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
 import { LAB_NAME, journalPath, listLogDirs, removeJournal, removeLogs, scanJournals } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
-import { logDir, stateDir } from '../core/state.js';
+import { logDir } from '../core/state.js';
 import { findTargets, stopProcesses } from './processes.js';
 import { startTimes } from '../observe/processes.js';
 import { removeStaleLocks } from '../state/lock.js';
