@@ -9,6 +9,7 @@ import { startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';
+import type { NsId } from '../state/ownership.js';
 import { parseLinks, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
 export class ObserveError extends CliError {
@@ -51,6 +52,24 @@ export function taggedRules(saved: Map<string, string>, family: Family, lab: str
       if (i >= 0 && toks[i + 1]?.replace(/^"|"$/g, '') === tag) out.push({ family, table: table as IptTable, chain: m[1]!, spec: m[2]! });
     }
   }
+  return out;
+}
+
+/**
+ * The mark on lo of each namespace (undefined: unmarked), one read each through runMany. A
+ * namespace gone since it was listed is left out; a read tool that cannot run is an error (it
+ * must not make every namespace look unmarked).
+ */
+export async function loMarks(runner: CommandRunner, names: string[]): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  if (!names.length) return out;
+  const reads = names.map((ns) => inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']));
+  const rs = await runMany(runner, reads.map((argv) => ({ argv })), concurrency());
+  names.forEach((ns, i) => {
+    const r = rs[i]!;
+    if (r.exitCode === 126 || r.exitCode === 127) throw readFailure(reads[i]!, undefined, r);
+    if (r.exitCode === 0) out.set(ns, parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo')?.alias);
+  });
   return out;
 }
 
@@ -170,5 +189,12 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const recs = Object.entries(journal?.processes ?? {});
   const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
-  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered };
+  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
+  const files = opts.files ?? hostFiles;
+  const ids = new Map<string, NsId>();
+  for (const n of names) {
+    const id = netns.has(n) ? files.nsId?.(n) : undefined;
+    if (id) ids.set(n, id);
+  }
+  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered, ids };
 }

@@ -83,7 +83,7 @@ test('objects in the way: a foreign namespace and a foreign bridge are conflicts
   const p = diff(desired, o, undefined);
   assert.deepEqual(p.conflicts.map((c) => c.message), [
     "namespace 'ns1' belongs to lab 'other'",
-    "host interface 'br1' already exists and was not made by lab 'b2'",
+    "host interface 'br1' already exists and was not made by lab 'b2' (unmarked)",
   ]);
 });
 
