@@ -223,6 +223,8 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       if (ns === HOST && foreignHost.has(l.name)) continue; // conflict
       const object = l.object ?? `${nsLabel(ns)}:${l.name}`;
       const { set, why } = linkSet(l, o);
+      // A host link made by this plan carries the mark from the batch that creates it (render.ts).
+      if (ns === HOST && created.has(key)) delete set.alias;
       if (set.master && want.links.get(set.master)?.kind === 'bond') set.downFirst = true;
       if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || 'mark it as the lab\'s' : 'new' });
       if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc)) add({ kind: 'qdisc.replace', ns, dev: l.name, qdisc: l.qdisc, object, reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel', ...(o?.qdisc ? {} : { fresh: true }) });
