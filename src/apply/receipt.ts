@@ -67,10 +67,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function takeReceipt(j: Journal, waitMs = 3000): Promise<boolean> {
   const dir = receiptDir(j.lab);
   const file = (f: string) => join(dir, f);
-  if (!existsSync(file('names'))) {
-    rmSync(dir, { recursive: true, force: true });
-    return false;
-  }
+  // No names yet: no batch ran (its shell writes them first). The directory is left as it is: a
+  // shell about to write them, orphaned by a kill, finds it gone and runs no batch at all.
+  if (!existsSync(file('names'))) return false;
   const end = Date.now() + waitMs;
   while (!existsSync(file('rc')) && Date.now() < end) await sleep(10);
   const read = (f: string) => (existsSync(file(f)) ? readFileSync(file(f), 'utf8') : '');

@@ -2,7 +2,8 @@
 import { CliError, EXIT } from '../cli/exit.js';
 import { HOST, type Family } from '../model/types.js';
 import { judgeLink, judgeNs, sameNsId } from '../state/ownership.js';
-import { takeReceipt } from './receipt.js';
+import { receiptDir, takeReceipt } from './receipt.js';
+import { rmSync } from 'node:fs';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { loMarks, readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
@@ -176,6 +177,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     await sleep(5);
   }
   removeJournal(j.lab);
+  rmSync(receiptDir(j.lab), { recursive: true, force: true });
   removeEntered(j.lab);
   forgetLab(j.labKey);
   return report;

@@ -9,7 +9,7 @@ import { startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';
-import type { NsId } from '../state/ownership.js';
+import { sameNsId, type NsId } from '../state/ownership.js';
 import { parseLinks, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
 export class ObserveError extends CliError {
@@ -170,9 +170,17 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const host = hostRead.get(HOST)!;
   const entered = enteredNamespaces(desired.lab);
   const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();
-  // A host-side veth end that went away took its peer in the namespace with it: read that one.
-  for (const n of [...trusted.keys()]) if (!hostEndsPresent(desired.ns.get(n)!, host)) trusted.delete(n);
   const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
+  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
+  const files = opts.files ?? hostFiles;
+  const ids = new Map<string, NsId>();
+  for (const n of names) {
+    const id = netns.has(n) ? files.nsId?.(n) : undefined;
+    if (id) ids.set(n, id);
+  }
+  // A host-side veth end that went away took its peer in the namespace with it: read that one. So
+  // is a namespace whose identity is not the one recorded (inode numbers alone are reused).
+  for (const n of [...trusted.keys()]) if (!hostEndsPresent(desired.ns.get(n)!, host) || !sameNsId(journal?.ids?.ns?.[n], ids.get(n))) trusted.delete(n);
   const targets = [...names].filter((n) => netns.has(n) && !trusted.has(n));
   const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
   ns.set(HOST, host);
@@ -189,12 +197,5 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const recs = Object.entries(journal?.processes ?? {});
   const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
-  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
-  const files = opts.files ?? hostFiles;
-  const ids = new Map<string, NsId>();
-  for (const n of names) {
-    const id = netns.has(n) ? files.nsId?.(n) : undefined;
-    if (id) ids.set(n, id);
-  }
   return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered, ids };
 }
