@@ -118,14 +118,21 @@ describe('ownership: never change or delete what this lab did not make', { skip 
   );
 
   test(
-    'two labs race for one node name: exactly one wins; the loser keeps no claim, its retry refuses, its down leaves the winner\'s namespace',
+    'two labs race for one node name and one bridge: exactly one wins; the loser keeps no claim, its retry refuses, its down leaves the winner\'s namespace and bridge',
     inWorld(async (w) => {
       const p = uid();
       const n = `${p}n`;
       // Each lab's own nodes come first, so the loser may have made some before it fails on n.
+      // Both also want one host bridge.
+      const br = `${p}br`;
       const files = ['x', 'y'].map((s) =>
-        lab(w, `${s}-${p}`, `nodes:\n${[1, 2, 3].map((i) => `  ${p}${s}${i}:\n`).join('')}  ${n}:\nlinks:\n  - endpoints: [${n}:${s}0, ${p}${s}1:eth0]\n    addresses: {${n}: 10.63.${s === 'x' ? 1 : 2}.1/24, ${p}${s}1: 10.63.${s === 'x' ? 1 : 2}.2/24}\nchecks:\n  - ping: {from: ${p}${s}1, to: 10.63.${s === 'x' ? 1 : 2}.1}\n`),
+        lab(
+          w,
+          `${s}-${p}`,
+          `nodes:\n${[1, 2, 3].map((i) => `  ${p}${s}${i}:\n`).join('')}  ${n}:\nbridges:\n  ${br}: {}\nlinks:\n  - endpoints: [${n}:${s}0, ${p}${s}1:eth0]\n    addresses: {${n}: 10.63.${s === 'x' ? 1 : 2}.1/24, ${p}${s}1: 10.63.${s === 'x' ? 1 : 2}.2/24}\n  - endpoints: [${p}${s}2:eth0, ${br}:${p}${s}p]\nchecks:\n  - ping: {from: ${p}${s}1, to: 10.63.${s === 'x' ? 1 : 2}.1}\n`,
+        ),
       );
+      const brAlias = () => JSON.parse(w.run('ip', ['-j', 'link', 'show', 'dev', br]).stdout)[0].ifalias as string | undefined;
       const names = ['x', 'y'].map((s) => `${s}-${p}`);
       const how = new Set<string>();
       for (let round = 0; round < 4; round++) {
@@ -140,9 +147,10 @@ describe('ownership: never change or delete what this lab did not make', { skip 
         assert.equal(loAlias(w, n), owner);
         // A loser refused at its plan wrote no journal; one that lost at `netns add` keeps no claim on n.
         const jf = join(w.stateDir, 'labs', `${names[lose]}.json`);
-        const claims = existsSync(jf) ? (JSON.parse(readFileSync(jf, 'utf8')) as { namespaces: string[] }).namespaces : [];
+        const claims = existsSync(jf) ? (JSON.parse(readFileSync(jf, 'utf8')) as { namespaces: string[]; hostLinks: string[] }) : { namespaces: [], hostLinks: [] };
         how.add(existsSync(jf) ? 'lost at netns add' : 'refused at plan');
-        assert.ok(!claims.includes(n), `round ${round}: the loser's journal claims none of the winner's: ${claims}`);
+        assert.ok(!claims.namespaces.includes(n) && !claims.hostLinks.includes(br), `round ${round}: the loser's journal claims none of the winner's: ${JSON.stringify(claims)}`);
+        assert.equal(brAlias(), owner);
 
         // The loser retries, as its error advises: refused, naming the owner; nothing taken.
         const retry = w.netlab(['up', files[lose]!]);
@@ -152,6 +160,7 @@ describe('ownership: never change or delete what this lab did not make', { skip 
         const d = w.netlab(['down', names[lose]!]);
         assert.equal(d.code, 0, out(d));
         assert.ok(netns(w).includes(n), "the loser's down leaves the winner's namespace");
+        assert.equal(brAlias(), owner, "and the winner's bridge");
         const check = w.netlab(['up', files[win]!]);
         assert.equal(check.code, 0, out(check));
         assert.match(check.stdout, /1\/1 checks met/, 'the winner still works');
