@@ -92,7 +92,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     report.processes = procs.length;
   }
   // What an interrupted up created, proven by its batch's receipt, is the lab's (src/apply/receipt.ts).
-  if (!opts.dryRun && (await takeReceipt(j))) writeJournal(j);
+  if (!opts.dryRun) await takeReceipt(j);
   const links = await hostLinks(runner);
   const netns = listNetns(files);
   const counters = hostDevices(files.procNetDev());

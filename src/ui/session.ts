@@ -8,7 +8,7 @@ import { ConflictError, recordProven, conflictText, planLab, trustNote, type Pla
 import type { Lab } from '../model/types.js';
 import { summarize } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { newJournal, readJournal, writeJournal, type Journal } from '../state/journal.js';
+import { newJournal, readJournal, type Journal } from '../state/journal.js';
 import { takeReceipt } from '../apply/receipt.js';
 import { keepLab } from '../load/cache.js';
 import { acquireLock } from '../state/lock.js';
@@ -118,7 +118,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       release = acquireLock(lab.name);
       // What an interrupted up created, proven by its batch's receipt, becomes the lab's first.
       const left = readJournal(lab.name);
-      if (left && (await takeReceipt(left))) writeJournal(left);
+      if (left) await takeReceipt(left);
       const t = performance.now();
       const p = await planLab(runner, lab, { trust: !opts.refresh });
       result.planned = p;

@@ -2,7 +2,8 @@
 // how plan, apply and down use them.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeLink, judgeNs } from '../../src/state/ownership.js';
@@ -19,6 +20,9 @@ const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-own-'));
 process.env.NETLAB_STATE_DIR = dir;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const waitFor = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+};
 const id = (ino: number, mtime = '100.000000001') => ({ ino, mtime });
 
 test('a namespace: a recorded identity must be the same (inode and mtime); without one, only the lab\'s mark proves it', () => {
@@ -69,6 +73,20 @@ test('takeReceipt: a receipt left by a killed up is taken into the journal; none
   assert.deepEqual(j.namespaces, ['n1']);
   assert.deepEqual(j.ids, { ns: { n1: id(11, '1.5') } });
   assert.equal(await takeReceipt(j, 0), false, 'taken once');
+});
+
+test('takeReceipt waits for a batch whose shell still runs (its netlab was killed a moment ago)', async () => {
+  const j = newJournal('rw', '/x.yaml');
+  j.namespaces = ['n1'];
+  const d = join(dir, 'created', 'rw');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'names'), 'n1\n');
+  writeFileSync(join(d, 'ids'), 'n1 11 1.5\n');
+  const sh = spawn('sh', ['-c', 'echo $$ >"$1/pid"; sleep 0.3; echo 0 >"$1/rc"', 'netlab-netns-add', d]);
+  await waitFor(() => existsSync(join(d, 'pid')));
+  assert.equal(await takeReceipt(j), true);
+  assert.deepEqual(j.ids, { ns: { n1: id(11, '1.5') } });
+  sh.kill();
 });
 
 test('apply: a namespace whose netns add lost the race leaves no claim; those made before it are recorded with their identity and rolled back', async () => {
