@@ -11,6 +11,8 @@ import { dropClaims, readJournal, recordOwned, type Journal } from './state/jour
 import { HOST } from './model/types.js';
 import type { NsId } from './state/ownership.js';
 import { labFeatures } from './model/features.js';
+import { bridgeGuards } from './model/hoststate.js';
+import { summarize } from './plan/actions.js';
 import { missingFeatureText, probeFeatures } from './capabilities.js';
 import { CliError, EXIT } from './cli/exit.js';
 
@@ -27,6 +29,8 @@ export interface Planned {
   journal: Journal | undefined;
   plan: Plan;
   steps: Step[];
+  /** Conditions of the host the user should know about, and what netlab does about them. */
+  notes: string[];
 }
 
 /** Refuses a lab whose name another lab file already uses while that lab is up. */
@@ -68,8 +72,11 @@ export async function planLab(runner: CommandRunner, lab: Lab, opts: ObserveOpti
   checkNameClash(lab, journal);
   const desired = desiredState(lab);
   const observed = await observe(runner, desired, journal, opts);
+  // A Docker-like host drops bridged traffic in FORWARD: the lab's bridges get accept rules.
+  const guards = bridgeGuards(desired, observed.hostFirewall);
+  desired.hostIptables.unshift(...guards.rules);
   const plan = diff(desired, observed, journal);
-  return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name) };
+  return { lab, desired, observed, journal, plan, steps: render(plan.actions, lab.name), notes: guards.notes };
 }
 
 /**
@@ -101,8 +108,13 @@ export function conflictText(plan: Plan): string {
   return plan.conflicts.map((c) => `${c.object}: ${c.message}\n  hint: ${c.hint}`).join('\n');
 }
 
-/** What a plain `up` did not read again, for its summary line. */
-export function trustNote(p: Planned): string {
+/**
+ * The plan's one-line summary. With --trust-verified, namespaces taken as verified were not
+ * read: "the kernel matches the lab file" would claim what nothing checked, so it says so.
+ */
+export function planText(p: Planned): string {
   const n = p.observed.trusted?.length ?? 0;
-  return n ? ` (${n} namespace${n === 1 ? '' : 's'} verified before were not read again; --refresh reads them)` : '';
+  if (!n) return summarize(p.plan.actions);
+  const what = p.plan.actions.length ? summarize(p.plan.actions) : 'no changes in what was read';
+  return `${what} (${n} namespace${n === 1 ? '' : 's'} verified before not read: --trust-verified)`;
 }

@@ -1,6 +1,7 @@
 // apply: runs rendered steps phase by phase through the CommandRunner, journaling every change
 // before it is made, and maps a failure back to the lab object it served.
-import { HOST, inNetns, markOf, nsLabel, tableKey, type DesiredState, type Family, type IptTable } from '../model/types.js';
+import { HOST, inNetns, markOf, nsLabel, tableKey, type DesiredState, type Family, type HostRule, type IptTable } from '../model/types.js';
+import { sysctlSides } from '../model/hoststate.js';
 import { CliError, EXIT } from '../cli/exit.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { commandText, parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
@@ -11,7 +12,7 @@ import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
-import { ProcessExitedError, processKey, startProcess, stopProcess } from './processes.js';
+import { ProcessExitedError, logFile, processKey, startProcess, stopProcess, stopProcesses } from './processes.js';
 import { describeSysctlFailure, factsArgv, isSysctlStep, parseFacts, refusals, sysctlFailed } from './sysctls.js';
 
 export class ApplyError extends CliError {
@@ -150,6 +151,11 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
     delete j.processes[a.key];
     return;
   }
+  if (a.kind === 'process.adopt') {
+    j.processes[a.key] = { ns: a.ns, argv: a.process.argv, pid: a.pid, start: a.start, log: logFile(j.lab, a.ns, a.process.name) };
+    writeJournal(j);
+    return;
+  }
   if (a.kind !== 'process.start') return;
   const key = processKey(a.process);
   // A restart: whatever is left of the previous run (children of a dead leader) goes first.
@@ -167,7 +173,7 @@ async function runProcessStep(runner: CommandRunner, step: Step, j: Journal): Pr
   }
 }
 
-const isProcessStep = (s: Step) => s.actions[0]?.kind === 'process.start' || s.actions[0]?.kind === 'process.stop';
+const isProcessStep = (s: Step) => s.actions[0]?.kind.startsWith('process.') ?? false;
 
 /** Throws an ApplyError, naming the lab object, when a step's command failed. */
 function judge(step: Step, r: RunResult): void {
@@ -202,10 +208,12 @@ function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
       const rec = (j.sysctls[a.ns] ??= {});
       if (rec[a.key] === undefined) rec[a.key] = a.previous;
     }
+    if (a.kind === 'sysctl.set' && a.sides) j.hostSysctlSides = { ...a.sides, ...j.hostSysctlSides };
     if (a.kind === 'iptables.restore') (j.iptables[a.ns] ??= {})[tableKey(a.family, a.table)] = { hash: a.hash };
     if (a.kind === 'rule.add' && a.rule.family === 'ipv6') addUnique(j.v6rules, [a.ns]);
     if (a.kind === 'qdisc.replace') addUnique((j.impaired ??= []), [a.ns]);
     if (a.kind === 'hostipt.add' && a.tablesBefore) (j.hostTablesBefore ??= {})[a.rule.family] ??= a.tablesBefore;
+    if (a.kind === 'hostipt.add' && a.chainsBefore) (j.hostChainsBefore ??= {})[a.rule.family] ??= a.chainsBefore;
   }
 }
 
@@ -244,7 +252,11 @@ function recordDone(j: Journal, phase: Phase, actions: Action[], desired: Desire
       if (a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);
       delete j.peers[a.ns]?.[a.name];
     }
-    if (a.kind === 'sysctl.set' && !(a.ns === HOST ? desired.hostSysctls : desired.ns.get(a.ns)?.sysctls)?.has(a.key)) delete j.sysctls[a.ns]?.[a.key];
+    if (a.kind === 'sysctl.set' && !(a.ns === HOST ? desired.hostSysctls : desired.ns.get(a.ns)?.sysctls)?.has(a.key)) {
+      delete j.sysctls[a.ns]?.[a.key];
+      const sides = a.ns === HOST ? sysctlSides(a.key) : undefined;
+      if (sides && j.hostSysctlSides) for (const k of Object.keys(j.hostSysctlSides)) if (sides.test(k)) delete j.hostSysctlSides[k];
+    }
   }
 }
 
@@ -278,11 +290,22 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
         const idx = counters.get(k) ?? 0;
         counters.set(k, idx + 1);
         const saved = have.filter((h) => h.table === r.table && h.chain === r.chain)[idx]?.spec;
-        rules.push({ ...r, ...(saved !== undefined ? { saved } : {}) });
+        const { first: _f, ...rule } = r;
+        rules.push({ ...rule, ...(saved !== undefined ? { saved } : {}) });
       }
     }
     j.hostIptables = rules;
   }
+}
+
+/** The journal's claim before host rules are added: every rule the file has, each keeping its recorded saved form. */
+function claimHostRules(recorded: Journal['hostIptables'], want: HostRule[]): Journal['hostIptables'] {
+  const left = [...recorded];
+  return want.map(({ first: _f, pos: _p, ...r }) => {
+    const i = left.findIndex((x) => x.family === r.family && x.table === r.table && x.chain === r.chain && x.spec === r.spec && x.saved !== undefined);
+    const saved = i >= 0 ? left.splice(i, 1)[0]!.saved : undefined;
+    return { ...r, ...(saved !== undefined ? { saved } : {}) };
+  });
 }
 
 /** Applies a plan phase by phase; `up` drives the phases one by one from its task list. */
@@ -310,7 +333,7 @@ export class Applier {
     const j = this.journal;
     recordIntent(j, phase, pa);
     forgetVerified(j, this.touched());
-    if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = this.desired.hostIptables.map((r) => ({ ...r }));
+    if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = claimHostRules(j.hostIptables, this.desired.hostIptables);
     j.status = 'applying';
     writeJournal(j);
     events.phaseStart?.(phase, ps);
@@ -318,6 +341,9 @@ export class Applier {
     // Every step of the phase runs to its end; a failed one is then rolled back, so the lab is
     // left as the steps before it made it: `down` removes that, `up` converges from it.
     const failures: { step: Step; error: unknown }[] = [];
+    // A deleted namespace lives on while a process is in it: its processes go first, whoever started them.
+    const dropped = pa.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : []));
+    if (dropped.length) await stopProcesses(this.runner, { namespaces: dropped, records: [] });
     // The commands of a phase are independent: all of them through one runMany (a few shells).
     // The batch that creates namespaces leaves a receipt of what it created (src/apply/receipt.ts).
     const plain = ps.filter((s) => !isProcessStep(s)).map((s) => (s.actions.some((a) => a.kind === 'netns.add') ? withReceipt(s, j.lab) : s));

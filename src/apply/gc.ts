@@ -1,7 +1,6 @@
 // gc: objects that carry netlab's mark ("netlab:<lab>") but that no journal accounts for (the
 // journal was lost: /run cleared, a state directory deleted), and journals whose objects are all
 // gone. Removes those and nothing else: an unmarked object is never touched.
-import { join } from 'node:path';
 import { HOST, inNetns, type Family } from '../model/types.js';
 import { concurrency, readFailure, readHostIptables } from '../observe/observe.js';
 import { hostFiles, listNetns, type HostFiles } from '../observe/files.js';
@@ -9,8 +8,8 @@ import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
 import { commandText, runMany, type CommandRunner } from '../runner/runner.js';
-import { listJournals, removeJournal, stateDir, type Journal } from '../state/journal.js';
-import { startTimes } from './processes.js';
+import { LAB_NAME, journalPath, listLogDirs, logDir, removeJournal, removeLogs, scanJournals, stateDir, type Journal } from '../state/journal.js';
+import { findTargets, startTimes, stopProcesses } from './processes.js';
 import { removeStaleLocks } from '../state/lock.js';
 
 export interface GcReport {
@@ -24,25 +23,28 @@ export interface GcReport {
   journals: string[];
   /** nf_tables tables left empty once the orphan rules were removed (dry run: the candidates). */
   droppedTables: string[];
+  /** Labs whose process logs were left behind by a lost journal (they go with it). */
+  logs: string[];
+  /**
+   * Labs whose journal is damaged. Left alone unless named: then what carries the lab's mark is
+   * collected as if the journal were lost, and the damaged file goes (removed: true).
+   */
+  damaged: { lab: string; path: string; reason: string; removed: boolean }[];
   commands: string[];
 }
 
-const LAB_NAME = '[A-Za-z0-9][A-Za-z0-9_-]{0,31}';
 const MARK = new RegExp(`^netlab:(${LAB_NAME})$`);
-
-/** Whether a string can be a lab's name (what a mark can carry). */
-export const isLabName = (name: string) => new RegExp(`^${LAB_NAME}$`).test(name);
 
 /** Which lab, if any, a mark names. */
 const labOfMark = (alias: string | undefined) => (alias ? MARK.exec(alias)?.[1] : undefined);
 
 /** Is anything the journal lists still there (a namespace, a host link, a live process)? */
-async function journalHasObjects(runner: CommandRunner, j: Journal, netns: Set<string>, hostLinks: Set<string>, taggedLabs: Set<string>): Promise<boolean> {
+function journalHasObjects(files: HostFiles, j: Journal, netns: Set<string>, hostLinks: Set<string>, taggedLabs: Set<string>): boolean {
   if (j.namespaces.some((n) => netns.has(n)) || j.hostLinks.some((n) => hostLinks.has(n)) || taggedLabs.has(j.lab)) return true;
   if (Object.keys(j.sysctls[HOST] ?? {}).length) return true; // only its `down` can restore the host's sysctls
   const procs = Object.values(j.processes ?? {});
   if (!procs.length) return false;
-  const starts = await startTimes(runner, procs.map((p) => p.pid));
+  const starts = startTimes(procs.map((p) => p.pid), files);
   return procs.some((p) => starts.get(p.pid) === p.start);
 }
 
@@ -55,10 +57,14 @@ export interface GcOptions {
 }
 
 export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<GcReport> {
-  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], commands: [] };
-  const inScope = (lab: string | undefined): lab is string => lab !== undefined && (!opts.labs || opts.labs.has(lab));
-  const journals = new Map(listJournals().map((j) => [j.lab, j]));
-  const netns = listNetns(opts.files ?? hostFiles);
+  const files = opts.files ?? hostFiles;
+  const report: GcReport = { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], damaged: [], commands: [] };
+  const scan = scanJournals();
+  const journals = new Map(scan.journals.map((j) => [j.lab, j]));
+  for (const d of scan.damaged) report.damaged.push({ lab: d.lab, path: d.path, reason: d.reason, removed: !!opts.labs?.has(d.lab) });
+  const leftAlone = new Set(report.damaged.filter((d) => !d.removed).map((d) => d.lab));
+  const inScope = (lab: string | undefined): lab is string => lab !== undefined && !leftAlone.has(lab) && (!opts.labs || opts.labs.has(lab));
+  const netns = listNetns(files);
 
   // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
   const names = [...netns];
@@ -72,11 +78,10 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
     const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;
     return [ns, labOfMark(lo?.alias)] as const;
   });
-  for (const [ns, lab] of marks) {
-    if (!inScope(lab) || journals.get(lab)?.namespaces.includes(ns)) continue;
-    const pids = await runner.run(['ip', 'netns', 'pids', ns]);
-    report.namespaces.push({ name: ns, lab, pids: pids.stdout.split('\n').filter(Boolean).map(Number) });
-  }
+  for (const [ns, lab] of marks) if (inScope(lab) && !journals.get(lab)?.namespaces.includes(ns)) report.namespaces.push({ name: ns, lab, pids: [] });
+  // Their processes, by network namespace: one pass over /proc for all of them.
+  const orphans = { namespaces: report.namespaces.map((n) => n.name), records: [] };
+  for (const t of findTargets(files, orphans).values()) report.namespaces.find((n) => n.name === t.ns)?.pids.push(t.pid);
 
   // Host links (bridges, host-side veth ends): the mark is their ifalias.
   const r = await runner.run(['ip', '-j', '-d', 'link', 'show']);
@@ -102,14 +107,14 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
 
   // Journals whose objects are gone (and no orphan of theirs is about to be removed).
   const linkNames = new Set(links.keys());
-  for (const j of journals.values()) if (inScope(j.lab) && !(await journalHasObjects(runner, j, netns, linkNames, taggedLabs))) report.journals.push(j.lab);
+  for (const j of journals.values()) if (inScope(j.lab) && !journalHasObjects(files, j, netns, linkNames, taggedLabs)) report.journals.push(j.lab);
 
   const exec = async (argv: string[], input?: string) => {
     report.commands.push(commandText(argv, input));
     if (!opts.dryRun) await runner.run(argv, input !== undefined ? { input } : {});
   };
-  // Processes keep a deleted namespace alive: they go first.
-  for (const n of report.namespaces) if (n.pids.length) await exec(['kill', '-KILL', ...n.pids.map(String)]);
+  // Processes keep a deleted namespace alive: they go first (TERM, then KILL).
+  await stopProcesses(runner, orphans, { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) });
   const lines = [...report.namespaces.map((n) => `netns del ${n.name}`), ...report.hostLinks.map((l) => `link del dev ${l.name}`)];
   if (lines.length) await exec(['ip', '-force', '-batch', '-'], `${lines.join('\n')}\n`);
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
@@ -120,9 +125,16 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
     // at all (no rules, ACCEPT policies) is the same as no table, and goes.
     report.droppedTables.push(...(await dropEmptyTables(runner, family, new Set(rules.map((r) => r.table as string)), (argv) => exec(argv), !!opts.dryRun)).map((t) => `${family === 'ipv4' ? 'ip' : 'ip6'} ${t}`));
   }
-  for (const lab of report.journals) {
-    report.commands.push(`rm ${join(stateDir(), 'labs', `${lab}.json`)}`);
+  for (const lab of [...report.journals, ...report.damaged.filter((d) => d.removed).map((d) => d.lab)]) {
+    report.commands.push(`rm ${journalPath(lab)}`);
     if (!opts.dryRun) removeJournal(lab);
+  }
+  // Process logs go with their lab's journal: those of a lab without one are left behind.
+  for (const lab of listLogDirs()) {
+    if (!inScope(lab) || (journals.has(lab) && !report.journals.includes(lab))) continue;
+    report.logs.push(lab);
+    report.commands.push(`rm -r ${logDir(lab)}`);
+    if (!opts.dryRun) removeLogs(lab);
   }
   if (!opts.dryRun) removeStaleLocks(opts.labs);
   return report;

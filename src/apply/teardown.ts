@@ -6,14 +6,14 @@ import { receiptDir, takeReceipt } from './receipt.js';
 import { rmSync } from 'node:fs';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { loMarks, readHostIptables, taggedRules } from '../observe/observe.js';
-import { parseLinks, splitJsonDocs } from '../observe/parse.js';
+import { parseLinks, parseSysctlGrep, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import { commandText, type CommandRunner } from '../runner/runner.js';
-import { readJournal, removeJournal, writeJournal, type Journal } from '../state/journal.js';
+import { readJournal, removeJournal, removeLogs, writeJournal, type Journal } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';
 import { removeEntered } from '../state/trust.js';
 import { forgetLab } from '../load/cache.js';
-import { stopProcess } from './processes.js';
+import { isAlive, stopProcesses } from './processes.js';
 
 export interface DownReport {
   namespaces: string[];
@@ -58,14 +58,61 @@ export async function dropEmptyTables(runner: CommandRunner, family: Family, can
   return dropped;
 }
 
-/** The tables the lab's host rules brought into being (they did not exist before its first rule). */
-async function dropCreatedTables(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, dryRun: boolean): Promise<void> {
+/**
+ * The tables and chains the lab's host rules brought into being (they did not exist before its
+ * first rule: iptables-nft creates a built-in chain such as FORWARD on its first rule). Once the
+ * rules are gone, those that hold nothing are deleted again.
+ */
+async function dropCreated(runner: CommandRunner, j: Journal, exec: (argv: string[], input?: string, tolerant?: boolean) => Promise<void>, dryRun: boolean): Promise<void> {
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const before = j.hostTablesBefore?.[family];
     if (!before) continue;
-    const created = new Set(j.hostIptables.filter((r) => r.family === family && !before.includes(r.table)).map((r) => r.table as string));
+    const mine = j.hostIptables.filter((r) => r.family === family);
+    const created = new Set(mine.filter((r) => !before.includes(r.table)).map((r) => r.table as string));
     await dropEmptyTables(runner, family, created, exec, dryRun);
+    const chainsBefore = j.hostChainsBefore?.[family];
+    if (!chainsBefore) continue;
+    const chains = new Set(mine.filter((r) => before.includes(r.table) && !chainsBefore.includes(`${r.table}/${r.chain}`)).map((r) => `${r.table}/${r.chain}`));
+    await dropEmptyChains(runner, family, chains, exec, dryRun);
   }
+}
+
+/** Deletes the candidate chains ("table/chain") that hold no rule and keep the ACCEPT policy (nf_tables only). */
+export async function dropEmptyChains(runner: CommandRunner, family: Family, candidates: Set<string>, exec: (argv: string[], input?: string, tolerant?: boolean) => Promise<void>, dryRun: boolean): Promise<string[]> {
+  if (!candidates.size) return [];
+  const save = await runner.run([family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']);
+  if (!/\(nf_tables\)/.test(save.stdout)) return [];
+  const tables = normalizeSave(save.stdout);
+  const dropped: string[] = [];
+  for (const tc of candidates) {
+    const [table, chain] = tc.split('/') as [string, string];
+    const text = tables.get(table) ?? '';
+    const empty = new RegExp(`^:${chain} (ACCEPT|-)$`, 'm').test(text) && !text.split('\n').some((l) => l.startsWith(`-A ${chain} `) || l.includes(` -j ${chain}`) || l.includes(` -g ${chain}`));
+    if (!empty && !dryRun) continue;
+    // Tolerant: iptables-nft-save also prints built-in chains that do not exist.
+    await exec(['nft', 'delete', 'chain', family === 'ipv4' ? 'ip' : 'ip6', table, chain], undefined, true);
+    dropped.push(tc);
+  }
+  return dropped;
+}
+
+/**
+ * Host sysctls back as they were: the lab's keys, then the per-interface values the kernel
+ * rewrote when those were written (interfaces that still exist, where they differ now).
+ */
+async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, report: DownReport, dryRun: boolean): Promise<void> {
+  const prev = j.sysctls[HOST] ?? {};
+  const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
+  if (kv.length) {
+    await exec(['sysctl', '-q', '-w', ...kv]);
+    report.sysctls = Object.keys(prev);
+  }
+  const sides = Object.entries(j.hostSysctlSides ?? {});
+  if (!sides.length) return;
+  const r = await runner.run(['grep', '-H', '-s', '', ...sides.map(([k]) => `/proc/sys/${k}`)]);
+  const now = parseSysctlGrep(r.stdout);
+  const back = sides.filter(([k, v]) => now.has(k) && (dryRun || now.get(k) !== v));
+  if (back.length) await exec(['sysctl', '-q', '-w', ...back.map(([k, v]) => `${k}=${v}`)]);
 }
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -84,21 +131,13 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     }
   };
 
-  // Processes first: a process keeps its namespace alive after `netns del`.
-  const procs = Object.entries(j.processes ?? {});
-  for (const [key, rec] of procs) report.commands.push(`kill -TERM -- -${rec.pid}  # process ${key}`);
-  if (!opts.dryRun) {
-    await Promise.all(procs.map(([, rec]) => stopProcess(runner, rec)));
-    report.processes = procs.length;
-  }
   // What an interrupted up created, proven by its batch's receipt, is the lab's (src/apply/receipt.ts).
   if (!opts.dryRun) await takeReceipt(j);
-  const links = await hostLinks(runner);
+  // Only what is proven the lab's goes (src/state/ownership.ts). A namespace whose identity is the
+  // one recorded needs no read; the others (no identity recorded: an old journal, a claim never
+  // confirmed; or another identity) have the mark on their lo read, one process each, to prove
+  // them or to say whose they are.
   const netns = listNetns(files);
-  const counters = hostDevices(files.procNetDev());
-  // Only what is proven the lab's goes. A namespace whose identity is the one recorded needs no
-  // read; the others (no identity recorded: an old journal, a claim never confirmed; or another
-  // identity) have the mark on their lo read, one process each, to prove them or to say whose they are.
   const present = j.namespaces.filter((n) => netns.has(n));
   const ids = new Map(present.map((n) => [n, files.nsId?.(n)] as const));
   const unproven = present.filter((n) => !sameNsId(j.ids?.ns?.[n], ids.get(n)));
@@ -109,6 +148,21 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     if (v.ours) report.namespaces.push(n);
     else report.left.push({ object: `namespace ${n}`, why: v.why });
   }
+
+  // Processes first: a process keeps its namespace alive after `netns del`. Every process in a lab
+  // namespace goes, whoever started it (a daemon that left its group, a trainee's `ip netns exec`);
+  // a recorded one outside them only while its pid and start time prove it the lab's. A namespace
+  // that is not proven the lab's (re-made by someone else) keeps its processes.
+  const ours = report.namespaces;
+  // An exited recorded process elsewhere proves nothing about what is left of its group.
+  const records = Object.values(j.processes ?? {}).filter((r) => ours.includes(r.ns) || isAlive(r, files));
+  report.processes = await stopProcesses(
+    runner,
+    { namespaces: ours, records },
+    { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) },
+  );
+  const links = await hostLinks(runner);
+  const counters = hostDevices(files.procNetDev());
   for (const name of j.hostLinks) {
     const l = links.get(name);
     if (!l) continue;
@@ -149,14 +203,9 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
       report.hostRules += rules.length;
       await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
     }
-    await dropCreatedTables(runner, j, exec, !!opts.dryRun);
+    await dropCreated(runner, j, exec, !!opts.dryRun);
   }
-  const prev = j.sysctls[HOST] ?? {};
-  const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
-  if (kv.length) {
-    await exec(['sysctl', '-q', '-w', ...kv]);
-    report.sysctls = Object.keys(prev);
-  }
+  await restoreHostSysctls(runner, j, exec, report, !!opts.dryRun);
   if (opts.dryRun) return report;
 
   // The kernel finishes deleting namespaces in the background: wait until it really has. Each poll
@@ -178,6 +227,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   }
   removeJournal(j.lab);
   rmSync(receiptDir(j.lab), { recursive: true, force: true });
+  removeLogs(j.lab);
   removeEntered(j.lab);
   forgetLab(j.labKey);
   return report;

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { Feature, NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
 import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from './exit.js';
+import type { Family, HostFirewall } from '../model/types.js';
 
 export interface FeatureReport {
   feature: Feature;
@@ -45,6 +46,23 @@ export interface DoctorReport {
   /** Names of optional tools and features that are missing. */
   missingOptional: string[];
   notes: string[];
+  /** Per family: does this host's iptables see bridged traffic and may drop it (a Docker host)? */
+  hostFirewall?: Partial<Record<Family, HostFirewall & { guards: boolean }>>;
+}
+
+/** The host's FORWARD policy, DOCKER-USER and bridge-nf-call-* per family; nothing for a family whose save fails. */
+async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
+  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { parseSysctlGrep }, { normalizeSave, saveTool }] = await Promise.all([import('../model/hoststate.js'), import('../observe/parse.js'), import('../render/iptables.js')]);
+  const out: Partial<Record<Family, HostFirewall & { guards: boolean }>> = {};
+  const nf = await runner.run(['grep', '-H', '-s', '', ...Object.values(BRIDGE_NF).map((k) => `/proc/sys/${k}`)]);
+  const sysctls = parseSysctlGrep(nf.stdout);
+  for (const family of ['ipv4', 'ipv6'] as Family[]) {
+    const r = await runner.run([saveTool(family), '-t', 'filter']).catch(() => undefined);
+    if (!r || r.exitCode !== 0) continue;
+    const fw = firewallOf(normalizeSave(r.stdout).get('filter'), sysctls.get(BRIDGE_NF[family]));
+    out[family] = { ...fw, guards: guardsNeeded(fw) };
+  }
+  return out;
 }
 
 /** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
@@ -69,6 +87,7 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
         })()
       : Promise.resolve(undefined),
   ]);
+  const firewall = privileges.ok ? await hostFirewall(runner) : undefined;
   const found = probed && 'm' in probed ? probed : undefined;
   const notProbedWhy = !privileges.ok
     ? 'not probed: trying a feature needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace'
@@ -110,8 +129,17 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
     missingRequired,
     notProbed: features.filter((f) => f.status === 'not probed').map((f) => f.feature),
     missingOptional,
-    notes: notesOf(tools),
+    notes: [...notesOf(tools), ...firewallNotes(firewall, (await import('../model/hoststate.js')).conditionText)],
+    ...(firewall ? { hostFirewall: firewall } : {}),
   };
+}
+
+function firewallNotes(fw: DoctorReport['hostFirewall'], conditionText: (f: Family, x: HostFirewall) => string): string[] {
+  return (['ipv4', 'ipv6'] as Family[]).flatMap((f) => {
+    const x = fw?.[f];
+    if (!x?.guards) return [];
+    return [`${conditionText(f, x)} and would be dropped there; netlab up accepts the traffic within each of a lab's host bridges with '-i BRIDGE -o BRIDGE -j ACCEPT' first in ${x.dockerUser ? 'DOCKER-USER' : 'FORWARD'}, tagged netlab:LAB and removed by down`];
+  });
 }
 
 function notesOf(tools: ToolReport[]): string[] {
@@ -145,7 +173,11 @@ export function formatDoctor(r: DoctorReport): string[] {
   out.push(`  ${pad(r.namespace.initial ? 'initial' : 'other', 9)}${r.namespace.detail}`);
   out.push('', r.featuresProbed ? `kernel features (each tried for real in a throwaway namespace, ${r.probeMs} ms)` : 'kernel features');
   if (!r.featuresProbed) {
-    out.push(r.privileges.ok ? `  ${r.notProbedWhy}` : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; run sudo netlab doctor`);
+    out.push(
+      r.privileges.ok
+        ? `  ${r.notProbedWhy}`
+        : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; ${r.privileges.root ? 'run netlab doctor where root has them' : 'run sudo netlab doctor'}`,
+    );
   } else {
     const titleW = Math.max(...r.features.map((f) => f.title.length)) + 2;
     for (const f of r.features) {
@@ -172,7 +204,7 @@ export function formatDoctor(r: DoctorReport): string[] {
   } else {
     out.push(`verdict: NOT ready (exit ${EXIT.unsupported}): required and missing: ${r.missingRequired.join(', ') || 'nothing found missing, but the kernel features could not be probed'}`);
     if (r.missingOptional.length) out.push(`         optional and missing: ${r.missingOptional.join(', ')}`);
-    if (!r.featuresProbed) out.push(`         kernel features not probed${r.privileges.ok ? '' : ' (needs root)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok ? '' : ': run sudo netlab doctor'}`);
+    if (!r.featuresProbed) out.push(`         kernel features not probed${r.privileges.ok ? '' : ' (needs CAP_NET_ADMIN and CAP_SYS_ADMIN)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok || r.privileges.root ? '' : ': run sudo netlab doctor'}`);
   }
   return out;
 }

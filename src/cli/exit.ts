@@ -1,4 +1,5 @@
 // cli/exit: the documented exit codes (README "Exit codes") and the errors that carry them.
+import { probePrivileges } from '../privileges.js';
 
 /** Exit codes, documented in the README. */
 export const EXIT = {
@@ -37,12 +38,31 @@ export class CliError extends Error {
 
   /** What the user reads for it (the CLI prints this and exits with `code`). */
   text(): string {
-    return `error: ${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
+    return printable(`error: ${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`);
   }
 }
 
-/** Every command that touches namespaces needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN). */
+/**
+ * Text safe to print on a terminal: control characters other than newline and tab (a NUL in a
+ * name from a lab file or the command line, an escape sequence) are shown as \xNN.
+ */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * Every command that touches namespaces needs CAP_NET_ADMIN and CAP_SYS_ADMIN (what netlab doctor
+ * checks, with the same verdict): refused before anything is changed.
+ */
 export function requireRoot(what: string): void {
-  if (process.getuid && process.getuid() !== 0)
+  const p = probePrivileges();
+  if (p.ok) return;
+  if (!p.root)
     throw new CliError(`netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
+  throw new CliError(
+    `netlab ${what} needs CAP_NET_ADMIN and CAP_SYS_ADMIN, and this root process lacks ${[!p.capNetAdmin && 'CAP_NET_ADMIN', !p.capSysAdmin && 'CAP_SYS_ADMIN'].filter(Boolean).join(' and ')} (CapEff ${p.capEff || 'unknown'}); nothing was changed`,
+    EXIT.unsupported,
+    'run it outside this restricted container or capability-dropping wrapper, or give the container those capabilities (docker run --cap-add NET_ADMIN --cap-add SYS_ADMIN); netlab doctor shows the privileges',
+  );
 }

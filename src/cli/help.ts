@@ -4,8 +4,11 @@ import type { Command } from 'commander';
 
 const DETAILS: Record<string, string> = {
   validate: `Checks lab files against schemas/lab.schema.json and the semantic rules; prints every problem as
-FILE:LINE:COL: error: PATH: MESSAGE with a hint: line where one helps. --json prints {valid,
-problems}.`,
+FILE:LINE:COL: error: PATH: MESSAGE with a hint: line where one helps: the first 100, then
+"... and N more" (--json lists every one, as {valid, problems}). A lab file must be a regular file
+of at most 16 MiB, with YAML nested at most 64 levels and at most 100 aliased nodes; control
+characters in names are printed as \\xNN. Validation reads nothing but the file: whether a sysctl
+key exists depends on the kernel and the namespace, so up finds out.`,
   plan: `Reads the kernel (ip -j per namespace, iptables-save, sysctls), diffs it against the file and
 prints the ordered changes with + create, ~ change, - delete, -/+ replace, each with its reason.
 Changes nothing. --commands also prints the exact commands as a pasteable shell script; --json
@@ -14,29 +17,29 @@ prints changes, conflicts and commands; --detailed-exitcode exits 0 when there i
   up: `Applies the plan, then runs the lab's checks: one ip -batch for the host namespace, one ip
 -batch per namespace, one sysctl and one iptables-restore per namespace and family, in phases,
 parallel up to the CPU count. In a lab namespace they run under nsenter --net=/run/netns/NS,
-which joins only its network namespace (ip -n NS and ip netns exec NS also copy the whole mount
-namespace, which costs more the more namespaces there are); the lab's processes and checks run
-under ip netns exec. A second up changes nothing; after an edit only the difference is applied,
-in place. up reads the host's root namespace every time, but not the inside of a lab namespace
-it verified before that is unchanged in the file and has not been entered since (see What a
-plain up reads); --refresh reads every namespace, and repairs what was changed by hand inside
-them. Refuses, before changing anything, when an object it would create or change exists and is
-not the lab's (exit 3), naming it and the fix: the journal's word is not proof; a namespace is
-the lab's when its identity (nsfs inode and mtime) is the one recorded when the lab made it, or
-its lo carries the lab's mark (netlab:LAB); a host link when it carries the mark and has the
-ifindex recorded. So a namespace removed and made again by hand or by another lab is refused,
-never taken over. It refuses also when the lab needs a kernel feature the machine lacks (VLAN, VRF, dummy,
-bond, netem, tbf, TPROXY, nft tracing: each tried for real in a throwaway namespace; exit 6,
-naming the lab object, the module and the fix; --dry-run only warns). --dry-run prints the
-commands without running them; --refresh reads every lab namespace again; --no-checks skips the
-checks; --json prints only JSON (changes, commands, check results, and notRead: the namespaces
-taken as verified).`,
+which joins only its network namespace; the lab's processes and checks run under ip netns exec.
+up reads the host's root namespace and every lab namespace every time, and puts back what was
+changed by hand: a plain up is a reset. On a lab that was up it lists each change it makes (up
+to 40; --json lists them all), and it says "nothing to do" only when everything it read matches
+the file. Before changing or deleting anything it proves the object is the lab's (mark and
+identity); anything else in the way is refused, naming it and the fix (exit 3). Refuses, before
+changing anything, a lab that needs a kernel feature the machine lacks (VLAN, VRF, dummy, bond,
+netem, tbf, TPROXY, nft tracing: each tried for real in a throwaway namespace; exit 6, naming the
+lab object, the module and the fix; --dry-run only warns). On a Docker-like host (FORWARD policy
+DROP or a DOCKER-USER chain, bridge-nf-call-iptables=1) it accepts the traffic within each lab
+host bridge with one tagged rule, and prints a note. --dry-run prints the commands without
+running them; --trust-verified does not read again the lab namespaces up verified before and
+nothing entered since (faster on large labs; a change made by hand inside them is neither seen
+nor repaired, and up says how many it did not read); --no-checks skips the checks; --json prints
+only JSON (changes, commands, notes, check results, read: the lab namespaces read, notRead:
+those taken as verified). --refresh, the old way to ask for a full read, is still accepted.`,
   check: `Runs the checks of a lab that is up (see Checks). Prints a reachability matrix per reach check,
 a table of the others, and for each check that did not meet its expectation what it ran, what it
 expected and what it saw (the probe's own output). --json: one document with every check: label,
 kind, from, to, port, expect, seen, met, attempts, ms, command, output.`,
   trace: `Shows *why* a packet passed or not. Adds a table netlab_trace (hooked before raw, priority -350)
-to every namespace of the lab that sets meta nftrace set 1 on packets to ADDR (and the protocol
+to every namespace of the lab (and to the host's, as netlab_trace_PID, when the lab has bridges
+or links there) that sets meta nftrace set 1 on packets to ADDR (and the protocol
 and port), runs nft monitor trace in each, sends one probe from NODE (ping, a TCP connect, a UDP
 datagram), then removes the tables, also on Ctrl-C. Prints the path namespace by namespace:
 hook, table/chain, the verdict and the rule that decided it, the interface it left through, and
@@ -45,7 +48,7 @@ X. iptables rules appear as the kernel knows them (iptables-nft rules in nft syn
 prints hops and outcome. nat chains see only a connection's first packet, and only while
 connection tracking is in use.`,
   logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
-in /run/netlab/logs/LAB/.`,
+in /run/netlab/logs/LAB/ while the lab is up, and go with its down: read them before.`,
   impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,
 jitter, loss, with rate and limit), or tbf for a rate alone; --clear removes them. Not written
 to the file: the next up sees the change as drift and puts back what the file says. @host:IFACE
@@ -84,13 +87,16 @@ would not work), 6 when not. --json prints the same facts. Without root it repor
 privileges, says the kernel features could not be probed, and exits 6.`,
   gc: `Collects orphans: namespaces whose lo, and host links whose alias, carry a lab's mark
 (netlab:LAB) that no journal accounts for (the journal was lost: /run cleared, a state directory
-deleted), with the processes still running in them; host iptables rules tagged by a lab that has
-no journal; journals none of whose objects exist any more; stale lock files. Never touches
-anything unmarked. With LAB... (lab names or lab files), only those labs' orphans, journals and
-stale locks. "No journal" means none in *this* state directory: a lab brought up with another
-NETLAB_STATE_DIR looks orphaned, so name your labs when you use several state directories (the
-test suite does). --dry-run lists them and the commands. (Host sysctls of a lab whose journal is
-lost cannot be restored: their previous values were in it.)`,
+deleted), after stopping every process in them (TERM, then KILL); host iptables rules tagged by a
+lab that has no journal; journals none of whose objects exist any more; process logs of labs
+without a journal; stale lock files. Never touches anything unmarked. With LAB... (lab names or
+lab files), only those labs' orphans, journals and stale locks. "No journal" means none in *this*
+state directory: a lab brought up with another NETLAB_STATE_DIR looks orphaned, so name your labs
+when you use several state directories (the test suite does). A damaged journal (not JSON, or
+not the shape netlab writes) is named and left alone, unless its lab is named: gc LAB then
+collects what carries that lab's mark, and the file. --dry-run lists them and the commands.
+(Host sysctls of a lab whose journal is lost cannot be restored: their previous values were in
+it.)`,
 };
 
 const EXAMPLES: Record<string, string[]> = {

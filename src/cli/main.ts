@@ -3,12 +3,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { HELPERS_DIR } from '../paths.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { LabError, formatProblem } from '../load/problems.js';
+import { LabError, formatProblems, type Problem } from '../load/problems.js';
 import { loadLabCached } from '../load/cache.js';
 import { ExecaRunner } from '../runner/runner.js';
-import { listJournals, readJournal } from '../state/journal.js';
+import { readJournal, scanJournals, stateDirError } from '../state/journal.js';
 import type { Topology } from '../generate.js';
-import { CliError, EXIT, Exit, requireRoot } from './exit.js';
+import { CliError, EXIT, Exit, printable, requireRoot } from './exit.js';
 import { registerOps } from './ops.js';
 import { labFileOf, labNameOf } from '../ops/target.js';
 import { down } from '../apply/teardown.js';
@@ -56,18 +56,18 @@ program
   .argument('<file...>', 'lab files')
   .option('--json', 'print problems as JSON')
   .action(async (files: string[], o: { json?: boolean }) => {
-    const problems = [];
+    let problems: Problem[] = [];
     for (const f of files) {
       try {
         (await import('../load/lab.js')).loadLabFile(f);
-        if (!o.json) out(`${f}: ok`);
+        if (!o.json) out(`${printable(f)}: ok`);
       } catch (e) {
         if (!(e instanceof LabError)) throw e;
-        problems.push(...e.problems);
+        problems = problems.concat(e.problems);
       }
     }
     if (o.json) out(JSON.stringify({ valid: problems.length === 0, problems }, null, 2));
-    else for (const p of problems) err(formatProblem(p));
+    else for (const l of formatProblems(problems)) err(l);
     if (problems.length) {
       if (!o.json) err(`${problems.length} problem${problems.length === 1 ? '' : 's'} found`);
       throw new Exit(EXIT.invalid);
@@ -90,6 +90,7 @@ program
     if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
     else {
       out(`lab ${p.lab.name}: ${show.summary(p)}`);
+      for (const n of p.notes) err(`note: ${n}`);
       for (const l of show.changeLines(p)) out(l);
       if (p.plan.conflicts.length) err(`\nup would refuse:\n${conflictText(p.plan)}`);
       if (o.commands && p.steps.length) out(`\n${show.script(p)}`);
@@ -104,12 +105,18 @@ program
   .argument('<file>', 'lab file, or the name of a lab that is up')
   .option('--dry-run', 'print the commands that would run, change nothing')
   .option('--no-checks', "skip the lab's checks")
-  .option('--refresh', 'read every namespace of the lab again, also those up verified before and nothing entered since (repairs changes made by hand inside them)')
-  .option('--json', 'print only JSON: the changes, the commands and the check results')
-  .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; refresh?: boolean }) => {
+  .option(
+    '--trust-verified',
+    'do not read again the lab namespaces up verified before, unchanged in the file and not entered by netlab exec/shell/impair since (faster; misses changes made by hand inside them)',
+  )
+  // Reading every namespace is the default now: --refresh stays accepted, for scripts.
+  .addOption(new Option('--refresh').hideHelp())
+  .option('--json', 'print only JSON: the changes, the commands, the check results, and the lab namespaces read (read) and not read (notRead)')
+  .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean }) => {
+    const trust = !!o.trustVerified && !o.refresh;
     requireRoot('up');
     const lab = await loadLabCached(labFileOf(file));
-    const { requireFeatures, planLab, conflictText, trustNote, UnsupportedError } = await engine();
+    const { requireFeatures, planLab, planText, conflictText, UnsupportedError } = await engine();
     const show = await present();
     if (o.dryRun) {
       // A dry run shows the commands even where the kernel could not run them, and says so.
@@ -117,10 +124,11 @@ program
         if (!(e instanceof UnsupportedError)) throw e;
         err(`warning: ${e.message.replace('; nothing was changed', '')}`);
       });
-      const p = await planLab(runner, lab, { trust: !o.refresh });
+      const p = await planLab(runner, lab, { trust });
       if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
       else {
-        out(`# lab ${lab.name}: ${show.summary(p)} (dry run: nothing was changed)${trustNote(p)}`);
+        out(`# lab ${lab.name}: ${planText(p)} (dry run: nothing was changed)`);
+        for (const n of p.notes) err(`note: ${n}`);
         if (p.steps.length) out(show.script(p));
       }
       if (p.plan.conflicts.length) {
@@ -130,7 +138,7 @@ program
       return;
     }
     await requireFeatures(runner, lab);
-    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, refresh: !!o.refresh });
+    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust });
     const met = r.checks.every((c) => c.met);
     if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met }, null, 2));
     if (!met) throw new Exit(EXIT.checksFailed);
@@ -222,9 +230,12 @@ program
     const docs: unknown[] = [];
     const say = (line: string) => !o.json && out(line);
     if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
-    const names = o.all ? listJournals().map((j) => j.lab) : [await labNameOf(arg!)];
-    if (o.all && !names.length) say('no lab is up: nothing to remove');
-    let failed = 0;
+    const scan = o.all ? scanJournals() : undefined;
+    const names = scan ? scan.journals.map((j) => j.lab) : [await labNameOf(arg!)];
+    if (scan && !names.length && !scan.damaged.length) say('no lab is up: nothing to remove');
+    // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
+    for (const d of scan?.damaged ?? []) report(d);
+    let failed = scan?.damaged.length ?? 0;
     for (const name of names) {
       const t0 = performance.now();
       try {
@@ -264,10 +275,8 @@ program
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
-    const { gc, isLabName } = await import('../apply/gc.js');
-    const labs = await Promise.all(args.map(labNameOf));
-    const bad = labs.filter((l) => !isLabName(l));
-    if (bad.length) throw new CliError(`not a lab name: ${bad.join(', ')}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
+    const { gc } = await import('../apply/gc.js');
+    const labs = await Promise.all(args.map(labNameOf)); // a name that cannot be a lab's is refused there
     const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
     const what = [
       ...r.namespaces.map((n) => `namespace ${n.name} (marked by lab ${n.lab}${n.pids.length ? `, ${n.pids.length} process(es) in it` : ''})`),
@@ -275,7 +284,11 @@ program
       ...r.hostRules.map((x) => `${x.family === 'ipv4' ? 'iptables' : 'ip6tables'} -t ${x.table} -A ${x.chain} ${x.spec} (lab ${x.lab})`),
       ...r.journals.map((l) => `journal of lab ${l} (everything it lists is gone)`),
       ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
+      ...r.logs.map((l) => `process logs of lab ${l} (its journal is gone)`),
+      ...r.damaged.filter((d) => d.removed).map((d) => `damaged journal of lab ${d.lab}: ${d.path} (${d.reason})`),
     ];
+    for (const d of r.damaged.filter((x) => !x.removed))
+      err(`left alone: the journal of lab ${d.lab} is damaged: ${d.path}: ${d.reason}\n  hint: check the file, then 'netlab gc ${d.lab}' removes what carries lab ${d.lab}'s mark, and the file`);
     if (!what.length) {
       out(labs.length ? `nothing to collect for lab ${labs.join(', ')}: no orphan object and no journal left without objects` : 'nothing to collect: every marked object belongs to a lab that is up');
       return;
@@ -291,7 +304,8 @@ program
   .option('--json', 'print as JSON')
   .action(async (arg: string | undefined, o: { json?: boolean }) => {
     requireRoot('status');
-    const journals = arg ? [readJournal(await labNameOf(arg))].filter((j) => !!j) : listJournals();
+    const scan = arg ? { journals: [readJournal(await labNameOf(arg))].filter((j) => !!j), damaged: [] } : scanJournals();
+    const journals = scan.journals;
     if (arg && journals.length === 0) {
       if (o.json) out(JSON.stringify({ labs: [] }));
       else out(`lab ${arg} is not up`);
@@ -309,11 +323,12 @@ program
       }
       labs.push({ lab: j.lab, file: j.file, status: j.status, updated: j.updated, nodes: j.namespaces, hostLinks: j.hostLinks, drift, ...(note ? { note } : {}) });
     }
+    const damaged = scan.damaged.map((d) => ({ lab: d.lab, journal: d.path, status: 'damaged' as const, error: d.reason, hint: d.hint }));
     if (o.json) {
-      out(JSON.stringify({ labs }, null, 2));
+      out(JSON.stringify({ labs, ...(damaged.length ? { damaged } : {}) }, null, 2));
       return;
     }
-    if (!labs.length) out('no labs are up');
+    if (!labs.length && !damaged.length) out('no labs are up');
     for (const l of labs) {
       const state = l.drift === null ? `drift unknown: ${l.note}` : l.drift === 0 ? 'matches the file' : `${l.drift} difference(s) from the file (netlab plan ${l.file})`;
       out(`${l.lab}  ${l.status}  ${l.nodes.length} node(s), ${l.hostLinks.length} host link(s)  ${state}`);
@@ -321,6 +336,7 @@ program
       if (l.nodes.length) out(`  nodes: ${l.nodes.join(' ')}`);
       if (l.hostLinks.length) out(`  host:  ${l.hostLinks.join(' ')}`);
     }
+    for (const d of scan.damaged) err(d.text());
   });
 
 
@@ -350,6 +366,11 @@ addHelp(program);
 
 let detailed = false;
 
+// A reader that goes away (netlab plan FILE | head -1: EPIPE) ends the output, quietly: the rest
+// is not written, and the command still finishes what it does (an `up` is not left half-way).
+// The same for any other write error on them: there is nowhere left to report it.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
 async function main(): Promise<number> {
   try {
     await program.parseAsync(process.argv);
@@ -364,6 +385,7 @@ async function main(): Promise<number> {
 
 /** One top-level handler: a user error is a message with its exit code, never a stack trace. */
 function report(e: unknown): number {
+  e = stateDirError(e) ?? e;
   if (e instanceof CliError) {
     err(e.text());
     return e.code;

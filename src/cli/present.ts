@@ -2,7 +2,7 @@
 // commands that show them (plan, up, check), so that the others start without the planner.
 import { resolve } from 'node:path';
 import type { Planned } from '../engine.js';
-import { nsLabel } from '../model/types.js';
+import { HOST, nsLabel } from '../model/types.js';
 import { describe, summarize, symbol } from '../plan/actions.js';
 import { scriptOf } from '../render/render.js';
 import type { CheckResult } from '../verify/checks.js';
@@ -13,7 +13,10 @@ export function planJson(p: Planned) {
     file: resolve(p.lab.file),
     changes: p.plan.actions.map((a) => ({ symbol: symbol(a), kind: a.kind, namespace: nsLabel(a.ns), object: a.object, reason: a.reason, text: describe(a) })),
     conflicts: p.plan.conflicts,
+    // The lab namespaces read from the kernel, and those taken as verified (--trust-verified).
+    read: [...p.observed.ns.keys()].filter((n) => n !== HOST && !p.observed.trusted?.includes(n)),
     notRead: p.observed.trusted ?? [],
+    notes: p.notes,
     commands: p.steps.map((s) => ({ phase: s.phase, namespace: nsLabel(s.ns), argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })),
   };
 }

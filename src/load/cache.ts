@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../model/types.js';
 import { stateDir } from '../state/journal.js';
+import { readLabBytes } from './read.js';
 
 /** This build of netlab: every build rewrites its files. */
 const BUILD = (() => {
@@ -33,24 +34,16 @@ export function decodeLab(text: string): Lab {
 
 /** Loads a lab file: from the cache when `up` applied these very bytes with this build, else in full. */
 export async function loadLabCached(file: string): Promise<Lab> {
-  let bytes: Buffer | undefined;
+  const bytes = readLabBytes(file); // a LabError when it cannot be a lab file: printed as such, exit 2
+  const key = labKey(file, bytes);
   try {
-    bytes = readFileSync(file);
+    const lab = decodeLab(readFileSync(cachePath(key), 'utf8'));
+    return { ...lab, file, key };
   } catch {
-    // the full loader reports it, with the file's location
+    // not cached (or unreadable): load it in full
   }
-  if (bytes) {
-    const key = labKey(file, bytes);
-    try {
-      const lab = decodeLab(readFileSync(cachePath(key), 'utf8'));
-      return { ...lab, file, key };
-    } catch {
-      // not cached (or unreadable): load it in full
-    }
-  }
-  const { loadLab, loadLabFile } = await import('./lab.js');
-  const lab = bytes ? loadLab(bytes.toString('utf8'), file) : loadLabFile(file);
-  return bytes ? { ...lab, key: labKey(file, bytes) } : lab;
+  const { loadLab } = await import('./lab.js');
+  return { ...loadLab(bytes.toString('utf8'), file), key };
 }
 
 /** Keeps a lab that was applied; returns the key to record (the previous one's file is removed). */

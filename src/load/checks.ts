@@ -81,9 +81,16 @@ function target(ctx: CheckContext, to: string, family: Family | undefined, path:
   return { addr: pick.addr, family: pick.family };
 }
 
+/** The longest timeout a timer can hold: 2^31-1 ms (about 24.8 days); Node fires longer ones at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 function common(ctx: CheckContext, c: RawCheckCommon, path: SrcPath, defaults: { timeout: number }) {
-  const timeoutMs = durationMs(c.timeout, defaults.timeout);
+  let timeoutMs = durationMs(c.timeout, defaults.timeout);
   if (timeoutMs === undefined) ctx.err([...path, 'timeout'], `invalid timeout '${String(c.timeout)}'`, "write milliseconds (1500) or a duration ('2s', '500ms')");
+  else if (timeoutMs > MAX_TIMEOUT_MS) {
+    ctx.err([...path, 'timeout'], `timeout ${String(c.timeout)} is too long: at most ${MAX_TIMEOUT_MS} ms (about 24 days)`, "a check's timeout bounds one attempt, e.g. '5s'");
+    timeoutMs = undefined;
+  }
   return { expect: c.expect ?? 'ok', timeoutMs: timeoutMs ?? defaults.timeout, attempts: c.attempts ?? 3 } as const;
 }
 

@@ -1,6 +1,5 @@
 // load: YAML text -> schema -> normalized Lab, with every problem located in the file.
-import { readFileSync } from 'node:fs';
-import { isScalar, parseDocument, Parser, visit, type Document } from 'yaml';
+import { Composer, isScalar, Parser, visit, YAMLParseError, type CST, type Document } from 'yaml';
 import {
   HOST,
   IPT_TABLES,
@@ -16,6 +15,7 @@ import {
   type Lab,
   type LinkSpec,
   type NodeSpec,
+  ROUTE_TYPES,
   type RouteSpec,
   type RuleSpec,
   type SrcPath,
@@ -25,6 +25,7 @@ import {
 import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parseCidr, parsePrefix, type Cidr } from '../model/net.js';
 import { LabError, didYouMean, type Problem } from './problems.js';
 import { SourceMap } from './source.js';
+import { readLabBytes } from './read.js';
 import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } from './checks.js';
 import { validateSchema } from './schema.js';
 import { checkImpairment, type RawImpair } from '../model/impair.js';
@@ -45,23 +46,36 @@ import {
 
 /** Reads and validates a lab file; throws LabError with every problem found. Reads nothing but the file. */
 export function loadLabFile(file: string): Lab {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new LabError([{ file, line: 1, col: 1, path: '', message: `cannot read the lab file: ${err.code === 'ENOENT' ? 'no such file' : err.message}` }]);
-  }
-  return loadLab(text, file);
+  return loadLab(readLabBytes(file).toString('utf8'), file);
 }
+
+/** Collections nested deeper than this are refused: a lab file needs fewer than ten levels. */
+export const MAX_DEPTH = 64;
+/** YAML's own guard against alias bombs (the yaml library's default). */
+const MAX_ALIAS_COUNT = 100;
 
 export function loadLab(text: string, file: string): Lab {
   const src = new SourceMap(file);
-  const doc = parseDocument(text, { lineCounter: src.lines, prettyErrors: false, uniqueKeys: true });
+  const tokens = [...new Parser(src.lines.addNewLine).parse(text)];
+  // The composer, toJS and our own walkers recurse per level: bound the depth before any of them.
+  const deep = tooDeep(tokens);
+  if (deep !== undefined)
+    throw new LabError([{ file, ...src.pos(deep), path: '', message: `invalid YAML: collections nested more than ${MAX_DEPTH} levels deep`, hint: 'a lab file needs only a few levels: is this the right file?' }]);
+  const doc = compose(tokens, text.length);
   src.doc = doc;
-  const problems = yamlProblems(text, doc, src);
+  const problems = yamlProblems(text, doc, src, tokens);
   if (problems.length) throw new LabError(problems);
-  const data = doc.toJS() as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (e) {
+    // The only throw left in toJS is the alias guard: say where the aliases are.
+    let first: number | undefined;
+    visit(doc, { Alias: (_, a) => ((first = a.range?.[0]), visit.BREAK) });
+    throw new LabError([
+      { file, ...src.pos(first ?? 0), path: '', message: `invalid YAML: the aliases expand to too much data (${(e as Error).message})`, hint: `netlab expands at most ${MAX_ALIAS_COUNT} aliased nodes: write the repeated parts out, or alias less` },
+    ]);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new LabError([src.problem([], 'a lab file is a mapping with at least a name', 'start with: name: my-lab')]);
   }
@@ -73,6 +87,33 @@ export function loadLab(text: string, file: string): Lab {
   const lab = n.lab(data as RawLab);
   if (n.problems.length) throw new LabError(sortProblems(n.problems));
   return lab;
+}
+
+/** Composes the one document of a lab file (parseDocument, from tokens already parsed). */
+function compose(tokens: CST.Token[], length: number): Document {
+  // Duplicate keys are found by yamlProblems, in one pass (the library's check is quadratic).
+  const docs = [...new Composer({ prettyErrors: false, uniqueKeys: false }).compose(tokens, true, length)];
+  const doc = docs[0]!;
+  if (docs.length > 1) doc.errors.push(new YAMLParseError([docs[1]!.range[0], docs[1]!.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+  return doc;
+}
+
+/** The offset of the first collection nested deeper than MAX_DEPTH, found without recursion. */
+function tooDeep(tokens: CST.Token[]): number | undefined {
+  const stack: [unknown, number][] = tokens.map((t) => [t, 0]);
+  while (stack.length) {
+    const [t, d] = stack.pop()!;
+    if (t === null || typeof t !== 'object') continue;
+    const tok = t as { type?: string; offset?: number; value?: unknown; items?: { key?: unknown; value?: unknown }[] };
+    const depth = tok.type === 'block-map' || tok.type === 'block-seq' || tok.type === 'flow-collection' ? d + 1 : d;
+    if (depth > MAX_DEPTH) return tok.offset ?? 0;
+    if (tok.value) stack.push([tok.value, depth]);
+    for (const it of tok.items ?? []) {
+      if (it.key) stack.push([it.key, depth]);
+      if (it.value) stack.push([it.value, depth]);
+    }
+  }
+  return undefined;
 }
 
 const YAML_HINTS: Partial<Record<string, string>> = {
@@ -89,8 +130,7 @@ const YAML_HINTS: Partial<Record<string, string>> = {
  * parser reports the end of the previous entry when that entry has no value), an unclosed flow
  * collection at its opening bracket (the parser reports where it gave up, often the end of file).
  */
-function yamlProblems(text: string, doc: Document, src: SourceMap): Problem[] {
-  if (!doc.errors.length) return [];
+function yamlProblems(text: string, doc: Document, src: SourceMap, tokens: CST.Token[]): Problem[] {
   const file = src.file;
   const problems: Problem[] = [];
   const at = (offset: number) => src.pos(offset);
@@ -114,7 +154,6 @@ function yamlProblems(text: string, doc: Document, src: SourceMap): Problem[] {
     }
     for (const v of Object.values(tok)) if (v !== null && typeof v === 'object') walk(v);
   };
-  for (const tok of new Parser().parse(text)) walk(tok);
   visit(doc, {
     Map(_, map) {
       const seen = new Map<string, number>();
@@ -134,13 +173,10 @@ function yamlProblems(text: string, doc: Document, src: SourceMap): Problem[] {
       }
     },
   });
-  let dupErrors = 0;
+  if (!doc.errors.length) return sortProblems(dups);
+  for (const tok of tokens) walk(tok);
   for (const err of doc.errors) {
     const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    if (err.code === 'DUPLICATE_KEY' && dups.length) {
-      dupErrors++;
-      continue;
-    }
     if (err.code === 'BAD_INDENT' && /^Flow (sequence|map) in block collection/.test(msg)) {
       // The innermost unclosed collection that opens before the place the parser gave up.
       const u = unclosed.filter((c) => c.offset < err.pos[0]).pop();
@@ -171,7 +207,7 @@ function yamlProblems(text: string, doc: Document, src: SourceMap): Problem[] {
   // Past the first syntax error the parser's view of the structure is a guess and later errors
   // mostly follow from the first; duplicate keys are independent of each other and all reported.
   const first = sortProblems(problems).slice(0, 1);
-  return sortProblems([...first, ...(dupErrors ? dups : [])]);
+  return sortProblems([...first, ...dups]);
 }
 
 function sortProblems(ps: Problem[]): Problem[] {
@@ -544,15 +580,16 @@ class Normalizer {
     if (!to) return this.err(at('to'), `invalid destination '${raw.to}'`, 'write default, an address, or a prefix such as 10.0.0.0/8'), undefined;
     if (family && to.family !== family) return this.err(path, `destination ${to.text} and gateway ${via} are of different address families`), undefined;
     if (hasHostBits(to)) return this.err(at('to'), `destination ${to.text} has host bits set`, `did you mean ${networkOf(to)}/${to.len}?`), undefined;
-    const table = tableId(raw.table);
+    const type = (raw.type ?? 'unicast') as RouteSpec['type'];
+    if (!(ROUTE_TYPES as readonly string[]).includes(type)) return this.err(at('type'), `unknown route type '${type}'`, `use one of ${ROUTE_TYPES.join(', ')}`), undefined;
+    // Without a table, ip route files a local route in the local table (255), the others in main.
+    const table = raw.table === undefined && type === 'local' ? 255 : tableId(raw.table);
     if (table === undefined) {
       const t = tableProblem(raw.table!);
       return this.err(at('table'), t.message, t.hint), undefined;
     }
     if (raw.metric !== undefined && (!Number.isInteger(raw.metric) || raw.metric < 0 || raw.metric > 0xffffffff))
       return this.err(at('metric'), `metric ${raw.metric} is out of range`, 'use 0-4294967295'), undefined;
-    const type = (raw.type ?? 'unicast') as RouteSpec['type'];
-    if (!['unicast', 'local', 'blackhole', 'unreachable', 'prohibit'].includes(type)) return this.err(at('type'), `unknown route type '${type}'`), undefined;
     if (type === 'unicast' && !via && !raw.dev) return this.err(path, `route to ${to.text} needs 'via' or 'dev'`), undefined;
     if (raw.dev !== undefined && !this.ifaces.get(ns)?.has(raw.dev)) {
       const known = [...(this.ifaces.get(ns)?.keys() ?? [])];

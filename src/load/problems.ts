@@ -1,7 +1,7 @@
 // Problems in lab files and how they are printed. No YAML here: the commands that never parse a
 // file (down, status, gc, ...) import this without loading the YAML library.
 import type { SrcPath } from '../model/types.js';
-import { CliError, EXIT } from '../cli/exit.js';
+import { CliError, EXIT, printable } from '../cli/exit.js';
 
 /** A problem found in a lab file, located in the source. */
 export interface Problem {
@@ -14,10 +14,13 @@ export interface Problem {
   hint?: string;
 }
 
+/** How many problems a terminal gets; `validate --json` has them all. */
+export const PRINTED_PROBLEMS = 100;
+
 /** Thrown for user errors in lab files; carries every problem found. */
 export class LabError extends CliError {
   constructor(readonly problems: Problem[]) {
-    super(problems.map(formatProblem).join('\n'), EXIT.invalid);
+    super(formatProblems(problems).join('\n'), EXIT.invalid);
     this.name = 'LabError';
   }
 
@@ -26,9 +29,19 @@ export class LabError extends CliError {
   }
 }
 
+/** One problem as FILE:LINE:COL: error: PATH: MESSAGE (+ hint), each part on its one line. */
 export function formatProblem(p: Problem): string {
-  const head = `${p.file}:${p.line}:${p.col}: error: ${p.path ? `${p.path}: ` : ''}${p.message}`;
-  return p.hint ? `${head}\n  hint: ${p.hint}` : head;
+  const one = (s: string) => printable(s.replace(/\n/g, '\\n'));
+  const head = `${one(p.file)}:${p.line}:${p.col}: error: ${p.path ? `${one(p.path)}: ` : ''}${one(p.message)}`;
+  return p.hint ? `${head}\n  hint: ${one(p.hint)}` : head;
+}
+
+/** The first PRINTED_PROBLEMS problems, then how many more there are. */
+export function formatProblems(problems: Problem[]): string[] {
+  const lines = problems.slice(0, PRINTED_PROBLEMS).map(formatProblem);
+  const more = problems.length - PRINTED_PROBLEMS;
+  if (more > 0) lines.push(`... and ${more} more problem${more === 1 ? '' : 's'} (netlab validate --json FILE lists every one)`);
+  return lines;
 }
 
 export function displayPath(path: SrcPath): string {

@@ -226,11 +226,14 @@ function jsonType(v: unknown): string {
 function reduce(errors: ErrorObject[]): ErrorObject[] {
   const drop = new Set<ErrorObject>();
   const replace = new Map<ErrorObject, ErrorObject>();
+  // Type errors by place, so that many errors cost linear time.
+  const typeAt = new Map<string, ErrorObject[]>();
+  for (const e of errors) if (e.keyword === 'type') typeAt.set(e.instancePath, [...(typeAt.get(e.instancePath) ?? []), e]);
   for (const a of errors.filter((e) => e.keyword === 'anyOf')) {
     const types = (a.schema as unknown[]).flatMap(branchTypes);
     const t = jsonType(a.data);
     const fits = types.includes(t) || (t === 'integer' && types.includes('number'));
-    for (const e of errors) if (e.keyword === 'type' && e.instancePath === a.instancePath) drop.add(e);
+    for (const e of typeAt.get(a.instancePath) ?? []) drop.add(e);
     if (fits) drop.add(a);
     else replace.set(a, { ...a, keyword: 'type', params: { type: [...new Set(types)].join(',') } });
   }

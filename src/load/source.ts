@@ -1,5 +1,5 @@
 // Locates paths of a parsed YAML document in its source text, for FILE:LINE:COL messages.
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { SrcPath } from '../model/types.js';
 import { displayPath, type Problem } from './problems.js';
 
@@ -15,6 +15,18 @@ export class SourceMap {
     return { line, col };
   }
 
+  /** Each mapping's pairs by key, built once: a file with many problems looks up many paths. */
+  private keys = new WeakMap<object, Map<string, Pair>>();
+  private keysOf(map: YAMLMap): Map<string, Pair> {
+    let m = this.keys.get(map);
+    if (!m) {
+      m = new Map();
+      for (const it of map.items) if (isPair(it) && isScalar(it.key) && !m.has(String(it.key.value))) m.set(String(it.key.value), it);
+      this.keys.set(map, m);
+    }
+    return m;
+  }
+
   /** Finds the node at `path`; with `key`, the key of the last segment rather than its value. */
   private find(path: SrcPath, key: boolean): Node | undefined {
     let node: unknown = this.doc?.contents;
@@ -23,7 +35,7 @@ export class SourceMap {
       const seg = path[i]!;
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+        const pair = this.keysOf(node).get(String(seg));
         if (!pair) return found;
         if (last && key) return pair.key as Node;
         node = pair.value;

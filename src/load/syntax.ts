@@ -1,6 +1,7 @@
 // Parsers for the short forms users paste from articles: ip-route and ip-rule argument strings,
 // iptables rule text, and sysctl keys. Each returns a value or a message; locating the message
 // in the file is the caller's job.
+import { ROUTE_TYPES as ROUTES } from '../model/types.js';
 
 export interface RawRoute {
   to?: string;
@@ -24,9 +25,9 @@ export interface RawRule {
   table?: number | string;
 }
 
-const ROUTE_TYPES = new Set(['unicast', 'local', 'blackhole', 'unreachable', 'prohibit']);
+const ROUTE_TYPES = new Set<string>(ROUTES);
 /** Types ip route knows that netlab does not manage. */
-const OTHER_ROUTE_TYPES = new Set(['throw', 'nat', 'anycast', 'multicast', 'broadcast']);
+const OTHER_ROUTE_TYPES = new Set(['nat', 'anycast', 'multicast', 'broadcast']);
 const ROUTE_KEYWORDS = new Set(['via', 'dev', 'src', 'scope', 'metric', 'preference', 'priority', 'table', 'onlink']);
 
 function num(v: string): number | undefined {

@@ -71,6 +71,8 @@ export function ipJsonDst(c: Cidr): string {
 }
 
 export function isLinkLocal6(addr: string): boolean {
+  // fe80::/10: the first group is fe80-febf, in full. Anything else needs no parsing.
+  if (!/^fe[89ab][0-9a-f]:/i.test(addr)) return false;
   const a = parseAddress(addr);
   return !!a && a.family === 'ipv6' && contains({ family: 'ipv6', addr: 'fe80::', len: 10, text: 'fe80::/10' }, a.addr);
 }

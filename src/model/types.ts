@@ -29,8 +29,11 @@ export type IptTable = (typeof IPT_TABLES)[number];
 /** Where a value came from in the lab file, as a path into the YAML document. */
 export type SrcPath = (string | number)[];
 
+/** The route types netlab manages. */
+export const ROUTE_TYPES = ['unicast', 'local', 'blackhole', 'unreachable', 'prohibit', 'throw'] as const;
+
 export interface RouteSpec {
-  type: 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit';
+  type: (typeof ROUTE_TYPES)[number];
   /** Canonical prefix ("default" is 0.0.0.0/0 or ::/0). */
   to: string;
   family: Family;
@@ -284,6 +287,20 @@ export interface HostRule {
   chain: string;
   /** Rule text as written, with the ownership comment appended. */
   spec: string;
+  /** Observed rules: the rule's position in its chain (1-based, counting every rule). */
+  pos?: number;
+  /** A rule netlab adds on its own that must come before the chain's other rules (bridge guards). */
+  first?: boolean;
+}
+
+/** What decides whether the host's iptables see bridged traffic, per family (read for labs with host bridges). */
+export interface HostFirewall {
+  /** bridge-nf-call-iptables (or -ip6tables) is 1: bridged frames go through iptables FORWARD. */
+  bridgeNf: boolean;
+  /** The filter table's FORWARD policy, when the chain exists. */
+  forwardPolicy?: string;
+  /** A DOCKER-USER chain exists in the filter table. */
+  dockerUser: boolean;
 }
 
 export interface ObservedState {
@@ -295,8 +312,20 @@ export interface ObservedState {
   hostIptables: HostRule[];
   /** Host iptables tables that exist now, per family (read only when the lab has host rules). */
   hostTables: Partial<Record<Family, string[]>>;
-  /** Processes the journal says the lab started, by "node/name": still running or not. */
-  processes: Map<string, { pid: number; alive: boolean }>;
+  /** Host chains that really exist now ("table/chain"), per family; read with nf_tables before the lab's first host rule. */
+  hostChains?: Partial<Record<Family, string[]>>;
+  /** Per family, when the lab has host bridges. */
+  hostFirewall?: Partial<Record<Family, HostFirewall>>;
+  /**
+   * Host sysctls the kernel rewrites when a key the lab sets is written (every interface's
+   * `forwarding` when ip_forward changes): key -> value now. Read only when the lab sets such a key.
+   */
+  hostSysctlSides?: Map<string, string>;
+  /**
+   * Processes the journal says the lab started, by "node/name": still running or not. With
+   * `start`: one the journal does not list, found running as netlab starts it (to adopt).
+   */
+  processes: Map<string, { pid: number; alive: boolean; start?: string }>;
   /** Lab namespaces not read again: taken as `up` last verified them (see src/state/trust.ts). */
   trusted?: string[];
   /** Namespaces `netlab exec`/`shell`/`impair` entered since they were last verified, with the mark's time. */

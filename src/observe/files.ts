@@ -1,7 +1,8 @@
 // What netlab reads from files instead of through commands: the names in NETNS_DIR (what `ip netns
-// list` prints, without the nsid lookup it makes per namespace) and /proc/net/dev. Reading them
-// costs no process, which matters before every plan and in down's wait loop. Tests give fakes.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+// list` prints, without the nsid lookup it makes per namespace), /proc/net/dev, and the processes
+// in /proc (which namespace each is in, its start time). Reading them costs no process, which
+// matters before every plan and in down's wait loops. Tests give fakes.
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NETNS_DIR } from '../model/types.js';
 import type { NsId } from '../state/ownership.js';
@@ -11,6 +12,18 @@ export interface HostFiles {
   netns(): string[];
   /** /proc/net/dev of netlab's own (the host's) namespace. */
   procNetDev(): string;
+  /** The inode of NETNS_DIR/NAME (the namespace's nsfs inode, its identity); undefined if absent. */
+  netnsInode(name: string): number | undefined;
+  /** The pids in /proc (processes, not threads). */
+  pids(): number[];
+  /** The nsfs inode of PID's network namespace (readlink /proc/PID/ns/net = "net:[INODE]"); undefined if gone or exited. */
+  pidNetns(pid: number): number | undefined;
+  /** /proc/PID/stat; undefined if gone. */
+  pidStat(pid: number): string | undefined;
+  /** argv from /proc/PID/cmdline; undefined if gone. */
+  pidCmdline(pid: number): string[] | undefined;
+  /** Where PID's standard output goes (readlink /proc/PID/fd/1); undefined if gone or closed. */
+  pidStdout(pid: number): string | undefined;
   /** A namespace's identity (its nsfs inode and mtime), undefined when it does not exist (a fake may omit it). */
   nsId?(name: string): NsId | undefined;
   /** A host link's ifindex and mark, from /sys/class/net (a fake may omit it). */
@@ -36,6 +49,42 @@ export const hostFiles: HostFiles = {
     }
   },
   procNetDev: () => readFileSync('/proc/net/dev', 'utf8'),
+  netnsInode: (name) => {
+    try {
+      return statSync(join(NETNS_DIR, name)).ino;
+    } catch {
+      return undefined;
+    }
+  },
+  pids: () => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number),
+  pidNetns: (pid) => {
+    try {
+      return nsInodeOfLink(readlinkSync(`/proc/${pid}/ns/net`));
+    } catch {
+      return undefined; // gone, or exited (a zombie has no namespaces left)
+    }
+  },
+  pidStat: (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+  pidCmdline: (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').split('\0');
+    } catch {
+      return undefined;
+    }
+  },
+  pidStdout: (pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/1`);
+    } catch {
+      return undefined;
+    }
+  },
   nsId: (name) => fileId(join(NETNS_DIR, name)),
   hostLink: (name) => {
     try {
@@ -47,6 +96,39 @@ export const hostFiles: HostFiles = {
     }
   },
 };
+
+/** "net:[4026532281]" -> 4026532281. */
+export function nsInodeOfLink(link: string): number | undefined {
+  const m = /^net:\[(\d+)\]$/.exec(link);
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  /** R, S, D, T, Z, ... */
+  state: string;
+  pgrp: number;
+  /** Start time in clock ticks after boot (field 22): with the pid, the process's identity. */
+  start: string;
+}
+
+/** Parses /proc/PID/stat; the command name (field 2) may hold spaces and parentheses. */
+export function parseStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).trim().split(' ');
+  if (rest.length < 20) return undefined;
+  return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), state: rest[0]!, pgrp: Number(rest[2]), start: rest[19]! };
+}
+
+/** A process that runs (not exited, not a zombie awaiting its parent), from /proc/PID/stat. */
+export function liveStat(files: HostFiles, pid: number): ProcStat | undefined {
+  const text = files.pidStat(pid);
+  const st = text === undefined ? undefined : parseStat(text);
+  return st && st.state !== 'Z' && st.state !== 'X' ? st : undefined;
+}
 
 export const listNetns = (files: HostFiles = hostFiles): Set<string> => new Set(files.netns());
 

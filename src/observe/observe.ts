@@ -4,8 +4,9 @@ import { CliError, EXIT } from '../cli/exit.js';
 import { HOST, inNetns, tableKey, type DesiredState, type Family, type HostRule, type IptTable, type ObservedNs, type ObservedState } from '../model/types.js';
 import { runMany, type Command, type CommandRunner, type RunResult } from '../runner/runner.js';
 import type { Journal } from '../state/journal.js';
-import { hostComment, normalizeSave, saveTool } from '../render/iptables.js';
-import { startTimes } from '../apply/processes.js';
+import { normalizeSave, saveTool } from '../render/iptables.js';
+import { BRIDGE_NF, bridgeGuards, firewallOf, hasTag, sideKeys } from '../model/hoststate.js';
+import { findStarted, processKey, startTimes } from '../apply/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';
@@ -39,17 +40,20 @@ export async function readHostIptables(runner: CommandRunner, family: Family): P
   return normalizeSave(await must(runner, [saveTool(family)]));
 }
 
-/** Host rules tagged with the lab's comment, as iptables-save prints them. */
+/**
+ * Host rules tagged with the lab's comment, as iptables-save prints them, with their position in
+ * the chain. A rule may carry comments of its own besides the lab's.
+ */
 export function taggedRules(saved: Map<string, string>, family: Family, lab: string): HostRule[] {
   const out: HostRule[] = [];
-  const tag = hostComment(lab);
   for (const [table, text] of saved) {
+    const pos = new Map<string, number>();
     for (const line of text.split('\n')) {
       const m = /^-A (\S+) (.*)$/.exec(line);
       if (!m) continue;
-      const toks = m[2]!.split(/\s+/);
-      const i = toks.indexOf('--comment');
-      if (i >= 0 && toks[i + 1]?.replace(/^"|"$/g, '') === tag) out.push({ family, table: table as IptTable, chain: m[1]!, spec: m[2]! });
+      const n = (pos.get(m[1]!) ?? 0) + 1;
+      pos.set(m[1]!, n);
+      if (hasTag(m[2]!, lab)) out.push({ family, table: table as IptTable, chain: m[1]!, spec: m[2]!, pos: n });
     }
   }
   return out;
@@ -72,6 +76,30 @@ export async function loMarks(runner: CommandRunner, names: string[]): Promise<M
   });
   return out;
 }
+
+/**
+ * The chains that really exist ("table/chain") per family, from nft: iptables-nft-save also prints
+ * built-in chains that do not. Undefined when nft cannot say (then down deletes no chain).
+ */
+export async function readNftChains(runner: CommandRunner): Promise<Partial<Record<Family, string[]>> | undefined> {
+  const r = await runner.run(['nft', '-j', 'list', 'chains']).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const out: Partial<Record<Family, string[]>> = { ipv4: [], ipv6: [] };
+  let docs: { chain?: { family: string; table: string; name: string } }[];
+  try {
+    docs = (JSON.parse(r.stdout || '{}') as { nftables?: typeof docs }).nftables ?? [];
+  } catch {
+    return undefined;
+  }
+  for (const d of docs) {
+    const c = d.chain;
+    const family = c?.family === 'ip' ? 'ipv4' : c?.family === 'ip6' ? 'ipv6' : undefined;
+    if (c && family) out[family]!.push(`${c.table}/${c.name}`);
+  }
+  return out;
+}
+
+const hasHostBridges = (desired: DesiredState) => [...(desired.ns.get(HOST)?.links.values() ?? [])].some((l) => l.kind === 'bridge');
 
 interface NsReadOptions {
   v6rules: boolean;
@@ -146,6 +174,7 @@ function readOptions(name: string, desired: DesiredState, journal: Journal | und
   for (const k of [...(want?.iptables.keys() ?? []), ...Object.keys(journal?.iptables[name] ?? {})]) families.add(k.split('/')[0] as Family);
   const sysctls = new Set([...(want?.sysctls.keys() ?? []), ...Object.keys(journal?.sysctls[name] ?? {})]);
   if (name === HOST) for (const k of desired.hostSysctls.keys()) sysctls.add(k);
+  if (name === HOST && hasHostBridges(desired)) for (const k of Object.values(BRIDGE_NF)) sysctls.add(k);
   const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
   const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
   return { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs };
@@ -163,39 +192,84 @@ export interface ObserveOptions {
 
 /** Observes every namespace the desired state or the journal names, and the host. */
 export async function observe(runner: CommandRunner, desired: DesiredState, journal: Journal | undefined, opts: ObserveOptions = {}): Promise<ObservedState> {
-  // The host first (with the list of namespaces, side by side): what it shows decides which lab
-  // namespaces can be trusted.
-  const netns = listNetns(opts.files ?? hostFiles);
-  const hostRead = await observeNamespaces(runner, [[HOST, readOptions(HOST, desired, journal)]]);
-  const host = hostRead.get(HOST)!;
-  const entered = enteredNamespaces(desired.lab);
-  const trusted = opts.trust ? trustable(desired, journal, netns, new Set(entered.keys())) : new Map<string, ObservedNs>();
-  const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
-  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
   const files = opts.files ?? hostFiles;
+  const netns = listNetns(files);
+  const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
+  const present = [...names].filter((n) => netns.has(n));
+  const entered = enteredNamespaces(desired.lab);
+  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
   const ids = new Map<string, NsId>();
-  for (const n of names) {
-    const id = netns.has(n) ? files.nsId?.(n) : undefined;
+  for (const n of present) {
+    const id = files.nsId?.(n);
     if (id) ids.set(n, id);
   }
-  // A host-side veth end that went away took its peer in the namespace with it: read that one. So
-  // is a namespace whose identity is not the one recorded (inode numbers alone are reused).
-  for (const n of [...trusted.keys()]) if (!hostEndsPresent(desired.ns.get(n)!, host) || !sameNsId(journal?.ids?.ns?.[n], ids.get(n))) trusted.delete(n);
-  const targets = [...names].filter((n) => netns.has(n) && !trusted.has(n));
-  const ns = await observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
-  ns.set(HOST, host);
-  for (const [n, o] of trusted) ns.set(n, o);
+  const read = (targets: string[]) => observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
+  // The host's iptables, meanwhile: where the lab has rules there, and with host bridges both
+  // families, to see a Docker-like firewall; a family the lab has no rules in may be missing (no
+  // ip6tables, IPv6 off): then it has no firewall to see.
+  const bridges = hasHostBridges(desired);
+  const ruleFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
+  const families = bridges ? (['ipv4', 'ipv6'] as Family[]) : [...ruleFamilies];
+  const savesRead = Promise.all(families.map((f) => readHostIptables(runner, f).catch((e: unknown) => (ruleFamilies.has(f) ? Promise.reject(e) : undefined))));
+  savesRead.catch(() => undefined); // awaited below; a failed namespace read must not leave it unhandled
+  let ns: Map<string, ObservedNs>;
+  const trusted = new Map<string, ObservedNs>();
+  if (!opts.trust) {
+    // Everything in one batch of reads: the host's alongside the namespaces'.
+    ns = await read([HOST, ...present]);
+  } else {
+    // The host first: what it shows decides which lab namespaces can be trusted.
+    const host = (await read([HOST])).get(HOST)!;
+    for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()))) {
+      // A host-side veth end that went away took its peer in the namespace with it: read that one.
+      // So is a namespace whose identity is not the one recorded (inode numbers alone are reused).
+      if (hostEndsPresent(desired.ns.get(n)!, host) && sameNsId(journal?.ids?.ns?.[n], ids.get(n))) trusted.set(n, o);
+    }
+    ns = await read(present.filter((n) => !trusted.has(n)));
+    ns.set(HOST, host);
+    for (const [n, o] of trusted) ns.set(n, o);
+  }
+  const host = ns.get(HOST)!;
+  const saves = await savesRead;
   const hostIptables: HostRule[] = [];
-  const hostFamilies = new Set<Family>([...desired.hostIptables, ...(journal?.hostIptables ?? [])].map((r) => r.family));
   const hostTables: ObservedState['hostTables'] = {};
-  for (const family of hostFamilies) {
-    const saved = await readHostIptables(runner, family);
+  const hostFirewall: ObservedState['hostFirewall'] = {};
+  families.forEach((family, i) => {
+    const saved = saves[i];
+    if (!saved) return;
     hostTables[family] = [...saved.keys()];
     hostIptables.push(...taggedRules(saved, family, desired.lab));
-  }
-  const processes = new Map<string, { pid: number; alive: boolean }>();
+    if (bridges) hostFirewall[family] = firewallOf(saved.get('filter'), host.sysctls.get(BRIDGE_NF[family]));
+  });
+  // The chains that exist before the lab's first host rule of a family (a rule may create one).
+  const guards = bridgeGuards(desired, hostFirewall).rules;
+  const firstRules = families.some((f) => !journal?.hostTablesBefore?.[f] && [...desired.hostIptables, ...guards].some((r) => r.family === f));
+  const hostChains = firstRules ? await readNftChains(runner) : undefined;
+  // The per-interface values the kernel rewrites when a host sysctl is written: read when the lab
+  // first sets such a key (to record them) or stops setting it (to restore those still there).
+  const recorded = journal?.sysctls[HOST] ?? {};
+  const writes = [...[...desired.hostSysctls.keys()].filter((k) => recorded[k] === undefined), ...Object.keys(recorded).filter((k) => !desired.hostSysctls.has(k))];
+  const sides = [...new Set(writes.flatMap((k) => sideKeys(k, host.links.keys())))];
+  const hostSysctlSides = sides.length ? parseSysctlGrep((await runner.run(['grep', '-H', '-s', '', ...sides.map((k) => `/proc/sys/${k}`)])).stdout) : undefined;
+  const processes: ObservedState['processes'] = new Map();
   const recs = Object.entries(journal?.processes ?? {});
-  const starts = await startTimes(runner, recs.map(([, r]) => r.pid));
+  const starts = startTimes(recs.map(([, r]) => r.pid), files);
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
-  return { netns, ns, hostSysctls: ns.get(HOST)!.sysctls, hostIptables, hostTables, processes, trusted: [...trusted.keys()], entered, ids };
+  // Processes of a lost journal, in namespaces that outlived it: the lab's, to adopt.
+  const unrecorded = desired.processes.filter((p) => !journal?.processes?.[processKey(p)] && netns.has(p.node));
+  if (unrecorded.length) for (const [key, f] of findStarted(files, desired.lab, unrecorded)) processes.set(key, { ...f, alive: true });
+  return {
+    netns,
+    ns,
+    hostSysctls: host.sysctls,
+    hostIptables,
+    hostTables,
+    ...(hostChains ? { hostChains } : {}),
+    ...(bridges ? { hostFirewall } : {}),
+    ...(hostSysctlSides ? { hostSysctlSides } : {}),
+    processes,
+    trusted: [...trusted.keys()],
+    entered,
+    ids,
+  };
 }

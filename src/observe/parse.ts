@@ -1,7 +1,7 @@
 // Pure parsers for what the kernel tools print, into the shared state types.
 import { isLinkLocal6, parseCidr, parsePrefix } from '../model/net.js';
 import { canonicalMark } from '../load/syntax.js';
-import type { Family, LinkState, RouteState, RuleState } from '../model/types.js';
+import { ROUTE_TYPES, type Family, type LinkState, type RouteState, type RuleState } from '../model/types.js';
 
 /** Splits the output of `ip -j -batch -`: one JSON document per command, one per line. */
 export function splitJsonDocs(text: string): unknown[][] {
@@ -46,10 +46,11 @@ export function parseLinks(docs: unknown[]): Map<string, LinkState> {
     const addresses: string[] = [];
     for (const a of l.addr_info ?? []) {
       if (a.family !== 'inet' && a.family !== 'inet6') continue;
+      // lo's own addresses, as the kernel prints them, need no parsing (every namespace has them).
+      if (kind === 'loopback' && ((a.local === '127.0.0.1' && a.prefixlen === 8) || (a.local === '::1' && a.prefixlen === 128))) continue;
       if (a.family === 'inet6' && isLinkLocal6(a.local)) continue;
       const c = parseCidr(`${a.local}/${a.prefixlen}`);
       if (!c) continue;
-      if (kind === 'loopback' && (c.text === '127.0.0.1/8' || c.text === '::1/128')) continue;
       addresses.push(c.text);
     }
     out.set(l.ifname, {
@@ -93,7 +94,7 @@ export function parseRoutes(docs: unknown[]): RouteState[] {
   for (const r of docs as IpRoute[]) {
     if (r.protocol && KERNEL_PROTOS.has(r.protocol)) continue;
     const type = (r.type ?? 'unicast') as RouteState['type'];
-    if (!['unicast', 'local', 'blackhole', 'unreachable', 'prohibit'].includes(type)) continue;
+    if (!(ROUTE_TYPES as readonly string[]).includes(type)) continue;
     const family: Family = r.dst.includes(':') || r.gateway?.includes(':') ? 'ipv6' : 'ipv4';
     const dst = parsePrefix(r.dst, family);
     if (!dst) continue;

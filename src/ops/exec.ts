@@ -75,7 +75,7 @@ export const whereText = (t: Target) => `node ${t.node} of lab ${t.lab}`;
 /**
  * Runs a command of the user's in the target's namespace. It may change the namespace, so the
  * namespace is marked as entered (before, and again after: a plain `up` running meanwhile cannot
- * clear it) and the next `up` reads it instead of trusting what it verified there before.
+ * clear it) and the next `up --trust-verified` reads it instead of trusting what it verified there before.
  */
 export async function runEntered(t: Target, argv: string[], opts: ForegroundOptions = {}): Promise<number> {
   if (t.ns !== null) markEntered(t.lab, t.ns);

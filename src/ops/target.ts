@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { loadLabCached } from '../load/cache.js';
 import { didYouMean } from '../load/problems.js';
-import { listJournals, readJournal, type Journal } from '../state/journal.js';
+import { isLabName, listJournals, readJournal, type Journal } from '../state/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { CliError, EXIT } from '../cli/exit.js';
 
@@ -43,7 +43,10 @@ export function labFileOf(arg: string): string {
  * names the file; the file may since be edited, broken or deleted), else the name in the file.
  */
 export async function labNameOf(arg: string): Promise<string> {
-  if (!looksLikeFile(arg)) return arg;
+  if (!looksLikeFile(arg)) {
+    if (!isLabName(arg)) throw new CliError(`not a lab name: ${arg}`, EXIT.error, 'a lab name is 1-32 letters, digits, - and _ (or give the lab file)');
+    return arg;
+  }
   const abs = resolve(arg);
   const j = listJournals().find((x) => x.file === abs);
   if (j) return j.lab;

@@ -38,11 +38,22 @@ export type Action = Base &
     | { kind: 'qdisc.del'; ns: string; dev: string }
     | { kind: 'route.add' | 'route.del' | 'route.replace'; ns: string; route: RouteState }
     | { kind: 'rule.add' | 'rule.del'; ns: string; rule: RuleState }
-    | { kind: 'sysctl.set'; ns: string; key: string; value: string; previous?: string }
+    | {
+        kind: 'sysctl.set';
+        ns: string;
+        key: string;
+        value: string;
+        previous?: string;
+        /** Host keys the kernel rewrites when this one is written, with their values before: journaled. */
+        sides?: Record<string, string>;
+        /** Those keys' values before the lab, written right after this one (a restore). */
+        restoreSides?: Record<string, string>;
+      }
     | { kind: 'iptables.restore'; ns: string; family: Family; table: IptTable; payload: string; hash: string; rules: number }
-    | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule; tablesBefore?: string[] }
+    | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule; tablesBefore?: string[]; chainsBefore?: string[]; at?: number }
     | { kind: 'process.start'; ns: string; process: ProcessSpec }
     | { kind: 'process.stop'; ns: string; key: string; pid: number }
+    | { kind: 'process.adopt'; ns: string; key: string; process: ProcessSpec; pid: number; start: string }
   );
 
 export type ActionKind = Action['kind'];
@@ -61,6 +72,7 @@ export function phaseOf(a: Action): Phase {
     case 'process.stop':
       return 'stop';
     case 'process.start':
+    case 'process.adopt':
       return 'processes';
     case 'link.add':
       // veths and bridges first; VLANs, VRFs, bonds, dummies in the namespace's configure batch,
@@ -168,6 +180,7 @@ export function describe(a: Action): string {
       break;
     case 'sysctl.set':
       what = `sysctl ${a.key.replace(/\//g, '.')} = ${a.value} in ${where}${a.previous !== undefined ? ` (was ${a.previous})` : ''}`;
+      if (a.restoreSides) what += `, then ${Object.entries(a.restoreSides).map(([k, v]) => `${k.replace(/\//g, '.')} = ${v}`).join(', ')} (the kernel resets them)`;
       break;
     case 'iptables.restore':
       what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} (${a.rules} rule${a.rules === 1 ? '' : 's'})`;
@@ -181,6 +194,9 @@ export function describe(a: Action): string {
       break;
     case 'process.stop':
       what = `process ${a.key} (pid ${a.pid})`;
+      break;
+    case 'process.adopt':
+      what = `process ${a.key} (pid ${a.pid}): ${a.process.argv.join(' ')}`;
       break;
   }
   return `${symbol(a).padEnd(3)} ${what}  (${a.reason})`;

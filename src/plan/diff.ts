@@ -1,4 +1,5 @@
 // plan: diff(desired, observed, journal) -> ordered actions. Pure: no I/O at all.
+import { sysctlSides } from '../model/hoststate.js';
 import { resetTable } from '../model/desired.js';
 import {
   HOST,
@@ -6,6 +7,7 @@ import {
   nsLabel,
   type DesiredState,
   type Family,
+  type HostRule,
   type IptTable,
   type LinkState,
   type ObservedNs,
@@ -264,13 +266,15 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
         key,
         value,
         ...(cur !== undefined && recorded[key] === undefined ? { previous: cur } : {}),
+        ...(ns === HOST && recorded[key] === undefined && observed.hostSysctlSides && sysctlSides(key) ? { sides: pick(observed.hostSysctlSides, sysctlSides(key)!) } : {}),
         object: ns === HOST ? 'host' : `node ${ns}`,
         reason: cur === undefined ? 'not read' : `is ${cur}`,
       });
     }
     for (const [key, prev] of Object.entries(recorded)) {
       if (want.has(key) || have.get(key) === undefined || have.get(key) === prev) continue;
-      add({ kind: 'sysctl.set', ns, key, value: prev, object: ns === HOST ? 'host' : `node ${ns}`, reason: 'no longer in the lab file: restore' });
+      const sides = ns === HOST && sysctlSides(key) ? restorable(journal?.hostSysctlSides ?? {}, sysctlSides(key)!, observed.hostSysctlSides) : {};
+      add({ kind: 'sysctl.set', ns, key, value: prev, ...(Object.keys(sides).length ? { restoreSides: sides } : {}), object: ns === HOST ? 'host' : `node ${ns}`, reason: 'no longer in the lab file: restore' });
     }
   }
 
@@ -302,24 +306,10 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     }
   }
 
-  // Host iptables: tagged rules, all re-made when anything about them differs.
-  const recordedHost = journal?.hostIptables ?? [];
-  const same =
-    recordedHost.length === desired.hostIptables.length &&
-    recordedHost.every((r, i) => {
-      const d = desired.hostIptables[i]!;
-      return r.family === d.family && r.table === d.table && r.chain === d.chain && r.spec === d.spec;
-    }) &&
-    recordedHost.every((r) => r.saved !== undefined) &&
-    recordedHost.map((r) => `${r.family} ${r.table} ${r.chain} ${r.saved}`).sort().join('\n') ===
-      observed.hostIptables.map((r) => `${r.family} ${r.table} ${r.chain} ${r.spec}`).sort().join('\n');
-  if (!same) {
-    for (const r of observed.hostIptables) add({ kind: 'hostipt.del', ns: HOST, rule: r, object: 'host', reason: 're-made with the lab\'s rules' });
-    for (const r of desired.hostIptables) {
-      const before = journal?.hostTablesBefore?.[r.family] ? undefined : observed.hostTables[r.family];
-      add({ kind: 'hostipt.add', ns: HOST, rule: r, object: 'host', reason: 'not in the kernel', ...(before ? { tablesBefore: before } : {}) });
-    }
-  }
+  // Host iptables: tagged rules, one by one.
+  const before = (f: Family) =>
+    journal?.hostTablesBefore?.[f] ? {} : { tablesBefore: observed.hostTables[f] ?? [], ...(observed.hostChains ? { chainsBefore: observed.hostChains[f] ?? [] } : {}) };
+  for (const a of hostRuleActions(desired.hostIptables, journal?.hostIptables ?? [], observed.hostIptables)) add(a.kind === 'hostipt.add' ? { ...a, ...before(a.rule.family) } : a);
 
   // Processes: (re)start what is not running as declared, stop what the lab no longer has.
   const jp = journal?.processes ?? {};
@@ -328,7 +318,12 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     const key = processKey(p);
     wanted.add(key);
     const rec = jp[key];
-    const alive = !!rec && !fresh.has(p.node) && (observed.processes.get(key)?.alive ?? false);
+    const found = observed.processes.get(key);
+    if (!rec && found?.start && !fresh.has(p.node)) {
+      add({ kind: 'process.adopt', ns: p.node, key, process: p, pid: found.pid, start: found.start, object: `process ${key}`, reason: 'running, but not in the journal: adopted' });
+      continue;
+    }
+    const alive = !!rec && !fresh.has(p.node) && (found?.alive ?? false);
     const same = !!rec && JSON.stringify(rec.argv) === JSON.stringify(p.argv);
     if (alive && same) continue;
     if (alive) add({ kind: 'process.stop', ns: p.node, key, pid: rec!.pid, object: `process ${key}`, reason: 'its command changed', replace: true });
@@ -358,4 +353,61 @@ function order(actions: Action[]): Action[] {
     return p + (within < 0 ? 50 : within);
   };
   return actions.map((a, i) => [a, i] as const).sort((x, y) => rank(x[0]) - rank(y[0]) || x[1] - y[1]).map(([a]) => a);
+}
+
+/** The entries of a sysctl map whose keys match. */
+function pick(m: Map<string, string>, re: RegExp): Record<string, string> {
+  return Object.fromEntries([...m].filter(([k]) => re.test(k)));
+}
+
+/** Recorded side values to write back: those whose key still exists (the interface is still there). */
+function restorable(recorded: Record<string, string>, re: RegExp, now: Map<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(recorded).filter(([k]) => re.test(k) && now?.has(k)));
+}
+
+const chainOf = (r: HostRule) => `${r.family} ${r.table} ${r.chain}`;
+
+/**
+ * Host rules one by one: a rule the kernel holds as the journal recorded it after it was written
+ * stays; a missing one is inserted where it belongs among the lab's rules of its chain (the host's
+ * own rules around them keep their places); a tagged rule the lab does not want goes. When the
+ * lab's rules of a chain are in another order than the file's, that chain's rules are re-made.
+ */
+export function hostRuleActions(want: HostRule[], recorded: (HostRule & { saved?: string })[], have: HostRule[]): Action[] {
+  // The form iptables-save printed for each rule as written, from the journal.
+  const savedOf = new Map<string, string[]>();
+  for (const r of recorded) if (r.saved !== undefined) savedOf.set(`${chainOf(r)} ${r.spec}`, [...(savedOf.get(`${chainOf(r)} ${r.spec}`) ?? []), r.saved]);
+  const out: Action[] = [];
+  const adds: Action[] = [];
+  for (const chain of new Set([...want, ...have].map(chainOf))) {
+    const ws = want.filter((r) => chainOf(r) === chain);
+    const hs = have.filter((r) => chainOf(r) === chain).sort((a, b) => (a.pos ?? 0) - (b.pos ?? 0));
+    const used = new Set<HostRule>();
+    let match: (HostRule | undefined)[] = ws.map((w) => {
+      const forms = savedOf.get(`${chain} ${w.spec}`);
+      const form = forms?.shift();
+      const h = form === undefined ? undefined : hs.find((x) => !used.has(x) && x.spec === form);
+      if (h) used.add(h);
+      return h;
+    });
+    const kept = match.filter((h): h is HostRule => !!h);
+    if (kept.some((h, i) => i > 0 && (h.pos ?? 0) < (kept[i - 1]!.pos ?? 0))) {
+      match = ws.map(() => undefined);
+      used.clear();
+    }
+    const gone = hs.filter((h) => !used.has(h));
+    for (const h of gone) out.push({ kind: 'hostipt.del', ns: HOST, rule: h, object: 'host', reason: 'not in the lab file' });
+    // Positions after the deletions; each insertion shifts the rules after it by one.
+    const shifted = (pos: number) => pos - gone.filter((g) => (g.pos ?? 0) < pos).length;
+    let inserted = 0;
+    ws.forEach((w, i) => {
+      if (match[i]) return;
+      const anchor = match.slice(i + 1).find((h) => !!h);
+      const at = anchor ? shifted(anchor.pos ?? 1) + inserted : w.first ? 1 + inserted : undefined;
+      if (at !== undefined) inserted++;
+      const { first: _first, ...rule } = w;
+      adds.push({ kind: 'hostipt.add', ns: HOST, rule, object: 'host', reason: 'not in the kernel', ...(at !== undefined ? { at } : {}) });
+    });
+  }
+  return [...out, ...adds];
 }

@@ -35,14 +35,14 @@ export function hostComment(lab: string): string {
   return `netlab:${lab}`;
 }
 
-/** Payload for `iptables-restore --noflush` adding (or deleting) tagged rules in the host. */
-export function hostRulesPayload(rules: HostRule[], op: '-A' | '-D'): string {
-  const byTable = new Map<string, HostRule[]>();
+/** Payload for `iptables-restore --noflush` adding (at a position, or appending) or deleting tagged rules in the host. */
+export function hostRulesPayload(rules: (HostRule & { at?: number })[], op: '-A' | '-D'): string {
+  const byTable = new Map<string, (HostRule & { at?: number })[]>();
   for (const r of rules) byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
   const lines: string[] = [];
   for (const [table, rs] of byTable) {
     lines.push(`*${table}`);
-    for (const r of rs) lines.push(`${op} ${r.chain} ${r.spec}`);
+    for (const r of rs) lines.push(op === '-A' && r.at !== undefined ? `-I ${r.chain} ${r.at} ${r.spec}` : `${op} ${r.chain} ${r.spec}`);
     lines.push('COMMIT');
   }
   lines.push('');

@@ -160,20 +160,23 @@ export function render(actions: Action[], lab = ''): Step[] {
         host.set(a.rule.family, [...(host.get(a.rule.family) ?? []), a]);
       } else if (a.kind === 'process.start') {
         steps.push({ phase, ns: a.ns, argv: startArgv(a.process), lines: [], actions: [a], display: startText(lab, a.process) });
+      } else if (a.kind === 'process.adopt') {
+        steps.push({ phase, ns: a.ns, argv: [], lines: [], actions: [a], display: `# process ${a.key}: pid ${a.pid} runs already, recorded in the journal` });
       } else if (a.kind === 'process.stop') {
         steps.push({ phase, ns: a.ns, argv: ['kill', '-TERM', '--', `-${a.pid}`], lines: [], actions: [a] });
       }
     }
     steps.push(...batches.values(), ...tc.values());
     for (const [ns, as] of sysctls) {
-      const kv = as.map((a) => (a.kind === 'sysctl.set' ? `${a.key}=${a.value}` : ''));
+      // A restore of ip_forward rewrites every interface's forwarding: their own values go after it.
+      const kv = as.flatMap((a) => (a.kind === 'sysctl.set' ? [`${a.key}=${a.value}`, ...Object.entries(a.restoreSides ?? {}).map(([k, v]) => `${k}=${v}`)] : []));
       const argv = inNetns(ns, ['sysctl', '-q', '-w', ...kv]);
       steps.push({ phase, ns, argv, lines: [], actions: as });
     }
     steps.push(...restores.values());
     for (const [family, as] of host) {
       const del = as.flatMap((a) => (a.kind === 'hostipt.del' ? [a.rule] : []));
-      const addRules = as.flatMap((a) => (a.kind === 'hostipt.add' ? [a.rule] : []));
+      const addRules = as.flatMap((a) => (a.kind === 'hostipt.add' ? [{ ...a.rule, ...(a.at !== undefined ? { at: a.at } : {}) }] : []));
       const input = (del.length ? hostRulesPayload(del, '-D') : '') + (addRules.length ? hostRulesPayload(addRules, '-A') : '');
       steps.push({ phase, ns: HOST, argv: [restoreTool(family), '-w', '--noflush'], input: input.replace(/\n\n/g, '\n'), lines: [], actions: as });
     }

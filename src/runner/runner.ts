@@ -12,6 +12,9 @@ export interface RunResult {
   exitCode: number;
 }
 
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface RunOptions {
   /** Text fed to the command's standard input (ip -batch -, iptables-restore). */
   input?: string;
@@ -33,6 +36,11 @@ export interface CommandRunner {
   runAll?(cmds: Command[], limit: number): Promise<RunResult[]>;
   /** Starts a long-running command in its own process group, output appended to a log file. */
   spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }>;
+  /**
+   * Sends a signal to processes at once, without spawning kill(1): a pid checked a moment before
+   * is still that process (pids are reused). Optional: the fakes get `kill -SIG -- PID...` run.
+   */
+  signal?(pids: number[], signal: 'TERM' | 'KILL' | 'CONT'): void;
 }
 
 /**
@@ -47,14 +55,36 @@ export class ExecaRunner implements CommandRunner {
     if (!opts.timeoutMs) return spawnRun(argv, opts.input);
     const { execa } = await import('execa');
     const [cmd, ...args] = argv;
-    const r = await execa(cmd!, args, {
+    // In a process group of its own, and the timeout ends the whole group: `sh -c 'sleep 60'`
+    // killed alone would leave the sleep running, holding the output pipe and the caller with it.
+    const child = execa(cmd!, args, {
       reject: false,
       stripFinalNewline: false,
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
       env: { LC_ALL: 'C' },
-      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, forceKillAfterDelay: 500 } : {}),
+      detached: true,
     });
-    if (r.timedOut) return { stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}timed out after ${opts.timeoutMs} ms`, exitCode: 124 };
+    if (child.pid) liveGroups.add(child.pid);
+    const group = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let timedOut = false;
+    let forceKill: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      group('SIGTERM');
+      forceKill = setTimeout(() => group('SIGKILL'), 500);
+    }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
+    const r = await child;
+    clearTimeout(timer);
+    clearTimeout(forceKill);
+    group('SIGKILL'); // what the probe left behind in its group
+    if (child.pid) liveGroups.delete(child.pid);
+    if (timedOut) return { stdout: String(r.stdout ?? ''), stderr: `${String(r.stderr ?? '')}timed out after ${opts.timeoutMs} ms`, exitCode: 124 };
     if (r.failed && r.exitCode === undefined) {
       const missing = (r as { code?: string }).code === 'ENOENT';
       return { stdout: '', stderr: missing ? `${cmd}: command not found` : (r.shortMessage ?? String(r.message)), exitCode: missing ? 127 : 126 };
@@ -65,33 +95,42 @@ export class ExecaRunner implements CommandRunner {
   /**
    * Many commands through a few `sh` processes (one per slot) instead of one node spawn each:
    * measured here, forking node costs more than the `ip -n NS` it runs, and a lab of N namespaces
-   * reads and writes N of them. Each command's output, error and status go to files in a private
-   * directory in /dev/shm, read back afterwards.
+   * reads and writes N of them. A slot's commands run one after the other, each followed by a
+   * marker line on standard output (with its exit status) and on standard error: the shell's two
+   * streams are cut at the markers, with no file per command to create, read and remove.
    */
   async runAll(cmds: Command[], limit: number): Promise<RunResult[]> {
     if (cmds.length <= 2) return Promise.all(cmds.map((c) => this.run(c.argv, c.input !== undefined ? { input: c.input } : {})));
-    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netlab-'));
-    try {
-      const slots = Math.max(1, Math.min(limit, cmds.length));
-      const per = Math.ceil(cmds.length / slots);
-      const delim = `NETLAB_EOF_${randomHex(6)}`;
-      const line = (c: Command, i: number) => {
-        const io = `>${dir}/${i}.out 2>${dir}/${i}.err`;
-        const cmd = c.input === undefined ? `${shellQuote(c.argv)} ${io} </dev/null` : `${shellQuote(c.argv)} ${io} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;
-        return `${cmd}\necho $? >${dir}/${i}.rc`;
-      };
-      const scripts: string[] = [];
-      for (let k = 0; k < slots; k++) scripts.push(cmds.slice(k * per, (k + 1) * per).map((c, j) => line(c, k * per + j)).join('\n'));
-      const shells = await Promise.all(scripts.filter(Boolean).map((sc) => spawnRun(['sh', '-s'], `${sc}\n`)));
-      const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
-      return cmds.map((_, i) => {
-        const rc = read(`${dir}/${i}.rc`);
-        // No status file: the shell itself failed before reaching the command.
-        if (rc === undefined) return { stdout: '', stderr: shells.map((r) => r.stderr).join('') || 'not run', exitCode: 126 };
-        return { stdout: read(`${dir}/${i}.out`) ?? '', stderr: read(`${dir}/${i}.err`) ?? '', exitCode: Number(rc.trim()) };
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const slots = Math.max(1, Math.min(limit, cmds.length));
+    const per = Math.ceil(cmds.length / slots);
+    const delim = `NETLAB_${randomHex(6)}`;
+    const line = (c: Command, i: number) => {
+      const cmd = c.input === undefined ? `${shellQuote(c.argv)} </dev/null` : `${shellQuote(c.argv)} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;
+      return `${cmd}\nprintf '\\036${delim} ${i} %d\\n' $?; printf '\\036${delim} ${i}\\n' >&2`;
+    };
+    const out: (RunResult | undefined)[] = new Array(cmds.length);
+    await Promise.all(
+      Array.from({ length: slots }, async (_, k) => {
+        const mine = cmds.slice(k * per, (k + 1) * per);
+        if (!mine.length) return;
+        const r = await spawnRun(['sh', '-s'], `${mine.map((c, j) => line(c, k * per + j)).join('\n')}\n`);
+        const stdout = cut(r.stdout, new RegExp(`\x1e${delim} (\\d+) (\\d+)\n`, 'g'));
+        const stderr = cut(r.stderr, new RegExp(`\x1e${delim} (\\d+)\n`, 'g'));
+        for (const [i, part] of stdout) out[i] = { stdout: part.text, stderr: stderr.get(i)?.text ?? '', exitCode: Number(part.rc) };
+        // No marker: the shell itself failed before reaching the command.
+        for (let i = k * per; i < k * per + mine.length; i++) out[i] ??= { stdout: '', stderr: r.stderr.replace(new RegExp(`\x1e${delim} \\d+\n`, 'g'), '') || 'not run', exitCode: 126 };
+      }),
+    );
+    return out as RunResult[];
+  }
+
+  signal(pids: number[], signal: 'TERM' | 'KILL' | 'CONT'): void {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, `SIG${signal}`);
+      } catch {
+        // exited meanwhile
+      }
     }
   }
 
@@ -111,6 +150,18 @@ export class ExecaRunner implements CommandRunner {
     }
   }
 }
+
+/** Process groups of commands run with a timeout, ended when netlab exits (Ctrl-C) before them. */
+const liveGroups = new Set<number>();
+process.once('exit', () => {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
 
 const ENV = { ...process.env, LC_ALL: 'C' };
 
@@ -132,6 +183,17 @@ function spawnRun(argv: string[], input?: string): Promise<RunResult> {
       child.stdin!.end(input);
     }
   });
+}
+
+/** Cuts a stream at its markers: command index -> the text before its marker (and its status). */
+function cut(text: string, marker: RegExp): Map<number, { text: string; rc?: string }> {
+  const out = new Map<number, { text: string; rc?: string }>();
+  let at = 0;
+  for (const m of text.matchAll(marker)) {
+    out.set(Number(m[1]), { text: text.slice(at, m.index), ...(m[2] !== undefined ? { rc: m[2] } : {}) });
+    at = m.index! + m[0].length;
+  }
+  return out;
 }
 
 /** Shell-quotes argv for display, so printed commands can be pasted into a shell. */

@@ -37,14 +37,31 @@ export function acquireLock(lab: string): () => void {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(path, 'utf8').trim());
-      if (pid && pid !== process.pid && alive(pid)) {
-        throw new LockError(`lab '${lab}' is being changed by another netlab (pid ${pid}); wait for it to finish, or stop it`);
+      const holder = readHolder(path);
+      if (holder === 'gone') continue; // released meanwhile
+      if (holder === 'young') throw new LockError(`lab '${lab}' is being locked by another netlab right now (${path} does not hold its pid yet); try again in a moment`);
+      if (holder !== 'stale' && holder !== process.pid && alive(holder)) {
+        throw new LockError(`lab '${lab}' is being changed by another netlab (pid ${holder}); wait for it to finish, or stop it`);
       }
       rmSync(path, { force: true }); // stale: its holder died (kill -9)
     }
   }
   throw new LockError(`could not take the lock of lab '${lab}' at ${path}`);
+}
+
+/** A lock being taken has no pid for a moment: an empty file is young, not stale, for this long. */
+const YOUNG_MS = 5000;
+
+/** The pid a lock file holds; 'young' while it is still empty, 'stale' when it stayed empty or is garbage. */
+function readHolder(path: string): number | 'young' | 'stale' | 'gone' {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    if (/^[1-9]\d*$/.test(text)) return Number(text);
+    return !text && Date.now() - statSync(path).mtimeMs < YOUNG_MS ? 'young' : 'stale';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw e;
+  }
 }
 
 /** Removes lock files whose holder is gone (netlab gc; only those of `labs`, when given); returns the labs they were for. */
@@ -55,9 +72,8 @@ export function removeStaleLocks(labs?: Set<string>): string[] {
   for (const f of readdirSync(dir)) {
     if (labs && !labs.has(f.replace(/\.lock$/, ''))) continue;
     const path = join(dir, f);
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    // A lock being taken right now may not hold its pid yet: leave young files alone.
-    if ((pid && alive(pid)) || (!pid && Date.now() - statSync(path).mtimeMs < 5000)) continue;
+    const holder = readHolder(path);
+    if (holder === 'gone' || holder === 'young' || (typeof holder === 'number' && alive(holder))) continue;
     rmSync(path, { force: true });
     removed.push(f.replace(/\.lock$/, ''));
   }

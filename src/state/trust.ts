@@ -1,12 +1,13 @@
-// Which lab namespaces a plain `up` may take as they were left instead of reading them again.
+// Which lab namespaces `up --trust-verified` may take as they were left instead of reading them.
 //
 // Reading a namespace costs a process or two in it (nsenter + ip, iptables-save): at 200
 // namespaces that is most of a no-op `up`. So `up` keeps, per namespace, a record of the state it
 // last verified there: the fingerprint of what the file asked for, and the namespace's identity
-// (the inode of /run/netns/NS, new whenever the namespace is re-created). A namespace whose file
-// part, identity and record still agree, that no `netlab exec`/`shell`/`impair` entered since,
-// and whose host-side veth ends are all there, is not read again. Everything else is read, and
-// `up --refresh`, `plan` and `status` read every namespace.
+// (the inode of /run/netns/NS, new whenever the namespace is re-created). With --trust-verified,
+// a namespace whose file part, identity and record still agree, that no `netlab
+// exec`/`shell`/`impair` entered since, and whose host-side veth ends are all there, is not read
+// again. A plain `up`, `plan` and `status` read every namespace (so `up` repairs changes made by
+// hand inside them).
 import { sha256 } from '../hash.js';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -117,6 +118,17 @@ export function recordVerified(j: Journal, desired: DesiredState, namespaces: It
     else verified[ns] = { fp: nsFingerprint(want), ino };
   }
   for (const ns of Object.keys(verified)) if (!desired.ns.has(ns)) delete verified[ns];
+}
+
+/** Whether the journal already records every namespace of the file as verified, as it is now. */
+export function verifiedAsRecorded(j: Journal, desired: DesiredState): boolean {
+  const verified = j.verified ?? {};
+  if (Object.keys(verified).length !== desired.namespaces.length) return false;
+  return desired.namespaces.every((ns) => {
+    const rec = verified[ns];
+    const want = desired.ns.get(ns);
+    return !!rec && !!want && rec.ino === nsInode(ns) && rec.fp === nsFingerprint(want);
+  });
 }
 
 /** Forgets the verified state of namespaces about to be changed: until the change succeeds, they are read. */

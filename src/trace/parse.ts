@@ -12,12 +12,12 @@ export interface TraceSpec {
 }
 
 /** A table of its own, hooked before raw (-300), that sets nftrace on matching packets. */
-export function traceTable(t: TraceSpec): string {
+export function traceTable(t: TraceSpec, name = TRACE_TABLE): string {
   const fam = t.family === 'ipv4' ? 'ip' : 'ip6';
   const l4 = t.proto === 'icmp' ? `meta l4proto ${t.family === 'ipv4' ? 'icmp' : 'ipv6-icmp'}` : `meta l4proto ${t.proto}${t.port ? ` th dport ${t.port}` : ''}`;
   const match = `${fam} daddr ${t.to} ${l4} meta nftrace set 1`;
   return [
-    `table ${fam} ${TRACE_TABLE} {`,
+    `table ${fam} ${name} {`,
     `  chain pre { type filter hook prerouting priority -350; ${match}; }`,
     `  chain out { type filter hook output priority -350; ${match}; }`,
     '}',
@@ -51,7 +51,7 @@ export function parseTrace(ns: string, text: string): Hop[] {
     const m = /^trace id (\S+) (?:ip|ip6|inet) (\S+) (\S+) (.*)$/.exec(line.trim());
     if (!m) continue;
     const [, id, table, chain, rest] = m as unknown as [string, string, string, string, string];
-    if (table === TRACE_TABLE) {
+    if (table.startsWith(TRACE_TABLE)) {
       // Netlab's own hook: shows the packet passed a namespace even where it has no iptables rules.
       if (rest.startsWith('packet:') && hops.length === 0) {
         const iif = /\biif "([^"]+)"/.exec(rest)?.[1];

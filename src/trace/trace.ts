@@ -4,7 +4,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { CliError } from '../cli/exit.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Lab } from '../model/types.js';
+import { HOST, type Lab } from '../model/types.js';
+
+/** How hops in the host's own namespace are labelled (a node may be called host). */
+const HOST_LABEL = 'host namespace';
 import { parseAddress } from '../model/net.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import { checkArgv } from '../verify/checks.js';
@@ -24,8 +27,11 @@ export interface TraceResult {
   outcome: Outcome;
 }
 
-/** Namespaces joined by a veth, or by one bridge (and the bridge's own namespace). */
-export function adjacency(lab: Lab): (a: string, b: string) => boolean {
+/**
+ * Namespaces joined by a veth, or by one bridge (and the bridge's own namespace). A bridge in a
+ * namespace that was traced (`through`) is a hop of its own: its members are adjacent only to it.
+ */
+export function adjacency(lab: Lab, through: Set<string> = new Set()): (a: string, b: string) => boolean {
   const pairs = new Set<string>();
   const join2 = (a: string, b: string) => {
     pairs.add(`${a}|${b}`);
@@ -43,7 +49,10 @@ export function adjacency(lab: Lab): (a: string, b: string) => boolean {
       onBridge.set(e.master, set);
     }
   }
-  for (const set of onBridge.values()) for (const a of set) for (const b of set) if (a !== b) join2(a, b);
+  for (const [br, set] of onBridge) {
+    const home = lab.bridges.get(br)!.ns;
+    for (const a of set) for (const b of set) if (a !== b && (!through.has(home) || a === home || b === home)) join2(a, b);
+  }
   return (a, b) => pairs.has(`${a}|${b}`);
 }
 
@@ -62,7 +71,12 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
   if (!addr) throw new TraceError(`--to must be an address, got '${opts.to}'`);
   if (opts.proto !== 'icmp' && !opts.port) throw new TraceError(`--proto ${opts.proto} needs --port`);
   const spec: TraceSpec = { to: addr.addr, family: addr.family, proto: opts.proto, ...(opts.port ? { port: opts.port } : {}) };
-  const namespaces = [...lab.nodes.keys()];
+  // The host too when the lab has objects there: a Docker-like host's FORWARD sees bridged traffic
+  // (br_netfilter). Its trace table has a name of its own: other traces may run in the host.
+  const hostToo = [...lab.bridges.values()].some((b) => b.ns === HOST) || lab.links.some((l) => l.ends.some((e) => e.ns === HOST));
+  const namespaces = [...lab.nodes.keys(), ...(hostToo ? [HOST] : [])];
+  const tableOf = (ns: string) => (ns === HOST ? `${TRACE_TABLE}_${process.pid}` : TRACE_TABLE);
+  const at = (ns: string, argv: string[]) => (ns === HOST ? argv : ['ip', 'netns', 'exec', ns, ...argv]);
   const dir = mkdtempSync(join(tmpdir(), 'netlab-trace-'));
   const fam = addr.family === 'ipv4' ? 'ip' : 'ip6';
   const monitors: number[] = [];
@@ -71,7 +85,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     if (cleaned) return;
     cleaned = true;
     await Promise.all(monitors.map((pid) => runner.run(['kill', '-TERM', '--', `-${pid}`])));
-    await parallel(namespaces, 4, (ns) => runner.run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'table', fam, TRACE_TABLE]));
+    await parallel(namespaces, 4, (ns) => runner.run(at(ns, ['nft', 'delete', 'table', fam, tableOf(ns)])));
   };
   const onInt = () => {
     void cleanup().finally(() => process.exit(130));
@@ -79,10 +93,10 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
   process.once('SIGINT', onInt);
   try {
     await parallel(namespaces, 4, async (ns) => {
-      const r = await runner.run(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], { input: traceTable(spec) });
-      if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${ns}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
+      const r = await runner.run(at(ns, ['nft', '-f', '-']), { input: traceTable(spec, tableOf(ns)) });
+      if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${ns === HOST ? HOST_LABEL : ns}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
     });
-    for (const ns of namespaces) monitors.push((await runner.spawnDetached(['ip', 'netns', 'exec', ns, 'nft', 'monitor', 'trace'], join(dir, `${ns}.log`))).pid);
+    for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', 'monitor', 'trace']), join(dir, `${ns === HOST ? '.host' : ns}.log`))).pid);
     await sleep(400); // let every monitor subscribe before the probe
     const probeCheck = {
       kind: opts.proto === 'icmp' ? ('ping' as const) : opts.proto,
@@ -105,14 +119,14 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     for (const ns of namespaces) {
       let text = '';
       try {
-        text = readFileSync(join(dir, `${ns}.log`), 'utf8');
+        text = readFileSync(join(dir, `${ns === HOST ? '.host' : ns}.log`), 'utf8');
       } catch {}
-      const hops = parseTrace(ns, text);
+      const hops = parseTrace(ns === HOST ? HOST_LABEL : ns, text);
       if (hops.length) traced.set(ns, hops);
     }
     // The first packet (the echo request, the SYN) in each namespace. Not by trace id: the
     // kernel gives a packet a new one where it crosses a namespace, and at times within one.
-    const order = orderNamespaces(opts.from, [...traced.keys()], adjacency(lab));
+    const order = orderNamespaces(opts.from, [...traced.keys()], adjacency(lab, new Set(traced.has(HOST) ? [HOST] : [])));
     const hops = order.flatMap((ns) => firstPacket(traced.get(ns)!));
     const ok = pr.exitCode === 0;
     return {

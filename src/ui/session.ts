@@ -3,10 +3,10 @@
 import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
 import { Applier, settled } from '../apply/apply.js';
-import { clearEntered } from '../state/trust.js';
-import { ConflictError, recordProven, conflictText, planLab, trustNote, type Planned } from '../engine.js';
+import { clearEntered, verifiedAsRecorded } from '../state/trust.js';
+import { ConflictError, recordProven, conflictText, planLab, planText, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
-import { summarize } from '../plan/actions.js';
+import { describe } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { newJournal, readJournal, type Journal } from '../state/journal.js';
 import { takeReceipt } from '../apply/receipt.js';
@@ -33,8 +33,16 @@ export interface SessionResult {
   ms: number;
 }
 
-export function planSummary(p: Planned): string {
-  return summarize(p.plan.actions);
+/**
+ * The changes `up` makes to a lab that was up (a repair or an edit), one line each, at most
+ * `max`: a first `up` only counts them (`netlab plan` and `--json` list them all).
+ */
+export function changeLines(p: Planned, max = 40): string[] {
+  if (!p.journal || !p.plan.actions.length) return [];
+  const lines = p.plan.actions.slice(0, max).map((a) => `  ${describe(a)}`);
+  const more = p.plan.actions.length - lines.length;
+  if (more > 0) lines.push(`  ... and ${more} more (--json lists them all)`);
+  return lines;
 }
 
 function pickMode(json: boolean): Mode {
@@ -56,14 +64,22 @@ export function plainChecks(results: CheckResult[], width = 80): string {
   return out.join('\n');
 }
 
-export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean; refresh?: boolean }): Promise<SessionResult> {
+/** The verdict of an up: "nothing to do" only when every namespace was read and matched the file. */
+function upText(name: string, r: SessionResult): string {
+  if (r.applied) return `lab ${name} is up`;
+  const unread = r.planned?.observed.trusted?.length ?? 0;
+  return unread ? `lab ${name} is up; no changes in what was read, ${unread} namespace${unread === 1 ? '' : 's'} not read (--trust-verified)` : `lab ${name} is up; nothing to do`;
+}
+
+export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean; trustVerified?: boolean }): Promise<SessionResult> {
   const mode = pickMode(opts.json);
   const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
   const t0 = performance.now();
   const result: SessionResult = { applied: false, checks: [], ms: 0 };
   const checks = lab.checks;
   const row = (id: string, title: string) => store.addRow({ id, title, state: 'running' });
-  const done = (id: string, detail: string, ms?: number, state: 'done' | 'failed' = 'done') => store.updateRow(id, { state, detail, ...(ms !== undefined ? { ms: Math.round(ms) } : {}) });
+  const done = (id: string, detail: string, ms?: number, state: 'done' | 'failed' = 'done', lines?: string[]) =>
+    store.updateRow(id, { state, detail, ...(ms !== undefined ? { ms: Math.round(ms) } : {}), ...(lines?.length ? { lines } : {}) });
 
   const checkTask: ListrTask = {
     title: `checks (${checks.length})`,
@@ -120,11 +136,18 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       const left = readJournal(lab.name);
       if (left) await takeReceipt(left);
       const t = performance.now();
-      const p = await planLab(runner, lab, { trust: !opts.refresh });
+      // By default every lab namespace is read, so that up puts back what was changed by hand.
+      const p = await planLab(runner, lab, { trust: !!opts.trustVerified });
       result.planned = p;
       if (p.plan.conflicts.length) throw new ConflictError(`${conflictText(p.plan)}\nnothing was changed`);
-      done('plan', planSummary(p) + trustNote(p), performance.now() - t);
-      plain(`✔ plan: ${planSummary(p)}${trustNote(p)} (${Math.round(performance.now() - t)} ms)`);
+      const changes = changeLines(p);
+      done('plan', planText(p), performance.now() - t, 'done', changes);
+      plain(`✔ plan: ${planText(p)} (${Math.round(performance.now() - t)} ms)`);
+      for (const l of changes) plain(l);
+      for (const n of p.notes) {
+        if (mode === 'plain') process.stderr.write(`note: ${n}\n`);
+        else store.addRow({ id: `note${p.notes.indexOf(n)}`, title: `note: ${n}`, state: 'done' });
+      }
       const entered = p.observed.entered ?? new Map<string, number>();
       // The kernel now matches the file: keep the lab file as loaded, record every namespace as
       // verified, and drop the marks of the namespaces entered before this run read them.
@@ -133,8 +156,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
         settled(j, p.desired);
         clearEntered(lab.name, entered);
       };
-      const stale = (j: Journal) => j.status !== 'up' || (p.observed.trusted?.length ?? 0) < p.desired.namespaces.length || entered.size > 0 || j.labKey !== lab.key;
-      // Nothing to change, but something was read, or the lab file is new to the cache.
+      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired);
+      // Nothing to change, but the journal does not record it yet: the lab file is new to the
+      // cache, a namespace was entered or re-created, or not yet recorded as verified.
       if (!p.plan.actions.length && p.journal && stale(p.journal)) {
         recordProven(p.journal, p);
         settle(p.journal);
@@ -179,7 +203,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
     await list.run();
     result.ms = Math.round(performance.now() - t0);
     const allMet = result.checks.every((r) => r.met);
-    const parts = [opts.apply ? (result.applied ? `lab ${lab.name} is up` : `lab ${lab.name} is up; nothing to do`) : `lab ${lab.name}`];
+    const parts = [opts.apply ? upText(lab.name, result) : `lab ${lab.name}`];
     if (result.checks.length) parts.push(summaryText(result.checks));
     parts.push(`${result.ms} ms`);
     store.finish({ ok: allMet, text: parts.join(' · ') });

@@ -9,6 +9,8 @@ export interface Row {
   state: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
   detail?: string;
   ms?: number;
+  /** Lines shown under the row once it is finished (the changes up made to a lab that was up). */
+  lines?: string[];
 }
 
 export interface UiState {

@@ -22,12 +22,21 @@ function Spinner() {
 
 function RowLine({ row }: { row: Row }) {
   const mark = row.state === 'done' ? <Text color={col('green')}>{SYM.met}</Text> : row.state === 'failed' ? <Text color={col('red')}>{SYM.unmet}</Text> : row.state === 'running' ? <Spinner /> : <Text dimColor>·</Text>;
-  return (
+  const line = (
     <Text>
       {mark} {row.title.padEnd(11)}
       {row.detail ? <Text dimColor> {row.detail}</Text> : null}
       {row.ms !== undefined ? <Text dimColor> {row.ms} ms</Text> : null}
     </Text>
+  );
+  if (!row.lines?.length) return line;
+  return (
+    <Box flexDirection="column">
+      {line}
+      {row.lines.map((l, i) => (
+        <Text key={i}>{l}</Text>
+      ))}
+    </Box>
   );
 }
 

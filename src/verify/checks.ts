@@ -98,8 +98,9 @@ export async function runCheck(runner: CommandRunner, c: CheckSpec, lab?: Lab): 
   while (n < tries && !ok) {
     if (n > 0) await sleep(200);
     n++;
-    // The command's own timeout bounds it; the runner's is a backstop for a probe that hangs.
-    last = await runner.run(argv, { ...(input !== undefined ? { input } : {}), timeoutMs: c.timeoutMs + 2000 });
+    // ping and socat bound themselves, the runner's timeout is a backstop for a probe that hangs;
+    // an exec check has only the runner's.
+    last = await runner.run(argv, { ...(input !== undefined ? { input } : {}), timeoutMs: c.kind === 'exec' ? c.timeoutMs : c.timeoutMs + 2000 });
     ok = passed(c, last);
   }
   const seen = ok ? 'ok' : 'fail';

@@ -114,40 +114,41 @@ describe('reconcile on the real kernel', () => {
     assert.equal(st.code, 0, st.stderr);
     const doc = JSON.parse(st.stdout) as { labs: { lab: string; drift: number; nodes: string[] }[] };
     assert.deepEqual(doc.labs.map((l) => [l.lab, l.drift, l.nodes.length]), [[lab, 3, 3]]);
-    // A plain up does not read namespaces it verified before that nothing of netlab's entered
-    // since: it says so, and the drift stays until up --refresh.
-    const trusting = netlab(['up', file, '--json'], env);
+    // up --trust-verified does not read namespaces it verified before that nothing of netlab's
+    // entered since: it says so, and the drift stays until a plain up (which reads them all).
+    const trusting = netlab(['up', file, '--json', '--trust-verified'], env);
     assert.equal(trusting.code, 0, trusting.stderr);
-    const t = JSON.parse(trusting.stdout) as { changes: unknown[]; notRead: string[] };
-    assert.deepEqual([t.changes.length, t.notRead.sort()], [0, [a, b, r].sort()]);
+    const t = JSON.parse(trusting.stdout) as { changes: unknown[]; read: string[]; notRead: string[] };
+    assert.deepEqual([t.changes.length, t.read, t.notRead.sort()], [0, [], [a, b, r].sort()]);
     assert.equal(planLines().length, 3);
+    // --refresh, the old way to ask for a full read, is still accepted.
     upOk('--refresh');
   });
 
-  test('up reads what it cannot trust: a namespace entered by netlab exec, or re-created, or whose host end went', () => {
-    // Each change below is invisible to a read of the host alone; a plain up must find it.
+  test('up --trust-verified reads what it cannot trust: a namespace entered by netlab exec, or re-created, or whose host end went', () => {
+    // Each change below is invisible to a read of the host alone; even the trusting up must find it.
     assert.equal(netlab(['exec', lab, a, '--', 'ip', 'link', 'set', 'eth0', 'mtu', '1300'], env).code, 0);
-    let u = netlab(['up', file, '--json'], env);
+    let u = netlab(['up', file, '--json', '--trust-verified'], env);
     assert.equal(u.code, 0, u.stderr);
     let doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
-    assert.ok(!doc.notRead.includes(a), 'the entered namespace was read');
+    assert.deepEqual(doc.notRead.sort(), [b, r].sort(), 'the entered namespace was read, the others trusted');
     assert.deepEqual(doc.changes.map((c) => c.text).filter((x) => /mtu/.test(x)).length, 1, JSON.stringify(doc.changes));
     // Re-created by hand: same name, another namespace (another identity), not the lab's: up
     // reads it, refuses it and changes nothing; once it is removed, up makes the lab's again.
     sh('ip', ['netns', 'del', b]);
     sh('ip', ['netns', 'add', b]);
-    u = netlab(['up', file, '--json'], env);
+    u = netlab(['up', file, '--json', '--trust-verified'], env);
     assert.equal(u.code, 3, u.stderr);
     assert.match(u.stderr, new RegExp(`namespace '${b}' is not the one lab '${lab}' made: it was re-created since this lab made it \\(unmarked\\)`));
     sh('ip', ['netns', 'del', b]);
-    u = netlab(['up', file, '--json'], env);
+    u = netlab(['up', file, '--json', '--trust-verified'], env);
     assert.equal(u.code, 0, u.stderr);
     doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
     assert.ok(!doc.notRead.includes(b), 'the re-made namespace was read');
     assert.ok(doc.changes.some((c) => c.text.includes(`namespace ${b}`)), JSON.stringify(doc.changes));
     // A host-side veth end deleted by hand took its peer in r with it.
     sh('ip', ['link', 'del', `${p}pr`]);
-    u = netlab(['up', file, '--json'], env);
+    u = netlab(['up', file, '--json', '--trust-verified'], env);
     assert.equal(u.code, 0, u.stderr);
     doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
     assert.ok(!doc.notRead.includes(r), 'the namespace whose host end went was read');

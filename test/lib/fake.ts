@@ -67,3 +67,53 @@ export function applied(d: DesiredState): { observed: ObservedState; journal: Jo
   observed.ns.get(HOST)!.sysctls = observed.hostSysctls;
   return { observed, journal };
 }
+
+/** A process in a fake /proc: its network namespace's inode and its stat fields. */
+export interface FakeProc {
+  pid: number;
+  net?: number;
+  comm?: string;
+  state?: string;
+  pgrp?: number;
+  start: string;
+  argv?: string[];
+  stdout?: string;
+}
+
+/** /proc/PID/stat text as the kernel writes it (52 fields; the ones netlab reads set). */
+export function statText(p: FakeProc): string {
+  const fields = Array.from({ length: 50 }, () => '0');
+  fields[0] = p.state ?? 'S';
+  fields[1] = '1'; // ppid
+  fields[2] = String(p.pgrp ?? p.pid);
+  fields[19] = p.start;
+  return `${p.pid} (${p.comm ?? 'sleep'}) ${fields.join(' ')}\n`;
+}
+
+/**
+ * A fake HostFiles: namespaces by name with their nsfs inodes, and processes (a mutable list:
+ * a test removes one to make it exit).
+ */
+export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[]; procNetDev?: string } = {}) {
+  const netns = o.netns ?? {};
+  const procs = o.procs ?? [];
+  const find = (pid: number) => procs.find((p) => p.pid === pid);
+  return {
+    procs,
+    netns: () => Object.keys(netns),
+    procNetDev: () => o.procNetDev ?? '',
+    netnsInode: (name: string) => netns[name],
+    nsId: (name: string) => (netns[name] === undefined ? undefined : { ino: netns[name]!, mtime: '1.0' }),
+    pids: () => procs.map((p) => p.pid),
+    pidNetns: (pid: number) => (find(pid)?.state === 'Z' ? undefined : find(pid)?.net),
+    pidStat: (pid: number) => {
+      const p = find(pid);
+      return p ? statText(p) : undefined;
+    },
+    pidCmdline: (pid: number) => (find(pid) ? (find(pid)!.argv ?? ['sleep', '1000']) : undefined),
+    pidStdout: (pid: number) => find(pid)?.stdout,
+  };
+}
+
+/** The process part of a fake HostFiles with no process at all. */
+export const noProcesses = { netnsInode: () => undefined, pids: () => [], pidNetns: () => undefined, pidStat: () => undefined, pidCmdline: () => undefined, pidStdout: () => undefined };

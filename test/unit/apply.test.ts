@@ -10,7 +10,7 @@ import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
 import { newJournal, readJournal } from '../../src/state/journal.js';
-import { emptyObserved, labOf } from '../lib/fake.js';
+import { emptyObserved, labOf, noProcesses } from '../lib/fake.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-'));
 process.env.NETLAB_STATE_DIR = dir;
@@ -120,7 +120,7 @@ test('inverse: adds are deleted, sysctls set back; changes in place are left to 
 test('gc: a read tool that cannot run (exit 127) is an error, not "every namespace is unmarked"; a namespace gone since the list is skipped', async () => {
   const { gc } = await import('../../src/apply/gc.js');
   const { ObserveError } = await import('../../src/observe/observe.js');
-  const files = { netns: () => ['ns1'], procNetDev: () => '' };
+  const files = { ...noProcesses, netns: () => ['ns1'], procNetDev: () => '' };
   const missing = new ScriptedRunner()
     .on('nsenter --net=/run/netns/ns1 ip -j link show dev lo', { exitCode: 127, stderr: 'nsenter: command not found' });
   await assert.rejects(gc(missing, { dryRun: true, files }), (e: unknown) => e instanceof ObserveError && /nsenter --net=\/run\/netns\/ns1 ip -j link show dev lo: nsenter: command not found/.test(e.message));
@@ -172,7 +172,7 @@ test('down: host veth ends that received packets are set down first, then the na
     peers: { '': Object.fromEntries(ns.map((n, i) => [`tap${i + 1}_peer`, `${n}/tap${i + 1}`])) },
     ids: { ns: { ...Object.fromEntries(['ns1', 'ns2', 'ns3', 'ns4'].map((n) => [n, id(n)])), nsB: { ino: 7, mtime: '1.0' } } },
   };
-  const files = { netns: () => [...ns, 'nsB', 'other'], procNetDev: () => procNetDev, nsId: (n: string) => (n === 'nsB' ? { ino: 7, mtime: '2.0' } : id(n)) };
+  const files = { ...noProcesses, netns: () => [...ns, 'nsB', 'other'], procNetDev: () => procNetDev, nsId: (n: string) => (n === 'nsB' ? { ino: 7, mtime: '2.0' } : id(n)) };
   const r = await teardown(runner, j, { dryRun: true, files });
   assert.deepEqual(r.namespaces, ns, 'ns9 is gone already; "other" is not the lab\'s');
   assert.deepEqual(r.left, [

@@ -377,3 +377,18 @@ test('doctor says which network namespace it runs in; outside the initial one, m
   assert.match(text, /\nnetwork namespace\n {2}other {4}not the initial network namespace/);
   assert.match(text, /\n {11}fix \(on the machine itself, not in this namespace\): Debian\/Ubuntu: modprobe sch_netem/);
 });
+
+test('doctor: a Docker-like firewall (FORWARD DROP, DOCKER-USER, bridge-nf-call-iptables=1) is named with what up does', async () => {
+  const r = new ScriptedRunner()
+    .on('grep -H -s', { stdout: '/proc/sys/net/bridge/bridge-nf-call-iptables:1\n/proc/sys/net/bridge/bridge-nf-call-ip6tables:0\n' })
+    .on('iptables-save -t filter', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n' })
+    .on('ip6tables-save -t filter', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
+  for (const [cmd, reply] of Object.entries(VERSIONS)) r.on(cmd, reply);
+  r.on('', kernel());
+  const rep = await doctor(r, { privileges: ROOT });
+  assert.equal(rep.hostFirewall?.ipv4?.guards, true);
+  assert.equal(rep.hostFirewall?.ipv6?.guards, false, 'bridged IPv6 skips ip6tables here');
+  const text = formatDoctor(rep).join('\n');
+  assert.match(text, /note: iptables: FORWARD policy DROP and a DOCKER-USER chain, bridge-nf-call-iptables=1 \(Docker-like firewall\): bridged traffic goes through iptables FORWARD and would be dropped there; netlab up accepts .* first in DOCKER-USER, tagged netlab:LAB and removed by down/);
+  assert.doesNotMatch(text, /note: ip6tables/);
+});

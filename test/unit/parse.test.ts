@@ -70,7 +70,18 @@ test('iptables-save normalizes to tables without counters or comments', () => {
 test('tagged host rules are found by their exact comment', () => {
   const saved = new Map([['filter', ':INPUT ACCEPT\n-A FORWARD -i br0 -m comment --comment netlab:lab1 -j ACCEPT\n-A FORWARD -m comment --comment netlab:lab10 -j ACCEPT\n-A INPUT -j ACCEPT']]);
   const rules = taggedRules(saved, 'ipv4', 'lab1');
-  assert.deepEqual(rules, [{ family: 'ipv4', table: 'filter', chain: 'FORWARD', spec: '-i br0 -m comment --comment netlab:lab1 -j ACCEPT' }]);
+  assert.deepEqual(rules, [{ family: 'ipv4', table: 'filter', chain: 'FORWARD', spec: '-i br0 -m comment --comment netlab:lab1 -j ACCEPT', pos: 1 }]);
+});
+
+test('a tagged host rule with a comment of its own is still the lab\'s; a comment that only mentions the tag is not', () => {
+  const saved = new Map([['filter', [
+    '-A INPUT -s 10.0.0.1/32 -m comment --comment "allow the backup host" -m comment --comment netlab:lab1 -j ACCEPT',
+    '-A INPUT -m comment --comment "see netlab:lab1" -j ACCEPT',
+    '-A INPUT -m comment --comment "netlab:lab1 x" -j ACCEPT',
+    '-A INPUT -m comment --comment "netlab:lab1" -j DROP',
+  ].join('\n')]]);
+  const rules = taggedRules(saved, 'ipv4', 'lab1');
+  assert.deepEqual(rules.map((r) => r.pos), [1, 4]);
 });
 
 test('sysctl reads', () => {

@@ -1,7 +1,9 @@
-// The process runner's batching: runAll runs many commands through a few real `sh -s` processes
-// and must give each command exactly its own output, error, status and standard input.
+// The process runner: runAll's batching through a few real `sh -s` processes (each command gets
+// exactly its own output, error, status and input), and timeouts that end a command's whole process
+// group (`sh -c 'sleep N'` killed alone would leave the sleep running, holding the caller).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ExecaRunner } from '../../src/runner/runner.js';
 
 const runner = new ExecaRunner();
@@ -34,4 +36,62 @@ test('runAll: a missing program is exit 127 for that command only; the others ru
   const r = await runner.runAll([{ argv: ['true'] }, { argv: ['netlab-no-such-program'] }, { argv: ['echo', 'still'] }, { argv: ['false'] }], 2);
   assert.deepEqual(r.map((x) => x.exitCode), [0, 127, 0, 1]);
   assert.equal(r[2]!.stdout, 'still\n');
+});
+
+const running = (cmdline: string) =>
+  readdirSync('/proc').filter((p) => {
+    try {
+      return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8') === cmdline;
+    } catch {
+      return false;
+    }
+  });
+
+test('a timeout kills the process group: sh and the sleep it started', async () => {
+  const secs = 70_000 + Math.floor(Math.random() * 9999);
+  const t0 = Date.now();
+  const r = await new ExecaRunner().run(['sh', '-c', `sleep ${secs}; echo done`], { timeoutMs: 300 });
+  const ms = Date.now() - t0;
+  assert.equal(r.exitCode, 124);
+  assert.match(r.stderr, /timed out after 300 ms/);
+  assert.ok(ms < 10_000, `${ms} ms`);
+  assert.deepEqual(running(`sleep\0${secs}\0`), [], 'no sleep left');
+});
+
+test('what a finished command left behind in its group is ended too', async () => {
+  const secs = 80_000 + Math.floor(Math.random() * 9999);
+  const r = await new ExecaRunner().run(['sh', '-c', `sleep ${secs} >/dev/null 2>&1 & echo started`], { timeoutMs: 5000 });
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.stdout, 'started\n');
+  await new Promise((res) => setTimeout(res, 100));
+  assert.deepEqual(running(`sleep\0${secs}\0`), []);
+});
+
+test('runAll: output without a final newline, a missing program, and a line that looks like the output markers', async () => {
+  const r = await new ExecaRunner().runAll(
+    [
+      { argv: ['printf', 'no newline'] },
+      { argv: ['cat'], input: 'line 1\nline 2' },
+      { argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] },
+      { argv: ['netlab-no-such-program'] },
+      { argv: ['cat'] },
+      { argv: ['printf', '\\036NETLAB_x 1 0\\n'] },
+      { argv: ['true'] },
+    ],
+    2,
+  );
+  assert.deepEqual(
+    r.map((x) => [x.stdout, x.exitCode]),
+    [
+      ['no newline', 0],
+      ['line 1\nline 2\n', 0],
+      ['out\n', 3],
+      ['', 127],
+      ['', 0],
+      ['\x1eNETLAB_x 1 0\n', 0],
+      ['', 0],
+    ],
+  );
+  assert.deepEqual([r[0]!.stderr, r[2]!.stderr], ['', 'err\n']);
+  assert.match(r[3]!.stderr, /not found/);
 });

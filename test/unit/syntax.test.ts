@@ -63,7 +63,7 @@ describe('parseRouteString', () => {
     fails(parseRouteString('10.0.0.0/8 dev eth0 metric high'), "metric must be a number, got 'high'");
     fails(parseRouteString('10.0.0.0/8 dev eth0 metric -1'), 'metric must be a number');
     fails(parseRouteString('via 10.1.0.1'), "expected a destination (\"default\", an address or a prefix) before 'via'");
-    fails(parseRouteString('throw 10.0.0.0/8'), "route type 'throw' is not supported");
+    fails(parseRouteString('broadcast 10.0.0.255 dev eth0'), "route type 'broadcast' is not supported");
   });
 });
 
@@ -311,5 +311,8 @@ describe('addresses and prefixes', () => {
     assert.equal(isLinkLocal6('febf::1'), true);
     assert.equal(isLinkLocal6('fec0::1'), false);
     assert.equal(isLinkLocal6('169.254.1.1'), false);
+    assert.equal(isLinkLocal6('FE80:0:0:0:0:0:0:1'), true);
+    assert.equal(isLinkLocal6('fe8:0::1'), false, 'the first group is 0fe8');
+    assert.equal(isLinkLocal6('fe80::zz'), false, 'not an address');
   });
 });

@@ -7,7 +7,7 @@ import { decodeLab, encodeLab, labKey } from '../../src/load/cache.js';
 import { loadLabFile } from '../../src/load/lab.js';
 import { desiredState } from '../../src/model/desired.js';
 import { HOST, type ObservedNs } from '../../src/model/types.js';
-import { hostEndsPresent, nsFingerprint, recordVerified, forgetVerified, trustable, verifiedState } from '../../src/state/trust.js';
+import { hostEndsPresent, nsFingerprint, recordVerified, forgetVerified, trustable, verifiedAsRecorded, verifiedState } from '../../src/state/trust.js';
 import { diff } from '../../src/plan/diff.js';
 import { applied, labOf, twoOnBridge } from '../lib/fake.js';
 import { newJournal } from '../../src/state/journal.js';
@@ -86,4 +86,13 @@ test('trust: a namespace taken as verified plans nothing, for every lab in labs/
     const plan = diff(desired, observed, journal);
     assert.deepEqual(plan.actions.filter((a) => a.ns !== HOST && a.kind !== 'process.start'), [], f);
   }
+});
+
+test('verifiedAsRecorded: only when every namespace of the file is recorded with its print and identity', () => {
+  const desired = labOf(LAB('192.168.20.1/24')).desired;
+  const j = newJournal('t1', '/x.yaml');
+  assert.equal(verifiedAsRecorded(j, desired), false, 'nothing recorded');
+  // Namespaces that do not exist here have no identity: never recorded as they are.
+  j.verified = { ns1: { fp: nsFingerprint(desired.ns.get('ns1')!), ino: 1 }, ns2: { fp: nsFingerprint(desired.ns.get('ns2')!), ino: 2 } };
+  assert.equal(verifiedAsRecorded(j, desired), false);
 });

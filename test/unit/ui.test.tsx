@@ -5,7 +5,10 @@ import { render } from 'ink-testing-library';
 import { CheckTable, ReachMatrix, UpView } from '../../src/ui/view.js';
 import { cellText, checkTable, layout, matrices, matrixLines } from '../../src/ui/format.js';
 import { Store } from '../../src/ui/store.js';
-import { plainChecks } from '../../src/ui/session.js';
+import { changeLines, plainChecks } from '../../src/ui/session.js';
+import { diff } from '../../src/plan/diff.js';
+import { newJournal } from '../../src/state/journal.js';
+import { emptyObserved, labOf, twoOnBridge } from '../lib/fake.js';
 import type { CheckResult } from '../../src/verify/checks.js';
 import type { CheckSpec } from '../../src/model/types.js';
 
@@ -46,7 +49,7 @@ test('the up view: finished steps, the matrix, the failures with their output, t
       state={{
         title: 'netlab up demo',
         rows: [
-          { id: 'plan', title: 'plan', state: 'done', detail: '3 changes', ms: 12 },
+          { id: 'plan', title: 'plan', state: 'done', detail: '3 changes', ms: 12, lines: ['  ~   link ns3:tap3 up  (was down)'] },
           { id: 'links', title: 'links', state: 'done', detail: '2 changes, 1 command', ms: 7 },
         ],
         checks: { total: 2, results },
@@ -56,7 +59,7 @@ test('the up view: finished steps, the matrix, the failures with their output, t
   );
   const f = lastFrame()!;
   assert.match(f, /netlab up demo/);
-  assert.match(f, /✔ plan\s+3 changes 12 ms/);
+  assert.match(f, /✔ plan\s+3 changes 12 ms\n\s+~\s+link ns3:tap3 up {2}\(was down\)/, 'the changes made to a lab that was up, under the plan');
   assert.match(f, /ns1\s+-\s+!x!/);
   assert.match(f, /✘ ping ns1 -> ns2: expected to get through, but it did not get through/);
   assert.match(f, /\| 100% packet loss/);
@@ -113,4 +116,16 @@ test('the up view draws results only once the run has ended, and then as permane
   const ended = render(<UpView state={{ ...state, rows: [{ ...state.rows[0]!, state: 'done' }], summary: { ok: true, text: 'done' } }} />).lastFrame()!;
   assert.match(ended, /from\\to\s+ns1\s+ns2/);
   assert.match(ended, /✔ done/);
+});
+
+test('up lists the changes it makes to a lab that was up (at most max), not those of a first up', () => {
+  const { lab, desired } = labOf(twoOnBridge('cl'));
+  const observed = emptyObserved();
+  const plan = diff(desired, observed, undefined);
+  const p = { lab, desired, observed, journal: undefined, plan, steps: [], notes: [] };
+  assert.deepEqual(changeLines(p), [], 'a first up only counts them');
+  const lines = changeLines({ ...p, journal: newJournal('cl', '/x.yaml') }, 3);
+  assert.equal(lines.length, 4);
+  assert.match(lines[0]!, /^ {2}\+ {3}namespace ns1/);
+  assert.match(lines[3]!, new RegExp(`and ${plan.actions.length - 3} more \\(--json lists them all\\)`));
 });

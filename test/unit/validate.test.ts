@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadLab, loadLabFile } from '../../src/load/lab.js';
 import { LabError, formatProblem, type Problem } from '../../src/load/problems.js';
 import type { Lab } from '../../src/model/types.js';
+import { printable } from '../../src/cli/exit.js';
 
 const INVALID_DIR = fileURLToPath(new URL('../../../test/fixtures/invalid/', import.meta.url));
 const LABS_DIR = fileURLToPath(new URL('../../../labs/', import.meta.url));
@@ -48,7 +49,8 @@ function expectations(text: string): Expectation[] {
 
 function matches(e: Expectation, p: Problem): boolean {
   if (p.line !== e.line || p.col !== e.col) return false;
-  const full = p.path ? `${p.path}: ${p.message}` : p.message;
+  // As a terminal prints it: control characters escaped (printable).
+  const full = printable(p.path ? `${p.path}: ${p.message}` : p.message);
   // The expectation must spell out the whole path and at least the start of the message.
   if (e.text.length <= (p.path ? p.path.length + 2 : 0)) return false;
   if (!full.startsWith(e.text)) return false;
@@ -89,6 +91,8 @@ for (const name of fixtures) {
     }
     assert.equal(left.length, 0, `${name}: problems reported beyond the expected ones:\n${left.map((p) => `    ${formatProblem(p)}`).join('\n')}`);
     for (const p of problems) assert.equal(p.file, name);
+    // What a terminal gets: one line per problem and hint, no control character (a NUL, an escape).
+    for (const p of problems) assert.doesNotMatch(formatProblem(p), /[\x00-\x08\x0b-\x1f\x7f]/, `${name}: a control character printed raw`);
   });
 }
 
