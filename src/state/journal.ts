@@ -3,6 +3,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostRule } from '../model/types.js';
+import type { NsId } from './ownership.js';
 import { CliError, EXIT } from '../cli/exit.js';
 
 export interface TableRecord {
@@ -19,10 +20,19 @@ export interface Journal {
   file: string;
   status: 'applying' | 'up' | 'failed';
   updated: string;
-  /** Namespaces this lab created. */
+  /**
+   * Namespaces this lab claims: written before it creates one (so that a crash leaves nothing
+   * unlisted), proven its own by `ids` or its mark (src/state/ownership.ts), never by the name alone.
+   */
   namespaces: string[];
-  /** Links in the host namespace this lab created (bridges, veth host ends). */
+  /** Links in the host namespace this lab claims (bridges, veth host ends), as namespaces. */
   hostLinks: string[];
+  /**
+   * Identities of the claimed objects proven the lab's: a namespace's nsfs inode and mtime, a host
+   * link's ifindex. Absent in journals written before identities were recorded: their objects are
+   * then the lab's only when they carry its mark.
+   */
+  ids?: { ns?: Record<string, NsId>; links?: Record<string, number> };
   /** Per namespace (host = ""): sysctl key -> value before the lab first set it. */
   sysctls: Record<string, Record<string, string>>;
   /** Per namespace: table key -> what was restored. */
@@ -231,6 +241,25 @@ export function scanJournals(): { journals: Journal[]; damaged: JournalError[] }
     }
   }
   return { journals, damaged };
+}
+
+/** Forgets claimed objects and their identities (rolled back, or found not to be the lab's). */
+export function dropClaims(j: Journal, namespaces: Iterable<string>, hostLinks: Iterable<string>): void {
+  const ns = new Set(namespaces);
+  const links = new Set(hostLinks);
+  j.namespaces = j.namespaces.filter((n) => !ns.has(n));
+  j.hostLinks = j.hostLinks.filter((n) => !links.has(n));
+  for (const n of ns) delete j.ids?.ns?.[n];
+  for (const n of links) delete j.ids?.links?.[n];
+}
+
+/** Records objects as the lab's with their identities. */
+export function recordOwned(j: Journal, namespaces: Map<string, NsId>, hostLinks: Map<string, number>): void {
+  addUnique(j.namespaces, namespaces.keys());
+  addUnique(j.hostLinks, hostLinks.keys());
+  j.ids ??= {};
+  for (const [n, id] of namespaces) (j.ids.ns ??= {})[n] = id;
+  for (const [n, ix] of hostLinks) (j.ids.links ??= {})[n] = ix;
 }
 
 export function addUnique(list: string[], items: Iterable<string>): void {
