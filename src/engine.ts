@@ -7,9 +7,10 @@ import { observe, type ObserveOptions } from './observe/observe.js';
 import { diff, type Plan } from './plan/diff.js';
 import { render, type Step } from './render/render.js';
 import type { CommandRunner } from './runner/runner.js';
-import { addUnique, readJournal } from './state/journal.js';
+import { dropClaims, readJournal, recordOwned } from './state/journal.js';
 import type { Journal } from './model/journal.js';
-import { HOST, markOf } from './model/types.js';
+import { HOST } from './model/types.js';
+import type { NsId } from './model/ownership.js';
 import { labFeatures } from './model/features.js';
 import { bridgeGuards } from './model/hoststate.js';
 import { summarize } from './plan/actions.js';
@@ -80,13 +81,28 @@ export async function planLab(runner: CommandRunner, lab: Lab, opts: ObserveOpti
 }
 
 /**
- * Objects that carry this lab's mark but are missing from its journal (the journal was lost, or
- * /run was cleared while namespaces lived on) are the lab's: list them so that down removes them.
+ * Before `up` changes anything: the objects proven the lab's (src/model/ownership.ts) are recorded
+ * with their identities, among them those that carry its mark but are missing from its journal
+ * (the journal was lost, or /run cleared while namespaces lived on), so that down removes them;
+ * claims on objects that exist and are not the lab's are dropped, so that nothing ever acts on them.
  */
-export function adoptMarked(journal: Journal, p: Planned): void {
-  const mark = markOf(p.lab.name);
-  for (const ns of p.desired.namespaces) if (p.observed.ns.get(ns)?.mark === mark) addUnique(journal.namespaces, [ns]);
-  for (const [name, l] of p.observed.ns.get(HOST)?.links ?? []) if (l.alias === mark) addUnique(journal.hostLinks, [name]);
+export function recordProven(journal: Journal, p: Planned): void {
+  const ns = new Map<string, NsId>();
+  const links = new Map<string, number>();
+  const foreignNs: string[] = [];
+  const foreignLinks: string[] = [];
+  for (const [name, v] of p.plan.ownership.ns) {
+    const id = p.observed.ids?.get(name);
+    if (v.ours && id) ns.set(name, id);
+    else if (!v.ours) foreignNs.push(name);
+  }
+  for (const [name, v] of p.plan.ownership.hostLinks) {
+    const ix = p.observed.ns.get(HOST)?.links.get(name)?.ifindex;
+    if (v.ours && ix !== undefined) links.set(name, ix);
+    else if (!v.ours) foreignLinks.push(name);
+  }
+  dropClaims(journal, foreignNs, foreignLinks);
+  recordOwned(journal, ns, links);
 }
 
 export function conflictText(plan: Plan): string {

@@ -1,13 +1,15 @@
 // apply: runs rendered steps phase by phase through the CommandRunner, journaling every change
 // before it is made, and maps a failure back to the lab object it served.
-import { HOST, inNetns, nsLabel, tableKey, type DesiredState, type Family, type HostRule, type IptTable } from '../model/types.js';
+import { HOST, inNetns, markOf, nsLabel, tableKey, type DesiredState, type Family, type HostRule, type IptTable } from '../model/types.js';
 import { sysctlSides } from '../model/hoststate.js';
 import { CliError, EXIT } from '../core/errors.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
-import { addUnique, writeJournal } from '../state/journal.js';
+import { addUnique, dropClaims, recordOwned, writeJournal } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
+import { hostFiles, type HostFiles } from '../observe/files.js';
+import { takeReceipt, withReceipt } from './receipt.js';
 import { forgetVerified, recordVerified } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
@@ -97,10 +99,11 @@ async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Jo
     if (failed) report.failed.push(`${commandText(s.argv, s.input).split('\n')[0]}: ${r.stderr.trim()}`);
   }
   // What was undone is no longer the lab's to remove.
-  for (const a of undo) {
-    if (a.kind === 'netns.del') j.namespaces = j.namespaces.filter((n) => n !== a.ns);
-    if (a.kind === 'link.del' && a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);
-  }
+  dropClaims(
+    j,
+    undo.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : [])),
+    undo.flatMap((a) => (a.kind === 'link.del' && a.ns === HOST ? [a.name] : [])),
+  );
   return report;
 }
 
@@ -217,6 +220,28 @@ function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
   }
 }
 
+/** The host ends a link.add makes. */
+function hostEnds(a: Action): string[] {
+  if (a.kind !== 'link.add') return [];
+  return [...(a.ns === HOST ? [a.link.name] : []), ...(a.link.peer?.ns === HOST ? [a.link.peer.name] : [])];
+}
+
+/**
+ * After the links phase: a host link whose line ran is the lab's once it carries the lab's mark
+ * (set by the same batch): its ifindex is recorded. A line that failed or never ran made nothing:
+ * its claim goes (the name may be another's, e.g. the winner of a race for it).
+ */
+function proveHostLinks(j: Journal, applied: Action[], notApplied: Action[], files: HostFiles): void {
+  const mark = markOf(j.lab);
+  const owned = new Map<string, number>();
+  for (const name of applied.flatMap(hostEnds)) {
+    const l = files.hostLink?.(name);
+    if (l?.alias === mark) owned.set(name, l.ifindex);
+  }
+  recordOwned(j, new Map(), owned);
+  dropClaims(j, [], notApplied.flatMap(hostEnds).filter((n) => !owned.has(n)));
+}
+
 function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
   if (phase !== 'delete' && phase !== 'sysctls') return;
   for (const a of actions) {
@@ -293,6 +318,7 @@ export class Applier {
     private steps: Step[],
     private desired: DesiredState,
     readonly journal: Journal,
+    private files: HostFiles = hostFiles,
   ) {}
 
   /** The phases that have work, in order. */
@@ -322,7 +348,8 @@ export class Applier {
     const dropped = pa.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : []));
     if (dropped.length) await stopProcesses(this.runner, { namespaces: dropped, records: [] });
     // The commands of a phase are independent: all of them through one runMany (a few shells).
-    const plain = ps.filter((s) => !isProcessStep(s));
+    // The batch that creates namespaces leaves a receipt of what it created (src/apply/receipt.ts).
+    const plain = ps.filter((s) => !isProcessStep(s)).map((s) => (s.actions.some((a) => a.kind === 'netns.add') ? withReceipt(s, j.lab) : s));
     const results = await runMany(this.runner, plain.map((s) => ({ argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })), concurrency());
     plain.forEach((s, i) => {
       try {
@@ -341,6 +368,11 @@ export class Applier {
         failures.push({ step: s, error });
       }
     });
+    if (phase === 'namespaces') await takeReceipt(j, 0);
+    if (phase === 'links') {
+      const applied = plain.flatMap((s, i) => (results[i]!.exitCode === 0 ? s.actions : appliedActions(s, results[i]!.stderr)));
+      proveHostLinks(j, applied, pa.filter((a) => !applied.includes(a)), this.files);
+    }
     if (failures.length) {
       for (const f of failures) {
         if (f.error instanceof ApplyError && isSysctlStep(f.step.actions)) f.error = await explainSysctls(this.runner, f.step, f.error);

@@ -1,8 +1,11 @@
 // down: removes what the journal says the lab made, and nothing else.
 import { CliError, EXIT } from '../core/errors.js';
-import { HOST, markOf, type Family } from '../model/types.js';
+import { HOST, type Family } from '../model/types.js';
+import { judgeLink, judgeNs, sameNsId } from '../model/ownership.js';
+import { receiptDir, takeReceipt } from './receipt.js';
+import { rmSync } from 'node:fs';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
-import { readHostIptables, taggedRules } from '../observe/observe.js';
+import { loMarks, readHostIptables, taggedRules } from '../observe/observe.js';
 import { parseLinks, parseSysctlGrep, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import type { CommandRunner } from '../runner/runner.js';
@@ -20,8 +23,8 @@ export interface DownReport {
   hostRules: number;
   sysctls: string[];
   processes: number;
-  /** Objects the journal names that carry another owner's mark: left alone. */
-  skipped: string[];
+  /** Objects the journal names that exist but are not the lab's (src/model/ownership.ts): left alone, and why. */
+  left: { object: string; why: string }[];
   commands: string[];
 }
 
@@ -119,8 +122,7 @@ const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 /** Tears a lab down from its journal; dryRun lists the commands without running them. */
 export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number; files?: HostFiles } = {}): Promise<DownReport> {
   const files = opts.files ?? hostFiles;
-  const mark = markOf(j.lab);
-  const report: DownReport = { namespaces: [], hostLinks: [], hostRules: 0, sysctls: [], processes: 0, skipped: [], commands: [] };
+  const report: DownReport = { namespaces: [], hostLinks: [], hostRules: 0, sysctls: [], processes: 0, left: [], commands: [] };
   const exec = async (argv: string[], input?: string, tolerant = false) => {
     report.commands.push(commandText(argv, input));
     if (opts.dryRun) return;
@@ -131,12 +133,29 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     }
   };
 
+  // What an interrupted up created, proven by its batch's receipt, is the lab's (src/apply/receipt.ts).
+  if (!opts.dryRun) await takeReceipt(j);
+  // Only what is proven the lab's goes (src/model/ownership.ts). A namespace whose identity is the
+  // one recorded needs no read; the others (no identity recorded: an old journal, a claim never
+  // confirmed; or another identity) have the mark on their lo read, one process each, to prove
+  // them or to say whose they are.
+  const netns = listNetns(files);
+  const present = j.namespaces.filter((n) => netns.has(n));
+  const ids = new Map(present.map((n) => [n, files.nsId?.(n)] as const));
+  const unproven = present.filter((n) => !sameNsId(j.ids?.ns?.[n], ids.get(n)));
+  const marks = await loMarks(runner, unproven);
+  for (const n of present) {
+    const id = ids.get(n);
+    const v = judgeNs(j.lab, j.ids?.ns?.[n], { ...(id ? { id } : {}), ...(marks.has(n) ? { mark: marks.get(n) } : {}), markRead: marks.has(n) });
+    if (v.ours) report.namespaces.push(n);
+    else report.left.push({ object: `namespace ${n}`, why: v.why });
+  }
+
   // Processes first: a process keeps its namespace alive after `netns del`. Every process in a lab
   // namespace goes, whoever started it (a daemon that left its group, a trainee's `ip netns exec`);
-  // a recorded one outside them only while its pid and start time prove it the lab's.
-  // A namespace whose identity differs from the one `up` last verified was re-made by someone else.
-  const present = listNetns(files);
-  const ours = j.namespaces.filter((n) => present.has(n) && (j.verified?.[n]?.ino ?? files.netnsInode(n)) === files.netnsInode(n));
+  // a recorded one outside them only while its pid and start time prove it the lab's. A namespace
+  // that is not proven the lab's (re-made by someone else) keeps its processes.
+  const ours = report.namespaces;
   // An exited recorded process elsewhere proves nothing about what is left of its group.
   const records = Object.values(j.processes ?? {}).filter((r) => ours.includes(r.ns) || isAlive(r, files));
   report.processes = await stopProcesses(
@@ -145,14 +164,13 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) },
   );
   const links = await hostLinks(runner);
-  const netns = listNetns(files);
   const counters = hostDevices(files.procNetDev());
-  report.namespaces = j.namespaces.filter((n) => netns.has(n));
   for (const name of j.hostLinks) {
     const l = links.get(name);
     if (!l) continue;
-    if (l.alias !== undefined && l.alias !== mark) report.skipped.push(`host interface ${name} (marked ${l.alias})`);
-    else report.hostLinks.push(name);
+    const v = judgeLink(j.lab, j.ids?.links?.[name], { ...(l.alias ? { alias: l.alias } : {}), ...(l.ifindex !== undefined ? { ifindex: l.ifindex } : {}) });
+    if (v.ours) report.hostLinks.push(name);
+    else report.left.push({ object: `host interface ${name}`, why: v.why });
   }
   // Host veth ends whose peer goes with its namespace are not deleted, only set down first, and
   // only those that ever received a packet. Measured here: a namespace whose device holds an
@@ -200,7 +218,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   for (;;) {
     const netnsNow = listNetns(files);
     const devsNow = hostDevices(files.procNetDev());
-    const left = [...j.namespaces.filter((n) => netnsNow.has(n)), ...report.hostLinks.filter((n) => devsNow.has(n))];
+    const left = [...report.namespaces.filter((n) => netnsNow.has(n)), ...report.hostLinks.filter((n) => devsNow.has(n))];
     if (left.length === 0) break;
     if (Date.now() > deadline) {
       j.status = 'failed';
@@ -210,6 +228,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     await sleep(5);
   }
   removeJournal(j.lab);
+  rmSync(receiptDir(j.lab), { recursive: true, force: true });
   removeLogs(j.lab);
   removeEntered(j.lab);
   forgetLab(j.labKey);

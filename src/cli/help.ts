@@ -55,15 +55,21 @@ to the file: the next up sees the change as drift and puts back what the file sa
 names a host-side veth end. Probes the kernel first: without sch_netem it exits 6 naming the
 module.`,
   down: `Stops the lab's processes (process group: TERM, then KILL after 2 s), then removes what the
-lab's journal says it made: namespaces (their veths go with them), host bridges and veth ends
-carrying the lab's mark, host iptables rules tagged with the lab's comment; restores host
+lab's journal says it made and what is proven the lab's (as up proves it: the identity recorded,
+or the lab's mark): namespaces (their veths go with them), host bridges and veth ends, host
+iptables rules tagged with the lab's comment; restores host
 sysctls to the values they had before, all in one ip -batch (namespaces, then host links,
 bridges last). A host veth end whose namespace ever sent a packet through it is set down first:
 an unresolved neighbour entry in that namespace (a ping to an address nobody has) would
 otherwise hold the kernel's removal ~1.7 s. Waits until the kernel has really finished (polling
 /run/netns and /proc/net/dev, no process per poll). Works when the file was edited or deleted.
---dry-run prints the commands. A lab that is not up is not an error. --all takes down every lab
-netlab has a journal for (one that fails does not keep the others up; exit 3 if any failed).`,
+An object the journal names that is not the lab's (another lab's or unmarked, or made again
+since the lab made it) is left alone and listed with why ("left alone: namespace ns1: it was
+re-created since this lab made it (marked netlab:other)"); down still exits 0 when everything of
+the lab's own is gone. --dry-run prints the commands. --json prints {labs: [{lab, wasUp,
+removed, left: [{object, why}], ms}]}. A lab that is not up is not an error. --all takes down
+every lab netlab has a journal for (one that fails does not keep the others up; exit 3 if any
+failed).`,
   status: `Labs that are up: status, file, nodes, host links, and the drift count (how many changes plan
 would make now). --json.`,
   generate: `Writes a lab: single: N namespaces on one bridge (10.0.0.0/16); linear: N routers in a line with
@@ -100,7 +106,7 @@ const EXAMPLES: Record<string, string[]> = {
   check: ['netlab check labs/bridge-4ns.yaml', 'netlab check labs/bridge-4ns.yaml --json | jq ".checks[] | select(.met | not)"'],
   logs: ['netlab logs redirect-proxy', 'netlab logs redirect-proxy proxy -n 20'],
   trace: ['netlab trace labs/iptables-drop.yaml --from docker-host --to 172.17.0.2', 'netlab trace labs/tproxy.yaml --from client --to 198.51.100.9 --proto tcp --port 80'],
-  down: ['netlab down bridge-4ns', 'netlab down labs/bridge-4ns.yaml --dry-run', 'netlab down --all'],
+  down: ['netlab down bridge-4ns', 'netlab down labs/bridge-4ns.yaml --dry-run', 'netlab down bridge-4ns --json | jq .labs[0].left', 'netlab down --all'],
   gc: ['netlab gc --dry-run', 'netlab gc bridge-4ns'],
   status: ['netlab status', 'netlab status bridge-4ns --json'],
   generate: ['netlab generate single 50 -o big.yaml', 'netlab generate linear 5 --prefix r --name chain', 'netlab generate tree --depth 3 --fanout 2'],

@@ -225,12 +225,15 @@ program
   .argument('[lab]', 'lab file or lab name')
   .option('--all', 'take down every lab netlab has a journal for')
   .option('--dry-run', 'print the commands that would run, change nothing')
-  .action(async (arg: string | undefined, o: { dryRun?: boolean; all?: boolean }) => {
+  .option('--json', 'one JSON document: per lab, what was removed and what was left alone and why')
+  .action(async (arg: string | undefined, o: { dryRun?: boolean; all?: boolean; json?: boolean }) => {
     requireRoot('down');
+    const docs: unknown[] = [];
+    const say = (line: string) => !o.json && out(line);
     if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
     const scan = o.all ? scanJournals() : undefined;
     const names = scan ? scan.journals.map((j) => j.lab) : [await labNameOf(arg!)];
-    if (scan && !names.length && !scan.damaged.length) out('no lab is up: nothing to remove');
+    if (scan && !names.length && !scan.damaged.length) say('no lab is up: nothing to remove');
     // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
     for (const d of scan?.damaged ?? []) report(d);
     let failed = scan?.damaged.length ?? 0;
@@ -239,16 +242,22 @@ program
       try {
         const r = await down(runner, name, o.dryRun ? { dryRun: true } : {});
         if (!r) {
-          out(`lab ${name} is not up: nothing to remove`);
+          say(`lab ${name} is not up: nothing to remove`);
+          docs.push({ lab: name, wasUp: false });
           continue;
         }
+        const ms = Math.round(performance.now() - t0);
+        const { commands, left, ...removed } = r;
+        docs.push({ lab: name, wasUp: true, ...(o.dryRun ? { dryRun: true, commands } : { removed }), left, ms });
         if (o.dryRun) {
-          out(`# lab ${name}: down (dry run: nothing was changed)`);
-          for (const c of r.commands) out(c);
+          say(`# lab ${name}: down (dry run: nothing was changed)`);
+          for (const c of commands) say(c);
+          for (const l of left) say(`# would leave alone: ${l.object}: ${l.why}; it is not this lab's`);
           continue;
         }
-        for (const s of r.skipped) err(`left alone: ${s}: it carries another owner's mark`);
-        out(`lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s) (${Math.round(performance.now() - t0)} ms)`);
+        // Left alone is not a failure: everything of the lab's own is gone.
+        for (const l of left) say(`left alone: ${l.object}: ${l.why}; it is not this lab's`);
+        say(`lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`);
       } catch (e) {
         // With --all, one lab that cannot go down does not keep the others up.
         if (!o.all) throw e;
@@ -256,6 +265,7 @@ program
         report(e);
       }
     }
+    if (o.json) out(JSON.stringify({ labs: docs }, null, 2));
     if (failed) throw new Exit(EXIT.applyFailed);
   });
 

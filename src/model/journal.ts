@@ -1,5 +1,6 @@
 // The ownership journal's shape: what a lab made (state/journal.ts reads and writes it).
 import type { HostRule } from './types.js';
+import type { NsId } from './ownership.js';
 
 export interface TableRecord {
   /** Hash of the payload last restored. */
@@ -15,10 +16,19 @@ export interface Journal {
   file: string;
   status: 'applying' | 'up' | 'failed';
   updated: string;
-  /** Namespaces this lab created. */
+  /**
+   * Namespaces this lab claims: written before it creates one (so that a crash leaves nothing
+   * unlisted), proven its own by `ids` or its mark (src/model/ownership.ts), never by the name alone.
+   */
   namespaces: string[];
-  /** Links in the host namespace this lab created (bridges, veth host ends). */
+  /** Links in the host namespace this lab claims (bridges, veth host ends), as namespaces. */
   hostLinks: string[];
+  /**
+   * Identities of the claimed objects proven the lab's: a namespace's nsfs inode and mtime, a host
+   * link's ifindex. Absent in journals written before identities were recorded: their objects are
+   * then the lab's only when they carry its mark.
+   */
+  ids?: { ns?: Record<string, NsId>; links?: Record<string, number> };
   /** Per namespace (host = ""): sysctl key -> value before the lab first set it. */
   sysctls: Record<string, Record<string, string>>;
   /** Per namespace: table key -> what was restored. */

@@ -202,6 +202,8 @@ export interface LinkState {
   addresses: string[];
   /** Ownership mark, "netlab:<lab>". */
   alias?: string;
+  /** Observed links: the kernel's index (a host link's identity). */
+  ifindex?: number;
   /** addrgenmode: undefined = leave as it is. */
   addrGenNone?: boolean;
   /** Lab object this link belongs to, for messages (desired side only). */
@@ -328,6 +330,8 @@ export interface ObservedState {
   trusted?: string[];
   /** Namespaces `netlab exec`/`shell`/`impair` entered since they were last verified, with the mark's time. */
   entered?: Map<string, number>;
+  /** Identity (nsfs inode and mtime) of each namespace the lab or its journal names that exists. */
+  ids?: Map<string, { ino: number; mtime: string }>;
 }
 
 export function tableKey(family: Family, table: IptTable): string {

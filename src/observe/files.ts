@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NETNS_DIR } from '../model/types.js';
+import type { NsId } from '../model/ownership.js';
 
 export interface HostFiles {
   /** Names of the namespaces `ip netns` knows. */
@@ -23,6 +24,20 @@ export interface HostFiles {
   pidCmdline(pid: number): string[] | undefined;
   /** Where PID's standard output goes (readlink /proc/PID/fd/1); undefined if gone or closed. */
   pidStdout(pid: number): string | undefined;
+  /** A namespace's identity (its nsfs inode and mtime), undefined when it does not exist (a fake may omit it). */
+  nsId?(name: string): NsId | undefined;
+  /** A host link's ifindex and mark, from /sys/class/net (a fake may omit it). */
+  hostLink?(name: string): { ifindex: number; alias?: string } | undefined;
+}
+
+/** The identity of what is bound at PATH: inode and mtime (nanoseconds), or undefined. */
+export function fileId(path: string): NsId | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return { ino: Number(st.ino), mtime: `${st.mtimeNs / 1_000_000_000n}.${(st.mtimeNs % 1_000_000_000n).toString().padStart(9, '0')}` };
+  } catch {
+    return undefined;
+  }
 }
 
 export const hostFiles: HostFiles = {
@@ -66,6 +81,16 @@ export const hostFiles: HostFiles = {
   pidStdout: (pid) => {
     try {
       return readlinkSync(`/proc/${pid}/fd/1`);
+    } catch {
+      return undefined;
+    }
+  },
+  nsId: (name) => fileId(join(NETNS_DIR, name)),
+  hostLink: (name) => {
+    try {
+      const dir = join('/sys/class/net', name);
+      const alias = readFileSync(join(dir, 'ifalias'), 'utf8').trim();
+      return { ifindex: Number(readFileSync(join(dir, 'ifindex'), 'utf8')), ...(alias ? { alias } : {}) };
     } catch {
       return undefined;
     }

@@ -11,6 +11,8 @@ import { processKey } from '../model/processes.js';
 import { parseQdiscs } from '../model/impair.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';
+import { sameNsId } from '../model/ownership.js';
+import type { NsId } from '../model/ownership.js';
 import { parseLinks, parseRoutes, parseRules, parseSysctlGrep, splitJsonDocs } from './parse.js';
 
 export class ObserveError extends CliError {
@@ -56,6 +58,24 @@ export function taggedRules(saved: Map<string, string>, family: Family, lab: str
       if (hasTag(m[2]!, lab)) out.push({ family, table: table as IptTable, chain: m[1]!, spec: m[2]!, pos: n });
     }
   }
+  return out;
+}
+
+/**
+ * The mark on lo of each namespace (undefined: unmarked), one read each through runMany. A
+ * namespace gone since it was listed is left out; a read tool that cannot run is an error (it
+ * must not make every namespace look unmarked).
+ */
+export async function loMarks(runner: CommandRunner, names: string[]): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  if (!names.length) return out;
+  const reads = names.map((ns) => inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']));
+  const rs = await runMany(runner, reads.map((argv) => ({ argv })), concurrency());
+  names.forEach((ns, i) => {
+    const r = rs[i]!;
+    if (r.exitCode === 126 || r.exitCode === 127) throw readFailure(reads[i]!, undefined, r);
+    if (r.exitCode === 0) out.set(ns, parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo')?.alias);
+  });
   return out;
 }
 
@@ -179,6 +199,12 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
   const present = [...names].filter((n) => netns.has(n));
   const entered = enteredNamespaces(desired.lab);
+  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
+  const ids = new Map<string, NsId>();
+  for (const n of present) {
+    const id = files.nsId?.(n);
+    if (id) ids.set(n, id);
+  }
   const read = (targets: string[]) => observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
   // The host's iptables, meanwhile: where the lab has rules there, and with host bridges both
   // families, to see a Docker-like firewall; a family the lab has no rules in may be missing (no
@@ -198,7 +224,8 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
     const host = (await read([HOST])).get(HOST)!;
     for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()))) {
       // A host-side veth end that went away took its peer in the namespace with it: read that one.
-      if (hostEndsPresent(desired.ns.get(n)!, host)) trusted.set(n, o);
+      // So is a namespace whose identity is not the one recorded (inode numbers alone are reused).
+      if (hostEndsPresent(desired.ns.get(n)!, host) && sameNsId(journal?.ids?.ns?.[n], ids.get(n))) trusted.set(n, o);
     }
     ns = await read(present.filter((n) => !trusted.has(n)));
     ns.set(HOST, host);
@@ -245,5 +272,6 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
     processes,
     trusted: [...trusted.keys()],
     entered,
+    ids,
   };
 }

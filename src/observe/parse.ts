@@ -15,6 +15,7 @@ export function splitJsonDocs(text: string): unknown[][] {
 }
 
 interface IpLink {
+  ifindex?: number;
   ifname: string;
   flags?: string[];
   mtu?: number;
@@ -60,6 +61,7 @@ export function parseLinks(docs: unknown[]): Map<string, LinkState> {
       ...(l.mtu !== undefined ? { mtu: l.mtu } : {}),
       ...(l.address ? { mac: l.address.toLowerCase() } : {}),
       ...(l.ifalias ? { alias: l.ifalias } : {}),
+      ...(l.ifindex !== undefined ? { ifindex: l.ifindex } : {}),
       ...(l.master ? { master: l.master } : {}),
       ...(kind === 'vlan' && data.id !== undefined ? { vlan: { link: l.link ?? '', id: data.id, protocol: data.protocol === '802.1ad' ? '802.1ad' : '802.1Q' } as const } : {}),
       ...(kind === 'vrf' && data.table !== undefined ? { vrfTable: data.table } : {}),

@@ -19,6 +19,7 @@ import type { Journal } from '../model/journal.js';
 import { PHASES, phaseOf, type Action, type LinkSet } from './actions.js';
 import { processKey } from '../model/processes.js';
 import { impairText, qdiscMatches } from '../model/impair.js';
+import { judgeLink, judgeNs, otherLab, type Verdict } from '../model/ownership.js';
 
 /** An object in the way that the lab does not own: `up` refuses to touch it. */
 export interface Conflict {
@@ -31,6 +32,8 @@ export interface Plan {
   lab: string;
   actions: Action[];
   conflicts: Conflict[];
+  /** Whether each existing namespace and host link that the lab, its journal or its mark names is the lab's. */
+  ownership: { ns: Map<string, Verdict>; hostLinks: Map<string, Verdict> };
 }
 
 const EMPTY_NS: ObservedNs = { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map() };
@@ -120,6 +123,15 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
   const add = (a: Action) => actions.push(a);
   const jNs = new Set(journal?.namespaces ?? []);
   const jHostLinks = new Set(journal?.hostLinks ?? []);
+  // Whether an object that exists is the lab's: by mark and identity, never by the journal's claim.
+  const nsVerdict = (ns: string) => judgeNs(desired.lab, journal?.ids?.ns?.[ns], { id: observed.ids?.get(ns), mark: observed.ns.get(ns)?.mark, markRead: observed.ns.has(ns) });
+  const linkVerdict = (name: string, o: LinkState) => judgeLink(desired.lab, journal?.ids?.links?.[name], { ...(o.alias ? { alias: o.alias } : {}), ...(o.ifindex !== undefined ? { ifindex: o.ifindex } : {}) });
+  const foreignHost = new Set<string>();
+  const ownership: Plan['ownership'] = { ns: new Map(), hostLinks: new Map() };
+  for (const ns of new Set([...desired.namespaces, ...jNs])) if (observed.netns.has(ns)) ownership.ns.set(ns, nsVerdict(ns));
+  for (const [name, o] of observed.ns.get(HOST)?.links ?? []) {
+    if (jHostLinks.has(name) || o.alias === mark || desired.ns.get(HOST)?.links.has(name)) ownership.hostLinks.set(name, linkVerdict(name, o));
+  }
 
   // Namespaces: create the missing, refuse the foreign, delete the ones the lab no longer has.
   const fresh = new Set<string>();
@@ -129,16 +141,10 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       fresh.add(ns);
       continue;
     }
-    const m = observed.ns.get(ns)?.mark;
-    if (m !== mark && !jNs.has(ns)) {
-      conflicts.push({
-        object: `node ${ns}`,
-        message: m?.startsWith('netlab:') ? `namespace '${ns}' belongs to lab '${m.slice(7)}'` : `namespace '${ns}' already exists and was not made by lab '${desired.lab}'`,
-        hint: m?.startsWith('netlab:') ? `take that lab down first (netlab down ${m.slice(7)}), or rename the node` : `it was made by hand or by another tool: remove it (ip netns del ${ns}) or rename the node`,
-      });
-    }
+    const v = nsVerdict(ns);
+    if (!v.ours) conflicts.push(conflictOf(desired.lab, `node ${ns}`, 'namespace', ns, observed.ns.get(ns)?.mark, v, `ip netns del ${ns}`, 'rename the node'));
   }
-  const removedNs = [...jNs].filter((ns) => !desired.namespaces.includes(ns) && observed.netns.has(ns));
+  const removedNs = [...jNs].filter((ns) => !desired.namespaces.includes(ns) && observed.netns.has(ns) && nsVerdict(ns).ours);
   for (const ns of removedNs) add({ kind: 'netns.del', ns, object: `node ${ns}`, reason: 'no longer in the lab file' });
 
   const obsNs = (ns: string): ObservedNs => (fresh.has(ns) ? EMPTY_NS : (observed.ns.get(ns) ?? EMPTY_NS));
@@ -160,14 +166,13 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       if (l.kind === 'loopback') continue;
       const o = have.links.get(l.name);
       const object = l.object ?? `${nsLabel(ns)}:${l.name}`;
-      if (o && ns === HOST && o.alias !== mark && !jHostLinks.has(l.name)) {
-        const other = o.alias?.startsWith('netlab:') ? o.alias.slice(7) : undefined;
-        conflicts.push({
-          object,
-          message: other ? `host interface '${l.name}' belongs to lab '${other}'` : `host interface '${l.name}' already exists and was not made by lab '${desired.lab}'`,
-          hint: other ? `take that lab down first (netlab down ${other}), or rename it` : `it was made by hand or by another tool: remove it (ip link del ${l.name}) or rename it in the lab`,
-        });
-        continue;
+      if (o && ns === HOST) {
+        const v = linkVerdict(l.name, o);
+        if (!v.ours) {
+          foreignHost.add(l.name);
+          conflicts.push(conflictOf(desired.lab, object, 'host interface', l.name, o.alias, v, `ip link del ${l.name}`, 'rename it in the lab'));
+          continue;
+        }
       }
       if (o && o.kind !== l.kind) delLink(ns, l.name, object, `is a ${o.kind}, the lab wants a ${l.kind}`, true);
       if (l.kind === 'veth') {
@@ -205,7 +210,7 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
   }
   for (const name of jHostLinks) {
     const o = observed.ns.get(HOST)?.links.get(name);
-    if (!o || desired.ns.get(HOST)!.links.has(name) || o.alias !== mark) continue;
+    if (!o || desired.ns.get(HOST)!.links.has(name) || !linkVerdict(name, o).ours) continue;
     const recordedPeer = journal?.peers[HOST]?.[name];
     if (recordedPeer && (deleted.has(recordedPeer) || removedNs.includes(recordedPeer.split('/')[0]!))) continue;
     delLink(HOST, name, `host:${name}`, 'no longer in the lab file');
@@ -217,9 +222,11 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     for (const l of want.links.values()) {
       const key = `${ns}/${l.name}`;
       const o = created.has(key) || deleted.has(key) ? undefined : have.links.get(l.name);
-      if (ns === HOST && o && o.alias !== mark && !jHostLinks.has(l.name)) continue; // conflict
+      if (ns === HOST && foreignHost.has(l.name)) continue; // conflict
       const object = l.object ?? `${nsLabel(ns)}:${l.name}`;
       const { set, why } = linkSet(l, o);
+      // A host link made by this plan carries the mark from the batch that creates it (render.ts).
+      if (ns === HOST && created.has(key)) delete set.alias;
       if (set.master && want.links.get(set.master)?.kind === 'bond') set.downFirst = true;
       if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || 'mark it as the lab\'s' : 'new' });
       if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc)) add({ kind: 'qdisc.replace', ns, dev: l.name, qdisc: l.qdisc, object, reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel', ...(o?.qdisc ? {} : { fresh: true }) });
@@ -326,7 +333,16 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     if (!wanted.has(key) && observed.processes.get(key)?.alive) add({ kind: 'process.stop', ns: rec.ns, key, pid: rec.pid, object: `process ${key}`, reason: 'no longer in the lab file' });
   }
 
-  return { lab: desired.lab, actions: order(actions), conflicts };
+  return { lab: desired.lab, actions: order(actions), conflicts, ownership };
+}
+
+/** An object in the way that is not the lab's: what it is, and the way out. */
+function conflictOf(lab: string, object: string, what: string, name: string, mark: string | undefined, v: Verdict, remove: string, rename: string): Conflict {
+  const why = v.ours ? '' : v.why;
+  const other = otherLab(lab, mark);
+  if (other && !why.startsWith('it was re-created')) return { object, message: `${what} '${name}' belongs to lab '${other}'`, hint: `take that lab down first (netlab down ${other}), or ${rename}` };
+  const message = why.startsWith('it was re-created') || why.includes('another run') ? `${what} '${name}' is not the one lab '${lab}' made: ${why}` : `${what} '${name}' already exists and was not made by lab '${lab}' (${why})`;
+  return { object, message, hint: `it is not this lab's: remove it (${remove}) if nothing needs it, or ${rename}` };
 }
 
 /** Stable order by phase; deletions in reverse dependency order (routes, rules, addresses, links). */

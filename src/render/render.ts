@@ -49,15 +49,18 @@ export function ipLine(a: Action): string | undefined {
     case 'netns.del':
       return `netns del ${a.ns}`;
     case 'link.add': {
+      // A link made in the host carries the lab's mark from the batch that creates it: netlab
+      // can tell it from one someone else made, whenever it is interrupted (src/model/ownership.ts).
       const l = a.link;
-      if (l.kind === 'bridge') return `link add name ${l.name} type bridge`;
+      const mark = (name: string) => (l.alias ? `\nlink set dev ${name} alias ${l.alias}` : '');
+      if (l.kind === 'bridge') return `link add name ${l.name} type bridge${a.ns === HOST ? mark(l.name) : ''}`;
       if (l.kind === 'dummy') return `link add name ${l.name} type dummy`;
       if (l.kind === 'vrf') return `link add name ${l.name} type vrf table ${l.vrfTable}`;
       if (l.kind === 'bond') return `link add name ${l.name} type bond mode ${l.bondMode} miimon 100`;
       if (l.kind === 'vlan') return `link add link ${l.vlan!.link} name ${l.name} type vlan id ${l.vlan!.id} protocol ${l.vlan!.protocol}`;
       const here = a.ns === HOST ? '' : ` netns ${a.ns}`;
       const there = l.peer!.ns === HOST ? '' : ` netns ${l.peer!.ns}`;
-      return `link add name ${l.name}${here} type veth peer name ${l.peer!.name}${there}`;
+      return `link add name ${l.name}${here} type veth peer name ${l.peer!.name}${there}${a.ns === HOST ? mark(l.name) : ''}${l.peer!.ns === HOST ? mark(l.peer!.name) : ''}`;
     }
     case 'link.del':
       return `link del dev ${a.name}`;

@@ -3,6 +3,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Journal } from '../model/journal.js';
+import type { NsId } from '../model/ownership.js';
 import { CliError, EXIT } from '../core/errors.js';
 import { logDir, stateDir } from '../core/state.js';
 
@@ -164,6 +165,25 @@ export function scanJournals(): { journals: Journal[]; damaged: JournalError[] }
     }
   }
   return { journals, damaged };
+}
+
+/** Forgets claimed objects and their identities (rolled back, or found not to be the lab's). */
+export function dropClaims(j: Journal, namespaces: Iterable<string>, hostLinks: Iterable<string>): void {
+  const ns = new Set(namespaces);
+  const links = new Set(hostLinks);
+  j.namespaces = j.namespaces.filter((n) => !ns.has(n));
+  j.hostLinks = j.hostLinks.filter((n) => !links.has(n));
+  for (const n of ns) delete j.ids?.ns?.[n];
+  for (const n of links) delete j.ids?.links?.[n];
+}
+
+/** Records objects as the lab's with their identities. */
+export function recordOwned(j: Journal, namespaces: Map<string, NsId>, hostLinks: Map<string, number>): void {
+  addUnique(j.namespaces, namespaces.keys());
+  addUnique(j.hostLinks, hostLinks.keys());
+  j.ids ??= {};
+  for (const [n, id] of namespaces) (j.ids.ns ??= {})[n] = id;
+  for (const [n, ix] of hostLinks) (j.ids.links ??= {})[n] = ix;
 }
 
 export function addUnique(list: string[], items: Iterable<string>): void {

@@ -4,12 +4,13 @@ import { Listr, type ListrTask } from 'listr2';
 import { resolve } from 'node:path';
 import { Applier, settled } from '../apply/apply.js';
 import { clearEntered, verifiedAsRecorded } from '../state/trust.js';
-import { ConflictError, adoptMarked, conflictText, planLab, planText, type Planned } from '../engine.js';
+import { ConflictError, recordProven, conflictText, planLab, planText, type Planned } from '../engine.js';
 import type { Lab } from '../model/types.js';
 import { describe } from '../plan/actions.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { newJournal } from '../state/journal.js';
+import { newJournal, readJournal } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
+import { takeReceipt } from '../apply/receipt.js';
 import { keepLab } from '../load/cache.js';
 import { acquireLock } from '../state/lock.js';
 import { failureText, runChecks, type CheckResult } from '../verify/checks.js';
@@ -132,6 +133,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
     if (opts.apply) {
       row('plan', 'plan');
       release = acquireLock(lab.name);
+      // What an interrupted up created, proven by its batch's receipt, becomes the lab's first.
+      const left = readJournal(lab.name);
+      if (left) await takeReceipt(left);
       const t = performance.now();
       // By default every lab namespace is read, so that up puts back what was changed by hand.
       const p = await planLab(runner, lab, { trust: !!opts.trustVerified });
@@ -156,11 +160,14 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
       const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired);
       // Nothing to change, but the journal does not record it yet: the lab file is new to the
       // cache, a namespace was entered or re-created, or not yet recorded as verified.
-      if (!p.plan.actions.length && p.journal && stale(p.journal)) settle(p.journal);
+      if (!p.plan.actions.length && p.journal && stale(p.journal)) {
+        recordProven(p.journal, p);
+        settle(p.journal);
+      }
       if (p.plan.actions.length) {
         const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
         journal.file = resolve(lab.file);
-        adoptMarked(journal, p);
+        recordProven(journal, p);
         const applier = new Applier(runner, p.steps, p.desired, journal);
         const phases = applier.phases();
         for (const phase of phases) {

@@ -133,14 +133,19 @@ describe('reconcile on the real kernel', () => {
     let doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
     assert.deepEqual(doc.notRead.sort(), [b, r].sort(), 'the entered namespace was read, the others trusted');
     assert.deepEqual(doc.changes.map((c) => c.text).filter((x) => /mtu/.test(x)).length, 1, JSON.stringify(doc.changes));
-    // Re-created by hand: same name, another namespace (its inode differs).
+    // Re-created by hand: same name, another namespace (another identity), not the lab's: up
+    // reads it, refuses it and changes nothing; once it is removed, up makes the lab's again.
     sh('ip', ['netns', 'del', b]);
     sh('ip', ['netns', 'add', b]);
     u = netlab(['up', file, '--json', '--trust-verified'], env);
+    assert.equal(u.code, 3, u.stderr);
+    assert.match(u.stderr, new RegExp(`namespace '${b}' is not the one lab '${lab}' made: it was re-created since this lab made it \\(unmarked\\)`));
+    sh('ip', ['netns', 'del', b]);
+    u = netlab(['up', file, '--json', '--trust-verified'], env);
     assert.equal(u.code, 0, u.stderr);
     doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
-    assert.ok(!doc.notRead.includes(b), 'the re-created namespace was read');
-    assert.ok(doc.changes.length > 0);
+    assert.ok(!doc.notRead.includes(b), 'the re-made namespace was read');
+    assert.ok(doc.changes.some((c) => c.text.includes(`namespace ${b}`)), JSON.stringify(doc.changes));
     // A host-side veth end deleted by hand took its peer in r with it.
     sh('ip', ['link', 'del', `${p}pr`]);
     u = netlab(['up', file, '--json', '--trust-verified'], env);

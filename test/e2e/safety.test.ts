@@ -41,7 +41,7 @@ describe('safety on the real kernel', () => {
         seen.add(status);
         const d = netlab(['down', name], env);
         assert.equal(d.code, 0, `down after kill at +${delay} ms:\n${d.stdout}${d.stderr}`);
-        assert.deepEqual(leftovers(p), [], `leftovers after kill at +${delay} ms`);
+        assert.deepEqual(leftovers(p), [], `leftovers after kill at +${delay} ms (journal: ${status}); down said:\n${d.stdout}${d.stderr}`);
       }
       assert.ok(seen.has('applying'), `no kill landed in the middle of an up (states seen: ${[...seen].join(', ')})`);
       const u = netlab(['up', file], env);

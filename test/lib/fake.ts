@@ -104,6 +104,7 @@ export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[
     netns: () => Object.keys(netns),
     procNetDev: () => o.procNetDev ?? '',
     netnsInode: (name: string) => netns[name],
+    nsId: (name: string) => (netns[name] === undefined ? undefined : { ino: netns[name]!, mtime: '1.0' }),
     pids: () => procs.map((p) => p.pid),
     pidNetns: (pid: number) => (find(pid)?.state === 'Z' ? undefined : find(pid)?.net),
     pidStat: (pid: number) => {

@@ -38,6 +38,11 @@ test('the journal names namespaces and host links before the commands that make 
   const plan = diff(desired, emptyObserved(), undefined);
   const seen: string[] = [];
   const runner = new ScriptedRunner()
+    .on('sh -c', (argv, input) => {
+      const j = readJournal('ap')!;
+      if (input?.startsWith('netns add')) seen.push(`netns: journal has ${j.namespaces.join(',')}`);
+      return { exitCode: 0 };
+    })
     .on('ip -batch', (argv, input) => {
       const j = readJournal('ap')!;
       if (input?.startsWith('netns add')) seen.push(`netns: journal has ${j.namespaces.join(',')}`);
@@ -154,15 +159,28 @@ test('down: host veth ends that received packets are set down first, then the na
     'tap5_peer:       0       0    0    3    0     0          0         0        0       0    0    0    0     0       0          0',
     '',
   ].join('\n');
+  // ns1-ns4 have the identity recorded (no read needed); ns5 has none (an old journal): its mark
+  // on lo proves it; nsB was re-created since and carries another lab's mark.
+  const id = (n: string) => ({ ino: 100 + n.charCodeAt(2), mtime: '1.5' });
+  runner
+    .on('nsenter --net=/run/netns/ns5 ip -j link show dev lo', { stdout: `${JSON.stringify([{ ifname: 'lo', ifalias: 'netlab:td' }])}\n` })
+    .on('nsenter --net=/run/netns/nsB ip -j link show dev lo', { stdout: `${JSON.stringify([{ ifname: 'lo', ifalias: 'netlab:b' }])}\n` });
   const j = {
     ...newJournal('td', '/x.yaml'),
-    namespaces: [...ns, 'ns9'],
+    namespaces: [...ns, 'ns9', 'nsB'],
     hostLinks: ['br1', 'tap1_peer', 'tap2_peer', 'tap3_peer', 'tap4_peer', 'tap5_peer', 'vx1', 'mine', 'gone'],
     peers: { '': Object.fromEntries(ns.map((n, i) => [`tap${i + 1}_peer`, `${n}/tap${i + 1}`])) },
+    ids: { ns: { ...Object.fromEntries(['ns1', 'ns2', 'ns3', 'ns4'].map((n) => [n, id(n)])), nsB: { ino: 7, mtime: '1.0' } } },
   };
-  const r = await teardown(runner, j, { dryRun: true, files: { ...noProcesses, netns: () => [...ns, 'other'], procNetDev: () => procNetDev } });
+  const files = { ...noProcesses, netns: () => [...ns, 'nsB', 'other'], procNetDev: () => procNetDev, nsId: (n: string) => (n === 'nsB' ? { ino: 7, mtime: '2.0' } : id(n)) };
+  const r = await teardown(runner, j, { dryRun: true, files });
   assert.deepEqual(r.namespaces, ns, 'ns9 is gone already; "other" is not the lab\'s');
-  assert.deepEqual(r.skipped, ['host interface mine (marked someone else)']);
+  assert.deepEqual(r.left, [
+    { object: 'namespace nsB', why: 'it was re-created since this lab made it (marked netlab:b)' },
+    { object: 'host interface mine', why: "alias 'someone else'" },
+  ]);
+  const reads = runner.calls.map((c) => c.argv.join(' ')).filter((c) => c.endsWith('show dev lo'));
+  assert.deepEqual(reads, ['nsenter --net=/run/netns/ns5 ip -j link show dev lo', 'nsenter --net=/run/netns/nsB ip -j link show dev lo'], 'only namespaces without their recorded identity have their mark read');
   assert.deepEqual(r.commands, [
     ["ip -force -batch - <<'EOF'", 'link set dev tap1_peer down', 'link set dev tap4_peer down', 'link set dev tap5_peer down', ...ns.map((n) => `netns del ${n}`), 'link del dev vx1', 'link del dev br1', 'EOF'].join('\n'),
   ]);

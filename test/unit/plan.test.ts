@@ -26,9 +26,9 @@ test('a fresh lab: namespaces, bridge, veths, settings, addresses, in phase orde
     '+   bridge host:br1  (not in the kernel)',
     '+   veth host:tap1_peer <-> ns1:tap1  (not in the kernel)',
     '+   veth host:tap2_peer <-> ns2:tap2  (not in the kernel)',
-    '~   link host:br1 up alias netlab:b2  (new)',
-    '~   link host:tap1_peer master br1 up alias netlab:b2  (new)',
-    '~   link host:tap2_peer master br1 up alias netlab:b2  (new)',
+    '~   link host:br1 up  (new)',
+    '~   link host:tap1_peer master br1 up  (new)',
+    '~   link host:tap2_peer master br1 up  (new)',
     '~   link ns1:lo up alias netlab:b2  (new)',
     '~   link ns1:tap1 up alias netlab:b2  (new)',
     '+   address 192.168.20.1/24 on ns1:tap1  (not in the kernel)',
@@ -84,7 +84,7 @@ test('objects in the way: a foreign namespace and a foreign bridge are conflicts
   const p = diff(desired, o, undefined);
   assert.deepEqual(p.conflicts.map((c) => c.message), [
     "namespace 'ns1' belongs to lab 'other'",
-    "host interface 'br1' already exists and was not made by lab 'b2'",
+    "host interface 'br1' already exists and was not made by lab 'b2' (unmarked)",
   ]);
 });
 

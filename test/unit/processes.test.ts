@@ -137,7 +137,7 @@ test('a lost journal: the running processes netlab started (own group, same argv
   ]);
 });
 
-test('down: processes of every lab namespace, and of none that was re-made since up verified it (another inode)', async () => {
+test('down: processes of every namespace proven the lab\'s, and of none that was re-made since the lab made it (another identity)', async () => {
   const { teardown } = await import('../../src/apply/teardown.js');
   const { newJournal } = await import('../../src/state/journal.js');
   const files = fakeFiles({
@@ -145,17 +145,20 @@ test('down: processes of every lab namespace, and of none that was re-made since
     procs: [
       { pid: 10, net: 100, start: '5' },
       { pid: 11, net: 201, start: '6' }, // in the ns2 that someone made after the lab's went
-      { pid: 12, net: 300, start: '7', comm: 'socat' }, // ns3: never verified, the journal's claim stands
+      { pid: 12, net: 300, start: '7', comm: 'socat' }, // ns3: no identity recorded (an old journal): its mark proves it
       { pid: 31, net: 201, pgrp: 30, start: '8' }, // in the group of the journal's exited pid 30, in the other ns2
     ],
   });
   const j = {
     ...newJournal('td', '/x.yaml'),
     namespaces: ['ns1', 'ns2', 'ns3'],
-    verified: { ns1: { fp: 'x', ino: 100 }, ns2: { fp: 'x', ino: 200 } },
+    ids: { ns: { ns1: { ino: 100, mtime: '1.0' }, ns2: { ino: 200, mtime: '1.0' } } },
     processes: { 'ns2/p': rec(30, '1', 'ns2') },
   };
-  const r = await teardown(new ScriptedRunner().on('ip -j -d link show', { stdout: '[]\n' }), j, { dryRun: true, files });
+  const runner = new ScriptedRunner()
+    .on('ip -j -d link show', { stdout: '[]\n' })
+    .on('nsenter --net=/run/netns/ns3 ip -j link show dev lo', { stdout: `${JSON.stringify([{ ifname: 'lo', ifalias: 'netlab:td' }])}\n` });
+  const r = await teardown(runner, j, { dryRun: true, files });
   assert.equal(r.commands[0], 'kill -TERM -- 10 12  # sleep in ns1, socat in ns3');
   assert.equal(r.processes, 2);
 });

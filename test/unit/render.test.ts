@@ -62,9 +62,9 @@ test('one batch per namespace and phase; veths created from the root with ends i
   assert.equal(steps[0]!.input, 'netns add a\nnetns add b\n');
   assert.equal(
     steps[1]!.input,
-    'link add name br0 type bridge\nlink add name p-b type veth peer name eth1 netns b\nlink add name eth0 netns a type veth peer name eth0 netns b\n',
+    'link add name br0 type bridge\nlink set dev br0 alias netlab:r\nlink add name p-b type veth peer name eth1 netns b\nlink set dev p-b alias netlab:r\nlink add name eth0 netns a type veth peer name eth0 netns b\n',
   );
-  assert.equal(steps[2]!.input, 'link set dev br0 alias netlab:r mtu 1400 up\naddr add 10.1.0.1/24 dev br0\nlink set dev p-b alias netlab:r master br0 up\n');
+  assert.equal(steps[2]!.input, 'link set dev br0 mtu 1400 up\naddr add 10.1.0.1/24 dev br0\nlink set dev p-b master br0 up\n');
   assert.equal(
     steps[3]!.input,
     [
