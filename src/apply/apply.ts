@@ -400,14 +400,14 @@ export class Applier {
 
   /** Every phase succeeded: the lab's namespaces hold what the file asks. */
   finish(): void {
-    settled(this.journal, this.desired);
+    settled(this.journal, this.desired, this.files);
   }
 }
 
 /** Records a lab whose kernel state matches its file (after an apply, or a plan with nothing to do). */
-export function settled(j: Journal, desired: DesiredState): void {
+export function settled(j: Journal, desired: DesiredState, files: HostFiles = hostFiles): void {
   j.status = 'up';
-  recordVerified(j, desired, desired.namespaces);
+  recordVerified(j, desired, desired.namespaces, (ns) => files.netnsInode(ns));
   writeJournal(j);
 }
 

@@ -222,7 +222,7 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   } else {
     // The host first: what it shows decides which lab namespaces can be trusted.
     const host = (await read([HOST])).get(HOST)!;
-    for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()))) {
+    for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()), (n) => files.netnsInode(n))) {
       // A host-side veth end that went away took its peer in the namespace with it: read that one.
       // So is a namespace whose identity is not the one recorded (inode numbers alone are reused).
       if (hostEndsPresent(desired.ns.get(n)!, host) && sameNsId(journal?.ids?.ns?.[n], ids.get(n))) trusted.set(n, o);

@@ -21,15 +21,6 @@ export function nsFingerprint(s: NsState): string {
   return sha256([json], 16);
 }
 
-/** The namespace's identity: the inode of its nsfs file, or undefined when it does not exist. */
-export function nsInode(ns: string): number | undefined {
-  try {
-    return statSync(join(NETNS_DIR, ns)).ino;
-  } catch {
-    return undefined;
-  }
-}
-
 const enteredDir = (lab: string) => join(stateDir(), 'entered', lab);
 
 /** Notes that a command entered a lab namespace and may have changed it: the next `up` reads it. */
@@ -87,14 +78,14 @@ export function verifiedState(desired: DesiredState, journal: Journal, ns: strin
 }
 
 /** The namespaces whose last verified state can stand for a read, each with that state. */
-export function trustable(desired: DesiredState, journal: Journal | undefined, netns: Set<string>, entered: Set<string>): Map<string, ObservedNs> {
+export function trustable(desired: DesiredState, journal: Journal | undefined, netns: Set<string>, entered: Set<string>, inode: InodeOf): Map<string, ObservedNs> {
   const out = new Map<string, ObservedNs>();
   if (!journal || journal.status !== 'up' || !journal.verified) return out;
   for (const ns of desired.namespaces) {
     const rec = journal.verified[ns];
     const want = desired.ns.get(ns);
     if (!rec || !want || !netns.has(ns) || entered.has(ns)) continue;
-    if (rec.fp !== nsFingerprint(want) || rec.ino !== nsInode(ns)) continue;
+    if (rec.fp !== nsFingerprint(want) || rec.ino !== inode(ns)) continue;
     const state = verifiedState(desired, journal, ns);
     if (state) out.set(ns, state);
   }
@@ -109,12 +100,15 @@ export function hostEndsPresent(want: NsState, host: ObservedNs): boolean {
   return true;
 }
 
+/** The namespace's identity: the inode of its nsfs file, or undefined when it does not exist. */
+export type InodeOf = (ns: string) => number | undefined;
+
 /** Records the namespaces as verified: they hold what the file asks (after a successful up). */
-export function recordVerified(j: Journal, desired: DesiredState, namespaces: Iterable<string>): void {
+export function recordVerified(j: Journal, desired: DesiredState, namespaces: Iterable<string>, inode: InodeOf): void {
   const verified = (j.verified ??= {});
   for (const ns of namespaces) {
     const want = desired.ns.get(ns);
-    const ino = nsInode(ns);
+    const ino = inode(ns);
     if (!want || ino === undefined) delete verified[ns];
     else verified[ns] = { fp: nsFingerprint(want), ino };
   }
@@ -122,13 +116,13 @@ export function recordVerified(j: Journal, desired: DesiredState, namespaces: It
 }
 
 /** Whether the journal already records every namespace of the file as verified, as it is now. */
-export function verifiedAsRecorded(j: Journal, desired: DesiredState): boolean {
+export function verifiedAsRecorded(j: Journal, desired: DesiredState, inode: InodeOf): boolean {
   const verified = j.verified ?? {};
   if (Object.keys(verified).length !== desired.namespaces.length) return false;
   return desired.namespaces.every((ns) => {
     const rec = verified[ns];
     const want = desired.ns.get(ns);
-    return !!rec && !!want && rec.ino === nsInode(ns) && rec.fp === nsFingerprint(want);
+    return !!rec && !!want && rec.ino === inode(ns) && rec.fp === nsFingerprint(want);
   });
 }
 

@@ -1,6 +1,7 @@
 // Runs `up` and `check` as a listr2 task list (plan, each apply phase, checks). Exactly one view
 // draws: on a TTY the Ink view (listr2 silent), off a TTY listr2's plain lines, with --json none.
 import { Listr, type ListrTask } from 'listr2';
+import { hostFiles } from '../observe/files.js';
 import { resolve } from 'node:path';
 import { Applier, settled } from '../apply/apply.js';
 import { clearEntered, verifiedAsRecorded } from '../state/trust.js';
@@ -157,7 +158,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
         settled(j, p.desired);
         clearEntered(lab.name, entered);
       };
-      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired);
+      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired, (ns) => hostFiles.netnsInode(ns));
       // Nothing to change, but the journal does not record it yet: the lab file is new to the
       // cache, a namespace was entered or re-created, or not yet recorded as verified.
       if (!p.plan.actions.length && p.journal && stale(p.journal)) {
