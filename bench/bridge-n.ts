@@ -74,7 +74,10 @@ function cpuTicks(): { busy: number; total: number; mine: number } {
   const total = cpu.reduce((a, b) => a + b, 0);
   const busy = total - cpu[3]! - cpu[4]!;
   const self = readFileSync('/proc/self/stat', 'utf8');
-  const f = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+  const f = self
+    .slice(self.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   // Fields 14-17 of /proc/PID/stat, counted from after the command name (field 3 is f[0]).
   const mine = f[11]! + f[12]! + f[13]! + f[14]!;
   return { busy, total, mine };
@@ -264,7 +267,8 @@ async function verifyQuick(lab: Lab): Promise<void> {
   if (up !== lab.n) throw new Error(`${lab.prefix}: after up: ${up}/${lab.n} ports up on ${lab.bridge}`);
   const last = lab.hosts[lab.hosts.length - 1]!;
   const inner = JSON.parse((await must(['ip', '-n', last.ns, '-j', 'addr', 'show', 'dev', last.dev])).stdout) as IpLink[];
-  if (!inner[0]?.flags?.includes('UP') || !inner[0].addr_info?.some((a) => `${a.local}/${a.prefixlen}` === last.cidr)) throw new Error(`${lab.prefix}: ${last.ns}:${last.dev} is not up with ${last.cidr}`);
+  if (!inner[0]?.flags?.includes('UP') || !inner[0].addr_info?.some((a) => `${a.local}/${a.prefixlen}` === last.cidr))
+    throw new Error(`${lab.prefix}: ${last.ns}:${last.dev} is not up with ${last.cidr}`);
 }
 
 function addrGenModes(text: string): Map<string, string> {
@@ -294,7 +298,10 @@ function describeLinks(links: IpLink[], modes: Map<string, string>, keep: (n: st
       mtu: l.mtu ?? null,
       addrgenmode: modes.get(l.ifname) ?? '?',
       // IPv6 link-local addresses carry the random MAC: compared apart (see linkLocal).
-      addresses: (l.addr_info ?? []).filter((a) => !isLinkLocal(a.local)).map((a) => `${a.local}/${a.prefixlen}`).sort(),
+      addresses: (l.addr_info ?? [])
+        .filter((a) => !isLinkLocal(a.local))
+        .map((a) => `${a.local}/${a.prefixlen}`)
+        .sort(),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -409,12 +416,15 @@ async function benchOnce(lab: Lab, scripts: Scripts, full: boolean): Promise<Rep
     if (linkLocal.length) {
       // The lab says ipv6_link_local: false: no interface of it should have one.
       if (who !== 'netlab up') throw new Error(`${lab.prefix}: ${who} left IPv6 link-local addresses on ${linkLocal.join(' ')}`);
-      notes.add(`N=${lab.n}: after netlab up, IPv6 link-local address(es) on ${linkLocal.length > 5 ? `${linkLocal.length} interfaces, e.g. ${linkLocal.slice(0, 5).join(' ')}` : linkLocal.join(' ')} although the lab says ipv6_link_local: false (addrgenmode none)`);
+      notes.add(
+        `N=${lab.n}: after netlab up, IPv6 link-local address(es) on ${linkLocal.length > 5 ? `${linkLocal.length} interfaces, e.g. ${linkLocal.slice(0, 5).join(' ')}` : linkLocal.join(' ')} although the lab says ipv6_link_local: false (addrgenmode none)`,
+      );
     }
     if (!reference) {
       reference = fp;
       const parsed = JSON.parse(fp) as { host: { addrgenmode: string }[]; inside: { paired: boolean; links: { name: string; up: boolean; addrgenmode: string }[] }[] };
-      const bad = parsed.inside.filter((x) => !x.paired || x.links.some((l) => !l.up || (l.name !== 'lo' && l.addrgenmode !== 'none'))).length + parsed.host.filter((l) => l.addrgenmode !== 'none').length;
+      const bad =
+        parsed.inside.filter((x) => !x.paired || x.links.some((l) => !l.up || (l.name !== 'lo' && l.addrgenmode !== 'none'))).length + parsed.host.filter((l) => l.addrgenmode !== 'none').length;
       if (bad) throw new Error(`${lab.prefix}: ${who} built a state with ${bad} wrong object(s)`);
     } else if (fp !== reference) {
       throw new Error(`${lab.prefix}: the state ${who} built differs from netlab's: first difference ${firstDifference(reference, fp)}`);
@@ -503,7 +513,11 @@ async function main(): Promise<number> {
   console.log(`machine: nproc ${nproc}, kernel ${release()}, ${ipv}, node ${process.version}; ${REPS} repetition(s); sizes ${sizes.join(', ')}`);
   const git = spawnSync('git', ['-C', dirname(CLI), 'describe', '--always', '--dirty'], { encoding: 'utf8' });
   console.log(`netlab: ${CLI}${git.status === 0 ? ` (git ${git.stdout.trim()})` : ' (not in a git checkout)'}`);
-  console.log(`load average before the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine makes every figure noisier)`);
+  console.log(
+    `load average before the run: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (other work on the machine makes every figure noisier)`,
+  );
   const others = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).length;
   if (others) console.log(`note: ${others} other namespace(s) exist on this host (other labs); they are left alone`);
 
@@ -517,7 +531,9 @@ async function main(): Promise<number> {
       const lab = await makeLab(n, dir);
       const p = await present(lab);
       if (p.ns.length || p.links.length) {
-        throw new Error(`${lab.prefix}: ${p.ns.length} namespace(s) and ${p.links.length} host link(s) named ${lab.prefix}... already exist (an earlier run?); not touching them.\n  remove them with: ip netns del ${lab.prefix}h<i> ... ; ip link del ${lab.bridge}`);
+        throw new Error(
+          `${lab.prefix}: ${p.ns.length} namespace(s) and ${p.links.length} host link(s) named ${lab.prefix}... already exist (an earlier run?); not touching them.\n  remove them with: ip netns del ${lab.prefix}h<i> ... ; ip link del ${lab.bridge}`,
+        );
       }
       const scripts = writeScripts(lab, dir);
       const reps: Rep[] = [];
@@ -541,12 +557,28 @@ async function main(): Promise<number> {
   }
 
   const busy = Math.max(...loads);
-  console.log(`\nCPU used by other processes (and kernel workers) during the repetitions: ${(100 * Math.min(...loads)).toFixed(0)}% to ${(100 * busy).toFixed(0)}% of the machine${busy > 0.15 ? ' -- other work was running: treat the figures with care, and rerun on a quiet machine' : ''}`);
+  console.log(
+    `\nCPU used by other processes (and kernel workers) during the repetitions: ${(100 * Math.min(...loads)).toFixed(0)}% to ${(100 * busy).toFixed(0)}% of the machine${busy > 0.15 ? ' -- other work was running: treat the figures with care, and rerun on a quiet machine' : ''}`,
+  );
   console.log('\nMedian wall-clock seconds (netlab figures include starting node; "in-proc" is what netlab itself reports):');
   console.log(
     table(
       ['N', 'netlab up', '(in-proc)', 'noop up', '(in-proc)', 'netlab down', '(in-proc)', 'plain up', 'plain down', '(gone)', 'batched up', 'batched down', '(gone)'],
-      results.map(({ n, m }) => [String(n), sec(m.netlabUp), sec(m.netlabUpInProc), sec(m.netlabNoop), sec(m.netlabNoopInProc), sec(m.netlabDown), sec(m.netlabDownInProc), sec(m.plainUp), sec(m.plainDown), sec(m.plainGone), sec(m.batchedUp), sec(m.batchedDown), sec(m.batchedGone)]),
+      results.map(({ n, m }) => [
+        String(n),
+        sec(m.netlabUp),
+        sec(m.netlabUpInProc),
+        sec(m.netlabNoop),
+        sec(m.netlabNoopInProc),
+        sec(m.netlabDown),
+        sec(m.netlabDownInProc),
+        sec(m.plainUp),
+        sec(m.plainDown),
+        sec(m.plainGone),
+        sec(m.batchedUp),
+        sec(m.batchedDown),
+        sec(m.batchedGone),
+      ]),
     ),
   );
 
@@ -598,14 +630,20 @@ async function main(): Promise<number> {
     const b = step('netlabUp', last);
     const ba = step('batchedUp', 1);
     const bb = step('batchedUp', last);
-    console.log(`netlab up scales linearly: ${verdict(b <= 1.5 * a)} (marginal ${a.toFixed(2)} ms/namespace from N=${sorted[0]!.n} to ${sorted[1]!.n}, ${b.toFixed(2)} from N=${sorted[last - 1]!.n} to ${sorted[last]!.n}, ${(b / a).toFixed(2)}x; PASS if <= 1.5x)`);
+    console.log(
+      `netlab up scales linearly: ${verdict(b <= 1.5 * a)} (marginal ${a.toFixed(2)} ms/namespace from N=${sorted[0]!.n} to ${sorted[1]!.n}, ${b.toFixed(2)} from N=${sorted[last - 1]!.n} to ${sorted[last]!.n}, ${(b / a).toFixed(2)}x; PASS if <= 1.5x)`,
+    );
     // The kernel and `ip -n` (each copies the mount namespace, which holds one mount per
     // namespace under /run/netns) make every namespace dearer as N grows, for any tool.
-    console.log(`  for reference, the batched script: ${ba.toFixed(2)} -> ${bb.toFixed(2)} ms/namespace, ${(bb / ba).toFixed(2)}x; netlab's growth relative to it: ${(b / a / (bb / ba)).toFixed(2)}x ${verdict(b / a <= 1.25 * (bb / ba))} (PASS if <= 1.25x)`);
+    console.log(
+      `  for reference, the batched script: ${ba.toFixed(2)} -> ${bb.toFixed(2)} ms/namespace, ${(bb / ba).toFixed(2)}x; netlab's growth relative to it: ${(b / a / (bb / ba)).toFixed(2)}x ${verdict(b / a <= 1.25 * (bb / ba))} (PASS if <= 1.25x)`,
+    );
   } else if (sorted.length === 2) {
     const a = sorted[0]!.m.netlabUp / sorted[0]!.n;
     const b = sorted[1]!.m.netlabUp / sorted[1]!.n;
-    console.log(`netlab up scales linearly: ${verdict(b <= 1.2 * a)} (${a.toFixed(2)} ms/namespace at N=${sorted[0]!.n}, ${b.toFixed(2)} at N=${sorted[1]!.n}; PASS if it does not grow by more than 1.2x)`);
+    console.log(
+      `netlab up scales linearly: ${verdict(b <= 1.2 * a)} (${a.toFixed(2)} ms/namespace at N=${sorted[0]!.n}, ${b.toFixed(2)} at N=${sorted[1]!.n}; PASS if it does not grow by more than 1.2x)`,
+    );
   }
   if (notes.size) {
     console.log('\nState notes (the scripts built the same state without these):');

@@ -84,8 +84,14 @@ async function main(): Promise<number> {
   }
   const sizes = SIZES.length ? SIZES : [200, 1000];
   console.log('netlab bench read-floor: NOT a timed test. Medians of interleaved rounds, seconds, on this machine.');
-  console.log(`machine: nproc ${spawnSync('nproc', [], { encoding: 'utf8' }).stdout.trim()}, kernel ${release()}, ${spawnSync('ip', ['-V'], { encoding: 'utf8' }).stdout.trim()}, ${spawnSync('iptables', ['--version'], { encoding: 'utf8' }).stdout.trim()}, node ${process.version}; ${REPS} round(s)`);
-  console.log(`netlab: ${CLI}; load average before the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: nproc ${spawnSync('nproc', [], { encoding: 'utf8' }).stdout.trim()}, kernel ${release()}, ${spawnSync('ip', ['-V'], { encoding: 'utf8' }).stdout.trim()}, ${spawnSync('iptables', ['--version'], { encoding: 'utf8' }).stdout.trim()}, node ${process.version}; ${REPS} round(s)`,
+  );
+  console.log(
+    `netlab: ${CLI}; load average before the run: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const state = mkdtempSync(join(tmpdir(), 'netlab-rf-state-'));
   const env = { NETLAB_STATE_DIR: state };
   const rows: string[][] = [];
@@ -113,7 +119,9 @@ async function main(): Promise<number> {
         t.trusting!.push((await must([process.execPath, CLI, 'up', '--no-checks', '--trust-verified', file], { ...env, CI: 'true' })).ms);
         t.floor2!.push((await must(['bash', floor.exec2])).ms);
         t.node!.push((await must([process.execPath, '-e', '0'])).ms);
-        process.stderr.write(`N=${n} round ${i + 1}/${REPS}: noop ${sec(t.noop!.at(-1)!)} (plan ${t.noopPlan!.at(-1)} ms) | floor sh ${sec(t.floorSh!.at(-1)!)} | floor 2exec ${sec(t.floor2!.at(-1)!)} | trusting ${sec(t.trusting!.at(-1)!)} | node ${sec(t.node!.at(-1)!)}\n`);
+        process.stderr.write(
+          `N=${n} round ${i + 1}/${REPS}: noop ${sec(t.noop!.at(-1)!)} (plan ${t.noopPlan!.at(-1)} ms) | floor sh ${sec(t.floorSh!.at(-1)!)} | floor 2exec ${sec(t.floor2!.at(-1)!)} | trusting ${sec(t.trusting!.at(-1)!)} | node ${sec(t.node!.at(-1)!)}\n`,
+        );
       }
       await must([process.execPath, CLI, 'down', name], env);
       live.pop();

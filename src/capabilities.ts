@@ -52,7 +52,14 @@ export const FEATURES: Record<Feature, FeatureInfo> = {
   wireguard: feature('wireguard', 'WireGuard', 'wireguard', 'CONFIG_WIREGUARD', 'WireGuard tunnels (no lab field yet: processes and exec checks that create them)'),
   tproxy: feature('tproxy', 'iptables TPROXY target', 'xt_TPROXY', 'CONFIG_NETFILTER_XT_TARGET_TPROXY', 'iptables rules with -j TPROXY (labs/tproxy.yaml)'),
   'nft-trace': feature('nft-trace', 'nftables rule tracing (meta nftrace)', 'nf_tables', 'CONFIG_NF_TABLES, CONFIG_NF_TABLES_INET', 'netlab trace and trace checks'),
-  conntrack: feature('conntrack', 'connection tracking (-m conntrack, nat)', 'nf_conntrack, xt_conntrack', 'CONFIG_NF_CONNTRACK, CONFIG_NETFILTER_XT_MATCH_CONNTRACK', 'iptables rules with -m conntrack or -m state, nat tables, SO_ORIGINAL_DST (labs/packet-flow.yaml, labs/redirect-proxy.yaml)', moduleFix('xt_conntrack')),
+  conntrack: feature(
+    'conntrack',
+    'connection tracking (-m conntrack, nat)',
+    'nf_conntrack, xt_conntrack',
+    'CONFIG_NF_CONNTRACK, CONFIG_NETFILTER_XT_MATCH_CONNTRACK',
+    'iptables rules with -m conntrack or -m state, nat tables, SO_ORIGINAL_DST (labs/packet-flow.yaml, labs/redirect-proxy.yaml)',
+    moduleFix('xt_conntrack'),
+  ),
 };
 
 export const ALL_FEATURES = Object.keys(FEATURES) as Feature[];
@@ -145,7 +152,12 @@ function programOf(argv: string[]): string {
   return argv[0] === 'ip' && argv[1] === 'netns' && argv[2] === 'exec' ? argv[4]! : argv[0]!;
 }
 
-const oneLine = (s: string): string => s.split('\n').map((l) => l.trim()).filter(Boolean).join(' / ');
+const oneLine = (s: string): string =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' / ');
 
 /** A missing program is exit 127 from the runner, or `ip netns exec`'s own complaint (exit 255). */
 function missingProgram(argv: string[], r: RunResult): string | undefined {
@@ -345,7 +357,12 @@ export async function probeTools(runner: CommandRunner): Promise<ToolReport[]> {
     const base = { name: t.name, required: t.required, usedBy: t.usedBy };
     const r = await runner.run([t.name, ...t.versionArgs]);
     if (r.exitCode === 127 || r.exitCode === 126) {
-      return { ...base, ok: false, detail: r.exitCode === 127 ? 'not installed' : `cannot run: ${oneLine(r.stderr)}`, fix: { debian: `apt-get install ${t.debian}`, fedora: `dnf install ${t.fedora}` } };
+      return {
+        ...base,
+        ok: false,
+        detail: r.exitCode === 127 ? 'not installed' : `cannot run: ${oneLine(r.stderr)}`,
+        fix: { debian: `apt-get install ${t.debian}`, fedora: `dnf install ${t.fedora}` },
+      };
     }
     const text = `${r.stdout}\n${r.stderr}`;
     const version = parseToolVersion(t.name, text);

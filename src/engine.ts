@@ -39,9 +39,7 @@ function checkNameClash(lab: Lab, journal: Journal | undefined): void {
   if (!journal) return;
   const file = resolve(lab.file);
   if (journal.file && journal.file !== file && existsSync(journal.file)) {
-    throw new ConflictError(
-      `lab name '${lab.name}' is already used by ${journal.file}, which is up\n  hint: give one of the labs another name, or take that one down first (netlab down ${lab.name})`,
-    );
+    throw new ConflictError(`lab name '${lab.name}' is already used by ${journal.file}, which is up\n  hint: give one of the labs another name, or take that one down first (netlab down ${lab.name})`);
   }
 }
 
@@ -60,7 +58,10 @@ export class UnsupportedError extends CliError {
 export async function requireFeatures(runner: CommandRunner, lab: Lab): Promise<void> {
   const needs = labFeatures(lab);
   if (!needs.length) return;
-  const probes = await probeFeatures(runner, needs.map((n) => n.feature));
+  const probes = await probeFeatures(
+    runner,
+    needs.map((n) => n.feature),
+  );
   const missing = needs.filter((n) => !probes.get(n.feature)!.ok);
   if (!missing.length) return;
   throw new UnsupportedError(

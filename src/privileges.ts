@@ -51,8 +51,7 @@ export function probePrivileges(status?: string, uid?: number): Privileges {
 export function requireRoot(what: string): void {
   const p = probePrivileges();
   if (p.ok) return;
-  if (!p.root)
-    throw new CliError(`netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
+  if (!p.root) throw new CliError(`netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
   throw new CliError(
     `netlab ${what} needs CAP_NET_ADMIN and CAP_SYS_ADMIN, and this root process lacks ${[!p.capNetAdmin && 'CAP_NET_ADMIN', !p.capSysAdmin && 'CAP_SYS_ADMIN'].filter(Boolean).join(' and ')} (CapEff ${p.capEff || 'unknown'}); nothing was changed`,
     EXIT.unsupported,

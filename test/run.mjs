@@ -9,7 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { compare, snapshot } from '../dist/test/lib/snapshot.js';
 
-const files = (dir) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.js')).map((f) => `${dir}/${f}`) : []);
+const files = (dir) =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.test.js'))
+        .map((f) => `${dir}/${f}`)
+    : [];
 const only = process.argv.slice(2);
 const pick = (list) => (only.length ? list.filter((f) => only.some((w) => f.includes(w))) : list);
 const unit = pick(files('dist/test/unit'));
@@ -35,7 +40,9 @@ const r = spawnSync(
   { stdio: 'inherit' },
 );
 let code = r.status ?? 1;
-const counts = Object.fromEntries(['pass', 'fail', 'skipped', 'cancelled'].map((k) => [k, Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(existsSync(tap) ? readFileSync(tap, 'utf8') : '') ?? [])[1] ?? 0)]));
+const counts = Object.fromEntries(
+  ['pass', 'fail', 'skipped', 'cancelled'].map((k) => [k, Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(existsSync(tap) ? readFileSync(tap, 'utf8') : '') ?? [])[1] ?? 0)]),
+);
 rmSync(tap, { force: true });
 console.log(`# tests took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 if (before) {

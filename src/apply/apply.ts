@@ -35,7 +35,11 @@ export class ApplyError extends CliError {
 
   override text(): string {
     const rb = this.rollback;
-    const undone = !rb ? '' : rb.commands.length ? `rolled back what the failed step had done:\n  ${rb.commands.join('\n').split('\n').join('\n  ')}\n` : 'the failed step had changed nothing: nothing to roll back\n';
+    const undone = !rb
+      ? ''
+      : rb.commands.length
+        ? `rolled back what the failed step had done:\n  ${rb.commands.join('\n').split('\n').join('\n  ')}\n`
+        : 'the failed step had changed nothing: nothing to roll back\n';
     const notUndone = rb?.failed.length ? `could not roll back (netlab down removes it):\n  ${rb.failed.join('\n  ')}\n` : '';
     const hint = this.hint ? `  hint: ${this.hint}\n` : '';
     return `error: ${this.message}\n${hint}${undone}${notUndone}the steps before it are applied: fix the cause and run 'netlab up' again (it applies only what is missing), or 'netlab down' to remove the lab`;
@@ -128,8 +132,16 @@ function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
     const lines = step.input.split('\n');
     const line = lines[n - 1];
     let table: string | undefined;
-    for (let i = n - 1; i >= 0; i--) if (lines[i]!.startsWith('*')) { table = lines[i]!.slice(1); break; }
-    const action = step.actions.find((a) => (a.kind === 'iptables.restore' && a.table === table) || ((a.kind === 'hostipt.add' || a.kind === 'hostipt.del') && a.rule.table === table && line?.includes(a.rule.spec.split(' -m comment')[0]!)));
+    for (let i = n - 1; i >= 0; i--)
+      if (lines[i]!.startsWith('*')) {
+        table = lines[i]!.slice(1);
+        break;
+      }
+    const action = step.actions.find(
+      (a) =>
+        (a.kind === 'iptables.restore' && a.table === table) ||
+        ((a.kind === 'hostipt.add' || a.kind === 'hostipt.del') && a.rule.table === table && line?.includes(a.rule.spec.split(' -m comment')[0]!)),
+    );
     return { ...(action ? { action } : {}), ...(line ? { line } : {}) };
   }
   return step.actions.length === 1 ? { action: step.actions[0]! } : {};
@@ -140,7 +152,7 @@ async function explainSysctls(runner: CommandRunner, step: Step, e: ApplyError):
   const keys = refusals(step.actions, e.stderr).map((r) => r.action.key);
   if (!keys.length) return e;
   const r = await runner.run(factsArgv(step.ns, keys)).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return e;
+  if (r?.exitCode !== 0) return e;
   const f = describeSysctlFailure(step.actions, e.stderr, parseFacts(r.stdout));
   return new ApplyError(f.object, e.command, e.stderr, f.line, f.hint);
 }
@@ -239,7 +251,11 @@ function proveHostLinks(j: Journal, applied: Action[], notApplied: Action[], fil
     if (l?.alias === mark) owned.set(name, l.ifindex);
   }
   recordOwned(j, new Map(), owned);
-  dropClaims(j, [], notApplied.flatMap(hostEnds).filter((n) => !owned.has(n)));
+  dropClaims(
+    j,
+    [],
+    notApplied.flatMap(hostEnds).filter((n) => !owned.has(n)),
+  );
 }
 
 function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
@@ -269,7 +285,11 @@ async function recordFirewall(runner: CommandRunner, j: Journal, actions: Action
   for (const a of actions) if (a.kind === 'iptables.restore') touched.set(`${a.ns}|${a.family}`, [a.ns, a.family]);
   const pairs = [...touched.values()];
   const cmds = pairs.map(([ns, family]) => inNetns(ns, [saveTool(family)]));
-  const reads = await runMany(runner, cmds.map((argv) => ({ argv })), concurrency());
+  const reads = await runMany(
+    runner,
+    cmds.map((argv) => ({ argv })),
+    concurrency(),
+  );
   pairs.forEach(([ns, family], i) => {
     const r = reads[i]!;
     if (r.exitCode !== 0) throw new ObserveError(`reading back the tables just restored failed: ${cmds[i]!.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
@@ -350,7 +370,11 @@ export class Applier {
     // The commands of a phase are independent: all of them through one runMany (a few shells).
     // The batch that creates namespaces leaves a receipt of what it created (src/apply/receipt.ts).
     const plain = ps.filter((s) => !isProcessStep(s)).map((s) => (s.actions.some((a) => a.kind === 'netns.add') ? withReceipt(s, j.lab) : s));
-    const results = await runMany(this.runner, plain.map((s) => ({ argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })), concurrency());
+    const results = await runMany(
+      this.runner,
+      plain.map((s) => ({ argv: s.argv, ...(s.input !== undefined ? { input: s.input } : {}) })),
+      concurrency(),
+    );
     plain.forEach((s, i) => {
       try {
         judge(s, results[i]!);
@@ -371,7 +395,12 @@ export class Applier {
     if (phase === 'namespaces') await takeReceipt(j, 0);
     if (phase === 'links') {
       const applied = plain.flatMap((s, i) => (results[i]!.exitCode === 0 ? s.actions : appliedActions(s, results[i]!.stderr)));
-      proveHostLinks(j, applied, pa.filter((a) => !applied.includes(a)), this.files);
+      proveHostLinks(
+        j,
+        applied,
+        pa.filter((a) => !applied.includes(a)),
+        this.files,
+      );
     }
     if (failures.length) {
       for (const f of failures) {

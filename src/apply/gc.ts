@@ -48,7 +48,10 @@ function journalHasObjects(files: HostFiles, j: Journal, netns: Set<string>, hos
   if (Object.keys(j.sysctls[HOST] ?? {}).length) return true; // only its `down` can restore the host's sysctls
   const procs = Object.values(j.processes ?? {});
   if (!procs.length) return false;
-  const starts = startTimes(procs.map((p) => p.pid), files);
+  const starts = startTimes(
+    procs.map((p) => p.pid),
+    files,
+  );
   return procs.some((p) => starts.get(p.pid) === p.start);
 }
 
@@ -73,7 +76,11 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
   // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
   const names = [...netns];
   const reads = names.map((ns) => inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']));
-  const los = await runMany(runner, reads.map((argv) => ({ argv })), concurrency());
+  const los = await runMany(
+    runner,
+    reads.map((argv) => ({ argv })),
+    concurrency(),
+  );
   const marks = names.map((ns, i) => {
     const r = los[i]!;
     // A namespace deleted since the list is simply gone; a tool that cannot run at all (nsenter
@@ -127,7 +134,9 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
     await exec([restoreTool(family), '-w', '--noflush'], hostRulesPayload(rules, '-D'));
     // Whether a table existed before the lab was in its lost journal: a table left with nothing
     // at all (no rules, ACCEPT policies) is the same as no table, and goes.
-    report.droppedTables.push(...(await dropEmptyTables(runner, family, new Set(rules.map((r) => r.table as string)), (argv) => exec(argv), !!opts.dryRun)).map((t) => `${family === 'ipv4' ? 'ip' : 'ip6'} ${t}`));
+    report.droppedTables.push(
+      ...(await dropEmptyTables(runner, family, new Set(rules.map((r) => r.table as string)), (argv) => exec(argv), !!opts.dryRun)).map((t) => `${family === 'ipv4' ? 'ip' : 'ip6'} ${t}`),
+    );
   }
   for (const lab of [...report.journals, ...report.damaged.filter((d) => d.removed).map((d) => d.lab)]) {
     report.commands.push(`rm ${journalPath(lab)}`);

@@ -69,7 +69,11 @@ export function findTargets(files: HostFiles, req: StopRequest): Map<number, Tar
 
 export class ProcessesLeftError extends CliError {
   constructor(left: Target[]) {
-    super(`${left.length} process(es) did not exit after SIGKILL: ${left.map(describe).join(', ')}`, EXIT.applyFailed, 'a process in uninterruptible sleep (state D) waits for the kernel; try again once it has exited');
+    super(
+      `${left.length} process(es) did not exit after SIGKILL: ${left.map(describe).join(', ')}`,
+      EXIT.applyFailed,
+      'a process in uninterruptible sleep (state D) waits for the kernel; try again once it has exited',
+    );
   }
 }
 
@@ -106,7 +110,10 @@ export async function stopProcesses(runner: CommandRunner, req: StopRequest, opt
   const term = async (targets: Target[]) => {
     await send('TERM', targets);
     // A stopped process acts on TERM only once continued.
-    await send('CONT', targets.filter((t) => t.state === 'T' || t.state === 't'));
+    await send(
+      'CONT',
+      targets.filter((t) => t.state === 'T' || t.state === 't'),
+    );
   };
   let targets = [...findTargets(files, req).values()];
   const seen = new Set(targets.map((t) => t.pid));

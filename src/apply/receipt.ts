@@ -73,7 +73,6 @@ function running(pidText: string): boolean {
   }
 }
 
-
 /**
  * Takes the lab's receipt, if one is left, into its journal: the namespaces created become the
  * lab's with their identity, the claims of the others are dropped. A batch still running (its

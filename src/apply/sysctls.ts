@@ -41,7 +41,10 @@ export interface Refusal {
 export function refusals(actions: Action[], stderr: string): Refusal[] {
   const sets = actions.filter((a): a is SysctlAction => a.kind === 'sysctl.set');
   const out: Refusal[] = [];
-  for (const line of stderr.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const named = /\/proc\/sys\/(\S+?):/.exec(line)?.[1] ?? /key ["']([^"']+)["']/.exec(line)?.[1] ?? /["']([^"']+)["'] is an unknown key/.exec(line)?.[1];
     const action = named !== undefined ? sets.find((a) => namesOf(a.key).includes(named)) : undefined;
     const found = action ?? (out.length === 0 ? sets[0] : undefined);
@@ -110,7 +113,12 @@ export function describeSysctlFailure(actions: Action[], stderr: string, facts: 
   });
   const told = (k: (typeof kinds)[number]) =>
     k.kind === 'missing' ? (keys.length > 1 ? 'does not exist' : `/proc/sys/${k.a.key} does not exist`) : k.kind === 'read-only' ? 'is read-only' : `refused the value ${k.a.value}`;
-  const line = keys.length > 1 ? `in ${where}: ${kinds.map((k) => `${sysctlDisplay(k.a.key)} ${told(k)}`).join('; ')}` : kinds[0]!.kind === 'refused' ? `the kernel refused the value ${first.value}` : `${told(kinds[0]!).replace(/^is /, '')} in ${where}`;
+  const line =
+    keys.length > 1
+      ? `in ${where}: ${kinds.map((k) => `${sysctlDisplay(k.a.key)} ${told(k)}`).join('; ')}`
+      : kinds[0]!.kind === 'refused'
+        ? `the kernel refused the value ${first.value}`
+        : `${told(kinds[0]!).replace(/^is /, '')} in ${where}`;
 
   const hints: string[] = [];
   for (const k of kinds) {
@@ -120,15 +128,22 @@ export function describeSysctlFailure(actions: Action[], stderr: string, facts: 
   const missing = kinds.some((k) => k.kind === 'missing');
   const readOnly = kinds.some((k) => k.kind === 'read-only');
   const them = keys.length > 1 ? 'them' : 'it';
-  const notInitial = host ? (facts.initial === false ? `netlab runs in a network namespace other than the initial one here (${ELSEWHERE})` : undefined) : "a node's network namespace is never the initial one";
+  const notInitial = host
+    ? facts.initial === false
+      ? `netlab runs in a network namespace other than the initial one here (${ELSEWHERE})`
+      : undefined
+    : "a node's network namespace is never the initial one";
   if ((missing || readOnly) && notInitial) {
     const only = [missing && 'exist (net.ipv4.neigh.default.*, most of net.core.*)', readOnly && 'may be changed (net.core.rmem_max, ...)'].filter(Boolean).join(' or ');
-    const instead = host ? `set ${them} on the machine itself (outside the container), or drop ${them} from the lab` : `set ${them} under 'host: sysctls:' when netlab runs on the machine itself, or drop ${them} from the lab`;
+    const instead = host
+      ? `set ${them} on the machine itself (outside the container), or drop ${them} from the lab`
+      : `set ${them} under 'host: sysctls:' when netlab runs on the machine itself, or drop ${them} from the lab`;
     hints.push(`${notInitial}, and some settings ${only} only in the initial one${missing ? ', others only on some kernels or once a module is loaded' : ''}: ${instead}`);
   } else {
     if (missing) hints.push('this kernel has no such setting: a typo, a setting of another kernel version, or of a module that is not loaded');
     if (readOnly) hints.push('the kernel does not let this namespace change it');
   }
-  if (kinds.some((k) => k.kind === 'refused')) hints.push("check the value against the kernel's documentation of the setting (Documentation/networking/ip-sysctl.rst): out of range, or not writable here");
+  if (kinds.some((k) => k.kind === 'refused'))
+    hints.push("check the value against the kernel's documentation of the setting (Documentation/networking/ip-sysctl.rst): out of range, or not writable here");
   return { object, line, hint: hints.join('; ') };
 }

@@ -52,7 +52,10 @@ export async function dropEmptyTables(runner: CommandRunner, family: Family, can
   const dropped: string[] = [];
   for (const [table, text] of normalizeSave(save.stdout)) {
     if (!candidates.has(table)) continue;
-    const untouched = text.split('\n').filter(Boolean).every((l) => /^:[A-Z]+ ACCEPT$/.test(l));
+    const untouched = text
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => /^:[A-Z]+ ACCEPT$/.test(l));
     if (!untouched && !dryRun) continue;
     await exec(['nft', 'delete', 'table', family === 'ipv4' ? 'ip' : 'ip6', table]);
     dropped.push(table);
@@ -80,7 +83,13 @@ async function dropCreated(runner: CommandRunner, j: Journal, exec: (argv: strin
 }
 
 /** Deletes the candidate chains ("table/chain") that hold no rule and keep the ACCEPT policy (nf_tables only). */
-export async function dropEmptyChains(runner: CommandRunner, family: Family, candidates: Set<string>, exec: (argv: string[], input?: string, tolerant?: boolean) => Promise<void>, dryRun: boolean): Promise<string[]> {
+export async function dropEmptyChains(
+  runner: CommandRunner,
+  family: Family,
+  candidates: Set<string>,
+  exec: (argv: string[], input?: string, tolerant?: boolean) => Promise<void>,
+  dryRun: boolean,
+): Promise<string[]> {
   if (!candidates.size) return [];
   const save = await runner.run([family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']);
   if (!/\(nf_tables\)/.test(save.stdout)) return [];
@@ -158,11 +167,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   const ours = report.namespaces;
   // An exited recorded process elsewhere proves nothing about what is left of its group.
   const records = Object.values(j.processes ?? {}).filter((r) => ours.includes(r.ns) || isAlive(r, files));
-  report.processes = await stopProcesses(
-    runner,
-    { namespaces: ours, records },
-    { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) },
-  );
+  report.processes = await stopProcesses(runner, { namespaces: ours, records }, { files, commands: report.commands, ...(opts.dryRun ? { dryRun: true } : {}) });
   const links = await hostLinks(runner);
   const counters = hostDevices(files.procNetDev());
   for (const name of j.hostLinks) {

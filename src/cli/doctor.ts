@@ -53,13 +53,17 @@ export interface DoctorReport {
 
 /** The host's FORWARD policy, DOCKER-USER and bridge-nf-call-* per family; nothing for a family whose save fails. */
 async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
-  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { parseSysctlGrep }, { normalizeSave, saveTool }] = await Promise.all([import('../model/hoststate.js'), import('../observe/parse.js'), import('../render/iptables.js')]);
+  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { parseSysctlGrep }, { normalizeSave, saveTool }] = await Promise.all([
+    import('../model/hoststate.js'),
+    import('../observe/parse.js'),
+    import('../render/iptables.js'),
+  ]);
   const out: Partial<Record<Family, HostFirewall & { guards: boolean }>> = {};
   const nf = await runner.run(['grep', '-H', '-s', '', ...Object.values(BRIDGE_NF).map((k) => `/proc/sys/${k}`)]);
   const sysctls = parseSysctlGrep(nf.stdout);
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const r = await runner.run([saveTool(family), '-t', 'filter']).catch(() => undefined);
-    if (!r || r.exitCode !== 0) continue;
+    if (r?.exitCode !== 0) continue;
     const fw = firewallOf(normalizeSave(r.stdout).get('filter'), sysctls.get(BRIDGE_NF[family]));
     out[family] = { ...fw, guards: guardsNeeded(fw) };
   }
@@ -106,7 +110,13 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
       status: 'missing' as const,
       detail: p.detail,
       ...(p.tool ? { tool: p.tool } : {}),
-      fix: { ...info.fix, customKernel: info.kconfig.split(/,\s*/).map((k) => `${k}=m`).join(', ') },
+      fix: {
+        ...info.fix,
+        customKernel: info.kconfig
+          .split(/,\s*/)
+          .map((k) => `${k}=m`)
+          .join(', '),
+      },
       text: missingFeatureText(f, p),
     };
   });
@@ -139,7 +149,9 @@ function firewallNotes(fw: DoctorReport['hostFirewall'], conditionText: (f: Fami
   return (['ipv4', 'ipv6'] as Family[]).flatMap((f) => {
     const x = fw?.[f];
     if (!x?.guards) return [];
-    return [`${conditionText(f, x)} and would be dropped there; netlab up accepts the traffic within each of a lab's host bridges with '-i BRIDGE -o BRIDGE -j ACCEPT' first in ${x.dockerUser ? 'DOCKER-USER' : 'FORWARD'}, tagged netlab:LAB and removed by down`];
+    return [
+      `${conditionText(f, x)} and would be dropped there; netlab up accepts the traffic within each of a lab's host bridges with '-i BRIDGE -o BRIDGE -j ACCEPT' first in ${x.dockerUser ? 'DOCKER-USER' : 'FORWARD'}, tagged netlab:LAB and removed by down`,
+    ];
   });
 }
 
@@ -147,7 +159,9 @@ function notesOf(tools: ToolReport[]): string[] {
   const notes: string[] = [];
   const backends = new Map(tools.filter((t) => t.backend).map((t) => [t.name, t.backend!]));
   if (new Set(backends.values()).size > 1)
-    notes.push(`the iptables tools disagree on the backend (${[...backends].map(([n, b]) => `${n}: ${b}`).join(', ')}): point them at one (update-alternatives --config iptables and ip6tables on Debian/Ubuntu)`);
+    notes.push(
+      `the iptables tools disagree on the backend (${[...backends].map(([n, b]) => `${n}: ${b}`).join(', ')}): point them at one (update-alternatives --config iptables and ip6tables on Debian/Ubuntu)`,
+    );
   if (backends.get('iptables') === 'legacy')
     notes.push('iptables uses the legacy backend: netlab trace follows packets through nftables only, so it does not show the rules iptables-legacy made (iptables-nft rules it does show)');
   const [maj, min] = process.versions.node.split('.').map(Number);
@@ -205,7 +219,10 @@ export function formatDoctor(r: DoctorReport): string[] {
   } else {
     out.push(`verdict: NOT ready (exit ${EXIT.unsupported}): required and missing: ${r.missingRequired.join(', ') || 'nothing found missing, but the kernel features could not be probed'}`);
     if (r.missingOptional.length) out.push(`         optional and missing: ${r.missingOptional.join(', ')}`);
-    if (!r.featuresProbed) out.push(`         kernel features not probed${r.privileges.ok ? '' : ' (needs CAP_NET_ADMIN and CAP_SYS_ADMIN)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok || r.privileges.root ? '' : ': run sudo netlab doctor'}`);
+    if (!r.featuresProbed)
+      out.push(
+        `         kernel features not probed${r.privileges.ok ? '' : ' (needs CAP_NET_ADMIN and CAP_SYS_ADMIN)'}, so unknown: ${r.notProbed.join(', ')}${r.privileges.ok || r.privileges.root ? '' : ': run sudo netlab doctor'}`,
+      );
   }
   return out;
 }
@@ -214,7 +231,9 @@ export function formatDoctor(r: DoctorReport): string[] {
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check what this machine offers netlab: tools and versions, root or capabilities, kernel features (tried for real in a throwaway namespace); exit 6 when something required is missing')
+    .description(
+      'check what this machine offers netlab: tools and versions, root or capabilities, kernel features (tried for real in a throwaway namespace); exit 6 when something required is missing',
+    )
     .option('--json', 'print one JSON object with the same facts')
     .action(async (o: { json?: boolean }) => {
       const r = await doctor(new ExecaRunner());

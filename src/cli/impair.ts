@@ -60,7 +60,8 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
       const node = end.slice(0, colon);
       const dev = end.slice(colon + 1);
       const t = await resolveTarget(runner, labArg, node);
-      if (t.ns === null && !t.journal.hostLinks.includes(dev)) throw new CliError(`the host has no interface '${dev}' of lab ${t.lab}`, EXIT.error, `its host interfaces: ${t.journal.hostLinks.join(', ')}`);
+      if (t.ns === null && !t.journal.hostLinks.includes(dev))
+        throw new CliError(`the host has no interface '${dev}' of lab ${t.lab}`, EXIT.error, `its host interfaces: ${t.journal.hostLinks.join(', ')}`);
       const tc = ['tc', ...(t.ns === null ? [] : ['-n', t.ns])];
       const where = `${node}:${dev}`;
       let argv: string[];

@@ -44,12 +44,7 @@ const positiveInt = (v: string) => {
 };
 
 const program = new Command();
-program
-  .name('netlab')
-  .description('Declarative Linux network-namespace labs: validate, plan, up, down')
-  .version('0.1.0')
-  .showHelpAfterError('(run netlab --help for usage)')
-  .exitOverride();
+program.name('netlab').description('Declarative Linux network-namespace labs: validate, plan, up, down').version('0.1.0').showHelpAfterError('(run netlab --help for usage)').exitOverride();
 
 program
   .command('validate')
@@ -257,7 +252,9 @@ program
         }
         // Left alone is not a failure: everything of the lab's own is gone.
         for (const l of left) say(`left alone: ${l.object}: ${l.why}; it is not this lab's`);
-        say(`lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`);
+        say(
+          `lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`,
+        );
       } catch (e) {
         // With --all, one lab that cannot go down does not keep the others up.
         if (!o.all) throw e;
@@ -271,7 +268,9 @@ program
 
 program
   .command('gc')
-  .description("remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), and journals whose objects are all gone; never touches anything unmarked")
+  .description(
+    "remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), and journals whose objects are all gone; never touches anything unmarked",
+  )
   .argument('[lab...]', "only these labs' orphans, journals and locks (lab names or files; default: every lab's)")
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
@@ -339,7 +338,6 @@ program
     }
     for (const d of scan.damaged) err(d.text());
   });
-
 
 program
   .command('generate')

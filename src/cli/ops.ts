@@ -66,7 +66,7 @@ the shell's exit status. With standard input not a terminal, the shell reads com
 
   program
     .command('capture')
-    .description("capture packets on an interface of a node with tcpdump: decoded live, or into a pcap file Wireshark opens")
+    .description('capture packets on an interface of a node with tcpdump: decoded live, or into a pcap file Wireshark opens')
     .argument('<lab>', LAB_ARG)
     .argument('<node>', NODE_ARG)
     .argument('<iface>', "the node's interface ('any' for all of them)")

@@ -112,7 +112,17 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
       if (!fromNode(ctx, c.from, [...p, 'from'])) return;
       const t = target(ctx, c.to, c.family, [...p, 'to']);
       if (!t) return;
-      out.push({ kind: 'ping', from: c.from, to: t.addr, family: t.family, count: c.count ?? 1, ...(c.source ? { source: c.source } : {}), label: c.name ?? `ping ${c.from} -> ${c.to}`, ...common(ctx, c, p, { timeout: 1000 }), path: p });
+      out.push({
+        kind: 'ping',
+        from: c.from,
+        to: t.addr,
+        family: t.family,
+        count: c.count ?? 1,
+        ...(c.source ? { source: c.source } : {}),
+        label: c.name ?? `ping ${c.from} -> ${c.to}`,
+        ...common(ctx, c, p, { timeout: 1000 }),
+        path: p,
+      });
     } else if ('tcp' in entry || 'udp' in entry) {
       const proto = 'tcp' in entry ? 'tcp' : 'udp';
       const c = 'tcp' in entry ? entry.tcp : entry.udp;
@@ -128,9 +138,22 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
       const proto = c.proto ?? 'icmp';
       if (proto !== 'icmp' && !c.port) return ctx.err(p, `a ${proto} trace needs a port`);
       (c.passes ?? []).forEach((h, k) => {
-        if (!/^([A-Za-z0-9_.-]+:)?(raw|mangle|nat|filter|security)\/[A-Za-z0-9_.-]+$/.test(h)) ctx.err([...p, 'passes', k], `'${h}' is not TABLE/CHAIN or NODE:TABLE/CHAIN`, "e.g. 'mangle/PREROUTING' or 'proxy:nat/PREROUTING'");
+        if (!/^([A-Za-z0-9_.-]+:)?(raw|mangle|nat|filter|security)\/[A-Za-z0-9_.-]+$/.test(h))
+          ctx.err([...p, 'passes', k], `'${h}' is not TABLE/CHAIN or NODE:TABLE/CHAIN`, "e.g. 'mangle/PREROUTING' or 'proxy:nat/PREROUTING'");
       });
-      out.push({ kind: 'trace', from: c.from, to: t.addr, proto, ...(c.port ? { port: c.port } : {}), passes: c.passes ?? [], ...(c.result ? { result: c.result } : {}), label: c.name ?? `trace ${c.from} -> ${c.to}${c.port ? `:${c.port}` : ''}`, ...common(ctx, c, p, { timeout: 5000 }), attempts: 1, path: p });
+      out.push({
+        kind: 'trace',
+        from: c.from,
+        to: t.addr,
+        proto,
+        ...(c.port ? { port: c.port } : {}),
+        passes: c.passes ?? [],
+        ...(c.result ? { result: c.result } : {}),
+        label: c.name ?? `trace ${c.from} -> ${c.to}${c.port ? `:${c.port}` : ''}`,
+        ...common(ctx, c, p, { timeout: 5000 }),
+        attempts: 1,
+        path: p,
+      });
     } else if ('exec' in entry) {
       const c = entry.exec;
       if (!fromNode(ctx, c.node, [...p, 'node'])) return;
@@ -144,7 +167,17 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
         }
       }
       const label = c.name ?? `exec ${c.node}: ${typeof c.command === 'string' ? c.command : c.command.join(' ')}`;
-      out.push({ kind: 'exec', from: c.node, command, ...(c.exit_code !== undefined ? { exitCode: c.exit_code } : {}), ...(c.output !== undefined ? { output: c.output } : {}), label, ...common(ctx, c, p, { timeout: 5000 }), attempts: c.attempts ?? 1, path: p });
+      out.push({
+        kind: 'exec',
+        from: c.node,
+        command,
+        ...(c.exit_code !== undefined ? { exitCode: c.exit_code } : {}),
+        ...(c.output !== undefined ? { output: c.output } : {}),
+        label,
+        ...common(ctx, c, p, { timeout: 5000 }),
+        attempts: c.attempts ?? 1,
+        path: p,
+      });
     } else if ('reach' in entry) {
       const c = entry.reach;
       const from = c.from ?? c.nodes ?? [];

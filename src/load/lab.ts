@@ -30,19 +30,7 @@ import { normalizeChecks, normalizeProcesses, type RawCheck, type RawProcess } f
 import { validateSchema } from './schema.js';
 import { checkImpairment, type RawImpair } from '../model/impair.js';
 import { BUILTIN_CHAINS } from '../model/iptables.js';
-import {
-  IPT_TARGETS,
-  canonicalMark,
-  checkIptablesRule,
-  parseRouteString,
-  parseRuleString,
-  parseSysctlKey,
-  sysctlDisplay,
-  tableId,
-  tableProblem,
-  type RawRoute,
-  type RawRule,
-} from './syntax.js';
+import { IPT_TARGETS, canonicalMark, checkIptablesRule, parseRouteString, parseRuleString, parseSysctlKey, sysctlDisplay, tableId, tableProblem, type RawRoute, type RawRule } from './syntax.js';
 
 /** Reads and validates a lab file; throws LabError with every problem found. Reads nothing but the file. */
 export function loadLabFile(file: string): Lab {
@@ -60,7 +48,9 @@ export function loadLab(text: string, file: string): Lab {
   // The composer, toJS and our own walkers recurse per level: bound the depth before any of them.
   const deep = tooDeep(tokens);
   if (deep !== undefined)
-    throw new LabError([{ file, ...src.pos(deep), path: '', message: `invalid YAML: collections nested more than ${MAX_DEPTH} levels deep`, hint: 'a lab file needs only a few levels: is this the right file?' }]);
+    throw new LabError([
+      { file, ...src.pos(deep), path: '', message: `invalid YAML: collections nested more than ${MAX_DEPTH} levels deep`, hint: 'a lab file needs only a few levels: is this the right file?' },
+    ]);
   const doc = compose(tokens, text.length);
   src.doc = doc;
   const problems = yamlProblems(text, doc, src, tokens);
@@ -73,7 +63,13 @@ export function loadLab(text: string, file: string): Lab {
     let first: number | undefined;
     visit(doc, { Alias: (_, a) => ((first = a.range?.[0]), visit.BREAK) });
     throw new LabError([
-      { file, ...src.pos(first ?? 0), path: '', message: `invalid YAML: the aliases expand to too much data (${(e as Error).message})`, hint: `netlab expands at most ${MAX_ALIAS_COUNT} aliased nodes: write the repeated parts out, or alias less` },
+      {
+        file,
+        ...src.pos(first ?? 0),
+        path: '',
+        message: `invalid YAML: the aliases expand to too much data (${(e as Error).message})`,
+        hint: `netlab expands at most ${MAX_ALIAS_COUNT} aliased nodes: write the repeated parts out, or alias less`,
+      },
     ]);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -140,7 +136,10 @@ function yamlProblems(text: string, doc: Document, src: SourceMap, tokens: CST.T
   // Unclosed flow collections, from the concrete syntax tree: the composed document cannot tell
   // "[a, b" from "[a, [b]" when the last item closes.
   const walk = (t: unknown): void => {
-    if (Array.isArray(t)) return t.forEach(walk);
+    if (Array.isArray(t)) {
+      for (const x of t) walk(x);
+      return;
+    }
     if (t === null || typeof t !== 'object') return;
     const tok = t as { type?: string; offset?: number; source?: string; start?: { source?: string }; end?: { type?: string }[] };
     if ((tok.type === 'double-quoted-scalar' || tok.type === 'single-quoted-scalar') && typeof tok.offset === 'number' && typeof tok.source === 'string') {
@@ -319,9 +318,15 @@ class Normalizer {
       const ends = l.endpoints.map((e, j) => this.end(e, [...path, 'endpoints', j], eff, nodeNames, bridges)).filter((e): e is EndSpec => !!e);
       for (const field of ['addresses', 'impair'] as const) {
         for (const key of Object.keys(l[field] ?? {})) {
-          if (!owners.includes(key)) this.err([...path, field, key], `'${key}' is not an end of this link`, [didYouMean(key, owners), `the ends are ${owners.join(' and ')}`].filter(Boolean).join('; '), true);
+          if (!owners.includes(key))
+            this.err([...path, field, key], `'${key}' is not an end of this link`, [didYouMean(key, owners), `the ends are ${owners.join(' and ')}`].filter(Boolean).join('; '), true);
           else if (owners.length === 2 && owners[0] === owners[1])
-            this.err([...path, field, key], `both ends of this link are in '${key}': the ${field} map cannot tell them apart`, `give each end its ${field} in the long form: {node: ..., name: ..., ${field}: ...}`, true);
+            this.err(
+              [...path, field, key],
+              `both ends of this link are in '${key}': the ${field} map cannot tell them apart`,
+              `give each end its ${field} in the long form: {node: ..., name: ..., ${field}: ...}`,
+              true,
+            );
         }
       }
       if (ends.length === 2) links.push({ ends: [ends[0]!, ends[1]!], path });
@@ -377,7 +382,11 @@ class Normalizer {
         const base = slash ? parseAddress(slash[1]!) : undefined;
         if (bare) this.err(p, `address '${a}' has no prefix length`, `add one, e.g. ${bare.addr}/${bare.family === 'ipv4' ? 24 : 64}`);
         else if (base)
-          this.err(p, `invalid prefix length in '${a}'`, `an ${base.family === 'ipv4' ? 'IPv4 prefix length is 0-32' : 'IPv6 prefix length is 0-128'}, e.g. ${base.addr}/${base.family === 'ipv4' ? 24 : 64}`);
+          this.err(
+            p,
+            `invalid prefix length in '${a}'`,
+            `an ${base.family === 'ipv4' ? 'IPv4 prefix length is 0-32' : 'IPv6 prefix length is 0-128'}, e.g. ${base.addr}/${base.family === 'ipv4' ? 24 : 64}`,
+          );
         else this.err(p, `invalid address '${a}'`, 'write an address with its prefix length, e.g. 192.168.20.1/24 or 2001:db8::1/64');
         return;
       }
@@ -446,7 +455,6 @@ class Normalizer {
     for (const p of problems) this.err([...path, p.field], p.message, p.hint);
     return impair;
   }
-
 
   private node(name: string, raw: RawNode): NodeSpec {
     const path: SrcPath = ['nodes', name];
@@ -525,7 +533,10 @@ class Normalizer {
       seen.add(i.name);
       return 1 + depth(parent, seen);
     };
-    return out.map((i) => [i, depth(i)] as const).sort((a, b) => a[1] - b[1]).map(([i]) => i);
+    return out
+      .map((i) => [i, depth(i)] as const)
+      .sort((a, b) => a[1] - b[1])
+      .map(([i]) => i);
   }
 
   /** Enslaves the interfaces a VRF or bond lists as members. */
@@ -545,7 +556,8 @@ class Normalizer {
           const master = taken.get(m) ?? t.master;
           if (master) return this.err(p, `'${m}' is already enslaved to '${master}'`, 'an interface has at most one master (bridge, VRF or bond)');
           if (i.type === 'bond' && t.kind !== 'veth') return this.err(p, `'${m}' is a ${t.kind}: bond members are veth ends here`, 'list the veth ends of links to bond');
-          if (i.type === 'bond' && t.addresses.length) return this.err(p, `'${m}' is a member of bond '${i.name}' and cannot hold an address`, `put the address on the bond: ${i.name}: {addresses: [...]}`);
+          if (i.type === 'bond' && t.addresses.length)
+            return this.err(p, `'${m}' is a member of bond '${i.name}' and cannot hold an address`, `put the address on the bond: ${i.name}: {addresses: [...]}`);
           if (i.type === 'vrf' && t.kind === 'vrf') return this.err(p, `'${m}' is a VRF: VRFs do not nest`);
           taken.set(m, i.name);
           t.setMaster(i.name);
@@ -572,39 +584,47 @@ class Normalizer {
     let via: string | undefined;
     if (raw.via !== undefined) {
       const a = parseAddress(raw.via);
-      if (!a) return this.err(at('via'), `invalid gateway address '${raw.via}'`, 'a gateway is one address, without a prefix length, e.g. via 192.168.20.1'), undefined;
+      if (!a) return (this.err(at('via'), `invalid gateway address '${raw.via}'`, 'a gateway is one address, without a prefix length, e.g. via 192.168.20.1'), undefined);
       family = a.family;
       via = a.addr;
     }
     const to = parsePrefix(raw.to!, family);
-    if (!to) return this.err(at('to'), `invalid destination '${raw.to}'`, 'write default, an address, or a prefix such as 10.0.0.0/8'), undefined;
-    if (family && to.family !== family) return this.err(path, `destination ${to.text} and gateway ${via} are of different address families`), undefined;
-    if (hasHostBits(to)) return this.err(at('to'), `destination ${to.text} has host bits set`, `did you mean ${networkOf(to)}/${to.len}?`), undefined;
+    if (!to) return (this.err(at('to'), `invalid destination '${raw.to}'`, 'write default, an address, or a prefix such as 10.0.0.0/8'), undefined);
+    if (family && to.family !== family) return (this.err(path, `destination ${to.text} and gateway ${via} are of different address families`), undefined);
+    if (hasHostBits(to)) return (this.err(at('to'), `destination ${to.text} has host bits set`, `did you mean ${networkOf(to)}/${to.len}?`), undefined);
     const type = (raw.type ?? 'unicast') as RouteSpec['type'];
-    if (!(ROUTE_TYPES as readonly string[]).includes(type)) return this.err(at('type'), `unknown route type '${type}'`, `use one of ${ROUTE_TYPES.join(', ')}`), undefined;
+    if (!(ROUTE_TYPES as readonly string[]).includes(type)) return (this.err(at('type'), `unknown route type '${type}'`, `use one of ${ROUTE_TYPES.join(', ')}`), undefined);
     // Without a table, ip route files a local route in the local table (255), the others in main.
     const table = raw.table === undefined && type === 'local' ? 255 : tableId(raw.table);
     if (table === undefined) {
       const t = tableProblem(raw.table!);
-      return this.err(at('table'), t.message, t.hint), undefined;
+      return (this.err(at('table'), t.message, t.hint), undefined);
     }
     if (raw.metric !== undefined && (!Number.isInteger(raw.metric) || raw.metric < 0 || raw.metric > 0xffffffff))
-      return this.err(at('metric'), `metric ${raw.metric} is out of range`, 'use 0-4294967295'), undefined;
-    if (type === 'unicast' && !via && !raw.dev) return this.err(path, `route to ${to.text} needs 'via' or 'dev'`), undefined;
+      return (this.err(at('metric'), `metric ${raw.metric} is out of range`, 'use 0-4294967295'), undefined);
+    if (type === 'unicast' && !via && !raw.dev) return (this.err(path, `route to ${to.text} needs 'via' or 'dev'`), undefined);
     if (raw.dev !== undefined && !this.ifaces.get(ns)?.has(raw.dev)) {
       const known = [...(this.ifaces.get(ns)?.keys() ?? [])];
-      return this.err(at('dev'), `node '${ns}' has no interface '${raw.dev}'`, didYouMean(raw.dev, known) ?? `its interfaces: ${known.join(', ')}`), undefined;
+      return (this.err(at('dev'), `node '${ns}' has no interface '${raw.dev}'`, didYouMean(raw.dev, known) ?? `its interfaces: ${known.join(', ')}`), undefined);
     }
-    if (raw.scope !== undefined && !['global', 'link', 'host'].includes(raw.scope)) return this.err(at('scope'), `unknown scope '${raw.scope}'`, 'use global, link or host'), undefined;
+    if (raw.scope !== undefined && !['global', 'link', 'host'].includes(raw.scope)) return (this.err(at('scope'), `unknown scope '${raw.scope}'`, 'use global, link or host'), undefined);
     let src: string | undefined;
     if (raw.src !== undefined) {
       const a = parseAddress(raw.src);
-      if (!a || a.family !== to.family) return this.err(at('src'), `invalid source address '${raw.src}'`, `an ${to.family === 'ipv4' ? 'IPv4' : 'IPv6'} address of node '${ns}', without a prefix length`), undefined;
+      if (!a || a.family !== to.family)
+        return (this.err(at('src'), `invalid source address '${raw.src}'`, `an ${to.family === 'ipv4' ? 'IPv4' : 'IPv6'} address of node '${ns}', without a prefix length`), undefined);
       // The kernel refuses a preferred source the namespace does not own (a local route may name its own destination).
       const own = (this.subnets.get(ns) ?? []).some((c) => c.addr === a.addr) || (a.family === 'ipv4' && a.addr.startsWith('127.')) || a.addr === '::1' || (type === 'local' && to.addr === a.addr);
       if (!own) {
         const mine = (this.subnets.get(ns) ?? []).filter((c) => c.family === a.family).map((c) => c.addr);
-        return this.err(at('src'), `source address ${a.addr} is not an address of node '${ns}'`, mine.length ? `its ${a.family === 'ipv4' ? 'IPv4' : 'IPv6'} addresses: ${mine.join(', ')}` : `give one of its interfaces the address ${a.addr} first`), undefined;
+        return (
+          this.err(
+            at('src'),
+            `source address ${a.addr} is not an address of node '${ns}'`,
+            mine.length ? `its ${a.family === 'ipv4' ? 'IPv4' : 'IPv6'} addresses: ${mine.join(', ')}` : `give one of its interfaces the address ${a.addr} first`,
+          ),
+          undefined
+        );
       }
       src = a.addr;
     }
@@ -672,18 +692,18 @@ class Normalizer {
     const table = tableId(raw.table);
     if (table === undefined) {
       const t = tableProblem(raw.table!);
-      return this.err(at('table'), t.message, t.hint), undefined;
+      return (this.err(at('table'), t.message, t.hint), undefined);
     }
     let fwmark: string | undefined;
     if (raw.fwmark !== undefined) {
       fwmark = canonicalMark(raw.fwmark);
-      if (!fwmark) return this.err(at('fwmark'), `invalid fwmark '${String(raw.fwmark)}'`, 'write MARK or MARK/MASK as 32-bit numbers (decimal or 0x hex), e.g. 0x1/0x1'), undefined;
+      if (!fwmark) return (this.err(at('fwmark'), `invalid fwmark '${String(raw.fwmark)}'`, 'write MARK or MARK/MASK as 32-bit numbers (decimal or 0x hex), e.g. 0x1/0x1'), undefined);
     }
     if (raw.pref !== undefined && (raw.pref < 1 || raw.pref > 32765))
-      return this.err(at('pref'), `pref ${raw.pref} is out of range`, '0, 32766 and 32767 hold the kernel default rules: use 1-32765'), undefined;
+      return (this.err(at('pref'), `pref ${raw.pref} is out of range`, '0, 32766 and 32767 hold the kernel default rules: use 1-32765'), undefined);
     for (const k of ['iif', 'oif'] as const) {
       const v = raw[k];
-      if (v !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/.test(v)) return this.err(at(k), `invalid interface name '${v}'`), undefined;
+      if (v !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/.test(v)) return (this.err(at(k), `invalid interface name '${v}'`), undefined);
     }
     void ns;
     return {
@@ -710,14 +730,25 @@ class Normalizer {
         continue;
       }
       if (ns !== HOST && !k.path.startsWith('net/')) {
-        this.err(p, `sysctl '${key}' is not per network namespace: setting it in node '${ns}' would change the whole host`, "only net.* keys can be set in a node; host-wide keys go under 'host: sysctls:'", true);
+        this.err(
+          p,
+          `sysctl '${key}' is not per network namespace: setting it in node '${ns}' would change the whole host`,
+          "only net.* keys can be set in a node; host-wide keys go under 'host: sysctls:'",
+          true,
+        );
         continue;
       }
       if (k.iface !== undefined && !['all', 'default'].includes(k.iface)) {
         const known = this.ifaces.get(ns)!;
         if (!known.has(k.iface)) {
           const where = ns === HOST ? 'the lab has no host interface' : `node '${ns}' has no interface`;
-          this.err(p, `${where} '${k.iface}'`, didYouMean(k.iface, known.keys()) ?? (ns === HOST ? "host sysctls may name only the lab's own bridges and host-side veth ends, or all/default" : `its interfaces: ${[...known.keys()].join(', ')}`), true);
+          this.err(
+            p,
+            `${where} '${k.iface}'`,
+            didYouMean(k.iface, known.keys()) ??
+              (ns === HOST ? "host sysctls may name only the lab's own bridges and host-side veth ends, or all/default" : `its interfaces: ${[...known.keys()].join(', ')}`),
+            true,
+          );
           continue;
         }
       }
@@ -773,12 +804,17 @@ class Normalizer {
           const rp = [...rulesPath, i];
           const chk = checkIptablesRule(text);
           if (typeof chk === 'string') return this.err(rp, `invalid iptables rule: ${chk}`);
-          if (chk.target && builtins.includes(chk.target)) return this.err(rp, `a rule cannot jump to the built-in chain ${chk.target}`, 'jump to a custom chain, or use a target such as ACCEPT, DROP or RETURN');
+          if (chk.target && builtins.includes(chk.target))
+            return this.err(rp, `a rule cannot jump to the built-in chain ${chk.target}`, 'jump to a custom chain, or use a target such as ACCEPT, DROP or RETURN');
           if (chk.target && !IPT_TARGETS.has(chk.target) && !names.includes(chk.target)) {
             const custom = names.filter((n) => !builtins.includes(n));
             const dym = didYouMean(chk.target, [...custom, ...IPT_TARGETS]);
             if (host)
-              return this.err(rp, `rule jumps to '${chk.target}', which is not a target`, dym ?? 'host rules may only use targets such as ACCEPT, DROP, MASQUERADE: custom chains can be declared in nodes only');
+              return this.err(
+                rp,
+                `rule jumps to '${chk.target}', which is not a target`,
+                dym ?? 'host rules may only use targets such as ACCEPT, DROP, MASQUERADE: custom chains can be declared in nodes only',
+              );
             return this.err(rp, `rule jumps to chain '${chk.target}', which does not exist in table ${table}`, dym ?? `declare it: ${table}: {${chk.target}: [...]}`);
           }
           spec.rules.push({ text, path: rp });

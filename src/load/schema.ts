@@ -5,7 +5,6 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { SrcPath } from '../model/types.js';
 import { didYouMean } from './problems.js';
 
-
 let compiled: ValidateFunction | undefined;
 let json: { definitions: Record<string, object> } | undefined;
 function schemaJson(): { definitions: Record<string, object> } {
@@ -18,9 +17,7 @@ export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false } as 
  * The validator `npm run build` generated from the schema (ajv standalone code: no compiling at
  * run time, about 0.1 s saved per command). Falls back to compiling when it is missing or stale.
  */
-const generated = await import('./validator.generated.js' as string).catch(() => undefined) as
-  | { default: ValidateFunction; schemaText?: string }
-  | undefined;
+const generated = (await import('./validator.generated.js' as string).catch(() => undefined)) as { default: ValidateFunction; schemaText?: string } | undefined;
 
 /** Only without a fresh generated validator (a source checkout before `npm run build`). */
 const fallback = generated?.schemaText === readFileSync(SCHEMA_PATH, 'utf8') ? undefined : await import('ajv');
@@ -154,12 +151,7 @@ function one(e: ErrorObject): SchemaIssue {
       const value = String(propName ?? e.data);
       const allowed = (p.allowedValues as unknown[]).map(String);
       const hostChain = defName(e) === 'hostChainName';
-      const hint = [
-        didYouMean(value, allowed),
-        hostChain ? 'the host takes rules in its built-in chains only; custom chains can be declared in nodes' : undefined,
-      ]
-        .filter(Boolean)
-        .join('; ');
+      const hint = [didYouMean(value, allowed), hostChain ? 'the host takes rules in its built-in chains only; custom chains can be declared in nodes' : undefined].filter(Boolean).join('; ');
       return {
         path: propName !== undefined ? [...path, propName] : path,
         key: propName !== undefined,
@@ -243,7 +235,9 @@ function reduce(errors: ErrorObject[]): ErrorObject[] {
 export function validateSchema(data: unknown): SchemaIssue[] {
   const v = validator();
   if (v(data)) return [];
-  const issues = reduce(v.errors ?? []).filter((e) => e.keyword !== 'propertyNames').map(one);
+  const issues = reduce(v.errors ?? [])
+    .filter((e) => e.keyword !== 'propertyNames')
+    .map(one);
   // ajv can report the same place twice (e.g. type + pattern); keep the first message per place.
   const seen = new Set<string>();
   return issues.filter((i) => {

@@ -57,4 +57,3 @@ export class SourceMap {
     return { file: this.file, line, col, path: displayPath(path), message, ...(hint ? { hint } : {}) };
   }
 }
-

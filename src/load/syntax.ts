@@ -178,10 +178,41 @@ export const IPT_TARGETS = new Set(
 );
 
 const COMMAND_OPTS = new Set([
-  '-A', '--append', '-I', '--insert', '-D', '--delete', '-R', '--replace', '-N', '--new-chain', '--new',
-  '-X', '--delete-chain', '-F', '--flush', '-P', '--policy', '-E', '--rename-chain', '-Z', '--zero',
-  '-L', '--list', '-S', '--list-rules', '-t', '--table', '-C', '--check', '-h', '--help', '-V', '--version',
-  '-M', '--modprobe',
+  '-A',
+  '--append',
+  '-I',
+  '--insert',
+  '-D',
+  '--delete',
+  '-R',
+  '--replace',
+  '-N',
+  '--new-chain',
+  '--new',
+  '-X',
+  '--delete-chain',
+  '-F',
+  '--flush',
+  '-P',
+  '--policy',
+  '-E',
+  '--rename-chain',
+  '-Z',
+  '--zero',
+  '-L',
+  '--list',
+  '-S',
+  '--list-rules',
+  '-t',
+  '--table',
+  '-C',
+  '--check',
+  '-h',
+  '--help',
+  '-V',
+  '--version',
+  '-M',
+  '--modprobe',
 ]);
 
 /**
@@ -235,23 +266,16 @@ export function checkIptablesRule(text: string): RuleCheck | string {
   if (typeof tokens === 'string') return tokens;
   if (tokens.length === 0) return 'empty rule';
   const first = tokens[0]!;
-  if (first === 'COMMIT' || first.startsWith('*') || first.startsWith(':') || first.startsWith('#'))
-    return `'${first}' is iptables-restore syntax; write only the rule, e.g. "-s 10.0.0.1 -j DROP"`;
+  if (first === 'COMMIT' || first.startsWith('*') || first.startsWith(':') || first.startsWith('#')) return `'${first}' is iptables-restore syntax; write only the rule, e.g. "-s 10.0.0.1 -j DROP"`;
   if (!first.startsWith('-') && first !== '!') return `a rule starts with an option such as -s, -p or -j, not '${first}'`;
   let target: string | undefined;
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]!;
     const long = /^(--[a-z-]+)=/.exec(tok)?.[1];
-    if (
-      COMMAND_OPTS.has(tok) ||
-      (long !== undefined && COMMAND_OPTS.has(long)) ||
-      (/^-[AIDRNXFPEZLSCt]\S/.test(tok) && tok.length <= 3) ||
-      /^-t./.test(tok)
-    )
+    if (COMMAND_OPTS.has(tok) || (long !== undefined && COMMAND_OPTS.has(long)) || (/^-[AIDRNXFPEZLSCt]\S/.test(tok) && tok.length <= 3) || /^-t./.test(tok))
       return `'${tok}' is an iptables command option; the table and chain come from where the rule is written`;
     // iptables-restore refuses any word it could take for -t (-vt) or --table (--tab), quoted or not.
-    if ((/^-[^-]/.test(tok) && tok.includes('t')) || (tok.length > 2 && '--table'.startsWith(tok)))
-      return `iptables-restore would read '${tok}' as the -t (table) option, which a rule cannot use`;
+    if ((/^-[^-]/.test(tok) && tok.includes('t')) || (tok.length > 2 && '--table'.startsWith(tok))) return `iptables-restore would read '${tok}' as the -t (table) option, which a rule cannot use`;
     if (tok === 'COMMIT') return "'COMMIT' is not allowed in a rule";
     if (tok === '-j' || tok === '--jump' || tok === '-g' || tok === '--goto') {
       const t = tokens[i + 1];
@@ -298,7 +322,8 @@ export function parseSysctlKey(key: string): SysctlKey | string {
   const dir = parts.slice(0, 3).join('/');
   const iface = key.includes('/') ? parts[3]! : parts.slice(3, -1).join('.');
   const leaf = key.includes('/') ? parts.slice(4).join('/') : parts[parts.length - 1]!;
-  if (!iface || !leaf) return `/proc/sys/${dir}/${parts[3]} is a directory: name a setting in it, e.g. ${parts.slice(0, 3).join('.')}.${parts[3]}.${parts[2] === 'conf' ? 'forwarding' : 'proxy_delay'}`;
+  if (!iface || !leaf)
+    return `/proc/sys/${dir}/${parts[3]} is a directory: name a setting in it, e.g. ${parts.slice(0, 3).join('.')}.${parts[3]}.${parts[2] === 'conf' ? 'forwarding' : 'proxy_delay'}`;
   if (parts[2] === 'neigh' && iface === 'all') return `${parts.slice(0, 3).join('.')} has no 'all': name an interface, or default`;
   return { path: `${dir}/${iface}/${leaf}`, iface };
 }

@@ -29,7 +29,7 @@ export function endLabel(e: { at: string; name: string }): string {
 
 export function routeState(r: RouteSpec): RouteState {
   // IPv6 routes have no scope: the kernel reports them all as global.
-  const scope = r.family === 'ipv6' ? 'global' : r.scope ?? (r.type === 'local' ? 'host' : r.type === 'unicast' && !r.via ? 'link' : 'global');
+  const scope = r.family === 'ipv6' ? 'global' : (r.scope ?? (r.type === 'local' ? 'host' : r.type === 'unicast' && !r.via ? 'link' : 'global'));
   return {
     type: r.type,
     to: r.to,

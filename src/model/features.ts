@@ -4,22 +4,7 @@ import { qdiscOf } from './impair.js';
 import type { Lab } from './types.js';
 
 /** The kernel features netlab knows (src/capabilities.ts says how each is probed). */
-export type Feature =
-  | 'veth'
-  | 'bridge'
-  | 'vxlan'
-  | 'macvlan'
-  | 'netem'
-  | 'tbf'
-  | 'htb'
-  | 'vlan'
-  | 'vrf'
-  | 'dummy'
-  | 'bond'
-  | 'wireguard'
-  | 'tproxy'
-  | 'nft-trace'
-  | 'conntrack';
+export type Feature = 'veth' | 'bridge' | 'vxlan' | 'macvlan' | 'netem' | 'tbf' | 'htb' | 'vlan' | 'vrf' | 'dummy' | 'bond' | 'wireguard' | 'tproxy' | 'nft-trace' | 'conntrack';
 
 export interface FeatureNeed {
   feature: Feature;

@@ -55,7 +55,9 @@ export function bridgeGuards(desired: DesiredState, fw: Partial<Record<Family, H
     if (!f || !guardsNeeded(f)) continue;
     const chain = f.dockerUser ? 'DOCKER-USER' : 'FORWARD';
     for (const b of bridges) rules.push({ family, table: 'filter', chain, spec: `-i ${b} -o ${b} -j ACCEPT -m comment --comment ${hostComment(desired.lab)}`, first: true });
-    notes.push(`${conditionText(family, f)}; netlab accepts the traffic within ${bridges.join(', ')} with '-i BRIDGE -o BRIDGE -j ACCEPT' in ${chain} (tagged ${hostComment(desired.lab)}, removed by down)`);
+    notes.push(
+      `${conditionText(family, f)}; netlab accepts the traffic within ${bridges.join(', ')} with '-i BRIDGE -o BRIDGE -j ACCEPT' in ${chain} (tagged ${hostComment(desired.lab)}, removed by down)`,
+    );
   }
   return { rules, notes };
 }
@@ -63,5 +65,8 @@ export function bridgeGuards(desired: DesiredState, fw: Partial<Record<Family, H
 /** Is this iptables-save rule (the text after "-A CHAIN ") tagged with the lab's comment? */
 export function hasTag(spec: string, lab: string): boolean {
   const tag = hostComment(lab);
-  return ` ${spec}`.split(' -m comment --comment ').slice(1).some((rest) => rest.startsWith(`${tag} `) || rest === tag || rest.startsWith(`"${tag}"`));
+  return ` ${spec}`
+    .split(' -m comment --comment ')
+    .slice(1)
+    .some((rest) => rest.startsWith(`${tag} `) || rest === tag || rest.startsWith(`"${tag}"`));
 }

@@ -42,7 +42,8 @@ export function checkImpairment(raw: RawImpair): { impair?: Impairment; problems
     else i.limit = raw.limit;
   }
   if (i.jitter && !i.delay) problems.push({ field: 'jitter', message: 'jitter needs a delay', hint: 'netem varies the delay by the jitter: add e.g. delay: 100ms' });
-  if (i.jitter && i.delay && i.jitter > i.delay) problems.push({ field: 'jitter', message: `jitter ${raw.jitter} is larger than the delay ${raw.delay}`, hint: 'netem would reorder packets and clamp at zero: keep jitter at most the delay' });
+  if (i.jitter && i.delay && i.jitter > i.delay)
+    problems.push({ field: 'jitter', message: `jitter ${raw.jitter} is larger than the delay ${raw.delay}`, hint: 'netem would reorder packets and clamp at zero: keep jitter at most the delay' });
   if (i.rate === 0) problems.push({ field: 'rate', message: 'a rate of 0 would stop all traffic', hint: 'to cut a link, set the interface down (up: false) or use loss: 100%' });
   if (problems.length) return { problems };
   return { ...(Object.values(i).some(Boolean) ? { impair: i } : {}), problems };
@@ -76,7 +77,12 @@ export function formatDuration(us: number): string {
 
 /** Bits per second as tc writes them: 10mbit, 512kbit, 1gbit. */
 export function formatRate(bit: number): string {
-  for (const [unit, f] of [['tbit', 1e12], ['gbit', 1e9], ['mbit', 1e6], ['kbit', 1e3]] as const) {
+  for (const [unit, f] of [
+    ['tbit', 1e12],
+    ['gbit', 1e9],
+    ['mbit', 1e6],
+    ['kbit', 1e3],
+  ] as const) {
     const v = (bit / f) * 1000;
     if (bit >= f && Math.abs(v - Math.round(v)) < 1e-6) return `${Math.round(v) / 1000}${unit}`;
   }
@@ -143,12 +149,7 @@ export function qdiscMatches(want: QdiscState | undefined, have: QdiscState | un
   if (!near(h.rate ?? 0, w.rate ?? 0, 0.001, 8)) return false;
   // tc -j shows tbf's queue as a latency, not the limit it was given: the rate is what is compared.
   if (want.kind === 'tbf') return true;
-  return (
-    near(h.delay ?? 0, w.delay ?? 0, 0.001, 1) &&
-    near(h.jitter ?? 0, w.jitter ?? 0, 0.001, 1) &&
-    near(h.loss ?? 0, w.loss ?? 0, 0.001, 0.0001) &&
-    (w.limit === undefined || h.limit === w.limit)
-  );
+  return near(h.delay ?? 0, w.delay ?? 0, 0.001, 1) && near(h.jitter ?? 0, w.jitter ?? 0, 0.001, 1) && near(h.loss ?? 0, w.loss ?? 0, 0.001, 0.0001) && (w.limit === undefined || h.limit === w.limit);
 }
 
 interface TcQdisc {

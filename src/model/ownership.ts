@@ -54,6 +54,7 @@ export function judgeNs(lab: string, rec: NsId | undefined, seen: { id?: NsId; m
 /** Is the host link this lab's? Its mark must be the lab's, and its ifindex the one recorded (when one was). */
 export function judgeLink(lab: string, rec: number | undefined, seen: { alias?: string; ifindex?: number }): Verdict {
   if (seen.alias !== markOf(lab)) return { ours: false, why: markText(seen.alias) };
-  if (rec !== undefined && seen.ifindex !== rec) return { ours: false, why: `marked ${markOf(lab)}, but not the one this lab made (ifindex ${seen.ifindex ?? '?'}, recorded ${rec}): made by another run of a lab of this name` };
+  if (rec !== undefined && seen.ifindex !== rec)
+    return { ours: false, why: `marked ${markOf(lab)}, but not the one this lab made (ifindex ${seen.ifindex ?? '?'}, recorded ${rec}): made by another run of a lab of this name` };
   return { ours: true };
 }

@@ -56,7 +56,10 @@ export const hostFiles: HostFiles = {
       return undefined;
     }
   },
-  pids: () => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number),
+  pids: () =>
+    readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number),
   pidNetns: (pid) => {
     try {
       return nsInodeOfLink(readlinkSync(`/proc/${pid}/ns/net`));
@@ -118,7 +121,10 @@ export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
-  const rest = text.slice(close + 2).trim().split(' ');
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   if (rest.length < 20) return undefined;
   return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), state: rest[0]!, pgrp: Number(rest[2]), start: rest[19]! };
 }
@@ -141,7 +147,11 @@ export function hostDevices(text: string): Map<string, { rxPackets: number; rxDr
   for (const line of text.split('\n').slice(2)) {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    const c = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const c = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     devs.set(line.slice(0, colon).trim(), { rxPackets: c[1] ?? NaN, rxDropped: c[3] ?? NaN });
   }
   return devs;

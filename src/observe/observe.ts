@@ -70,7 +70,11 @@ export async function loMarks(runner: CommandRunner, names: string[]): Promise<M
   const out = new Map<string, string | undefined>();
   if (!names.length) return out;
   const reads = names.map((ns) => inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']));
-  const rs = await runMany(runner, reads.map((argv) => ({ argv })), concurrency());
+  const rs = await runMany(
+    runner,
+    reads.map((argv) => ({ argv })),
+    concurrency(),
+  );
   names.forEach((ns, i) => {
     const r = rs[i]!;
     if (r.exitCode === 126 || r.exitCode === 127) throw readFailure(reads[i]!, undefined, r);
@@ -85,7 +89,7 @@ export async function loMarks(runner: CommandRunner, names: string[]): Promise<M
  */
 export async function readNftChains(runner: CommandRunner): Promise<Partial<Record<Family, string[]>> | undefined> {
   const r = await runner.run(['nft', '-j', 'list', 'chains']).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return undefined;
+  if (r?.exitCode !== 0) return undefined;
   const out: Partial<Record<Family, string[]>> = { ipv4: [], ipv6: [] };
   let docs: { chain?: { family: string; table: string; name: string } }[];
   try {
@@ -157,7 +161,11 @@ function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunR
 /** Reads namespaces, all their commands through one runMany (a few shells, not a spawn each). */
 export async function observeNamespaces(runner: CommandRunner, targets: [string, NsReadOptions][]): Promise<Map<string, ObservedNs>> {
   const plans = targets.map(([ns, opts]) => ({ ns, opts, cmds: nsReads(ns, opts) }));
-  const results = await runMany(runner, plans.flatMap((p) => p.cmds), concurrency());
+  const results = await runMany(
+    runner,
+    plans.flatMap((p) => p.cmds),
+    concurrency(),
+  );
   const out = new Map<string, ObservedNs>();
   let at = 0;
   for (const p of plans) {
@@ -205,7 +213,11 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
     const id = files.nsId?.(n);
     if (id) ids.set(n, id);
   }
-  const read = (targets: string[]) => observeNamespaces(runner, targets.map((name) => [name, readOptions(name, desired, journal)]));
+  const read = (targets: string[]) =>
+    observeNamespaces(
+      runner,
+      targets.map((name) => [name, readOptions(name, desired, journal)]),
+    );
   // The host's iptables, meanwhile: where the lab has rules there, and with host bridges both
   // families, to see a Docker-like firewall; a family the lab has no rules in may be missing (no
   // ip6tables, IPv6 off): then it has no firewall to see.
@@ -255,7 +267,10 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const hostSysctlSides = sides.length ? parseSysctlGrep((await runner.run(['grep', '-H', '-s', '', ...sides.map((k) => `/proc/sys/${k}`)])).stdout) : undefined;
   const processes: ObservedState['processes'] = new Map();
   const recs = Object.entries(journal?.processes ?? {});
-  const starts = startTimes(recs.map(([, r]) => r.pid), files);
+  const starts = startTimes(
+    recs.map(([, r]) => r.pid),
+    files,
+  );
   for (const [key, r] of recs) processes.set(key, { pid: r.pid, alive: starts.get(r.pid) === r.start });
   // Processes of a lost journal, in namespaces that outlived it: the lab's, to adopt.
   const unrecorded = desired.processes.filter((p) => !journal?.processes?.[processKey(p)] && netns.has(p.node));

@@ -99,14 +99,15 @@ export function topology(lab: Lab): Topology {
 // '<', '>' and '&' are written as codes and line breaks as <br/>.
 
 export function mermaidText(s: string): string {
-  return s
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/[#"<>&`|]/g, (c) => `#${c.codePointAt(0)};`);
+  return s.replace(/[\r\n\t]+/g, ' ').replace(/[#"<>&`|]/g, (c) => `#${c.codePointAt(0)};`);
 }
 
 /** A %% comment holds one line, and no '%%{' (Mermaid looks for %%{init: ...}%% directives anywhere in the text). */
 export function mermaidComment(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').replace(/%%\{/g, '%% {').trim();
+  return s
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/%%\{/g, '%% {')
+    .trim();
 }
 
 export function toMermaid(lab: Lab): string {
@@ -147,7 +148,10 @@ export function toMermaid(lab: Lab): string {
 // a label are written as \n, Graphviz's centred line break.
 
 export function dotString(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r\n|\r|\n/g, '\\n')}"`;
+  return `"${s
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\r\n|\r|\n/g, '\\n')}"`;
 }
 
 const dotLabel = (lines: string[]) => dotString(lines.join('\n'));

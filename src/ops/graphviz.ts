@@ -25,7 +25,10 @@ export function renderDot(dotPath: string, text: string, format: 'svg' | 'png' |
     child.once('error', (e) => reject(new CliError(`cannot run Graphviz's dot (${dotPath}): ${e.message}`, EXIT.unsupported, GRAPHVIZ_HINT)));
     child.once('close', (code, signal) => {
       if (code === 0) resolve(Buffer.concat(out));
-      else reject(new CliError(`Graphviz's dot failed (${signal ?? `exit ${code}`}) rendering ${format}: ${Buffer.concat(err).toString().trim()}`, EXIT.error, "'--format dot' prints the text it was given"));
+      else
+        reject(
+          new CliError(`Graphviz's dot failed (${signal ?? `exit ${code}`}) rendering ${format}: ${Buffer.concat(err).toString().trim()}`, EXIT.error, "'--format dot' prints the text it was given"),
+        );
     });
     child.stdin.on('error', () => {});
     child.stdin.end(text);

@@ -61,7 +61,10 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
     const orig = env.ZDOTDIR ?? env.HOME ?? '';
     const src = (f: string) => `[ -r ${sq(join(orig, f))} ] && . ${sq(join(orig, f))}`;
     files.set(join(tmp, '.zshenv'), `${src('.zshenv')}\n`);
-    files.set(join(tmp, '.zshrc'), [src('.zshrc'), `PROMPT=${sq(`${tag} %~%# `)}`, 'export NETLAB_LAB NETLAB_NODE', env.ZDOTDIR ? `ZDOTDIR=${sq(env.ZDOTDIR)}` : 'unset ZDOTDIR', `command rm -rf -- ${sq(tmp)}`, ''].join('\n'));
+    files.set(
+      join(tmp, '.zshrc'),
+      [src('.zshrc'), `PROMPT=${sq(`${tag} %~%# `)}`, 'export NETLAB_LAB NETLAB_NODE', env.ZDOTDIR ? `ZDOTDIR=${sq(env.ZDOTDIR)}` : 'unset ZDOTDIR', `command rm -rf -- ${sq(tmp)}`, ''].join('\n'),
+    );
     return { argv: [shell], env: { ...env, ZDOTDIR: tmp }, files };
   }
   return { argv: [shell], env: { ...env, PS1: `${tag} $ ` }, files };

@@ -36,7 +36,11 @@ export function labFileOf(arg: string): string {
   const j = readJournal(arg);
   if (j?.file) return j.file;
   const guess = ['labs', '.'].map((d) => join(d, `${arg}.yaml`)).find((f) => existsSync(f));
-  throw new CliError(`no lab file '${arg}', and no lab named '${arg}' is up`, EXIT.invalid, guess ? `pass the lab file: ${guess}` : `pass the lab file (e.g. labs/${arg}.yaml); 'netlab status' lists the labs that are up`);
+  throw new CliError(
+    `no lab file '${arg}', and no lab named '${arg}' is up`,
+    EXIT.invalid,
+    guess ? `pass the lab file: ${guess}` : `pass the lab file (e.g. labs/${arg}.yaml); 'netlab status' lists the labs that are up`,
+  );
 }
 
 /**
@@ -61,10 +65,7 @@ export async function upJournal(arg: string): Promise<Journal> {
   if (j) return j;
   const up = listJournals().map((x) => x.lab);
   const file = looksLikeFile(arg) ? arg : 'FILE';
-  const hint = [
-    `run 'netlab up ${file}' first`,
-    up.length ? (didYouMean(lab, up) ?? `labs that are up: ${up.join(', ')}`) : 'no lab is up (netlab status lists them)',
-  ].join('; ');
+  const hint = [`run 'netlab up ${file}' first`, up.length ? (didYouMean(lab, up) ?? `labs that are up: ${up.join(', ')}`) : 'no lab is up (netlab status lists them)'].join('; ');
   throw new CliError(`lab ${lab} is not up`, EXIT.applyFailed, hint);
 }
 
@@ -74,7 +75,11 @@ export async function resolveTarget(runner: CommandRunner, labArg: string, node:
   const base = { lab: j.lab, file: j.file, node, journal: j };
   if (node === HOST_NODE) {
     if (!j.hostLinks.length)
-      throw new CliError(`lab ${j.lab} has nothing in the host's root namespace`, EXIT.error, `${HOST_NODE} names the host for labs with host bridges; this lab's nodes: ${j.namespaces.join(', ') || '(none)'}`);
+      throw new CliError(
+        `lab ${j.lab} has nothing in the host's root namespace`,
+        EXIT.error,
+        `${HOST_NODE} names the host for labs with host bridges; this lab's nodes: ${j.namespaces.join(', ') || '(none)'}`,
+      );
     return { ...base, ns: null };
   }
   if (!j.namespaces.includes(node)) {
@@ -87,7 +92,11 @@ export async function resolveTarget(runner: CommandRunner, labArg: string, node:
   if (r.exitCode === 127) throw missingIp();
   const names = r.exitCode === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as { name: string }[]).map((x) => x.name) : [];
   if (!names.includes(node))
-    throw new CliError(`namespace '${node}' of lab ${j.lab} does not exist (the lab is ${j.status === 'up' ? 'up, but the namespace was removed by hand' : `'${j.status}'`})`, EXIT.applyFailed, `run 'netlab up ${j.file}' to recreate it`);
+    throw new CliError(
+      `namespace '${node}' of lab ${j.lab} does not exist (the lab is ${j.status === 'up' ? 'up, but the namespace was removed by hand' : `'${j.status}'`})`,
+      EXIT.applyFailed,
+      `run 'netlab up ${j.file}' to recreate it`,
+    );
   return { ...base, ns: node };
 }
 
@@ -105,7 +114,7 @@ export type Lookup = { path: string } | { error: 'not-found' | 'not-executable';
 /** Finds a program as execvp(3) would, so a missing command is reported like a shell (127/126). */
 export function findProgram(cmd: string, path = process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'): Lookup {
   const check = (p: string): Lookup | undefined => {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
     } catch {

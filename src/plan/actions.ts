@@ -180,7 +180,10 @@ export function describe(a: Action): string {
       break;
     case 'sysctl.set':
       what = `sysctl ${a.key.replace(/\//g, '.')} = ${a.value} in ${where}${a.previous !== undefined ? ` (was ${a.previous})` : ''}`;
-      if (a.restoreSides) what += `, then ${Object.entries(a.restoreSides).map(([k, v]) => `${k.replace(/\//g, '.')} = ${v}`).join(', ')} (the kernel resets them)`;
+      if (a.restoreSides)
+        what += `, then ${Object.entries(a.restoreSides)
+          .map(([k, v]) => `${k.replace(/\//g, '.')} = ${v}`)
+          .join(', ')} (the kernel resets them)`;
       break;
     case 'iptables.restore':
       what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} (${a.rules} rule${a.rules === 1 ? '' : 's'})`;

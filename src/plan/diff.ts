@@ -125,7 +125,8 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
   const jHostLinks = new Set(journal?.hostLinks ?? []);
   // Whether an object that exists is the lab's: by mark and identity, never by the journal's claim.
   const nsVerdict = (ns: string) => judgeNs(desired.lab, journal?.ids?.ns?.[ns], { id: observed.ids?.get(ns), mark: observed.ns.get(ns)?.mark, markRead: observed.ns.has(ns) });
-  const linkVerdict = (name: string, o: LinkState) => judgeLink(desired.lab, journal?.ids?.links?.[name], { ...(o.alias ? { alias: o.alias } : {}), ...(o.ifindex !== undefined ? { ifindex: o.ifindex } : {}) });
+  const linkVerdict = (name: string, o: LinkState) =>
+    judgeLink(desired.lab, journal?.ids?.links?.[name], { ...(o.alias ? { alias: o.alias } : {}), ...(o.ifindex !== undefined ? { ifindex: o.ifindex } : {}) });
   const foreignHost = new Set<string>();
   const ownership: Plan['ownership'] = { ns: new Map(), hostLinks: new Map() };
   for (const ns of new Set([...desired.namespaces, ...jNs])) if (observed.netns.has(ns)) ownership.ns.set(ns, nsVerdict(ns));
@@ -228,8 +229,17 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
       // A host link made by this plan carries the mark from the batch that creates it (render.ts).
       if (ns === HOST && created.has(key)) delete set.alias;
       if (set.master && want.links.get(set.master)?.kind === 'bond') set.downFirst = true;
-      if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || 'mark it as the lab\'s' : 'new' });
-      if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc)) add({ kind: 'qdisc.replace', ns, dev: l.name, qdisc: l.qdisc, object, reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel', ...(o?.qdisc ? {} : { fresh: true }) });
+      if (Object.keys(set).length) add({ kind: 'link.set', ns, name: l.name, set, object, reason: o ? why.join(', ') || "mark it as the lab's" : 'new' });
+      if (l.qdisc && !qdiscMatches(l.qdisc, o?.qdisc))
+        add({
+          kind: 'qdisc.replace',
+          ns,
+          dev: l.name,
+          qdisc: l.qdisc,
+          object,
+          reason: o?.qdisc ? `is ${o.qdisc.kind} ${impairText(o.qdisc.impair)}` : 'not in the kernel',
+          ...(o?.qdisc ? {} : { fresh: true }),
+        });
       else if (!l.qdisc && o?.qdisc) add({ kind: 'qdisc.del', ns, dev: l.name, object, reason: `not in the lab file (is ${o.qdisc.kind} ${impairText(o.qdisc.impair)})` });
       const haveAddrs = o?.addresses ?? [];
       for (const c of l.addresses) if (!haveAddrs.includes(c)) add({ kind: 'addr.add', ns, dev: l.name, cidr: c, object, reason: 'not in the kernel' });
@@ -274,7 +284,15 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     for (const [key, prev] of Object.entries(recorded)) {
       if (want.has(key) || have.get(key) === undefined || have.get(key) === prev) continue;
       const sides = ns === HOST && sysctlSides(key) ? restorable(journal?.hostSysctlSides ?? {}, sysctlSides(key)!, observed.hostSysctlSides) : {};
-      add({ kind: 'sysctl.set', ns, key, value: prev, ...(Object.keys(sides).length ? { restoreSides: sides } : {}), object: ns === HOST ? 'host' : `node ${ns}`, reason: 'no longer in the lab file: restore' });
+      add({
+        kind: 'sysctl.set',
+        ns,
+        key,
+        value: prev,
+        ...(Object.keys(sides).length ? { restoreSides: sides } : {}),
+        object: ns === HOST ? 'host' : `node ${ns}`,
+        reason: 'no longer in the lab file: restore',
+      });
     }
   }
 
@@ -307,8 +325,7 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
   }
 
   // Host iptables: tagged rules, one by one.
-  const before = (f: Family) =>
-    journal?.hostTablesBefore?.[f] ? {} : { tablesBefore: observed.hostTables[f] ?? [], ...(observed.hostChains ? { chainsBefore: observed.hostChains[f] ?? [] } : {}) };
+  const before = (f: Family) => (journal?.hostTablesBefore?.[f] ? {} : { tablesBefore: observed.hostTables[f] ?? [], ...(observed.hostChains ? { chainsBefore: observed.hostChains[f] ?? [] } : {}) });
   for (const a of hostRuleActions(desired.hostIptables, journal?.hostIptables ?? [], observed.hostIptables)) add(a.kind === 'hostipt.add' ? { ...a, ...before(a.rule.family) } : a);
 
   // Processes: (re)start what is not running as declared, stop what the lab no longer has.
@@ -327,7 +344,14 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     const same = !!rec && JSON.stringify(rec.argv) === JSON.stringify(p.argv);
     if (alive && same) continue;
     if (alive) add({ kind: 'process.stop', ns: p.node, key, pid: rec!.pid, object: `process ${key}`, reason: 'its command changed', replace: true });
-    add({ kind: 'process.start', ns: p.node, process: p, object: `process ${key}`, reason: !rec ? 'not running' : alive ? 'its command changed' : 'it exited: restart', ...(alive ? { replace: true } : {}) });
+    add({
+      kind: 'process.start',
+      ns: p.node,
+      process: p,
+      object: `process ${key}`,
+      reason: !rec ? 'not running' : alive ? 'its command changed' : 'it exited: restart',
+      ...(alive ? { replace: true } : {}),
+    });
   }
   for (const [key, rec] of Object.entries(jp)) {
     if (!wanted.has(key) && observed.processes.get(key)?.alive) add({ kind: 'process.stop', ns: rec.ns, key, pid: rec.pid, object: `process ${key}`, reason: 'no longer in the lab file' });
@@ -341,7 +365,10 @@ function conflictOf(lab: string, object: string, what: string, name: string, mar
   const why = v.ours ? '' : v.why;
   const other = otherLab(lab, mark);
   if (other && !why.startsWith('it was re-created')) return { object, message: `${what} '${name}' belongs to lab '${other}'`, hint: `take that lab down first (netlab down ${other}), or ${rename}` };
-  const message = why.startsWith('it was re-created') || why.includes('another run') ? `${what} '${name}' is not the one lab '${lab}' made: ${why}` : `${what} '${name}' already exists and was not made by lab '${lab}' (${why})`;
+  const message =
+    why.startsWith('it was re-created') || why.includes('another run')
+      ? `${what} '${name}' is not the one lab '${lab}' made: ${why}`
+      : `${what} '${name}' already exists and was not made by lab '${lab}' (${why})`;
   return { object, message, hint: `it is not this lab's: remove it (${remove}) if nothing needs it, or ${rename}` };
 }
 
@@ -352,7 +379,10 @@ function order(actions: Action[]): Action[] {
     const within = ['route.del', 'rule.del', 'addr.del', 'link.del', 'netns.del', 'hostipt.del'].indexOf(a.kind);
     return p + (within < 0 ? 50 : within);
   };
-  return actions.map((a, i) => [a, i] as const).sort((x, y) => rank(x[0]) - rank(y[0]) || x[1] - y[1]).map(([a]) => a);
+  return actions
+    .map((a, i) => [a, i] as const)
+    .sort((x, y) => rank(x[0]) - rank(y[0]) || x[1] - y[1])
+    .map(([a]) => a);
 }
 
 /** The entries of a sysctl map whose keys match. */

@@ -1,10 +1,8 @@
 // The one place netlab touches the system: every command goes through a CommandRunner.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { randomHex } from '../hash.js';
 import { shellQuote } from '../core/shell.js';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { dirname } from 'node:path';
 
 export interface RunResult {
@@ -75,11 +73,14 @@ export class ExecaRunner implements CommandRunner {
     };
     let timedOut = false;
     let forceKill: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      group('SIGTERM');
-      forceKill = setTimeout(() => group('SIGKILL'), 500);
-    }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        group('SIGTERM');
+        forceKill = setTimeout(() => group('SIGKILL'), 500);
+      },
+      Math.min(opts.timeoutMs, MAX_TIMER_MS),
+    );
     const r = await child;
     clearTimeout(timer);
     clearTimeout(forceKill);
@@ -173,12 +174,8 @@ function spawnRun(argv: string[], input?: string): Promise<RunResult> {
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.once('error', (e: NodeJS.ErrnoException) =>
-      resolve({ stdout: '', stderr: e.code === 'ENOENT' ? `${argv[0]}: command not found` : e.message, exitCode: e.code === 'ENOENT' ? 127 : 126 }),
-    );
-    child.once('close', (code, signal) =>
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? `killed by ${signal}` : ''), exitCode: code ?? 128 }),
-    );
+    child.once('error', (e: NodeJS.ErrnoException) => resolve({ stdout: '', stderr: e.code === 'ENOENT' ? `${argv[0]}: command not found` : e.message, exitCode: e.code === 'ENOENT' ? 127 : 126 }));
+    child.once('close', (code, signal) => resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? `killed by ${signal}` : ''), exitCode: code ?? 128 }));
     if (input !== undefined) {
       child.stdin!.on('error', () => {}); // the tool may exit before reading everything
       child.stdin!.end(input);

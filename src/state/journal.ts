@@ -49,7 +49,9 @@ export function stateDirError(e: unknown): CliError | undefined {
   return new CliError(
     `the state directory ${set ? `NETLAB_STATE_DIR=${dir}` : dir} is unusable: ${why[err.code] ?? err.message} (${err.code} on ${err.path})`,
     EXIT.error,
-    set ? 'point NETLAB_STATE_DIR at a writable directory, or unset it (default /run/netlab)' : 'netlab keeps its journals and locks there: make it a writable directory, or set NETLAB_STATE_DIR to one',
+    set
+      ? 'point NETLAB_STATE_DIR at a writable directory, or unset it (default /run/netlab)'
+      : 'netlab keeps its journals and locks there: make it a writable directory, or set NETLAB_STATE_DIR to one',
   );
 }
 

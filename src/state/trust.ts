@@ -11,7 +11,7 @@
 import { sha256 } from '../hash.js';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOST, NETNS_DIR, markOf, type DesiredState, type NsState, type ObservedNs } from '../model/types.js';
+import { HOST, markOf, type DesiredState, type NsState, type ObservedNs } from '../model/types.js';
 import type { Journal } from '../model/journal.js';
 import { stateDir } from '../core/state.js';
 
@@ -80,7 +80,7 @@ export function verifiedState(desired: DesiredState, journal: Journal, ns: strin
 /** The namespaces whose last verified state can stand for a read, each with that state. */
 export function trustable(desired: DesiredState, journal: Journal | undefined, netns: Set<string>, entered: Set<string>, inode: InodeOf): Map<string, ObservedNs> {
   const out = new Map<string, ObservedNs>();
-  if (!journal || journal.status !== 'up' || !journal.verified) return out;
+  if (journal?.status !== 'up' || !journal.verified) return out;
   for (const ns of desired.namespaces) {
     const rec = journal.verified[ns];
     const want = desired.ns.get(ns);

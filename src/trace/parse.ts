@@ -16,13 +16,7 @@ export function traceTable(t: TraceSpec, name = TRACE_TABLE): string {
   const fam = t.family === 'ipv4' ? 'ip' : 'ip6';
   const l4 = t.proto === 'icmp' ? `meta l4proto ${t.family === 'ipv4' ? 'icmp' : 'ipv6-icmp'}` : `meta l4proto ${t.proto}${t.port ? ` th dport ${t.port}` : ''}`;
   const match = `${fam} daddr ${t.to} ${l4} meta nftrace set 1`;
-  return [
-    `table ${fam} ${name} {`,
-    `  chain pre { type filter hook prerouting priority -350; ${match}; }`,
-    `  chain out { type filter hook output priority -350; ${match}; }`,
-    '}',
-    '',
-  ].join('\n');
+  return [`table ${fam} ${name} {`, `  chain pre { type filter hook prerouting priority -350; ${match}; }`, `  chain out { type filter hook output priority -350; ${match}; }`, '}', ''].join('\n');
 }
 
 export interface Hop {
@@ -41,7 +35,10 @@ const HOOKS = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
 
 /** Removes counters and the empty text of xt matches from an nft rule as the monitor prints it. */
 function cleanRule(r: string): string {
-  return r.replace(/counter packets \d+ bytes \d+/g, '').replace(/\s+/g, ' ').trim();
+  return r
+    .replace(/counter packets \d+ bytes \d+/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** `nft monitor trace` lines of one namespace -> chains passed, in order. */
@@ -112,7 +109,7 @@ export function orderNamespaces(from: string, traced: string[], adjacent: (a: st
   const left = traced.filter((n) => n !== from);
   while (left.length) {
     const i = left.findIndex((n) => out.some((o) => adjacent(o, n)));
-    out.push(...left.splice(i < 0 ? 0 : i, 1));
+    out.push(...left.splice(Math.max(i, 0), 1));
   }
   return out;
 }
@@ -131,11 +128,17 @@ export function outcome(hops: Hop[], probeOk: boolean, owner?: string): Outcome 
   const rule = last.rules[last.rules.length - 1];
   if (/drop/.test(last.verdict) || /reject/i.test(rule ?? '')) {
     const rejected = /reject/i.test(rule ?? '');
-    return { result: rejected ? 'rejected' : 'dropped', ns: last.ns, where, text: `${rejected ? 'rejected' : 'dropped'} at ${where} in ${last.ns}${rule ? ` by rule: ${rule}` : ` (${last.verdict})`}` };
+    return {
+      result: rejected ? 'rejected' : 'dropped',
+      ns: last.ns,
+      where,
+      text: `${rejected ? 'rejected' : 'dropped'} at ${where} in ${last.ns}${rule ? ` by rule: ${rule}` : ` (${last.verdict})`}`,
+    };
   }
   // Delivered: it reached INPUT, or it entered the namespace that owns the address (one without
   // iptables rules shows only netlab's own PREROUTING hook).
-  if (last.chain === 'INPUT' || hops.some((h) => h.ns === last.ns && h.chain === 'INPUT') || (last.ns === owner && last.chain === 'PREROUTING')) return { result: 'delivered', ns: last.ns, where, text: `delivered locally in ${last.ns}${probeOk ? ' (the probe was answered)' : ''}` };
+  if (last.chain === 'INPUT' || hops.some((h) => h.ns === last.ns && h.chain === 'INPUT') || (last.ns === owner && last.chain === 'PREROUTING'))
+    return { result: 'delivered', ns: last.ns, where, text: `delivered locally in ${last.ns}${probeOk ? ' (the probe was answered)' : ''}` };
   return { result: 'left', ns: last.ns, where, text: `left ${last.ns}${last.oif ? ` through ${last.oif}` : ''} after ${where}; no lab namespace saw it after that` };
 }
 
@@ -150,7 +153,9 @@ export function formatTrace(hops: Hop[], out: Outcome): string[] {
     }
     const last = h.rules[h.rules.length - 1];
     const rules = last && !last.startsWith('(') ? ` rule: ${last}` : '';
-    lines.push(`  ${hookOf(h, hops).padEnd(11)} ${(h.table === '-' ? '-' : `${h.table}/${h.chain}`).padEnd(20)} ${h.verdict || 'continue'}${rules}${h.oif && (h.chain === 'POSTROUTING' || h.table === '-') ? `  -> out ${h.oif}` : ''}`);
+    lines.push(
+      `  ${hookOf(h, hops).padEnd(11)} ${(h.table === '-' ? '-' : `${h.table}/${h.chain}`).padEnd(20)} ${h.verdict || 'continue'}${rules}${h.oif && (h.chain === 'POSTROUTING' || h.table === '-') ? `  -> out ${h.oif}` : ''}`,
+    );
   }
   lines.push(`=> ${out.text}`);
   return lines;

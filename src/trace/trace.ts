@@ -94,7 +94,8 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
   try {
     await parallel(namespaces, 4, async (ns) => {
       const r = await runner.run(at(ns, ['nft', '-f', '-']), { input: traceTable(spec, tableOf(ns)) });
-      if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${ns === HOST ? HOST_LABEL : ns}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
+      if (r.exitCode !== 0)
+        throw new TraceError(`cannot turn tracing on in ${ns === HOST ? HOST_LABEL : ns}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
     });
     for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', 'monitor', 'trace']), join(dir, `${ns === HOST ? '.host' : ns}.log`))).pid);
     await sleep(400); // let every monitor subscribe before the probe
@@ -144,4 +145,3 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     rmSync(dir, { recursive: true, force: true });
   }
 }
-

@@ -39,7 +39,12 @@ export function layout(head: string[], rows: string[][], max = 80): string[] {
     total--;
   }
   const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
-  return [head, ...rows].map((r) => r.map((c, i) => cell(c, widths[i]!)).join('  ').trimEnd());
+  return [head, ...rows].map((r) =>
+    r
+      .map((c, i) => cell(c, widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export interface Matrix {

@@ -60,7 +60,15 @@ export function plainChecks(results: CheckResult[], width = 80): string {
     out.push('', ...lines.map((l) => l.text), legend);
   }
   const t = checkTable(results);
-  if (t.rows.length) out.push('', ...layout(t.head, t.rows.map((r) => r.cells), width));
+  if (t.rows.length)
+    out.push(
+      '',
+      ...layout(
+        t.head,
+        t.rows.map((r) => r.cells),
+        width,
+      ),
+    );
   const bad = results.filter((r) => !r.met);
   if (bad.length) out.push('', ...bad.map(failureText));
   return out.join('\n');
@@ -199,9 +207,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
         }
       }
     }
-  tasks.push(checkTask);
+    tasks.push(checkTask);
 
-  const list = new Listr(tasks, { renderer: mode === 'plain' ? 'simple' : 'silent', exitOnError: true, registerSignalListeners: false });
+    const list = new Listr(tasks, { renderer: mode === 'plain' ? 'simple' : 'silent', exitOnError: true, registerSignalListeners: false });
     await list.run();
     result.ms = Math.round(performance.now() - t0);
     const allMet = result.checks.every((r) => r.met);

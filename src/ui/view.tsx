@@ -21,7 +21,16 @@ function Spinner() {
 }
 
 function RowLine({ row }: { row: Row }) {
-  const mark = row.state === 'done' ? <Text color={col('green')}>{SYM.met}</Text> : row.state === 'failed' ? <Text color={col('red')}>{SYM.unmet}</Text> : row.state === 'running' ? <Spinner /> : <Text dimColor>·</Text>;
+  const mark =
+    row.state === 'done' ? (
+      <Text color={col('green')}>{SYM.met}</Text>
+    ) : row.state === 'failed' ? (
+      <Text color={col('red')}>{SYM.unmet}</Text>
+    ) : row.state === 'running' ? (
+      <Spinner />
+    ) : (
+      <Text dimColor>·</Text>
+    );
   const line = (
     <Text>
       {mark} {row.title.padEnd(11)}
@@ -43,7 +52,11 @@ function RowLine({ row }: { row: Row }) {
 export function CheckTable({ results, width = 80 }: { results: CheckResult[]; width?: number }) {
   const t = checkTable(results);
   if (t.rows.length === 0) return null;
-  const lines = layout(t.head, t.rows.map((r) => r.cells), width);
+  const lines = layout(
+    t.head,
+    t.rows.map((r) => r.cells),
+    width,
+  );
   return (
     <Box flexDirection="column" marginTop={1}>
       <Text bold>{lines[0]}</Text>
@@ -93,7 +106,7 @@ export function Failures({ results }: { results: CheckResult[] }) {
           <Text color={col('red')}>
             {SYM.unmet} {r.check.label}: {expectationText(r)}
           </Text>
-          <Text dimColor>  ran: {r.command.split('\n')[0]}</Text>
+          <Text dimColor> ran: {r.command.split('\n')[0]}</Text>
           {r.output
             .split('\n')
             .filter(Boolean)
@@ -155,14 +168,13 @@ export function UpView({ state, width = 80 }: { state: UiState; width?: number }
   return (
     <>
       <Static items={items}>{(item) => <Box key={item.key}>{item.draw()}</Box>}</Static>
-      {ended
-        ? null
-        : live.map((r) => (
-            <RowLine key={r.id} row={r} />
-          ))}
+      {ended ? null : live.map((r) => <RowLine key={r.id} row={r} />)}
       {!ended && checking ? (
         <Text>
-          <Spinner /> checks      <Text dimColor>{results.length}/{total}</Text>
+          <Spinner /> checks{' '}
+          <Text dimColor>
+            {results.length}/{total}
+          </Text>
         </Text>
       ) : null}
     </>

@@ -61,7 +61,16 @@ async function runTraceCheck(runner: CommandRunner, c: Extract<CheckSpec, { kind
   const ok = missing.length === 0 && (!c.result || r.outcome.result === c.result);
   const want = [...(c.passes.length ? [`passes ${c.passes.join(' -> ')}`] : []), ...(c.result ? [c.result] : [])].join(', ');
   const output = [`wanted: ${want || 'any path'}`, ...(missing.length ? [`not passed (in this order): ${missing.join(', ')}`] : []), ...formatTrace(r.hops, r.outcome)].join('\n');
-  return { check: c, seen: ok ? 'ok' : 'fail', met: (ok ? 'ok' : 'fail') === c.expect, attempts: 1, ms: Math.round(performance.now() - t0), command: checkArgv(c).argv.join(' '), output, exitCode: ok ? 0 : 1 };
+  return {
+    check: c,
+    seen: ok ? 'ok' : 'fail',
+    met: (ok ? 'ok' : 'fail') === c.expect,
+    attempts: 1,
+    ms: Math.round(performance.now() - t0),
+    command: checkArgv(c).argv.join(' '),
+    output,
+    exitCode: ok ? 0 : 1,
+  };
 }
 
 export async function runCheck(runner: CommandRunner, c: CheckSpec, lab?: Lab): Promise<CheckResult> {
@@ -117,5 +126,9 @@ export function expectationText(r: CheckResult): string {
 }
 
 export function failureText(r: CheckResult): string {
-  return [`${r.check.label}: ${expectationText(r)} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${r.ms} ms)`, `  ran: ${r.command.split('\n')[0]}`, ...(r.output ? r.output.split('\n').map((l) => `  | ${l}`) : [])].join('\n');
+  return [
+    `${r.check.label}: ${expectationText(r)} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${r.ms} ms)`,
+    `  ran: ${r.command.split('\n')[0]}`,
+    ...(r.output ? r.output.split('\n').map((l) => `  | ${l}`) : []),
+  ].join('\n');
 }

@@ -70,7 +70,11 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
     const v = run(['validate', join(ROOT, 'test/fixtures/invalid/name-nul.yaml')], env());
     assert.equal(v.code, 2);
     assert.ok(v.stderr.includes("invalid node name 'ns\\x00one'"), v.stderr);
-    for (const args of [['down', 'x\x1b[31mred'], ['status', 'x\x01y'], ['logs', 'x\x1by']]) {
+    for (const args of [
+      ['down', 'x\x1b[31mred'],
+      ['status', 'x\x01y'],
+      ['logs', 'x\x1by'],
+    ]) {
       const r = run(args, env());
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /^error: not a lab name: x\\x(1b|01)/);
@@ -106,7 +110,13 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
     // every lab for gone); a read-only one is refused by what writes.
     for (const [dir, cmds] of [
       [notDir, [['up', file], ['down', name], ['down', '--all'], ['gc'], ['status']]],
-      [ro, [['up', file], ['down', name]]],
+      [
+        ro,
+        [
+          ['up', file],
+          ['down', name],
+        ],
+      ],
     ] as const) {
       for (const args of cmds) {
         const r = w.netlab([...args], { NETLAB_STATE_DIR: dir });
@@ -140,7 +150,10 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
     assert.match(st.stderr, /netlab gc broken1/);
     clean(st);
     const js = JSON.parse(w.netlab(['status', '--json']).stdout) as { labs: { lab: string }[]; damaged: { lab: string; journal: string }[] };
-    assert.deepEqual(js.labs.map((l) => l.lab), [good]);
+    assert.deepEqual(
+      js.labs.map((l) => l.lab),
+      [good],
+    );
     assert.deepEqual(js.damaged.map((d) => d.journal).sort(), [truncated, shaped]);
 
     const up = w.netlab(['up', otherFile]);
@@ -191,7 +204,17 @@ describe('bad input and damaged state, as root', { skip: !isRoot && 'needs root'
       assert.equal(r.code, 4, r.stderr);
       assert.match(r.stdout + r.stderr, /timed out after 1000 ms/);
       assert.ok(ms < 20_000, `up took ${ms} ms`);
-      const sleeps = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && (() => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${secs}\0`; } catch { return false; } })());
+      const sleeps = readdirSync('/proc').filter(
+        (p) =>
+          /^\d+$/.test(p) &&
+          (() => {
+            try {
+              return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${secs}\0`;
+            } catch {
+              return false;
+            }
+          })(),
+      );
       assert.deepEqual(sleeps, [], 'no sleep left running');
     } finally {
       w.netlab(['down', name]);

@@ -66,13 +66,20 @@ describe('checks and processes on the real kernel', () => {
   test('a lab whose expect: fail ping gets through exits with the failed-checks code', () => {
     const p = uid();
     const f = join(state.dir, `xf-${p}.yaml`);
-    writeFileSync(f, `name: xf-${p}\nnodes:\n  ${p}a:\n  ${p}b:\nlinks:\n  - endpoints: [${p}a:eth0, ${p}b:eth0]\n    addresses: {${p}a: 10.77.0.1/24, ${p}b: 10.77.0.2/24}\nchecks:\n  - ping: {from: ${p}a, to: ${p}b, expect: fail}\n  - udp: {from: ${p}a, to: ${p}b, port: 9, expect: fail, timeout: 500ms}\n  - exec: {node: ${p}a, command: [ip, -o, addr, show, eth0], output: '10\\.77\\.0\\.1/24'}\n  - trace: {from: ${p}a, to: ${p}b, result: dropped}\n`);
+    writeFileSync(
+      f,
+      `name: xf-${p}\nnodes:\n  ${p}a:\n  ${p}b:\nlinks:\n  - endpoints: [${p}a:eth0, ${p}b:eth0]\n    addresses: {${p}a: 10.77.0.1/24, ${p}b: 10.77.0.2/24}\nchecks:\n  - ping: {from: ${p}a, to: ${p}b, expect: fail}\n  - udp: {from: ${p}a, to: ${p}b, port: 9, expect: fail, timeout: 500ms}\n  - exec: {node: ${p}a, command: [ip, -o, addr, show, eth0], output: '10\\.77\\.0\\.1/24'}\n  - trace: {from: ${p}a, to: ${p}b, result: dropped}\n`,
+    );
     try {
       const u = netlab(['up', f, '--json'], env);
       assert.equal(u.code, 4, u.stderr);
       const doc = JSON.parse(u.stdout) as { applied: boolean; met: boolean; checks: CheckJson[] };
       assert.equal(doc.applied, true);
-      assert.deepEqual(doc.checks.map((c) => c.met), [false, true, true, false], 'a trace that ends otherwise than declared is not met');
+      assert.deepEqual(
+        doc.checks.map((c) => c.met),
+        [false, true, true, false],
+        'a trace that ends otherwise than declared is not met',
+      );
     } finally {
       netlab(['down', `xf-${p}`], env);
       removeExact([`${p}a`, `${p}b`]);
@@ -84,7 +91,10 @@ describe('checks and processes on the real kernel', () => {
     const name = `pr-${p}`;
     const f = join(state.dir, `${name}.yaml`);
     const write = (port: number) =>
-      writeFileSync(f, `name: ${name}\nnodes:\n  ${p}s:\n    processes:\n      - {name: echo, command: 'socat TCP-LISTEN:${port},fork,reuseaddr EXEC:/bin/cat'}\n  ${p}c:\nlinks:\n  - endpoints: [${p}s:eth0, ${p}c:eth0]\n    addresses: {${p}s: 10.78.0.1/24, ${p}c: 10.78.0.2/24}\nchecks:\n  - tcp: {from: ${p}c, to: ${p}s, port: ${port}}\n`);
+      writeFileSync(
+        f,
+        `name: ${name}\nnodes:\n  ${p}s:\n    processes:\n      - {name: echo, command: 'socat TCP-LISTEN:${port},fork,reuseaddr EXEC:/bin/cat'}\n  ${p}c:\nlinks:\n  - endpoints: [${p}s:eth0, ${p}c:eth0]\n    addresses: {${p}s: 10.78.0.1/24, ${p}c: 10.78.0.2/24}\nchecks:\n  - tcp: {from: ${p}c, to: ${p}s, port: ${port}}\n`,
+      );
     const pidOf = () => (JSON.parse(readFileSync(join(state.dir, 'labs', `${name}.json`), 'utf8')) as { processes: Record<string, { pid: number }> }).processes[`${p}s/echo`]!.pid;
     // Not a zombie: here pid 1 reaps orphans only about once a second, and a zombie holds nothing.
     const alive = (pid: number) => liveStat(hostFiles, pid) !== undefined;
@@ -136,7 +146,17 @@ describe('checks and processes on the real kernel', () => {
     const session = `netlab-${uid()}`;
     const out = join(state.dir, 'screen.txt');
     try {
-      sh('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '40', `env -u CI NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}; echo EXIT=$?; sleep 60`]);
+      sh('tmux', [
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        '80',
+        '-y',
+        '40',
+        `env -u CI NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}; echo EXIT=$?; sleep 60`,
+      ]);
       const ok = await waitFor(() => {
         writeFileSync(out, sh('tmux', ['capture-pane', '-p', '-t', session]));
         return /EXIT=\d+/.test(readFileSync(out, 'utf8'));
@@ -153,7 +173,10 @@ describe('checks and processes on the real kernel', () => {
       tryRun('tmux', ['kill-session', '-t', session]);
       netlab(['down', 'bridge-4ns'], env);
     }
-    assert.deepEqual(netnsList().filter((n) => /^ns[1-4]$/.test(n)), []);
+    assert.deepEqual(
+      netnsList().filter((n) => /^ns[1-4]$/.test(n)),
+      [],
+    );
     assert.ok(!hostLinks().includes('br1'));
   });
 
@@ -191,7 +214,10 @@ describe('checks and processes on the real kernel', () => {
       assert.match(history, new RegExp(`netlab up tall-${p}`));
       assert.match(history, /✔ plan/);
       assert.match(history, /72\/72 checks met/);
-      const rows = history.split('\n').filter((l) => new RegExp(`^${p}h\\d\\s+[-+]`).test(l)).map((l) => l.split(/\s+/)[0]);
+      const rows = history
+        .split('\n')
+        .filter((l) => new RegExp(`^${p}h\\d\\s+[-+]`).test(l))
+        .map((l) => l.split(/\s+/)[0]);
       assert.deepEqual([...new Set(rows)], hosts, 'matrix rows in the order of the lab file');
       assert.ok(history.split('\n').every((l) => l.length <= 80));
     } finally {

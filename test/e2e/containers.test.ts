@@ -30,7 +30,10 @@ describe('netlab in a private world (not the initial network namespace)', { skip
       assert.equal(w.netlab(['validate', host]).code, 0, 'validation does not read the namespace netlab runs in');
       const up = w.netlab(['up', host]);
       assert.equal(up.code, 3, `exit 3 as for any failed apply:\n${up.stdout}${up.stderr}`);
-      assert.match(up.stderr, /^error: host, sysctl net\.ipv4\.neigh\.default\.gc_thresh3: command failed: \/proc\/sys\/net\/ipv4\/neigh\/default\/gc_thresh3 does not exist in the network namespace netlab runs in$/m);
+      assert.match(
+        up.stderr,
+        /^error: host, sysctl net\.ipv4\.neigh\.default\.gc_thresh3: command failed: \/proc\/sys\/net\/ipv4\/neigh\/default\/gc_thresh3 does not exist in the network namespace netlab runs in$/m,
+      );
       assert.match(up.stderr, /^ {2}in: sysctl -q -w net\/ipv4\/neigh\/default\/gc_thresh3=4096$/m);
       assert.match(up.stderr, /^ {2}sysctl: cannot stat \/proc\/sys\/net\/ipv4\/neigh\/default\/gc_thresh3: No such file or directory$/m);
       assert.match(up.stderr, /^ {2}hint: netlab runs in a network namespace other than the initial one here \(a container, a CI pod, unshare --net\)/m);
@@ -39,10 +42,16 @@ describe('netlab in a private world (not the initial network namespace)', { skip
       assert.equal(down.code, 0, down.stderr);
 
       // In a node (never the initial namespace): a read-only key and a typo, told apart, the rest applied.
-      const node = lab('ctr-node', 'nodes:\n  pod:\n    sysctls:\n      net.ipv4.ip_forward: 1\n      net.core.rmem_max: 1048576\n      net.ipv4.conf.eth0.proxy_arpp: 1\n  peer:\nlinks:\n  - endpoints: [pod:eth0, peer:eth0]\n');
+      const node = lab(
+        'ctr-node',
+        'nodes:\n  pod:\n    sysctls:\n      net.ipv4.ip_forward: 1\n      net.core.rmem_max: 1048576\n      net.ipv4.conf.eth0.proxy_arpp: 1\n  peer:\nlinks:\n  - endpoints: [pod:eth0, peer:eth0]\n',
+      );
       const up2 = w.netlab(['up', node]);
       assert.equal(up2.code, 3, up2.stdout + up2.stderr);
-      assert.match(up2.stderr, /^error: node pod, sysctls net\.core\.rmem_max, net\.ipv4\.conf\.eth0\.proxy_arpp: command failed: in node pod's network namespace: net\.core\.rmem_max is read-only; net\.ipv4\.conf\.eth0\.proxy_arpp does not exist$/m);
+      assert.match(
+        up2.stderr,
+        /^error: node pod, sysctls net\.core\.rmem_max, net\.ipv4\.conf\.eth0\.proxy_arpp: command failed: in node pod's network namespace: net\.core\.rmem_max is read-only; net\.ipv4\.conf\.eth0\.proxy_arpp does not exist$/m,
+      );
       assert.match(up2.stderr, /sysctl: setting key "net\.core\.rmem_max"/);
       assert.match(up2.stderr, /hint: net\.ipv4\.conf\.eth0\.proxy_arpp: did you mean 'proxy_arp'\?; a node's network namespace is never the initial one/);
       assert.equal(w.sh('ip netns exec pod cat /proc/sys/net/ipv4/ip_forward').stdout.trim(), '1', 'sysctl set the keys it could');

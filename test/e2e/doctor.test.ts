@@ -43,7 +43,11 @@ function ownVerdicts(): Map<string, boolean> {
   assert.equal(tryRun('ip', ['netns', 'add', ns]).code, 0);
   try {
     assert.equal(tryRun('ip', ['-n', ns, 'link', 'add', 'xa', 'type', 'veth', 'peer', 'name', 'xb']).code, 0);
-    for (const [f, cmds] of Object.entries(OWN)) out.set(f, cmds(ns).every(([cmd, ...args]) => tryRun(cmd!, args).code === 0));
+    for (const [f, cmds] of Object.entries(OWN))
+      out.set(
+        f,
+        cmds(ns).every(([cmd, ...args]) => tryRun(cmd!, args).code === 0),
+      );
   } finally {
     tryRun('ip', ['netns', 'del', ns]);
   }
@@ -64,7 +68,7 @@ describe('netlab doctor on the real kernel', { skip: !isRoot && 'needs root' }, 
     for (const n of leftovers) tryRun('ip', ['netns', 'del', n]);
   });
 
-  test('--json: veth and bridge ok, each optional verdict equals the test\'s own check, nothing left behind', (t) => {
+  test("--json: veth and bridge ok, each optional verdict equals the test's own check, nothing left behind", (t) => {
     const before = hostState();
     const r = doctor(['--json']);
     const afterSnap = hostState();
@@ -113,7 +117,15 @@ describe('netlab doctor on the real kernel', { skip: !isRoot && 'needs root' }, 
     const j = JSON.parse(doctor(['--json']).stdout) as DoctorJson;
     for (const f of j.features.filter((x) => x.status === 'missing')) {
       assert.match(r.stdout, new RegExp(`MISSING +${f.title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +optional`));
-      assert.ok(r.stdout.includes(`custom kernel: ${f.kconfig.split(', ').map((k) => `${k}=m`).join(', ')}`), f.feature);
+      assert.ok(
+        r.stdout.includes(
+          `custom kernel: ${f.kconfig
+            .split(', ')
+            .map((k) => `${k}=m`)
+            .join(', ')}`,
+        ),
+        f.feature,
+      );
     }
     assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/);
   });

@@ -16,11 +16,28 @@ function snap(w: World): Record<string, string> {
     return `${r.stdout}${r.code === 0 ? '' : `exit ${r.code}: ${r.stderr}`}`;
   };
   // Packet counters, timers and address lifetimes move on their own: not a change.
-  const volatile = new Set(['valid_life_time', 'preferred_life_time', 'stats', 'stats64', 'gc_timer', 'hello_timer', 'tcn_timer', 'topology_change_timer', 'forward_delay_timer', 'message_age_timer', 'hold_timer', 'expires']);
+  const volatile = new Set([
+    'valid_life_time',
+    'preferred_life_time',
+    'stats',
+    'stats64',
+    'gc_timer',
+    'hello_timer',
+    'tcn_timer',
+    'topology_change_timer',
+    'forward_delay_timer',
+    'message_age_timer',
+    'hold_timer',
+    'expires',
+  ]);
   const json = (args: string[]) => JSON.stringify(JSON.parse(text('ip', args) || '[]'), (k, v: unknown) => (volatile.has(k) ? undefined : v), 1);
   return {
-    iptables: text('iptables-save', []).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
-    ip6tables: text('ip6tables-save', []).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
+    iptables: text('iptables-save', [])
+      .replace(/^#.*$/gm, '')
+      .replace(/\[\d+:\d+\]/g, ''),
+    ip6tables: text('ip6tables-save', [])
+      .replace(/^#.*$/gm, '')
+      .replace(/\[\d+:\d+\]/g, ''),
     nft: text('nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, 'counter'),
     links: json(['-j', '-d', 'link', 'show']),
     addrs: json(['-j', 'addr', 'show']),
@@ -39,7 +56,13 @@ function diffSnaps(a: Record<string, string>, b: Record<string, string>): string
     .map((k) => {
       const x = a[k]!.split('\n');
       const y = b[k]!.split('\n');
-      return `${k}:\n${x.filter((l) => !y.includes(l)).map((l) => `  - ${l}`).join('\n')}\n${y.filter((l) => !x.includes(l)).map((l) => `  + ${l}`).join('\n')}`;
+      return `${k}:\n${x
+        .filter((l) => !y.includes(l))
+        .map((l) => `  - ${l}`)
+        .join('\n')}\n${y
+        .filter((l) => !x.includes(l))
+        .map((l) => `  + ${l}`)
+        .join('\n')}`;
     })
     .join('\n');
 }
@@ -196,7 +219,10 @@ checks:
   test('doctor names the condition and what netlab will do', (t) => {
     if (skip) return t.skip(skip);
     const r = w.netlab(['doctor']);
-    assert.match(r.stdout, /note: iptables: FORWARD policy DROP and a DOCKER-USER chain, bridge-nf-call-iptables=1 \(Docker-like firewall\): bridged traffic goes through iptables FORWARD.*DOCKER-USER/);
+    assert.match(
+      r.stdout,
+      /note: iptables: FORWARD policy DROP and a DOCKER-USER chain, bridge-nf-call-iptables=1 \(Docker-like firewall\): bridged traffic goes through iptables FORWARD.*DOCKER-USER/,
+    );
     assert.match(r.stdout, /note: ip6tables: FORWARD policy DROP, bridge-nf-call-ip6tables=1/);
   });
 

@@ -19,8 +19,7 @@ const proofs: Record<string, () => void> = {
     assert.ok(ping('ns1', '192.168.10.1'), 'ns1 pings ns0');
   },
   'bridge-4ns': () => {
-    for (let a = 1; a <= 4; a++)
-      for (let b = 1; b <= 4; b++) if (a !== b) assert.ok(ping(`ns${a}`, `192.168.20.${b}`), `ns${a} pings 192.168.20.${b}`);
+    for (let a = 1; a <= 4; a++) for (let b = 1; b <= 4; b++) if (a !== b) assert.ok(ping(`ns${a}`, `192.168.20.${b}`), `ns${a} pings 192.168.20.${b}`);
     assert.equal(ping('ns1', '192.168.20.99'), false, 'no one has .99');
   },
   'iptables-drop': () => {
@@ -34,8 +33,7 @@ const proofs: Record<string, () => void> = {
   'custom-chain': () => {
     const listener = sh('bash', ['-c', 'ip netns exec server socat TCP-LISTEN:80,fork,reuseaddr EXEC:/bin/cat >/dev/null 2>&1 & echo $!']).trim();
     try {
-      const connect = (ns: string, port: number) =>
-        tryRun('ip', ['netns', 'exec', ns, 'socat', '-T2', '-u', 'OPEN:/dev/null', `TCP:10.0.80.1:${port},connect-timeout=2`]).code === 0;
+      const connect = (ns: string, port: number) => tryRun('ip', ['netns', 'exec', ns, 'socat', '-T2', '-u', 'OPEN:/dev/null', `TCP:10.0.80.1:${port},connect-timeout=2`]).code === 0;
       let ok = false;
       for (let i = 0; i < 20 && !ok; i++) ok = connect('trusted', 80) || (sh('sleep', ['0.1']), false);
       assert.ok(ok, 'MY_WEB accepts the trusted client on port 80');
@@ -47,7 +45,9 @@ const proofs: Record<string, () => void> = {
   },
 };
 
-const labs = readdirSync(LABS).filter((f) => f.endsWith('.yaml')).sort();
+const labs = readdirSync(LABS)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 /**
  * A lab that needs a kernel feature this machine lacks is refused before anything is made (exit 6):

@@ -11,7 +11,6 @@ const env = { NETLAB_STATE_DIR: state.dir };
 
 const labFile = (name: string, body: string) => writeLab(state.dir, name, body);
 
-
 describe('operating labs on the real kernel', () => {
   after(() => state.cleanup());
 
@@ -36,7 +35,7 @@ checks:
       assert.equal(r.code, 3, `${r.stdout}${r.stderr}`);
       assert.match(r.stderr, new RegExp(`node ${p}a: command failed: route add 10\\.66\\.0\\.0/24 via 10\\.65\\.0\\.2`));
       assert.match(r.stderr, /Nexthop has invalid gateway/);
-      assert.match(r.stderr, /rolled back what the failed step had done:[^]*addr del 10\.65\.0\.1\/24 dev eth0/);
+      assert.match(r.stderr, /rolled back what the failed step had done:[\s\S]*addr del 10\.65\.0\.1\/24 dev eth0/);
       assert.doesNotMatch(sh('ip', ['-n', `${p}a`, 'addr', 'show', 'eth0']), /10\.65\.0\.1/, 'the address the failed batch had added is gone');
       assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
       // down removes what the steps before it made.
@@ -59,7 +58,9 @@ checks:
   // the suite (their journals are in another state directory).
   test('gc: what carries a lab mark but no journal goes; a namespace made by hand stays; journals of vanished labs go; gc LAB touches only LAB', () => {
     const p = uid();
-    const file = labFile(`gc-${p}`, `name: gc-${p}
+    const file = labFile(
+      `gc-${p}`,
+      `name: gc-${p}
 nodes:
   ${p}a:
     processes: [sleep 300]
@@ -75,7 +76,8 @@ host:
   iptables:
     filter:
       FORWARD: ['-i ${p}br -o ${p}br -j ACCEPT']
-`);
+`,
+    );
     // Another lab with an orphan of every kind: a namespace, host links, a host rule, a stale lock.
     const other = labFile(
       `gco-${p}`,
@@ -100,18 +102,33 @@ host:
       assert.ok(netnsList().includes(`${p}a`), 'dry run changed nothing');
       const g = netlab(['gc', `gc-${p}`], env);
       assert.equal(g.code, 0, g.stderr);
-      assert.deepEqual(leftovers(p).filter((x) => x !== hand).sort(), [`${p}o`, `${p}obr`, `${p}op`], "only the named lab's orphans went");
+      assert.deepEqual(
+        leftovers(p)
+          .filter((x) => x !== hand)
+          .sort(),
+        [`${p}o`, `${p}obr`, `${p}op`],
+        "only the named lab's orphans went",
+      );
       assert.match(sh('iptables-save', []), new RegExp(`netlab:gco-${p}`), "the other lab's host rule stays");
       assert.ok(existsSync(otherLock), "the other lab's stale lock stays");
       const go = netlab(['gc', `gco-${p}`], env);
       assert.match(go.stdout, new RegExp(`namespace ${p}o \\(marked by lab gco-${p}\\)`));
       assert.match(go.stdout, new RegExp(`host interface ${p}obr \\(marked by lab gco-${p}\\)`));
-      assert.deepEqual(leftovers(p).filter((x) => x !== hand), []);
+      assert.deepEqual(
+        leftovers(p).filter((x) => x !== hand),
+        [],
+      );
       assert.doesNotMatch(sh('iptables-save', []), new RegExp(`netlab:gco-${p}`));
       assert.equal(existsSync(otherLock), false, 'gc of the lab removed its stale lock');
       assert.ok(netnsList().includes(hand), 'the namespace made by hand is untouched');
       assert.doesNotMatch(sh('iptables-save', []), new RegExp(`netlab:gc-${p}`));
-      assert.equal(tryRun('pgrep', ['-f', 'sleep 300']).out.split('\n').filter(Boolean).some((pid) => tryRun('ip', ['netns', 'identify', pid]).out.startsWith(p)), false);
+      assert.equal(
+        tryRun('pgrep', ['-f', 'sleep 300'])
+          .out.split('\n')
+          .filter(Boolean)
+          .some((pid) => tryRun('ip', ['netns', 'identify', pid]).out.startsWith(p)),
+        false,
+      );
       assert.equal(netlab(['gc', ...labs], env).stdout, `nothing to collect for lab ${labs.join(', ')}: no orphan object and no journal left without objects\n`);
       const badName = netlab(['gc', 'no such lab'], env);
       assert.equal(badName.code, 1);
@@ -158,7 +175,9 @@ host:
 
   test('impair: a rate (tbf) changed at runtime is drift that up resets; what this kernel lacks is named', () => {
     const p = uid();
-    const file = labFile(`imp-${p}`, `name: imp-${p}
+    const file = labFile(
+      `imp-${p}`,
+      `name: imp-${p}
 nodes:
   ${p}a:
   ${p}b:
@@ -168,7 +187,8 @@ links:
     impair: {${p}a: {rate: 10mbit}}
 checks:
   - ping: {from: ${p}a, to: 10.68.0.2}
-`);
+`,
+    );
     const qdisc = () => sh('tc', ['-n', `${p}a`, 'qdisc', 'show', 'dev', 'eth0']);
     try {
       assert.equal(netlab(['up', file], env).code, 0);

@@ -52,7 +52,10 @@ links:
     removeExact([A, B], [BR, PORT]);
     state.cleanup();
     assert.equal(d.code, 0, d.stderr);
-    assert.deepEqual(netnsList().filter((n) => n === A || n === B), []);
+    assert.deepEqual(
+      netnsList().filter((n) => n === A || n === B),
+      [],
+    );
     assert.ok(!hostLinks().includes(BR));
   });
 
@@ -132,7 +135,17 @@ links:
     const session = `ops-${uid()}`;
     const screen = () => sh('tmux', ['capture-pane', '-p', '-t', session]);
     try {
-      sh('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', `env NETLAB_STATE_DIR=${state.dir} SHELL=/bin/bash ${process.execPath} ${CLI} shell ${LAB} ${A}; echo EXIT=$?; sleep 60`]);
+      sh('tmux', [
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        '100',
+        '-y',
+        '30',
+        `env NETLAB_STATE_DIR=${state.dir} SHELL=/bin/bash ${process.execPath} ${CLI} shell ${LAB} ${A}; echo EXIT=$?; sleep 60`,
+      ]);
       assert.ok(await waitFor(() => screen().includes(`[${LAB}:${A}] `), 10_000), `no prompt:\n${screen()}`);
       sh('tmux', ['send-keys', '-t', session, 'ip -br addr show eth0', 'Enter']);
       assert.ok(await waitFor(() => /10\.79\.0\.1\/24/.test(screen()), 5000), screen());
@@ -171,11 +184,17 @@ links:
     assert.equal(back.status, 0, back.stderr);
     const lines = back.stdout.trim().split('\n');
     assert.equal(lines.length, 3, back.stdout);
-    assert.ok(lines.every((l) => /10\.79\.0\.[12] > 10\.79\.0\.[12]: ICMP echo (request|reply)/.test(l)), back.stdout);
+    assert.ok(
+      lines.every((l) => /10\.79\.0\.[12] > 10\.79\.0\.[12]: ICMP echo (request|reply)/.test(l)),
+      back.stdout,
+    );
   });
 
   test('capture without -w prints decoded packets; @host captures on the lab bridge', async () => {
-    for (const [node, iface, target] of [[A, 'eth0', '10.79.0.2'], ['@host', PORT, '10.80.0.2']] as const) {
+    for (const [node, iface, target] of [
+      [A, 'eth0', '10.79.0.2'],
+      ['@host', PORT, '10.80.0.2'],
+    ] as const) {
       const child = netlabAsync(['capture', LAB, node, iface, '-c', '2', ...(node === A ? ['icmp'] : ['arp', 'or', 'icmp'])], env);
       let out = '';
       let err = '';
@@ -199,7 +218,13 @@ links:
     const r = run(['capture', LAB, A, 'eth9']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`^error: node ${A} of lab ${LAB} has no interface 'eth9'\\n  hint: did you mean 'eth0'\\? its interfaces: [^;]+; or 'any' for all of them\\n$`));
-    assert.deepEqual(r.stderr.match(/its interfaces: ([^;]+);/)![1]!.split(', ').sort(), ['eth0', 'lo', 'up0']);
+    assert.deepEqual(
+      r.stderr
+        .match(/its interfaces: ([^;]+);/)![1]!
+        .split(', ')
+        .sort(),
+      ['eth0', 'lo', 'up0'],
+    );
     const host = run(['capture', LAB, '@host', 'eth0']);
     assert.equal(host.code, 1);
     assert.match(host.stderr, new RegExp(`lab ${LAB} has no host interface 'eth0'\\n  hint: @host captures only on the lab's own host interfaces: ${BR}, ${PORT}`));

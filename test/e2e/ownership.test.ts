@@ -45,17 +45,22 @@ function netlabAsync(w: World, args: string[]): Promise<CliResult> {
 
 const netns = (w: World) => w.sh('ls /run/netns').stdout.split('\n').filter(Boolean).sort();
 const loAlias = (w: World, ns: string) => JSON.parse(w.run('ip', ['-n', ns, '-j', 'link', 'show', 'dev', 'lo']).stdout)[0].ifalias as string | undefined;
-const addrs = (w: World, args: string[]) => (JSON.parse(w.run('ip', ['-j', ...args]).stdout) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
+const addrs = (w: World, args: string[]) =>
+  (JSON.parse(w.run('ip', ['-j', ...args]).stdout) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
 const out = (r: CliResult) => `${r.stdout}${r.stderr}`;
 
 describe('ownership: never change or delete what this lab did not make', { skip }, () => {
   test(
-    "a namespace removed by hand and re-made by another lab of the same node name: down of the first leaves it, says so, exits 0; the other lab still works",
+    'a namespace removed by hand and re-made by another lab of the same node name: down of the first leaves it, says so, exits 0; the other lab still works',
     inWorld((w) => {
       const p = uid();
       const [a, b, n] = [`a-${p}`, `b-${p}`, `${p}n`];
       const fa = lab(w, a, `nodes:\n  ${n}:\n  ${p}a1:\n`);
-      const fb = lab(w, b, `nodes:\n  ${n}:\n  ${p}b1:\nlinks:\n  - endpoints: [${n}:eth0, ${p}b1:eth0]\n    addresses: {${n}: 10.61.0.1/24, ${p}b1: 10.61.0.2/24}\nchecks:\n  - ping: {from: ${p}b1, to: 10.61.0.1}\n`);
+      const fb = lab(
+        w,
+        b,
+        `nodes:\n  ${n}:\n  ${p}b1:\nlinks:\n  - endpoints: [${n}:eth0, ${p}b1:eth0]\n    addresses: {${n}: 10.61.0.1/24, ${p}b1: 10.61.0.2/24}\nchecks:\n  - ping: {from: ${p}b1, to: 10.61.0.1}\n`,
+      );
       let r = w.netlab(['up', fa]);
       assert.equal(r.code, 0, out(r));
       assert.equal(w.run('ip', ['netns', 'del', n]).code, 0);
@@ -118,7 +123,7 @@ describe('ownership: never change or delete what this lab did not make', { skip 
   );
 
   test(
-    'two labs race for one node name and one bridge: exactly one wins; the loser keeps no claim, its retry refuses, its down leaves the winner\'s namespace and bridge',
+    "two labs race for one node name and one bridge: exactly one wins; the loser keeps no claim, its retry refuses, its down leaves the winner's namespace and bridge",
     inWorld(async (w) => {
       const p = uid();
       const n = `${p}n`;

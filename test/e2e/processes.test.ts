@@ -91,7 +91,11 @@ describe('processes on the real kernel', () => {
     assert.match(dry.stdout, new RegExp(`namespace a \\(marked by lab ${name}, ${before.length - 1} process\\(es\\) in it\\)`));
     assert.match(dry.stdout, new RegExp(`namespace b \\(marked by lab ${name}, 1 process\\(es\\) in it\\)`));
     assert.match(dry.stdout, /^kill -TERM -- [\d ]+ {2}# /m);
-    assert.deepEqual(before.filter((p) => !running(p)), [], 'a dry run stops nothing');
+    assert.deepEqual(
+      before.filter((p) => !running(p)),
+      [],
+      'a dry run stops nothing',
+    );
     const g = w.netlab(['gc', name]);
     assert.equal(g.code, 0, `${g.stdout}${g.stderr}`);
     assert.match(g.stdout, new RegExp(`process logs of lab ${name} \\(its journal is gone\\)`));
@@ -165,11 +169,18 @@ describe('processes on the real kernel', () => {
     const inB = nsProcesses(w, ['b']);
     const inA = nsProcesses(w, ['a']);
     assert.equal(inB.length, 2);
-    writeFileSync(file, `name: ${name}\nnodes:\n  a:\n    processes:\n      - sleep 1000\n      - {name: daemon, command: "setsid sleep 1001 & exec sleep 1000"}\n      - {name: socat, command: "(setsid socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat &) ; exec sleep 1000"}\n`);
+    writeFileSync(
+      file,
+      `name: ${name}\nnodes:\n  a:\n    processes:\n      - sleep 1000\n      - {name: daemon, command: "setsid sleep 1001 & exec sleep 1000"}\n      - {name: socat, command: "(setsid socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat &) ; exec sleep 1000"}\n`,
+    );
     const u = w.netlab(['up', '--no-checks', file]);
     assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);
     assert.deepEqual(inB.filter(running), [], "the removed node's processes are gone");
-    assert.deepEqual(inA.filter((p) => !running(p)), [], "the other node's processes are left alone");
+    assert.deepEqual(
+      inA.filter((p) => !running(p)),
+      [],
+      "the other node's processes are left alone",
+    );
     assert.equal(w.sh('ls /run/netns').stdout, 'a\n');
     assert.equal(w.netlab(['down', name]).code, 0);
   });

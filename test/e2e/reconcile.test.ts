@@ -19,7 +19,7 @@ function write(opts: { mtu?: number; addrA?: string; route?: boolean; sysctl?: b
     `name: ${lab}`,
     'nodes:',
     `  ${a}:`,
-    ...(o.route ? ['    routes:', '      - 10.72.0.0/24 via 10.71.0.254', "      - {to: 10.73.0.0/16, via: 10.71.0.254, metric: 50, table: 100}"] : []),
+    ...(o.route ? ['    routes:', '      - 10.72.0.0/24 via 10.71.0.254', '      - {to: 10.73.0.0/16, via: 10.71.0.254, metric: 50, table: 100}'] : []),
     ...(o.rules ? ['    rules:', '      - fwmark 0x1/0x1 pref 100 table 100', '      - from 10.71.0.0/24 table 100'] : []),
     ...(o.sysctl ? ['    sysctls:', '      net.ipv4.ip_forward: 1', `      net.ipv4.conf.eth0.rp_filter: 2`] : []),
     ...(o.rule ? ['    iptables:', '      filter:', '        INPUT:', `          - ${o.rule}`] : []),
@@ -41,7 +41,10 @@ function write(opts: { mtu?: number; addrA?: string; route?: boolean; sysctl?: b
 function planLines(): string[] {
   const out = netlab(['plan', file], env);
   assert.equal(out.code, 0, out.stderr);
-  return out.stdout.split('\n').slice(1).filter((l) => l.trim());
+  return out.stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim());
 }
 
 function upOk(...extra: string[]) {
@@ -80,7 +83,10 @@ describe('reconcile on the real kernel', () => {
     write({ addrA: '10.71.0.11/24', mtu: 1400 });
     const lines = planLines();
     assert.equal(lines.length, 2, lines.join('\n'));
-    assert.ok(lines.every((l) => /~\s+link .* mtu 1400/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.every((l) => /~\s+link .* mtu 1400/.test(l)),
+      lines.join('\n'),
+    );
     upOk();
     assert.match(sh('ip', ['-n', a, 'link', 'show', 'eth0']), /mtu 1400/);
   });
@@ -113,7 +119,10 @@ describe('reconcile on the real kernel', () => {
     const st = netlab(['status', lab, '--json'], env);
     assert.equal(st.code, 0, st.stderr);
     const doc = JSON.parse(st.stdout) as { labs: { lab: string; drift: number; nodes: string[] }[] };
-    assert.deepEqual(doc.labs.map((l) => [l.lab, l.drift, l.nodes.length]), [[lab, 3, 3]]);
+    assert.deepEqual(
+      doc.labs.map((l) => [l.lab, l.drift, l.nodes.length]),
+      [[lab, 3, 3]],
+    );
     // up --trust-verified does not read namespaces it verified before that nothing of netlab's
     // entered since: it says so, and the drift stays until a plain up (which reads them all).
     const trusting = netlab(['up', file, '--json', '--trust-verified'], env);
@@ -145,7 +154,10 @@ describe('reconcile on the real kernel', () => {
     assert.equal(u.code, 0, u.stderr);
     doc = JSON.parse(u.stdout) as { changes: { text: string }[]; notRead: string[] };
     assert.ok(!doc.notRead.includes(b), 'the re-made namespace was read');
-    assert.ok(doc.changes.some((c) => c.text.includes(`namespace ${b}`)), JSON.stringify(doc.changes));
+    assert.ok(
+      doc.changes.some((c) => c.text.includes(`namespace ${b}`)),
+      JSON.stringify(doc.changes),
+    );
     // A host-side veth end deleted by hand took its peer in r with it.
     sh('ip', ['link', 'del', `${p}pr`]);
     u = netlab(['up', file, '--json', '--trust-verified'], env);
@@ -159,10 +171,18 @@ describe('reconcile on the real kernel', () => {
   test('a node taken out of the file is removed, the rest is untouched', () => {
     write({ addrA: '10.71.0.11/24', mtu: 1400, withB: false });
     const lines = planLines();
-    assert.ok(lines.some((l) => new RegExp(`-\\s+namespace ${b}`).test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => new RegExp(`-\\s+namespace ${b}`).test(l)),
+      lines.join('\n'),
+    );
     assert.equal(lines.filter((l) => /^\s*\+/.test(l)).length, 0, lines.join('\n'));
     upOk();
-    assert.ok(!sh('ip', ['netns', 'list']).includes(`${b} `) && !sh('ip', ['netns', 'list']).split('\n').some((l) => l.split(' ')[0] === b));
+    assert.ok(
+      !sh('ip', ['netns', 'list']).includes(`${b} `) &&
+        !sh('ip', ['netns', 'list'])
+          .split('\n')
+          .some((l) => l.split(' ')[0] === b),
+    );
     assert.ok(ping(a, '10.71.0.254'));
   });
 
@@ -177,7 +197,11 @@ describe('reconcile on the real kernel', () => {
     writeFileSync(file, 'garbage: [');
     const d = netlab(['down', lab], env);
     assert.equal(d.code, 0, d.stderr);
-    assert.ok(!sh('ip', ['netns', 'list']).split('\n').some((l) => [a, b, r].includes(l.split(' ')[0]!)));
+    assert.ok(
+      !sh('ip', ['netns', 'list'])
+        .split('\n')
+        .some((l) => [a, b, r].includes(l.split(' ')[0]!)),
+    );
     assert.ok(!sh('ip', ['link', 'show']).includes(br));
   });
 });

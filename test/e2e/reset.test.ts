@@ -107,7 +107,13 @@ describe('a plain up is a reset', { skip: isRoot ? false : 'needs root' }, () =>
     const r = up();
     assert.equal(r.code, 0, `up did not repair the lab:\n${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stdout, /nothing to do/);
-    for (const want of [/~\s+link ns1:tap1 up/, /\+\s+address 192\.168\.20\.3\/24 on ns3:tap3/, /\+\s+route 10\.50\.0\.0\/16 via 192\.168\.20\.3 in ns1/, /iptables table filter in ns2/, /sysctl net\.ipv4\.ip_forward = 1 in ns3/]) {
+    for (const want of [
+      /~\s+link ns1:tap1 up/,
+      /\+\s+address 192\.168\.20\.3\/24 on ns3:tap3/,
+      /\+\s+route 10\.50\.0\.0\/16 via 192\.168\.20\.3 in ns1/,
+      /iptables table filter in ns2/,
+      /sysctl net\.ipv4\.ip_forward = 1 in ns3/,
+    ]) {
       assert.match(r.stdout, want, `up lists what it repaired:\n${r.stdout}`);
     }
     assert.match(r.stdout, /checks met/);

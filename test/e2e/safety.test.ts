@@ -12,7 +12,6 @@ const env = { NETLAB_STATE_DIR: state.dir };
 
 const labFile = (name: string, body: string) => writeLab(state.dir, name, body);
 
-
 describe('safety on the real kernel', () => {
   after(() => state.cleanup());
 
@@ -57,7 +56,10 @@ describe('safety on the real kernel', () => {
       assert.deepEqual(leftovers(p), []);
     } finally {
       netlab(['down', name], env);
-      removeExact(netnsList().filter((n) => n.startsWith(p)), hostLinks().filter((l) => l.startsWith(p)));
+      removeExact(
+        netnsList().filter((n) => n.startsWith(p)),
+        hostLinks().filter((l) => l.startsWith(p)),
+      );
     }
   });
 
@@ -126,7 +128,10 @@ describe('safety on the real kernel', () => {
     const runs = [netlabAsync(['up', g], env), netlabAsync(['up', f], env), netlabAsync(['up', f], env)];
     const codes = await Promise.all(runs.map((c) => new Promise<number>((r) => c.once('exit', (code) => r(code ?? -1)))));
     assert.equal(codes[0], 0, 'a different lab is not blocked');
-    assert.ok(codes.slice(1).every((c) => c === 0 || c === 5), `same lab twice: ${codes}`);
+    assert.ok(
+      codes.slice(1).every((c) => c === 0 || c === 5),
+      `same lab twice: ${codes}`,
+    );
     assert.equal(netlab(['plan', f, '--detailed-exitcode'], env).code, 0);
     for (const l of [`lk-${p}`, `lk2-${p}`]) assert.equal(netlab(['down', l], env).code, 0);
     assert.deepEqual(leftovers(p), []);
@@ -135,17 +140,20 @@ describe('safety on the real kernel', () => {
   test('down sets down the host end of a namespace that sent a solicitation, so its unresolved neighbour does not hold the kernel for ~1.7 s; idle ports are left', () => {
     const p = uid();
     const name = `nb-${p}`;
-    const f = labFile(name, [
-      `name: ${name}`,
-      'ipv6_link_local: false',
-      'nodes:',
-      ...[1, 2, 3].map((i) => `  ${p}h${i}:`),
-      'bridges:',
-      `  ${p}br:`,
-      'links:',
-      ...[1, 2, 3].flatMap((i) => [`  - endpoints: [${p}h${i}:eth0, ${p}br:${p}p${i}]`, `    addresses: {${p}h${i}: 10.77.0.${i}/24}`]),
-      '',
-    ].join('\n'));
+    const f = labFile(
+      name,
+      [
+        `name: ${name}`,
+        'ipv6_link_local: false',
+        'nodes:',
+        ...[1, 2, 3].map((i) => `  ${p}h${i}:`),
+        'bridges:',
+        `  ${p}br:`,
+        'links:',
+        ...[1, 2, 3].flatMap((i) => [`  - endpoints: [${p}h${i}:eth0, ${p}br:${p}p${i}]`, `    addresses: {${p}h${i}: 10.77.0.${i}/24}`]),
+        '',
+      ].join('\n'),
+    );
     try {
       const u = netlab(['up', f, '--no-checks'], env);
       assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);
@@ -165,7 +173,10 @@ describe('safety on the real kernel', () => {
       assert.deepEqual(leftovers(p), []);
     } finally {
       netlab(['down', name], env);
-      removeExact([1, 2, 3].map((i) => `${p}h${i}`), [`${p}br`]);
+      removeExact(
+        [1, 2, 3].map((i) => `${p}h${i}`),
+        [`${p}br`],
+      );
     }
   });
 
@@ -174,28 +185,34 @@ describe('safety on the real kernel', () => {
     const name = `host-${p}`;
     const key = '/proc/sys/net/ipv4/neigh/default/gc_thresh3';
     const before = readFileSync(key, 'utf8').trim();
-    const save = () => sh('iptables-save', []).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, '');
+    const save = () =>
+      sh('iptables-save', [])
+        .replace(/^#.*$/gm, '')
+        .replace(/\[\d+:\d+\]/g, '');
     const nft = () => sh('nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, '');
     const [iptBefore, nftBefore] = [save(), nft()];
-    const f = labFile(name, [
-      `name: ${name}`,
-      'nodes:',
-      `  ${p}a:`,
-      'bridges:',
-      `  ${p}br: {addresses: 10.76.0.1/24}`,
-      'links:',
-      `  - endpoints: [${p}a:eth0, ${p}br:${p}pa]`,
-      `    addresses: {${p}a: 10.76.0.2/24}`,
-      'host:',
-      '  sysctls:',
-      `    net.ipv4.neigh.default.gc_thresh3: ${Number(before) + 7}`,
-      `    net.ipv4.conf.${p}br.proxy_arp: 1`,
-      '  iptables:',
-      '    filter:',
-      `      FORWARD: ["-i ${p}br -o ${p}br -j ACCEPT"]`,
-      `      INPUT: ["-i ${p}br -p icmp -j ACCEPT"]`,
-      '',
-    ].join('\n'));
+    const f = labFile(
+      name,
+      [
+        `name: ${name}`,
+        'nodes:',
+        `  ${p}a:`,
+        'bridges:',
+        `  ${p}br: {addresses: 10.76.0.1/24}`,
+        'links:',
+        `  - endpoints: [${p}a:eth0, ${p}br:${p}pa]`,
+        `    addresses: {${p}a: 10.76.0.2/24}`,
+        'host:',
+        '  sysctls:',
+        `    net.ipv4.neigh.default.gc_thresh3: ${Number(before) + 7}`,
+        `    net.ipv4.conf.${p}br.proxy_arp: 1`,
+        '  iptables:',
+        '    filter:',
+        `      FORWARD: ["-i ${p}br -o ${p}br -j ACCEPT"]`,
+        `      INPUT: ["-i ${p}br -p icmp -j ACCEPT"]`,
+        '',
+      ].join('\n'),
+    );
     try {
       const u = netlab(['up', f], env);
       assert.equal(u.code, 0, `${u.stdout}${u.stderr}`);

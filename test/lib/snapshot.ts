@@ -28,9 +28,16 @@ function json(exec: Exec, cmd: string, args: string[], drop: string[] = []): str
 }
 
 const SYSCTLS = [
-  'net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv4/conf/all/rp_filter', 'net/ipv4/conf/default/rp_filter',
-  'net/ipv4/neigh/default/gc_thresh1', 'net/ipv4/neigh/default/gc_thresh2', 'net/ipv4/neigh/default/gc_thresh3',
-  'net/ipv4/conf/all/proxy_arp', 'net/ipv4/conf/all/route_localnet', 'net/core/somaxconn',
+  'net/ipv4/ip_forward',
+  'net/ipv6/conf/all/forwarding',
+  'net/ipv4/conf/all/rp_filter',
+  'net/ipv4/conf/default/rp_filter',
+  'net/ipv4/neigh/default/gc_thresh1',
+  'net/ipv4/neigh/default/gc_thresh2',
+  'net/ipv4/neigh/default/gc_thresh3',
+  'net/ipv4/conf/all/proxy_arp',
+  'net/ipv4/conf/all/route_localnet',
+  'net/core/somaxconn',
 ];
 
 /** A directory's identity (device and inode): which /run/netns a process sees tells which world it is in. */
@@ -96,8 +103,23 @@ export type Snapshot = Record<string, string>;
 /** The namespace commands run by `exec` are in, as text, and the lab processes of the world whose /run/netns is `netnsDir`. */
 export function snapshot(exec: Exec = hostExec, netnsDir: DirId | undefined = hostNetnsDir()): Snapshot {
   // Counters and bridge timers tick on their own (docker0, a libvirt bridge): not a change.
-  const volatile = ['valid_life_time', 'preferred_life_time', 'stats', 'stats64', 'gc_timer', 'hello_timer', 'tcn_timer', 'topology_change_timer', 'forward_delay_timer', 'message_age_timer', 'hold_timer'];
-  const save = (cmd: string) => run(exec, cmd, []).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, '');
+  const volatile = [
+    'valid_life_time',
+    'preferred_life_time',
+    'stats',
+    'stats64',
+    'gc_timer',
+    'hello_timer',
+    'tcn_timer',
+    'topology_change_timer',
+    'forward_delay_timer',
+    'message_age_timer',
+    'hold_timer',
+  ];
+  const save = (cmd: string) =>
+    run(exec, cmd, [])
+      .replace(/^#.*$/gm, '')
+      .replace(/\[\d+:\d+\]/g, '');
   return {
     netns: run(exec, 'ip', ['netns', 'list']),
     links: json(exec, 'ip', ['-j', '-d', 'link', 'show'], volatile),

@@ -38,12 +38,12 @@ test('the journal names namespaces and host links before the commands that make 
   const plan = diff(desired, emptyObserved(), undefined);
   const seen: string[] = [];
   const runner = new ScriptedRunner()
-    .on('sh -c', (argv, input) => {
+    .on('sh -c', (_argv, input) => {
       const j = readJournal('ap')!;
       if (input?.startsWith('netns add')) seen.push(`netns: journal has ${j.namespaces.join(',')}`);
       return { exitCode: 0 };
     })
-    .on('ip -batch', (argv, input) => {
+    .on('ip -batch', (_argv, input) => {
       const j = readJournal('ap')!;
       if (input?.startsWith('netns add')) seen.push(`netns: journal has ${j.namespaces.join(',')}`);
       if (input?.includes('type veth')) seen.push(`links: journal has ${j.hostLinks.join(',')}`);
@@ -56,7 +56,7 @@ test('the journal names namespaces and host links before the commands that make 
   const final = JSON.parse(readFileSync(join(dir, 'labs', 'ap.json'), 'utf8'));
   assert.equal(final.status, 'up');
   assert.deepEqual(final.iptables.ns1['ipv4/filter'].saved, ':INPUT ACCEPT\n-A INPUT -s 10.0.0.9/32 -j DROP');
-  assert.equal(final.peers['']['tap1_peer'], 'ns1/tap1');
+  assert.equal(final.peers[''].tap1_peer, 'ns1/tap1');
 });
 
 test('a failing batch line is reported with its lab object, the line, the command and stderr', async () => {
@@ -78,7 +78,10 @@ test('a failing batch line is reported with its lab object, the line, the comman
 test('an iptables-restore failure names the table and the rule line', async () => {
   const { desired } = labOf(LAB);
   const plan = diff(desired, emptyObserved(), undefined);
-  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns1 iptables-restore', { exitCode: 2, stderr: 'iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Invalid argument): rule in chain INPUT\n' });
+  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns1 iptables-restore', {
+    exitCode: 2,
+    stderr: 'iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Invalid argument): rule in chain INPUT\n',
+  });
   await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, newJournal('ap', '/x')), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'iptables filter in ns1');
@@ -88,7 +91,7 @@ test('an iptables-restore failure names the table and the rule line', async () =
 });
 
 test('a failed batch is rolled back: the lines before the failing one are undone, newest first; the other steps of the phase finish', async () => {
-  const { desired } = labOf(LAB.replace("  ns2:\n", "  ns2:\n    routes: ['10.9.0.0/24 via 10.0.0.254']\n"));
+  const { desired } = labOf(LAB.replace('  ns2:\n', "  ns2:\n    routes: ['10.9.0.0/24 via 10.0.0.254']\n"));
   const plan = diff(desired, emptyObserved(), undefined);
   const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns2 ip -batch', { exitCode: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:4\n' });
   const j = newJournal('ap', '/x/lab.yaml');
@@ -114,16 +117,21 @@ test('inverse: adds are deleted, sysctls set back; changes in place are left to 
   assert.equal(inverse({ kind: 'link.set', ns: 'a', name: 'e', set: { up: true }, object: '', reason: '' }), undefined);
   assert.equal(inverse({ kind: 'qdisc.replace', ns: 'a', dev: 'e', qdisc: { kind: 'tbf', impair: { rate: 1 } }, object: '', reason: '' }), undefined, 'a replaced qdisc had a previous one');
   const step = { phase: 'configure' as const, ns: 'a', argv: [], lines: [add, add, { ...add, ns: 'b' }], actions: [] };
-  assert.deepEqual(appliedActions(step, 'Command failed -:3').map((a) => a.ns), ['a']);
+  assert.deepEqual(
+    appliedActions(step, 'Command failed -:3').map((a) => a.ns),
+    ['a'],
+  );
 });
 
 test('gc: a read tool that cannot run (exit 127) is an error, not "every namespace is unmarked"; a namespace gone since the list is skipped', async () => {
   const { gc } = await import('../../src/apply/gc.js');
   const { ObserveError } = await import('../../src/observe/observe.js');
   const files = { ...noProcesses, netns: () => ['ns1'], procNetDev: () => '' };
-  const missing = new ScriptedRunner()
-    .on('nsenter --net=/run/netns/ns1 ip -j link show dev lo', { exitCode: 127, stderr: 'nsenter: command not found' });
-  await assert.rejects(gc(missing, { dryRun: true, files }), (e: unknown) => e instanceof ObserveError && /nsenter --net=\/run\/netns\/ns1 ip -j link show dev lo: nsenter: command not found/.test(e.message));
+  const missing = new ScriptedRunner().on('nsenter --net=/run/netns/ns1 ip -j link show dev lo', { exitCode: 127, stderr: 'nsenter: command not found' });
+  await assert.rejects(
+    gc(missing, { dryRun: true, files }),
+    (e: unknown) => e instanceof ObserveError && /nsenter --net=\/run\/netns\/ns1 ip -j link show dev lo: nsenter: command not found/.test(e.message),
+  );
   const vanished = new ScriptedRunner()
     .on('nsenter --net=/run/netns/ns1', { exitCode: 1, stderr: 'nsenter: cannot open /run/netns/ns1: No such file or directory' })
     .on('ip -j -d link show', { stdout: '[]\n' })
@@ -180,11 +188,27 @@ test('down: host veth ends that received packets are set down first, then the na
     { object: 'host interface mine', why: "alias 'someone else'" },
   ]);
   const reads = runner.calls.map((c) => c.argv.join(' ')).filter((c) => c.endsWith('show dev lo'));
-  assert.deepEqual(reads, ['nsenter --net=/run/netns/ns5 ip -j link show dev lo', 'nsenter --net=/run/netns/nsB ip -j link show dev lo'], 'only namespaces without their recorded identity have their mark read');
+  assert.deepEqual(
+    reads,
+    ['nsenter --net=/run/netns/ns5 ip -j link show dev lo', 'nsenter --net=/run/netns/nsB ip -j link show dev lo'],
+    'only namespaces without their recorded identity have their mark read',
+  );
   assert.deepEqual(r.commands, [
-    ["ip -force -batch - <<'EOF'", 'link set dev tap1_peer down', 'link set dev tap4_peer down', 'link set dev tap5_peer down', ...ns.map((n) => `netns del ${n}`), 'link del dev vx1', 'link del dev br1', 'EOF'].join('\n'),
+    [
+      "ip -force -batch - <<'EOF'",
+      'link set dev tap1_peer down',
+      'link set dev tap4_peer down',
+      'link set dev tap5_peer down',
+      ...ns.map((n) => `netns del ${n}`),
+      'link del dev vx1',
+      'link del dev br1',
+      'EOF',
+    ].join('\n'),
   ]);
-  assert.deepEqual([...hostDevices(procNetDev)].map(([name, c]) => `${name} ${c.rxPackets}/${c.rxDropped}`), ['lo 58/0', 'tap1_peer 2/0', 'tap2_peer 0/0', 'tap3_peer 0/0', 'tap5_peer 0/3']);
+  assert.deepEqual(
+    [...hostDevices(procNetDev)].map(([name, c]) => `${name} ${c.rxPackets}/${c.rxDropped}`),
+    ['lo 58/0', 'tap1_peer 2/0', 'tap2_peer 0/0', 'tap3_peer 0/0', 'tap5_peer 0/3'],
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +241,10 @@ test('a sysctl missing where it is written fails apply naming the node, the key,
     assert.equal(e.object, 'host, sysctl net.ipv4.neigh.default.gc_thresh3');
     assert.equal(e.line, '/proc/sys/net/ipv4/neigh/default/gc_thresh3 does not exist in the network namespace netlab runs in');
     assert.match(e.text(), /^error: host, sysctl net\.ipv4\.neigh\.default\.gc_thresh3: command failed: .*\n {2}in: sysctl -q -w net\/ipv4\/neigh\/default\/gc_thresh3=4096\n {2}sysctl: cannot stat/);
-    assert.match(e.text(), /hint: netlab runs in a network namespace other than the initial one here \(a container, a CI pod, unshare --net\), and some settings exist \(net\.ipv4\.neigh\.default\.\*, most of net\.core\.\*\) only in the initial one/);
+    assert.match(
+      e.text(),
+      /hint: netlab runs in a network namespace other than the initial one here \(a container, a CI pod, unshare --net\), and some settings exist \(net\.ipv4\.neigh\.default\.\*, most of net\.core\.\*\) only in the initial one/,
+    );
     assert.match(e.text(), /set it on the machine itself/);
     return true;
   });
@@ -229,12 +256,10 @@ test('sysctl refusals with exit 0 still fail; each key is told as what it is in 
   const actions = diff(desired, emptyObserved(), undefined).actions.map((a) => (a.kind === 'sysctl.set' ? { ...a, previous: '0' } : a));
   // procps-ng 4.0 exits 0 when a write is refused, 1 only when a key is missing.
   const stderr = 'sysctl: setting key "net.core.rmem_max": Invalid argument\nsysctl: cannot stat /proc/sys/net/ipv4/conf/eth0/proxy_arpp: No such file or directory\n';
-  const runner = new ScriptedRunner()
-    .on('nsenter --net=/run/netns/pod sysctl -q -w', { exitCode: 0, stderr })
-    .on('nsenter --net=/run/netns/pod sh -c', (argv) => {
-      assert.deepEqual(argv.slice(-2), ['net/core/rmem_max', 'net/ipv4/conf/eth0/proxy_arpp']);
-      return { stdout: 'initial no\nread-only net/core/rmem_max\nmissing net/ipv4/conf/eth0/proxy_arpp accept_local proxy_arp proxy_arp_pvlan rp_filter\n' };
-    });
+  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/pod sysctl -q -w', { exitCode: 0, stderr }).on('nsenter --net=/run/netns/pod sh -c', (argv) => {
+    assert.deepEqual(argv.slice(-2), ['net/core/rmem_max', 'net/ipv4/conf/eth0/proxy_arpp']);
+    return { stdout: 'initial no\nread-only net/core/rmem_max\nmissing net/ipv4/conf/eth0/proxy_arpp accept_local proxy_arp proxy_arp_pvlan rp_filter\n' };
+  });
   await assert.rejects(apply(runner, render(actions), actions, desired, newJournal('sy', '/x')), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'node pod, sysctls net.core.rmem_max, net.ipv4.conf.eth0.proxy_arpp');
@@ -253,10 +278,17 @@ test('refusals map sysctl lines to keys in either spelling', () => {
   const a = (key: string) => ({ kind: 'sysctl.set' as const, ns: 'n', key, value: '1', object: 'node n', reason: '' });
   const acts = [a('net/ipv4/ip_forward'), a('net/ipv4/conf/eth0.100/rp_filter')];
   const r = refusals(acts, 'sysctl: setting key "net.ipv4.conf.eth0/100.rp_filter": Invalid argument\nsysctl: permission denied on key \'net.ipv4.ip_forward\'\n');
-  assert.deepEqual(r.map((x) => x.action.key), ['net/ipv4/conf/eth0.100/rp_filter', 'net/ipv4/ip_forward']);
+  assert.deepEqual(
+    r.map((x) => x.action.key),
+    ['net/ipv4/conf/eth0.100/rp_filter', 'net/ipv4/ip_forward'],
+  );
   assert.equal(describeSysctlFailure(acts, 'sysctl: weird\n').object, 'node n, sysctl net.ipv4.ip_forward');
   // On the initial namespace a missing key is this kernel's: a typo, another version, a module.
   const onHost = [{ ...a('net/ipv4/conf/all/proxy_arpp'), ns: '', object: 'host' }];
-  const f = describeSysctlFailure(onHost, 'sysctl: cannot stat /proc/sys/net/ipv4/conf/all/proxy_arpp: No such file or directory', parseFacts('initial yes\nmissing net/ipv4/conf/all/proxy_arpp proxy_arp forwarding\n'));
+  const f = describeSysctlFailure(
+    onHost,
+    'sysctl: cannot stat /proc/sys/net/ipv4/conf/all/proxy_arpp: No such file or directory',
+    parseFacts('initial yes\nmissing net/ipv4/conf/all/proxy_arpp proxy_arp forwarding\n'),
+  );
   assert.equal(f.hint, "net.ipv4.conf.all.proxy_arpp: did you mean 'proxy_arp'?; this kernel has no such setting: a typo, a setting of another kernel version, or of a module that is not loaded");
 });

@@ -25,10 +25,17 @@ test('the entry chunk and what it imports statically hold no ink, react, yaml or
   };
   walk(entry);
   const inputs = [...seen].flatMap((o) => Object.keys(meta.outputs[o]!.inputs));
-  assert.ok(inputs.some((i) => i.includes('cli/main.js')), 'the walk found the CLI itself');
+  assert.ok(
+    inputs.some((i) => i.includes('cli/main.js')),
+    'the walk found the CLI itself',
+  );
   const heavy = inputs.filter((i) => /node_modules\/(ink|react|react-reconciler|yaml|ajv)\//.test(i));
   assert.deepEqual(heavy, [], `loaded at every start: ${heavy.slice(0, 5).join(', ')}`);
   // The same walk does find them behind the lazy imports: the check is not vacuous.
   const all = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));
-  for (const pkg of ['ink', 'react', 'yaml', 'ajv']) assert.ok(all.some((i) => i.includes(`node_modules/${pkg}/`)), `${pkg} is in the bundle`);
+  for (const pkg of ['ink', 'react', 'yaml', 'ajv'])
+    assert.ok(
+      all.some((i) => i.includes(`node_modules/${pkg}/`)),
+      `${pkg} is in the bundle`,
+    );
 });

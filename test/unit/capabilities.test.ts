@@ -33,7 +33,8 @@ function kernel(missing = new Set(['netem', 'vlan', 'vrf', 'dummy', 'bond', 'wir
       const q = ['netem', 'tbf', 'htb'].find((k) => argv.includes(k))!;
       if (missing.has(q)) return { exitCode: 2, stderr: 'Error: Specified qdisc kind is unknown.\n' };
     }
-    if (text.includes('TPROXY') && missing.has('tproxy')) return { exitCode: 2, stderr: 'Warning: Extension TPROXY revision 0 not supported, missing kernel module?\niptables: No chain/target/match by that name.\n' };
+    if (text.includes('TPROXY') && missing.has('tproxy'))
+      return { exitCode: 2, stderr: 'Warning: Extension TPROXY revision 0 not supported, missing kernel module?\niptables: No chain/target/match by that name.\n' };
     return { exitCode: 0 };
   };
 }
@@ -74,7 +75,10 @@ test('probe results become verdicts, each feature on its own', async () => {
 test('a full kernel: every feature ok; a failing modprobe changes nothing', async () => {
   const r = new ScriptedRunner().on('modprobe', { exitCode: 127, stderr: 'modprobe: command not found' }).on('', kernel(new Set()));
   const m = await probeFeatures(r, ALL_FEATURES, { namespace: NS });
-  assert.ok([...m.values()].every((p) => p.ok), JSON.stringify([...m]));
+  assert.ok(
+    [...m.values()].every((p) => p.ok),
+    JSON.stringify([...m]),
+  );
 });
 
 test('the default namespace name is netlab-probe-<pid>-<random>, and differs per call', async () => {
@@ -170,7 +174,10 @@ test('a tool missing inside the namespace is not blamed on the kernel', async ()
   assert.equal(m.get('tproxy')!.tool, 'iptables');
   assert.equal(m.get('conntrack')!.tool, 'iptables');
   assert.equal(m.get('tbf')!.tool, 'tc');
-  assert.equal(missingFeatureText('nft-trace', m.get('nft-trace')!), 'cannot check for nftables rule tracing (meta nftrace) (needed by netlab trace and trace checks): nft is not installed; fix: Debian/Ubuntu: apt-get install nftables; Fedora: dnf install nftables');
+  assert.equal(
+    missingFeatureText('nft-trace', m.get('nft-trace')!),
+    'cannot check for nftables rule tracing (meta nftrace) (needed by netlab trace and trace checks): nft is not installed; fix: Debian/Ubuntu: apt-get install nftables; Fedora: dnf install nftables',
+  );
   assert.match(missingFeatureText('tbf', m.get('tbf')!), /tc is not installed; fix: Debian\/Ubuntu: apt-get install iproute2; Fedora: dnf install iproute-tc$/);
 });
 
@@ -184,7 +191,10 @@ test('missingFeatureText names the feature, the module, the kernel option, what 
   );
   const n = missingFeatureText('netem', { ok: false, detail: 'Error: Specified qdisc kind is unknown.' });
   assert.match(n, /^this kernel lacks netem \(delay, jitter, loss\) \(module sch_netem, CONFIG_NET_SCH_NETEM\), needed by link impairments delay, jitter and loss/);
-  assert.match(n, /: Error: Specified qdisc kind is unknown\.; fix: Debian\/Ubuntu: modprobe sch_netem .*Fedora: dnf install kernel-modules-extra, then modprobe sch_netem; custom kernel: CONFIG_NET_SCH_NETEM=m$/);
+  assert.match(
+    n,
+    /: Error: Specified qdisc kind is unknown\.; fix: Debian\/Ubuntu: modprobe sch_netem .*Fedora: dnf install kernel-modules-extra, then modprobe sch_netem; custom kernel: CONFIG_NET_SCH_NETEM=m$/,
+  );
   assert.doesNotMatch(n, /\n/, 'one line');
   const c = missingFeatureText('conntrack', { ok: false, detail: 'x' });
   assert.match(c, /modprobe xt_conntrack/);
@@ -243,7 +253,10 @@ test('probeTools: found with version and backend; missing (exit 127) with the pa
   const r = new ScriptedRunner({ exitCode: 127, stderr: 'command not found' });
   for (const [cmd, reply] of Object.entries(VERSIONS)) r.on(cmd, reply);
   const tools = await probeTools(r);
-  assert.deepEqual(tools.map((t) => t.name), TOOLS.map((t) => t.name));
+  assert.deepEqual(
+    tools.map((t) => t.name),
+    TOOLS.map((t) => t.name),
+  );
   const by = new Map(tools.map((t) => [t.name, t]));
   assert.deepEqual({ ...by.get('iptables') }, { name: 'iptables', required: true, usedBy: 'iptables fields, host rules', ok: true, version: '1.8.7', backend: 'legacy', detail: '1.8.7 (legacy)' });
   assert.equal(by.get('ip')!.version, 'iproute2-6.1.0');
@@ -259,7 +272,13 @@ test('probeTools: found with version and backend; missing (exit 127) with the pa
   assert.deepEqual(by.get('socat')!.fix, { debian: 'apt-get install socat', fedora: 'dnf install socat' });
   assert.equal(by.get('ip6tables')!.fix!.debian, 'apt-get install iptables');
   // Required: ip, the iptables tools, nsenter (reads), ping, sysctl; the rest optional.
-  assert.deepEqual(tools.filter((t) => t.required).map((t) => t.name).sort(), ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'nsenter', 'ping', 'sysctl']);
+  assert.deepEqual(
+    tools
+      .filter((t) => t.required)
+      .map((t) => t.name)
+      .sort(),
+    ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'nsenter', 'ping', 'sysctl'],
+  );
 });
 
 test('a tool that runs but prints no version it recognises is still found', async () => {
@@ -281,7 +300,7 @@ test('privileges: root, or CAP_NET_ADMIN and CAP_SYS_ADMIN in CapEff', () => {
   assert.equal(user.ok, false);
   assert.match(user.detail, /uid 1000, not root, without CAP_NET_ADMIN and CAP_SYS_ADMIN .*sudo netlab/);
   // Bits 12 and 21 only: a non-root process given both is enough.
-  const caps = probePrivileges(status((1n << 12n | 1n << 21n).toString(16).padStart(16, '0')), 1000);
+  const caps = probePrivileges(status(((1n << 12n) | (1n << 21n)).toString(16).padStart(16, '0')), 1000);
   assert.equal(caps.ok, true);
   assert.equal(caps.root, false);
   // Root in a container without CAP_SYS_ADMIN cannot create namespaces.
@@ -356,7 +375,10 @@ test('doctor when the probe namespace cannot be made: says why, still reports to
   assert.equal(rep.ok, false);
   assert.equal(rep.featuresProbed, false);
   assert.deepEqual(rep.missingRequired, []);
-  assert.match(rep.notProbedWhy!, /^not probed: cannot probe kernel features: could not create the probe namespace netlab-probe-\d+-[0-9a-f]+: mount --make-shared \/run\/netns failed: Permission denied/);
+  assert.match(
+    rep.notProbedWhy!,
+    /^not probed: cannot probe kernel features: could not create the probe namespace netlab-probe-\d+-[0-9a-f]+: mount --make-shared \/run\/netns failed: Permission denied/,
+  );
   const text = formatDoctor(rep).join('\n');
   assert.match(text, /kernel features\n {2}not probed: cannot probe kernel features/);
   assert.match(text, /verdict: NOT ready \(exit 6\): required and missing: nothing found missing, but the kernel features could not be probed/);
@@ -389,6 +411,9 @@ test('doctor: a Docker-like firewall (FORWARD DROP, DOCKER-USER, bridge-nf-call-
   assert.equal(rep.hostFirewall?.ipv4?.guards, true);
   assert.equal(rep.hostFirewall?.ipv6?.guards, false, 'bridged IPv6 skips ip6tables here');
   const text = formatDoctor(rep).join('\n');
-  assert.match(text, /note: iptables: FORWARD policy DROP and a DOCKER-USER chain, bridge-nf-call-iptables=1 \(Docker-like firewall\): bridged traffic goes through iptables FORWARD and would be dropped there; netlab up accepts .* first in DOCKER-USER, tagged netlab:LAB and removed by down/);
+  assert.match(
+    text,
+    /note: iptables: FORWARD policy DROP and a DOCKER-USER chain, bridge-nf-call-iptables=1 \(Docker-like firewall\): bridged traffic goes through iptables FORWARD and would be dropped there; netlab up accepts .* first in DOCKER-USER, tagged netlab:LAB and removed by down/,
+  );
   assert.doesNotMatch(text, /note: ip6tables/);
 });

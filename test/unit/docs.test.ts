@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { COMMANDS_DOC, reference, withReference } from '../../src/cli/build-docs.js';
 
-test('docs/commands.md holds every command\'s --help as netlab prints it (npm run docs)', () => {
+test("docs/commands.md holds every command's --help as netlab prints it (npm run docs)", () => {
   const page = readFileSync(COMMANDS_DOC, 'utf8');
   const body = reference();
   assert.match(body, /^### netlab up\n\n```text\nUsage: netlab up /m);

@@ -47,13 +47,22 @@ test('graph is deterministic and independent of where the file is', () => {
 
 test('topology: nodes, host bridges in the host group, in-node bridges tied to their node, links with names and addresses', () => {
   const t = topology(labFile('docker-bridge'));
-  assert.deepEqual(t.nodes.map((n) => n.name), ['dockerhost', 'c1', 'c2', 'outside']);
+  assert.deepEqual(
+    t.nodes.map((n) => n.name),
+    ['dockerhost', 'c1', 'c2', 'outside'],
+  );
   assert.deepEqual(t.hostBridges, []);
-  assert.deepEqual(t.nodeBridges.map((b) => [b.name, b.details]), [['docker0', ['bridge in dockerhost', '172.17.0.1/16']]]);
+  assert.deepEqual(
+    t.nodeBridges.map((b) => [b.name, b.details]),
+    [['docker0', ['bridge in dockerhost', '172.17.0.1/16']]],
+  );
   assert.deepEqual(t.edges[0], { from: 'dockerhost', to: 'docker0', tail: [], head: [], within: true });
   assert.deepEqual(t.edges[1], { from: 'c1', to: 'docker0', tail: ['eth0', '172.17.0.2/16'], head: ['veth-c1'] });
   const h = topology(labFile('bridge-4ns'));
-  assert.deepEqual(h.hostBridges.map((b) => b.name), ['br1']);
+  assert.deepEqual(
+    h.hostBridges.map((b) => b.name),
+    ['br1'],
+  );
   assert.equal(h.edges.length, 4);
 });
 
@@ -142,7 +151,20 @@ test('formatFromFileName: -o decides the format when --format is not given', () 
 test('capture: tcpdump argv (packet-buffered, numeric, pcap to stdout with -w, filter after --)', () => {
   assert.deepEqual(tcpdumpArgv('eth0', { filter: [] }), ['tcpdump', '-i', 'eth0', '-n', '-U']);
   assert.deepEqual(tcpdumpArgv('eth0', { write: 'x.pcap', count: 3, filter: ['icmp', 'and', 'host', '10.0.0.1'] }, '/usr/bin/tcpdump'), [
-    '/usr/bin/tcpdump', '-i', 'eth0', '-n', '-U', '-w', '-', '-c', '3', '--', 'icmp', 'and', 'host', '10.0.0.1',
+    '/usr/bin/tcpdump',
+    '-i',
+    'eth0',
+    '-n',
+    '-U',
+    '-w',
+    '-',
+    '-c',
+    '3',
+    '--',
+    'icmp',
+    'and',
+    'host',
+    '10.0.0.1',
   ]);
   assert.deepEqual(inTarget({ ns: 'ns1' }, ['tcpdump']), ['ip', 'netns', 'exec', 'ns1', 'tcpdump']);
   assert.deepEqual(inTarget({ ns: null }, ['tcpdump']), ['tcpdump'], '@host runs in the root namespace as it is');
@@ -154,7 +176,11 @@ test('capture: an unknown interface names the node and lists its interfaces', ()
   checkInterface('any', ['lo', 'eth0'], t);
   assert.throws(
     () => checkInterface('eth1', ['lo', 'eth0'], t),
-    (e: unknown) => e instanceof CliError && e.code === EXIT.error && e.message === "node ns1 of lab l has no interface 'eth1'" && e.hint === "did you mean 'eth0'? its interfaces: lo, eth0; or 'any' for all of them",
+    (e: unknown) =>
+      e instanceof CliError &&
+      e.code === EXIT.error &&
+      e.message === "node ns1 of lab l has no interface 'eth1'" &&
+      e.hint === "did you mean 'eth0'? its interfaces: lo, eth0; or 'any' for all of them",
   );
   assert.throws(() => checkInterface('eth0', ['br1', 'tap1_peer'], { lab: 'l', node: HOST_NODE, ns: null }), /lab l has no host interface 'eth0'/);
 });

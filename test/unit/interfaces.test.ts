@@ -81,7 +81,9 @@ test('read-back: tc -j output of tbf (captured here) and netem (its documented s
   assert.equal(tbf.has('vb'), false, 'the default noqueue is not an impairment');
   assert.ok(qdiscMatches(qdiscOf({ rate: 10_000_000 }), tbf.get('va')));
   assert.ok(!qdiscMatches(qdiscOf({ rate: 20_000_000 }), tbf.get('va')));
-  const netem = parseQdiscs([{ kind: 'netem', handle: '8001:', dev: 'wan0', root: true, options: { limit: 1000, delay: { delay: 0.1, jitter: 0.005, correlation: 0 }, 'loss-random': { loss: 0.004999999, correlation: 0 } } }]);
+  const netem = parseQdiscs([
+    { kind: 'netem', handle: '8001:', dev: 'wan0', root: true, options: { limit: 1000, delay: { delay: 0.1, jitter: 0.005, correlation: 0 }, 'loss-random': { loss: 0.004999999, correlation: 0 } } },
+  ]);
   const want = qdiscOf({ delay: 100_000, jitter: 5000, loss: 0.5 });
   assert.ok(qdiscMatches(want, netem.get('wan0')), 'loss stored as a 32-bit fraction still matches');
   assert.ok(!qdiscMatches(qdiscOf({ delay: 100_000 }), netem.get('wan0')), 'extra jitter and loss in the kernel are a difference');
@@ -100,7 +102,14 @@ test('a fresh lab with impairments: tc after the links, one tc batch per namespa
   assert.match(script, /nsenter --net=\/run\/netns\/b tc -batch - <<'EOF'\nqdisc replace dev wan0 root tbf rate 10mbit burst 15140 latency 50ms\nEOF/);
   const steps = render(p.actions, 'wan');
   const tc = steps.filter((s) => s.argv.includes('tc'));
-  assert.deepEqual(tc.map((s) => s.argv.slice(0, 2)), [['nsenter', '--net=/run/netns/a'], ['nsenter', '--net=/run/netns/b']], 'one tc batch per namespace');
+  assert.deepEqual(
+    tc.map((s) => s.argv.slice(0, 2)),
+    [
+      ['nsenter', '--net=/run/netns/a'],
+      ['nsenter', '--net=/run/netns/b'],
+    ],
+    'one tc batch per namespace',
+  );
   assert.ok(tc.every((s) => s.phase === 'configure'));
 });
 
@@ -123,7 +132,7 @@ test('VRF, dummy, bond and stacked VLANs: created in the namespace batch after t
   const { desired } = labOf(VRF);
   const p = diff(desired, emptyObserved(), undefined);
   const script = scriptOf(render(p.actions, 'v'));
-  const pe = /nsenter --net=\/run\/netns\/pe ip -batch - <<'EOF'\n([^]*?)EOF/.exec(script)![1]!.split('\n');
+  const pe = /nsenter --net=\/run\/netns\/pe ip -batch - <<'EOF'\n([\s\S]*?)EOF/.exec(script)![1]!.split('\n');
   const at = (s: string) => pe.findIndex((l) => l.startsWith(s));
   assert.ok(at('link add name red type vrf table 10') >= 0, script);
   assert.ok(at('link add name lo-red type dummy') >= 0);
@@ -158,7 +167,16 @@ test('a VLAN id, VRF table or bond mode change re-creates that interface only', 
 
 test('ip -j -d output of VLAN, VRF, bond and dummy links reads back as the desired state', () => {
   const links = parseLinks([
-    { ifname: 'eth0.10', link: 'eth0', flags: ['UP'], mtu: 1500, address: '02:00:00:00:00:01', ifalias: 'netlab:x', linkinfo: { info_kind: 'vlan', info_data: { protocol: '802.1Q', id: 10, flags: ['REORDER_HDR'] } }, addr_info: [] },
+    {
+      ifname: 'eth0.10',
+      link: 'eth0',
+      flags: ['UP'],
+      mtu: 1500,
+      address: '02:00:00:00:00:01',
+      ifalias: 'netlab:x',
+      linkinfo: { info_kind: 'vlan', info_data: { protocol: '802.1Q', id: 10, flags: ['REORDER_HDR'] } },
+      addr_info: [],
+    },
     { ifname: 'red', flags: ['UP'], linkinfo: { info_kind: 'vrf', info_data: { table: 10 } }, addr_info: [] },
     { ifname: 'bond0', flags: ['UP'], linkinfo: { info_kind: 'bond', info_data: { mode: 'active-backup', miimon: 100 } }, addr_info: [] },
     { ifname: 'lo-red', flags: ['UP'], master: 'red', linkinfo: { info_kind: 'dummy', info_slave_kind: 'vrf' }, addr_info: [{ family: 'inet', local: '10.255.1.1', prefixlen: 32 }] },
@@ -191,6 +209,14 @@ test('netlab impair: options to an impairment, with the value that is wrong name
 });
 
 test("the kernel's own VRF rule (l3mdev, pref 1000) is not the lab's and never deleted", () => {
-  const rules = parseRules([{ priority: 0, src: 'all', table: 'local' }, { priority: 1000, src: 'all', l3mdev: null }, { priority: 32766, src: 'all', table: 'main' }, { priority: 32767, src: 'all', table: 'default' }], 'ipv4');
+  const rules = parseRules(
+    [
+      { priority: 0, src: 'all', table: 'local' },
+      { priority: 1000, src: 'all', l3mdev: null },
+      { priority: 32766, src: 'all', table: 'main' },
+      { priority: 32767, src: 'all', table: 'default' },
+    ],
+    'ipv4',
+  );
   assert.deepEqual(rules, []);
 });

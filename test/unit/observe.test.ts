@@ -77,7 +77,10 @@ test('a failed read is an error naming the command and its input; only grep may 
   const gone = new ScriptedRunner({ exitCode: 1, stderr: 'nsenter: cannot open /run/netns/obsfx: No such file or directory\n' });
   await assert.rejects(observeNamespaces(gone, [['obsfx', full]]), (e: unknown) => {
     assert.ok(e instanceof ObserveError);
-    assert.equal(e.message, `reading the kernel's state failed: ${IN} ip -j -d -batch - <<< "addr show\\nroute show table all\\nrule show\\n": nsenter: cannot open /run/netns/obsfx: No such file or directory`);
+    assert.equal(
+      e.message,
+      `reading the kernel's state failed: ${IN} ip -j -d -batch - <<< "addr show\\nroute show table all\\nrule show\\n": nsenter: cannot open /run/netns/obsfx: No such file or directory`,
+    );
     return true;
   });
   const failing = captured([[`${IN} iptables-save`, { exitCode: 1, stderr: 'iptables-save: boom' }]]);

@@ -25,13 +25,17 @@ const waitFor = async (cond: () => boolean) => {
 };
 const id = (ino: number, mtime = '100.000000001') => ({ ino, mtime });
 
-test('a namespace: a recorded identity must be the same (inode and mtime); without one, only the lab\'s mark proves it', () => {
+test("a namespace: a recorded identity must be the same (inode and mtime); without one, only the lab's mark proves it", () => {
   const read = (mark?: string) => ({ markRead: true, ...(mark ? { mark } : {}) });
   assert.deepEqual(judgeNs('a', id(5), { id: id(5), markRead: false }), { ours: true }, 'identity as recorded: no read needed');
   assert.deepEqual(judgeNs('a', id(5), { id: id(5), ...read() }), { ours: true }, 'made by the lab, not marked yet (an up killed before configure)');
   assert.deepEqual(judgeNs('a', id(5), { id: id(5, '200.0'), ...read() }), { ours: false, why: 'it was re-created since this lab made it (unmarked)' }, 'inode reused by a namespace made by hand');
   assert.deepEqual(judgeNs('a', id(5), { id: id(6), ...read('netlab:b') }), { ours: false, why: 'it was re-created since this lab made it (marked netlab:b)' });
-  assert.deepEqual(judgeNs('a', id(5), { id: id(6), ...read('netlab:a') }), { ours: false, why: 'it was re-created since this lab made it (marked netlab:a)' }, 'a lab of the same name elsewhere (another state directory)');
+  assert.deepEqual(
+    judgeNs('a', id(5), { id: id(6), ...read('netlab:a') }),
+    { ours: false, why: 'it was re-created since this lab made it (marked netlab:a)' },
+    'a lab of the same name elsewhere (another state directory)',
+  );
   assert.deepEqual(judgeNs('a', id(5), { id: id(5), ...read('netlab:b') }), { ours: false, why: 'marked netlab:b' });
   assert.deepEqual(judgeNs('a', undefined, { id: id(5), ...read('netlab:a') }), { ours: true }, 'an old journal, or a lost one: the mark proves it');
   assert.deepEqual(judgeNs('a', undefined, { id: id(5), ...read() }), { ours: false, why: 'unmarked' }, 'a claim proves nothing');
@@ -39,7 +43,7 @@ test('a namespace: a recorded identity must be the same (inode and mtime); witho
   assert.deepEqual(judgeNs('a', undefined, { id: id(5), markRead: false }), { ours: false, why: 'its mark was not read' });
 });
 
-test('a host link: the lab\'s mark, and the ifindex recorded when one was', () => {
+test("a host link: the lab's mark, and the ifindex recorded when one was", () => {
   assert.deepEqual(judgeLink('a', 7, { alias: 'netlab:a', ifindex: 7 }), { ours: true });
   assert.deepEqual(judgeLink('a', undefined, { alias: 'netlab:a', ifindex: 9 }), { ours: true }, 'old journal: the mark');
   assert.deepEqual(judgeLink('a', 7, { ifindex: 7 }), { ours: false, why: 'unmarked' });
@@ -47,14 +51,14 @@ test('a host link: the lab\'s mark, and the ifindex recorded when one was', () =
   assert.equal(judgeLink('a', 7, { alias: 'netlab:a', ifindex: 8 }).ours, false, 'another run of a lab of this name');
 });
 
-test('receipt: the lines before the failing one created their namespaces; the failing one and the rest are not the lab\'s', () => {
+test("receipt: the lines before the failing one created their namespaces; the failing one and the rest are not the lab's", () => {
   const ids = 'n1 11 1.000000001\nn2 12 1.000000002\nn3 13 1.000000003\n';
   const ok = parseReceipt(['n1', 'n2', 'n3'], 0, '', ids);
   assert.deepEqual([...ok.created.keys()], ['n1', 'n2', 'n3']);
   assert.deepEqual(ok.created.get('n2'), id(12, '1.000000002'));
   const lost = parseReceipt(['n1', 'n2', 'n3'], 1, 'Cannot create namespace file "/run/netns/n2": File exists\nCommand failed -:2\n', ids);
   assert.deepEqual([...lost.created.keys()], ['n1']);
-  assert.deepEqual(lost.failed, ['n2', 'n3'], 'n2 is the winner\'s; n3 never ran');
+  assert.deepEqual(lost.failed, ['n2', 'n3'], "n2 is the winner's; n3 never ran");
   assert.deepEqual(parseReceipt(['n1'], 127, 'sh: ip: not found', '').failed, ['n1']);
 });
 
@@ -103,19 +107,25 @@ test('apply: a namespace whose netns add lost the race leaves no claim; those ma
   const j = newJournal('ra', '/x.yaml');
   await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => e instanceof ApplyError && e.object === 'node ns2');
   const final = readJournal('ra')!;
-  assert.deepEqual(final.namespaces, [], 'ns1 was rolled back, ns2 was never the lab\'s');
+  assert.deepEqual(final.namespaces, [], "ns1 was rolled back, ns2 was never the lab's");
   assert.deepEqual(final.ids?.ns ?? {}, {});
-  assert.ok(runner.calls.some((c) => c.input === 'netns del ns1\n'), 'the rollback deleted only the namespace this lab made');
+  assert.ok(
+    runner.calls.some((c) => c.input === 'netns del ns1\n'),
+    'the rollback deleted only the namespace this lab made',
+  );
   assert.ok(!runner.calls.some((c) => c.input?.includes('netns del ns2')));
 });
 
-test('plan: a journal\'s claim does not make an object the lab\'s; a recorded identity that no longer holds is a conflict, and nothing is deleted', () => {
+test("plan: a journal's claim does not make an object the lab's; a recorded identity that no longer holds is a conflict, and nothing is deleted", () => {
   const { desired } = labOf(twoOnBridge('pj'));
   const { observed, journal } = applied(desired);
-  observed.ids = new Map([['ns1', id(31)], ['ns2', id(32)]]);
+  observed.ids = new Map([
+    ['ns1', id(31)],
+    ['ns2', id(32)],
+  ]);
   journal.ids = { ns: { ns1: id(31), ns2: id(32) }, links: { br1: 40 } };
   for (const [name, l] of observed.ns.get(HOST)!.links) l.ifindex = name === 'br1' ? 40 : 50;
-  assert.deepEqual(diff(desired, observed, journal).conflicts, [], 'as recorded: the lab\'s');
+  assert.deepEqual(diff(desired, observed, journal).conflicts, [], "as recorded: the lab's");
   // ns2 re-made by hand (same inode number, another mtime, unmarked); br1 re-made by hand.
   observed.ids.set('ns2', id(32, '999.0'));
   delete observed.ns.get('ns2')!.mark;
@@ -123,21 +133,28 @@ test('plan: a journal\'s claim does not make an object the lab\'s; a recorded id
   delete br.alias;
   br.ifindex = 41;
   const p = diff(desired, observed, journal);
-  assert.deepEqual(p.conflicts.map((c) => c.message), [
-    "namespace 'ns2' is not the one lab 'pj' made: it was re-created since this lab made it (unmarked)",
-    "host interface 'br1' already exists and was not made by lab 'pj' (unmarked)",
-  ]);
+  assert.deepEqual(
+    p.conflicts.map((c) => c.message),
+    ["namespace 'ns2' is not the one lab 'pj' made: it was re-created since this lab made it (unmarked)", "host interface 'br1' already exists and was not made by lab 'pj' (unmarked)"],
+  );
   assert.match(p.conflicts[0]!.hint, /remove it \(ip netns del ns2\) if nothing needs it, or rename the node/);
   assert.deepEqual(p.ownership.ns.get('ns1'), { ours: true });
   // A node taken out of the file whose namespace is no longer the lab's is not deleted.
-  const one = labOf(twoOnBridge('pj').replace(/  - endpoints: \[ns2[\s\S]*$/, '').replace('  ns2:\n', ''));
-  assert.ok(!diff(one.desired, observed, journal).actions.some((a) => a.kind === 'netns.del'), 'ns2 is claimed but not the lab\'s: not deleted');
+  const one = labOf(
+    twoOnBridge('pj')
+      .replace(/ {2}- endpoints: \[ns2[\s\S]*$/, '')
+      .replace('  ns2:\n', ''),
+  );
+  assert.ok(!diff(one.desired, observed, journal).actions.some((a) => a.kind === 'netns.del'), "ns2 is claimed but not the lab's: not deleted");
 });
 
-test('plan: an old journal (no identities): objects carrying the lab\'s mark are its own, the others are not', () => {
+test("plan: an old journal (no identities): objects carrying the lab's mark are its own, the others are not", () => {
   const { desired } = labOf(twoOnBridge('oj'));
   const { observed, journal } = applied(desired);
   assert.deepEqual(diff(desired, observed, journal).conflicts, []);
   delete observed.ns.get('ns1')!.mark;
-  assert.deepEqual(diff(desired, observed, journal).conflicts.map((c) => c.message), ["namespace 'ns1' already exists and was not made by lab 'oj' (unmarked)"]);
+  assert.deepEqual(
+    diff(desired, observed, journal).conflicts.map((c) => c.message),
+    ["namespace 'ns1' already exists and was not made by lab 'oj' (unmarked)"],
+  );
 });

@@ -40,14 +40,11 @@ test('links: a bridge and its ports with master', () => {
 test('routes: only the non-kernel ones, with type, table, metric, scope', () => {
   const [, routes] = splitJsonDocs(fx('c1-batch.txt'));
   const rs = parseRoutes(routes!);
-  assert.deepEqual(
-    rs.map((r) => `${r.type} ${r.to} ${r.via ?? '-'} ${r.dev ?? '-'} ${r.scope} ${r.metric} ${r.table} ${r.family}`).sort(),
-    [
-      'local 0.0.0.0/0 - lo host 0 100 ipv4',
-      'unicast 10.9.0.0/16 172.17.0.3 eth0 global 7 254 ipv4',
-      'unicast 2001:db8:9::/48 2001:db8::3 eth0 global 1024 254 ipv6',
-    ],
-  );
+  assert.deepEqual(rs.map((r) => `${r.type} ${r.to} ${r.via ?? '-'} ${r.dev ?? '-'} ${r.scope} ${r.metric} ${r.table} ${r.family}`).sort(), [
+    'local 0.0.0.0/0 - lo host 0 100 ipv4',
+    'unicast 10.9.0.0/16 172.17.0.3 eth0 global 7 254 ipv4',
+    'unicast 2001:db8:9::/48 2001:db8::3 eth0 global 1024 254 ipv6',
+  ]);
 });
 
 test('rules: the kernel defaults are left out; marks and prefixes are canonical', () => {
@@ -73,15 +70,23 @@ test('tagged host rules are found by their exact comment', () => {
   assert.deepEqual(rules, [{ family: 'ipv4', table: 'filter', chain: 'FORWARD', spec: '-i br0 -m comment --comment netlab:lab1 -j ACCEPT', pos: 1 }]);
 });
 
-test('a tagged host rule with a comment of its own is still the lab\'s; a comment that only mentions the tag is not', () => {
-  const saved = new Map([['filter', [
-    '-A INPUT -s 10.0.0.1/32 -m comment --comment "allow the backup host" -m comment --comment netlab:lab1 -j ACCEPT',
-    '-A INPUT -m comment --comment "see netlab:lab1" -j ACCEPT',
-    '-A INPUT -m comment --comment "netlab:lab1 x" -j ACCEPT',
-    '-A INPUT -m comment --comment "netlab:lab1" -j DROP',
-  ].join('\n')]]);
+test("a tagged host rule with a comment of its own is still the lab's; a comment that only mentions the tag is not", () => {
+  const saved = new Map([
+    [
+      'filter',
+      [
+        '-A INPUT -s 10.0.0.1/32 -m comment --comment "allow the backup host" -m comment --comment netlab:lab1 -j ACCEPT',
+        '-A INPUT -m comment --comment "see netlab:lab1" -j ACCEPT',
+        '-A INPUT -m comment --comment "netlab:lab1 x" -j ACCEPT',
+        '-A INPUT -m comment --comment "netlab:lab1" -j DROP',
+      ].join('\n'),
+    ],
+  ]);
   const rules = taggedRules(saved, 'ipv4', 'lab1');
-  assert.deepEqual(rules.map((r) => r.pos), [1, 4]);
+  assert.deepEqual(
+    rules.map((r) => r.pos),
+    [1, 4],
+  );
 });
 
 test('sysctl reads', () => {

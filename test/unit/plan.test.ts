@@ -44,10 +44,7 @@ test('applied state: nothing to do', () => {
 
 test('an address edit is a delete and an add on that interface only', () => {
   const p = plan(BRIDGE.replace('192.168.20.2/24', '192.168.20.12/24'), undefined, BRIDGE);
-  assert.deepEqual(p.actions.map(line), [
-    '-   address 192.168.20.2/24 on ns2:tap2  (not in the lab file)',
-    '+   address 192.168.20.12/24 on ns2:tap2  (not in the kernel)',
-  ]);
+  assert.deepEqual(p.actions.map(line), ['-   address 192.168.20.2/24 on ns2:tap2  (not in the lab file)', '+   address 192.168.20.12/24 on ns2:tap2  (not in the kernel)']);
 });
 
 test('drift: mtu and state changed by hand are put back', () => {
@@ -70,7 +67,7 @@ test('a missing half of a veth pair re-creates the pair', () => {
 });
 
 test('a node taken out of the file: its namespace goes, its host port is left to the kernel', () => {
-  const two = BRIDGE.replace(/  - endpoints: \[ns2[\s\S]*$/, '').replace('  ns2:\n', '');
+  const two = BRIDGE.replace(/ {2}- endpoints: \[ns2[\s\S]*$/, '').replace('  ns2:\n', '');
   const p = plan(two, undefined, BRIDGE);
   assert.deepEqual(p.actions.map(line), ['-   namespace ns2  (no longer in the lab file)']);
 });
@@ -82,10 +79,10 @@ test('objects in the way: a foreign namespace and a foreign bridge are conflicts
   o.ns.set('ns1', { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map(), mark: 'netlab:other' });
   o.ns.get(HOST)!.links.set('br1', { name: 'br1', kind: 'bridge', up: true, addresses: [] });
   const p = diff(desired, o, undefined);
-  assert.deepEqual(p.conflicts.map((c) => c.message), [
-    "namespace 'ns1' belongs to lab 'other'",
-    "host interface 'br1' already exists and was not made by lab 'b2' (unmarked)",
-  ]);
+  assert.deepEqual(
+    p.conflicts.map((c) => c.message),
+    ["namespace 'ns1' belongs to lab 'other'", "host interface 'br1' already exists and was not made by lab 'b2' (unmarked)"],
+  );
 });
 
 const ROUTED = `
@@ -136,7 +133,8 @@ links:
   - endpoints: [a:eth0, b:eth0]
     addresses: {a: [10.0.0.1/24, 2001:db8::1/64], b: [10.0.0.254/24, 2001:db8::fe/64]}
 `;
-const EVERY_ROUTE_READ = '[{"type":"local","dst":"10.14.0.0/24","dev":"lo","table":"100","protocol":"boot","scope":"host","flags":[]},{"type":"throw","dst":"10.16.0.0/16","table":"100","protocol":"boot","scope":"global","flags":[]},{"type":"throw","dst":"10.6.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"blackhole","dst":"10.8.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"prohibit","dst":"10.10.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unreachable","dst":"10.11.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unicast","dst":"10.12.0.0/16","gateway":"10.0.0.254","dev":"eth0","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unicast","dst":"10.13.0.0/16","dev":"eth0","table":"main","protocol":"boot","scope":"link","flags":[]},{"type":"local","dst":"10.5.0.1","dev":"lo","table":"local","protocol":"boot","scope":"host","flags":[]},{"type":"throw","dst":"2001:db8:1::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"blackhole","dst":"2001:db8:2::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"unicast","dst":"2001:db8:3::/48","gateway":"2001:db8::fe","dev":"eth0","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"unreachable","dst":"2001:db8:4::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"prohibit","dst":"2001:db8:5::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"local","dst":"2001:db8:9::1","dev":"lo","table":"local","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"}]';
+const EVERY_ROUTE_READ =
+  '[{"type":"local","dst":"10.14.0.0/24","dev":"lo","table":"100","protocol":"boot","scope":"host","flags":[]},{"type":"throw","dst":"10.16.0.0/16","table":"100","protocol":"boot","scope":"global","flags":[]},{"type":"throw","dst":"10.6.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"blackhole","dst":"10.8.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"prohibit","dst":"10.10.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unreachable","dst":"10.11.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unicast","dst":"10.12.0.0/16","gateway":"10.0.0.254","dev":"eth0","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unicast","dst":"10.13.0.0/16","dev":"eth0","table":"main","protocol":"boot","scope":"link","flags":[]},{"type":"local","dst":"10.5.0.1","dev":"lo","table":"local","protocol":"boot","scope":"host","flags":[]},{"type":"throw","dst":"2001:db8:1::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"blackhole","dst":"2001:db8:2::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"unicast","dst":"2001:db8:3::/48","gateway":"2001:db8::fe","dev":"eth0","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"unreachable","dst":"2001:db8:4::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"prohibit","dst":"2001:db8:5::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"local","dst":"2001:db8:9::1","dev":"lo","table":"local","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"}]';
 
 test('routes: every type reads back as the file says (a local route without a table is in the local table)', () => {
   const { desired } = labOf(EVERY_ROUTE);
@@ -148,13 +146,14 @@ test('routes: every type reads back as the file says (a local route without a ta
 });
 
 test('routes: a changed gateway is replaced in place; an extra route is deleted', () => {
-  const p = plan(ROUTED.replace('default via 10.0.0.254', 'default via 10.0.0.253'), (b) => {
-    b.observed.ns.get('a')!.routes.push({ type: 'unicast', family: 'ipv4', to: '10.99.0.0/16', via: '10.0.0.254', dev: 'eth0', scope: 'global', metric: 0, table: 254 });
-  }, ROUTED);
-  assert.deepEqual(p.actions.map(line), [
-    '-   route 10.99.0.0/16 via 10.0.0.254 dev eth0 in a  (not in the lab file)',
-    '~   route default via 10.0.0.253 in a  (changed)',
-  ]);
+  const p = plan(
+    ROUTED.replace('default via 10.0.0.254', 'default via 10.0.0.253'),
+    (b) => {
+      b.observed.ns.get('a')!.routes.push({ type: 'unicast', family: 'ipv4', to: '10.99.0.0/16', via: '10.0.0.254', dev: 'eth0', scope: 'global', metric: 0, table: 254 });
+    },
+    ROUTED,
+  );
+  assert.deepEqual(p.actions.map(line), ['-   route 10.99.0.0/16 via 10.0.0.254 dev eth0 in a  (not in the lab file)', '~   route default via 10.0.0.253 in a  (changed)']);
 });
 
 test('rules, sysctls and iptables: edits and drift', () => {
@@ -170,7 +169,7 @@ test('rules, sysctls and iptables: edits and drift', () => {
 });
 
 test('a table the lab stops declaring is reset; a sysctl it stops setting is restored', () => {
-  const without = ROUTED.replace(/    sysctls:\n.*\n/, '').replace(/    iptables:\n.*\n.*\n/, '');
+  const without = ROUTED.replace(/ {4}sysctls:\n.*\n/, '').replace(/ {4}iptables:\n.*\n.*\n/, '');
   const p = plan(without, undefined, ROUTED);
   assert.deepEqual(p.actions.map(line), [
     '~   sysctl net.ipv4.ip_forward = 0 in a  (no longer in the lab file: restore)',

@@ -38,16 +38,34 @@ test('findTargets: every process in a lab namespace, whatever its group; a recor
     ],
   });
   const t = findTargets(files, { namespaces: ['ns1', 'ns2', 'gone'], records: [rec(20, '111')] });
-  assert.deepEqual([...t.keys()].sort((a, b) => a - b), [10, 11, 12]);
+  assert.deepEqual(
+    [...t.keys()].sort((a, b) => a - b),
+    [10, 11, 12],
+  );
   assert.equal(t.get(12)?.ns, 'ns2');
   // A proven record: it goes with its whole group, also the members outside lab namespaces.
   const proven = findTargets(files, { namespaces: [], records: [rec(20, '777')] });
-  assert.deepEqual([...proven.keys()].sort((a, b) => a - b), [20, 21]);
+  assert.deepEqual(
+    [...proven.keys()].sort((a, b) => a - b),
+    [20, 21],
+  );
   // A dead leader: only the members of its group that are in its namespace.
-  const orphaned = fakeFiles({ netns: { ns1: 100 }, procs: [{ pid: 31, net: 100, pgrp: 30, start: '2' }, { pid: 32, net: 1, pgrp: 30, start: '3' }] });
+  const orphaned = fakeFiles({
+    netns: { ns1: 100 },
+    procs: [
+      { pid: 31, net: 100, pgrp: 30, start: '2' },
+      { pid: 32, net: 1, pgrp: 30, start: '3' },
+    ],
+  });
   assert.deepEqual([...findTargets(orphaned, { namespaces: [], records: [rec(30, '1')] }).keys()], [31]);
   // netlab itself and init are never targets.
-  const self = fakeFiles({ netns: { ns1: 100 }, procs: [{ pid: process.pid, net: 100, start: '1' }, { pid: 1, net: 100, start: '1' }] });
+  const self = fakeFiles({
+    netns: { ns1: 100 },
+    procs: [
+      { pid: process.pid, net: 100, start: '1' },
+      { pid: 1, net: 100, start: '1' },
+    ],
+  });
   assert.equal(findTargets(self, { namespaces: ['ns1'], records: [] }).size, 0);
 });
 
@@ -84,9 +102,16 @@ test('stopProcesses: TERM to each, exits seen in /proc without a spawn per poll;
   const commands: string[] = [];
   const n = await stopProcesses(runner, { namespaces: ['ns1'], records: [] }, { files, commands });
   assert.equal(n, 3);
-  assert.deepEqual(runner.calls.map((c) => c.argv.join(' ')), ['kill -TERM -- 10 11', 'kill -CONT -- 11', 'kill -TERM -- 12']);
+  assert.deepEqual(
+    runner.calls.map((c) => c.argv.join(' ')),
+    ['kill -TERM -- 10 11', 'kill -CONT -- 11', 'kill -TERM -- 12'],
+  );
   assert.deepEqual(commands, ['kill -TERM -- 10 11  # sleep in ns1, sleep in ns1', 'kill -CONT -- 11  # sleep in ns1', 'kill -TERM -- 12  # sleep in ns1']);
-  assert.deepEqual(files.procs.map((p) => p.pid), [99], 'the process outside the lab is untouched');
+  assert.deepEqual(
+    files.procs.map((p) => p.pid),
+    [99],
+    'the process outside the lab is untouched',
+  );
 });
 
 test('stopProcesses: a process that ignores TERM gets KILL after the grace; one that survives KILL is an error naming it', async () => {
@@ -98,14 +123,26 @@ test('stopProcesses: a process that ignores TERM gets KILL after the grace; one 
   const t0 = Date.now();
   assert.equal(await stopProcesses(killed, { namespaces: ['ns1'], records: [] }, { files, graceMs: 50 }), 1);
   assert.ok(Date.now() - t0 < 1000);
-  assert.deepEqual(killed.calls.map((c) => c.argv.join(' ')), ['kill -TERM -- 10', 'kill -KILL -- 10']);
+  assert.deepEqual(
+    killed.calls.map((c) => c.argv.join(' ')),
+    ['kill -TERM -- 10', 'kill -KILL -- 10'],
+  );
 
   const stuck = fakeFiles({ netns: { ns1: 100 }, procs: [{ pid: 10, net: 100, start: '5', comm: 'stuck', state: 'D' }] });
-  await assert.rejects(stopProcesses(new ScriptedRunner(), { namespaces: ['ns1'], records: [] }, { files: stuck, graceMs: 10 }), /1 process\(es\) did not exit after SIGKILL: stuck \(pid 10 in ns1, state D\)/);
+  await assert.rejects(
+    stopProcesses(new ScriptedRunner(), { namespaces: ['ns1'], records: [] }, { files: stuck, graceMs: 10 }),
+    /1 process\(es\) did not exit after SIGKILL: stuck \(pid 10 in ns1, state D\)/,
+  );
 });
 
 test('stopProcesses: a journal pid that now belongs to another process (start time differs) gets no signal; dry run lists, sends nothing', async () => {
-  const files = fakeFiles({ netns: { ns1: 100 }, procs: [{ pid: 20, net: 1, start: '777' }, { pid: 10, net: 100, start: '5' }] });
+  const files = fakeFiles({
+    netns: { ns1: 100 },
+    procs: [
+      { pid: 20, net: 1, start: '777' },
+      { pid: 10, net: 100, start: '5' },
+    ],
+  });
   const runner = new ScriptedRunner();
   const commands: string[] = [];
   assert.equal(await stopProcesses(runner, { namespaces: [], records: [rec(20, '111')] }, { files }), 0);
@@ -137,7 +174,7 @@ test('a lost journal: the running processes netlab started (own group, same argv
   ]);
 });
 
-test('down: processes of every namespace proven the lab\'s, and of none that was re-made since the lab made it (another identity)', async () => {
+test("down: processes of every namespace proven the lab's, and of none that was re-made since the lab made it (another identity)", async () => {
   const { teardown } = await import('../../src/apply/teardown.js');
   const { newJournal } = await import('../../src/state/journal.js');
   const files = fakeFiles({

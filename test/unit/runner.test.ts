@@ -28,13 +28,22 @@ test('runAll: input with quotes, $, backslashes, a line that looks like the deli
 
 test('runAll: arguments are passed as they are, never interpreted by the shell', async () => {
   const args = ['$(touch /tmp/netlab-should-not-exist)', 'a;b', "it's", '*', '`id`'];
-  const r = await runner.runAll(args.map((a) => ({ argv: ['printf', '%s', a] })), 2);
-  assert.deepEqual(r.map((x) => x.stdout), args);
+  const r = await runner.runAll(
+    args.map((a) => ({ argv: ['printf', '%s', a] })),
+    2,
+  );
+  assert.deepEqual(
+    r.map((x) => x.stdout),
+    args,
+  );
 });
 
 test('runAll: a missing program is exit 127 for that command only; the others run', async () => {
   const r = await runner.runAll([{ argv: ['true'] }, { argv: ['netlab-no-such-program'] }, { argv: ['echo', 'still'] }, { argv: ['false'] }], 2);
-  assert.deepEqual(r.map((x) => x.exitCode), [0, 127, 0, 1]);
+  assert.deepEqual(
+    r.map((x) => x.exitCode),
+    [0, 127, 0, 1],
+  );
   assert.equal(r[2]!.stdout, 'still\n');
 });
 

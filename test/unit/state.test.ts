@@ -38,10 +38,17 @@ test('journals: a damaged one is a JournalError naming the file; the others are 
     ];
     for (const [lab, text] of cases) writeFileSync(join(labs, `${lab}.json`), text);
     for (const [lab, , why] of cases) {
-      assert.throws(() => readJournal(lab), (e: unknown) => e instanceof JournalError && e.path === join(labs, `${lab}.json`) && why.test(e.reason) && /netlab gc /.test(e.hint ?? ''), lab);
+      assert.throws(
+        () => readJournal(lab),
+        (e: unknown) => e instanceof JournalError && e.path === join(labs, `${lab}.json`) && why.test(e.reason) && /netlab gc /.test(e.hint ?? ''),
+        lab,
+      );
     }
     const scan = scanJournals();
-    assert.deepEqual(scan.journals.map((j) => j.lab), ['good']);
+    assert.deepEqual(
+      scan.journals.map((j) => j.lab),
+      ['good'],
+    );
     assert.deepEqual(scan.damaged.map((d) => d.lab).sort(), cases.map(([l]) => l).sort());
     assert.equal(readJournal('absent'), undefined);
   });
@@ -52,8 +59,14 @@ test('an unusable state directory is one CliError naming NETLAB_STATE_DIR', () =
     const file = join(dir, 'file');
     writeFileSync(file, '');
     process.env.NETLAB_STATE_DIR = file;
-    assert.throws(() => scanJournals(), (e: unknown) => e instanceof Error && /NETLAB_STATE_DIR=.*file is unusable: it, or a path in it, is not a directory/.test(e.message));
-    assert.throws(() => writeJournal(newJournal('a', '/a.yaml')), (e: unknown) => stateDirError(e) !== undefined);
+    assert.throws(
+      () => scanJournals(),
+      (e: unknown) => e instanceof Error && /NETLAB_STATE_DIR=.*file is unusable: it, or a path in it, is not a directory/.test(e.message),
+    );
+    assert.throws(
+      () => writeJournal(newJournal('a', '/a.yaml')),
+      (e: unknown) => stateDirError(e) !== undefined,
+    );
     assert.equal(stateDirError(new Error('other')), undefined);
     assert.equal(stateDirError(Object.assign(new Error('x'), { code: 'EACCES', path: '/elsewhere' })), undefined);
   });
@@ -64,7 +77,10 @@ test('an empty lock file is being taken (refused) while young, stale when old', 
     mkdirSync(join(dir, 'locks'));
     const path = join(dir, 'locks', 'l1.lock');
     writeFileSync(path, '');
-    assert.throws(() => acquireLock('l1'), (e: unknown) => e instanceof LockError && /being locked by another netlab right now/.test(e.message));
+    assert.throws(
+      () => acquireLock('l1'),
+      (e: unknown) => e instanceof LockError && /being locked by another netlab right now/.test(e.message),
+    );
     assert.ok(existsSync(path));
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);

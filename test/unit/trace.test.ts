@@ -32,7 +32,10 @@ test('a forwarded packet walks raw, mangle, nat PREROUTING, then FORWARD and POS
 
 test('a delivered packet ends in INPUT; the outcome says where', () => {
   const server = parseTrace('server', fx('server-input.txt'));
-  assert.deepEqual(server.map((h) => `${h.table}/${h.chain}`), ['raw/PREROUTING', 'mangle/PREROUTING', 'nat/PREROUTING', 'mangle/INPUT', 'filter/INPUT', 'nat/INPUT']);
+  assert.deepEqual(
+    server.map((h) => `${h.table}/${h.chain}`),
+    ['raw/PREROUTING', 'mangle/PREROUTING', 'nat/PREROUTING', 'mangle/INPUT', 'filter/INPUT', 'nat/INPUT'],
+  );
   const all = [...parseTrace('router', fx('router-forward.txt')), ...server];
   const o = outcome(all, true);
   assert.equal(o.result, 'delivered');
@@ -49,13 +52,19 @@ test('a drop names the table, chain, namespace and rule', () => {
     'trace id aa ip filter INPUT rule ip saddr 172.17.0.1 counter packets 3 bytes 252 drop (verdict drop)',
   ].join('\n');
   const hops = parseTrace('c1', lines);
-  assert.deepEqual(hops.map((h) => [h.chain, h.verdict]), [['INPUT', 'drop']]);
+  assert.deepEqual(
+    hops.map((h) => [h.chain, h.verdict]),
+    [['INPUT', 'drop']],
+  );
   assert.equal(outcome(hops, false).text, 'dropped at filter/INPUT in c1 by rule: ip saddr 172.17.0.1 drop');
 });
 
 test('a namespace without iptables rules still shows it passed; a second packet is cut off', () => {
   const hops = parseTrace('client', 'trace id bb ip netlab_trace out packet: oif "eth0" ip daddr 10.0.2.2\ntrace id bb ip netlab_trace out policy accept');
-  assert.deepEqual(hops.map((h) => [h.table, h.chain, h.oif]), [['-', 'OUTPUT', 'eth0']]);
+  assert.deepEqual(
+    hops.map((h) => [h.table, h.chain, h.oif]),
+    [['-', 'OUTPUT', 'eth0']],
+  );
   const two = firstPacket([
     { ns: 'p', id: 'x', table: 'mangle', chain: 'PREROUTING', rules: [], verdict: 'accept' },
     { ns: 'p', id: 'x', table: 'mangle', chain: 'INPUT', rules: [], verdict: 'policy accept' },

@@ -47,7 +47,10 @@ test('trust: nothing without a settled journal, an entered namespace or a change
   const desired = labOf(LAB('192.168.20.1/24')).desired;
   const netns = new Set(['ns1', 'ns2']);
   const j = newJournal('t1', '/x.yaml');
-  const inodes = new Map([['ns1', 1], ['ns2', 2]]);
+  const inodes = new Map([
+    ['ns1', 1],
+    ['ns2', 2],
+  ]);
   const inode = (n: string) => inodes.get(n);
   const trusted = (entered: string[] = [], js = j) => [...trustable(desired, js, netns, new Set(entered), inode).keys()];
   assert.deepEqual(trusted([], undefined), [], 'no journal');
@@ -93,7 +96,11 @@ test('trust: a namespace taken as verified plans nothing, for every lab in labs/
     const { observed, journal } = applied(desired);
     for (const ns of desired.namespaces) observed.ns.set(ns, verifiedState(desired, journal, ns)!);
     const plan = diff(desired, observed, journal);
-    assert.deepEqual(plan.actions.filter((a) => a.ns !== HOST && a.kind !== 'process.start'), [], f);
+    assert.deepEqual(
+      plan.actions.filter((a) => a.ns !== HOST && a.kind !== 'process.start'),
+      [],
+      f,
+    );
   }
 });
 
@@ -104,6 +111,14 @@ test('verifiedAsRecorded: only when every namespace of the file is recorded with
   assert.equal(verifiedAsRecorded(j, desired, inode), false, 'nothing recorded');
   j.verified = { ns1: { fp: nsFingerprint(desired.ns.get('ns1')!), ino: 1 }, ns2: { fp: nsFingerprint(desired.ns.get('ns2')!), ino: 2 } };
   assert.equal(verifiedAsRecorded(j, desired, inode), true);
-  assert.equal(verifiedAsRecorded(j, desired, (n) => (n === 'ns1' ? 1 : 9)), false, 'ns2 re-created');
-  assert.equal(verifiedAsRecorded(j, desired, (n) => (n === 'ns1' ? 1 : undefined)), false, 'ns2 gone');
+  assert.equal(
+    verifiedAsRecorded(j, desired, (n) => (n === 'ns1' ? 1 : 9)),
+    false,
+    'ns2 re-created',
+  );
+  assert.equal(
+    verifiedAsRecorded(j, desired, (n) => (n === 'ns1' ? 1 : undefined)),
+    false,
+    'ns2 gone',
+  );
 });

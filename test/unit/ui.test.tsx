@@ -15,8 +15,29 @@ import type { CheckSpec } from '../../src/model/types.js';
 process.env.NO_COLOR = '1';
 
 function ping(from: string, to: string, seen: 'ok' | 'fail', expect: 'ok' | 'fail' = 'ok', matrix = true): CheckResult {
-  const check: CheckSpec = { kind: 'ping', from, to: `10.0.0.${to.slice(-1)}`, family: 'ipv4', count: 1, label: `ping ${from} -> ${to}`, expect, timeoutMs: 1000, attempts: 3, path: [], ...(matrix ? { matrix: { id: 0, from, to } } : {}) };
-  return { check, seen, met: seen === expect, attempts: 1, ms: 3, exitCode: seen === 'ok' ? 0 : 1, command: `ip netns exec ${from} ping -c 1 10.0.0.${to.slice(-1)}`, output: seen === 'ok' ? '1 received' : '100% packet loss' };
+  const check: CheckSpec = {
+    kind: 'ping',
+    from,
+    to: `10.0.0.${to.slice(-1)}`,
+    family: 'ipv4',
+    count: 1,
+    label: `ping ${from} -> ${to}`,
+    expect,
+    timeoutMs: 1000,
+    attempts: 3,
+    path: [],
+    ...(matrix ? { matrix: { id: 0, from, to } } : {}),
+  };
+  return {
+    check,
+    seen,
+    met: seen === expect,
+    attempts: 1,
+    ms: 3,
+    exitCode: seen === 'ok' ? 0 : 1,
+    command: `ip netns exec ${from} ping -c 1 10.0.0.${to.slice(-1)}`,
+    output: seen === 'ok' ? '1 received' : '100% packet loss',
+  };
 }
 
 function all(nodes: string[], bad: [string, string][] = []): CheckResult[] {
@@ -71,7 +92,12 @@ test('everything fits 80 columns, even a 12-node matrix and long targets', () =>
   const m = matrices(all(nodes))[0]!;
   for (const l of matrixLines(m, 80).lines) assert.ok(l.text.length <= 80, `${l.text.length}: ${l.text}`);
   const t = checkTable([ping('a-very-long-node-name', 'b', 'ok', 'ok', false)]);
-  for (const l of layout(t.head, t.rows.map((r) => r.cells), 80)) assert.ok(l.length <= 80);
+  for (const l of layout(
+    t.head,
+    t.rows.map((r) => r.cells),
+    80,
+  ))
+    assert.ok(l.length <= 80);
   const { lastFrame } = render(<ReachMatrix results={all(nodes)} />);
   for (const l of lastFrame()!.split('\n')) assert.ok(l.length <= 80, l);
 });
@@ -92,7 +118,10 @@ test('a matrix wider than the terminal is split into blocks of columns, names ke
   const named = heads.flatMap((h) => h.text.split(/\s+/).slice(1));
   assert.deepEqual(named, nodes, 'every column once, whole, in order');
   // Each block has a row per node: every cell is drawn exactly once.
-  assert.equal(lines.filter((l) => !l.head).reduce((n, l) => n + l.cells.length, 0), 30 * 30);
+  assert.equal(
+    lines.filter((l) => !l.head).reduce((n, l) => n + l.cells.length, 0),
+    30 * 30,
+  );
 });
 
 test('the store keeps results in the order of the lab file, whatever order they complete in', () => {
