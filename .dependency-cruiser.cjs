@@ -8,7 +8,7 @@ const floors = [
   ['src/render/', 'src/generate.ts'],
   ['src/runner/', 'src/privileges.ts'],
   ['src/state/', 'src/observe/'],
-  ['src/apply/', 'src/verify/', 'src/trace/', 'src/ops/', 'src/capabilities.ts', 'src/doctor/'],
+  ['src/apply/', 'src/verify/', 'src/trace/', 'src/ops/', 'src/doctor/'],
   ['src/engine.ts', 'src/engine/'],
   ['src/ui/'],
   ['src/cli/'],

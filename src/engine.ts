@@ -14,7 +14,7 @@ import type { NsId } from './model/ownership.js';
 import { labFeatures } from './model/features.js';
 import { bridgeGuards } from './model/hoststate.js';
 import { summarize } from './plan/actions.js';
-import { missingFeatureText, probeFeatures } from './capabilities.js';
+import { missingFeatureText, probeFeatures } from './doctor/probe.js';
 import { CliError, EXIT } from './core/errors.js';
 
 export class ConflictError extends CliError {

@@ -72,7 +72,7 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
       } else {
         const q = qdiscOf(impairmentOf(o));
         if (!q) throw new CliError('nothing to set', EXIT.error, 'give --delay, --jitter, --loss or --rate (and --limit), or --clear');
-        const { missingFeatureText, probeFeatures } = await import('../capabilities.js');
+        const { missingFeatureText, probeFeatures } = await import('../doctor/probe.js');
         const probe = (await probeFeatures(runner, [q.kind])).get(q.kind)!;
         if (!probe.ok) throw new CliError(missingFeatureText(q.kind, probe), EXIT.unsupported);
         argv = [...tc, 'qdisc', 'replace', 'dev', dev, 'root', ...qdiscArgs(q)];

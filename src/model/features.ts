@@ -3,7 +3,7 @@
 import { qdiscOf } from './impair.js';
 import type { Lab } from './types.js';
 
-/** The kernel features netlab knows (src/capabilities.ts says how each is probed). */
+/** The kernel features netlab knows (src/doctor/features.ts says how each is probed). */
 export type Feature = 'veth' | 'bridge' | 'vxlan' | 'macvlan' | 'netem' | 'tbf' | 'htb' | 'vlan' | 'vrf' | 'dummy' | 'bond' | 'wireguard' | 'tproxy' | 'nft-trace' | 'conntrack';
 
 export interface FeatureNeed {

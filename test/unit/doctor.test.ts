@@ -1,23 +1,13 @@
-// capabilities with a scripted runner: probe results -> verdicts, the probe namespace always goes,
+// doctor with a scripted runner: probe results -> verdicts, the probe namespace always goes,
 // error wording, tool versions and fix hints, privileges from /proc/self/status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ALL_FEATURES,
-  FEATURES,
-  NFT_TRACE_PROBE,
-  ProbeError,
-  TOOLS,
-  missingFeatureText,
-  parseIptablesVersion,
-  parseToolVersion,
-  probeFeatures,
-  probeNetns,
-  probePrivileges,
-  probeTools,
-} from '../../src/capabilities.js';
+import { ALL_FEATURES, FEATURES, NFT_TRACE_PROBE } from '../../src/doctor/features.js';
+import { ProbeError, missingFeatureText, probeFeatures } from '../../src/doctor/probe.js';
+import { doctor, formatDoctor, probeNetns } from '../../src/doctor/report.js';
+import { TOOLS, parseIptablesVersion, parseToolVersion, probeTools } from '../../src/doctor/tools.js';
+import { probePrivileges } from '../../src/privileges.js';
 import type { Feature } from '../../src/model/features.js';
-import { doctor, formatDoctor } from '../../src/cli/doctor.js';
 import { EXIT } from '../../src/core/errors.js';
 import { ScriptedRunner, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
 
@@ -210,6 +200,11 @@ test('every feature has a title, module, kernel option, user and fixes', () => {
     assert.match(i.fix.debian, /modprobe/);
     assert.match(i.fix.fedora, /dnf install kernel-modules-extra/);
   }
+  assert.deepEqual(
+    ALL_FEATURES.filter((f) => FEATURES[f].required),
+    ['veth', 'bridge'],
+    'every lab needs veth and bridge; the others only the labs that use them',
+  );
   assert.equal(FEATURES.netem.title, 'netem (delay, jitter, loss)');
   assert.equal(FEATURES.netem.module, 'sch_netem');
   assert.equal(FEATURES.netem.kconfig, 'CONFIG_NET_SCH_NETEM');
