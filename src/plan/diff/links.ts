@@ -1,15 +1,12 @@
 // Links: create the missing, re-create those of another kind or with other kind-specific settings
 // (a veth pair whole), delete the ones the lab no longer declares.
 import { HOST, nsLabel, type LinkState } from '../../model/types.js';
+import { linkKind } from '../../model/linkkinds.js';
 import { conflictOf, linkObject, obsNs, owned, type Ctx } from './context.js';
 
-/** Why a VLAN, VRF or bond must be re-created (its kind-specific settings differ), or undefined. */
+/** Why a link must be re-created (its kind-specific settings differ), or undefined. */
 function paramsChanged(want: LinkState, have: LinkState): string | undefined {
-  if (want.vlan && have.vlan && (want.vlan.id !== have.vlan.id || want.vlan.link !== have.vlan.link || want.vlan.protocol !== have.vlan.protocol))
-    return `was VLAN ${have.vlan.id} on ${have.vlan.link}${have.vlan.protocol !== want.vlan.protocol ? ` (${have.vlan.protocol})` : ''}`;
-  if (want.vrfTable !== undefined && have.vrfTable !== undefined && want.vrfTable !== have.vrfTable) return `was the VRF of table ${have.vrfTable}`;
-  if (want.bondMode && have.bondMode && want.bondMode !== have.bondMode) return `was a bond in mode ${have.bondMode}`;
-  return undefined;
+  return linkKind(want.kind)?.changed?.(want, have);
 }
 
 function delLink(c: Ctx, ns: string, name: string, object: string, reason: string, replace = false): void {
@@ -37,7 +34,7 @@ function diffVeth(c: Ctx, ns: string, l: LinkState, o: LinkState | undefined, ob
   c.add({ kind: 'link.add', ns, link: l, object, reason: o || po ? 're-create the pair' : 'not in the kernel', ...(o || po ? { replace: true } : {}) });
 }
 
-/** A link of its own (bridge, VLAN, VRF, bond, dummy). */
+/** Any other link (bridge, VLAN, VRF, bond, dummy): re-created when its kind-specific settings differ. */
 function diffSingle(c: Ctx, ns: string, l: LinkState, o: LinkState | undefined, object: string): void {
   if (o && o.kind === l.kind && !paramsChanged(l, o)) return;
   const changed = o && o.kind === l.kind ? paramsChanged(l, o) : undefined;
