@@ -1,5 +1,6 @@
 // Compiles a Lab into the kernel state it asks for, in the same types the observer returns.
 import { qdiscOf } from './impair.js';
+import { linkKind } from './linkkinds.js';
 import { emptyTablePayload, hashText, hostComment, tablePayload } from './iptables.js';
 import {
   HOST,
@@ -105,9 +106,7 @@ export function desiredState(lab: Lab): DesiredState {
         addresses: i.addresses.map((a) => a.cidr),
         alias: mark,
         object: `${i.type} ${node.name}:${i.name}`,
-        ...(i.vlan ? { vlan: i.vlan } : {}),
-        ...(i.table !== undefined ? { vrfTable: i.table } : {}),
-        ...(i.mode ? { bondMode: i.mode } : {}),
+        ...linkKind(i.type)?.fromSpec?.(i),
         ...(i.master ? { master: i.master } : {}),
         ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
         ...(i.mac ? { mac: i.mac } : {}),

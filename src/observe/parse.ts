@@ -1,6 +1,7 @@
 // Pure parsers for what the kernel tools print, into the shared state types.
 import { isLinkLocal6, parseCidr, parsePrefix } from '../model/net.js';
 import { canonicalMark } from '../load/syntax.js';
+import { linkKind, type KernelLinkData } from '../model/linkkinds.js';
 import { ROUTE_TYPES, type Family, type LinkState, type RouteState, type RuleState } from '../model/types.js';
 
 /** Splits the output of `ip -j -batch -`: one JSON document per command, one per line. */
@@ -25,7 +26,7 @@ interface IpLink {
   link_type?: string;
   /** For a VLAN: its parent, when in the same namespace. */
   link?: string | null;
-  linkinfo?: { info_kind?: string; info_data?: { id?: number; protocol?: string; table?: number; mode?: string } };
+  linkinfo?: { info_kind?: string; info_data?: KernelLinkData };
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
@@ -41,7 +42,7 @@ export function parseLinks(docs: unknown[]): Map<string, LinkState> {
   const out = new Map<string, LinkState>();
   for (const l of docs as IpLink[]) {
     const info = l.linkinfo?.info_kind;
-    const kind = l.link_type === 'loopback' ? 'loopback' : info && KINDS.has(info) ? (info as LinkState['kind']) : 'other';
+    const kind = l.link_type === 'loopback' ? 'loopback' : info && linkKind(info) ? (info as LinkState['kind']) : 'other';
     const data = l.linkinfo?.info_data ?? {};
     const addresses: string[] = [];
     for (const a of l.addr_info ?? []) {
@@ -63,15 +64,11 @@ export function parseLinks(docs: unknown[]): Map<string, LinkState> {
       ...(l.ifalias ? { alias: l.ifalias } : {}),
       ...(l.ifindex !== undefined ? { ifindex: l.ifindex } : {}),
       ...(l.master ? { master: l.master } : {}),
-      ...(kind === 'vlan' && data.id !== undefined ? { vlan: { link: l.link ?? '', id: data.id, protocol: data.protocol === '802.1ad' ? '802.1ad' : '802.1Q' } as const } : {}),
-      ...(kind === 'vrf' && data.table !== undefined ? { vrfTable: data.table } : {}),
-      ...(kind === 'bond' && data.mode ? { bondMode: data.mode } : {}),
+      ...linkKind(kind)?.fromKernel?.(data, l.link),
     });
   }
   return out;
 }
-
-const KINDS = new Set(['veth', 'bridge', 'vlan', 'dummy', 'vrf', 'bond']);
 
 interface IpRoute {
   type?: string;

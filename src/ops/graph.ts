@@ -3,6 +3,7 @@
 // format it lands in.
 import { HOST, type BridgeSpec, type EndSpec, type IfaceSpec, type Lab } from '../model/types.js';
 import { impairText } from '../model/impair.js';
+import { linkKind } from '../model/linkkinds.js';
 
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg', 'png', 'pdf'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -70,7 +71,7 @@ function endLines(e: EndSpec, bridge: boolean): string[] {
 
 /** A node's own interfaces (VLAN, dummy, VRF, bond), one line each, under its name. */
 function ifaceLine(i: IfaceSpec): string {
-  const what = i.vlan ? `vlan ${i.vlan.id} on ${i.vlan.link}` : i.table !== undefined ? `vrf table ${i.table}` : i.mode ? `bond ${i.mode}` : i.type;
+  const what = linkKind(i.type)?.graph?.(i) ?? i.type;
   return [`${i.name}: ${what}`, ...(i.members.length ? [`(${i.members.join(', ')})`] : []), ...(i.master ? [`in ${i.master}`] : []), ...addrs(i)].join(' ');
 }
 

@@ -1,6 +1,7 @@
 // Typed actions: what a plan is made of, and how it prints (Terraform's + ~ - -/+).
 import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type ProcessSpec, type QdiscState, type RouteState, type RuleState } from '../model/types.js';
 import { impairText } from '../model/impair.js';
+import { linkKind } from '../model/linkkinds.js';
 
 /** Phases run in this order; steps within a phase run in parallel. */
 export const PHASES = ['stop', 'delete', 'namespaces', 'links', 'configure', 'sysctls', 'firewall', 'processes'] as const;
@@ -76,8 +77,8 @@ export function phaseOf(a: Action): Phase {
       return 'processes';
     case 'link.add':
       // veths and bridges first; VLANs, VRFs, bonds, dummies in the namespace's configure batch,
-      // where the interfaces they stack on exist already.
-      return a.link.kind === 'veth' || a.link.kind === 'bridge' ? 'links' : 'configure';
+      // where the interfaces they stack on exist already (src/model/linkkinds.ts).
+      return linkKind(a.link.kind)?.phase ?? 'configure';
     case 'sysctl.set':
       return 'sysctls';
     case 'iptables.restore':
@@ -135,10 +136,7 @@ export function ruleText(r: RuleState): string {
 
 /** What distinguishes a VLAN, VRF or bond beyond its name: " on eth0 id 10", " table 10". */
 export function linkParams(l: LinkState): string {
-  if (l.vlan) return ` on ${l.vlan.link} id ${l.vlan.id}${l.vlan.protocol === '802.1ad' ? ' protocol 802.1ad' : ''}`;
-  if (l.vrfTable !== undefined) return ` table ${l.vrfTable}`;
-  if (l.bondMode) return ` mode ${l.bondMode}`;
-  return '';
+  return linkKind(l.kind)?.params?.(l) ?? '';
 }
 
 /** One line per action: symbol, where, what, and why. */

@@ -4,6 +4,7 @@ import { HOST, inNetns, type Family } from '../model/types.js';
 import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
 import { commandText } from '../core/shell.js';
 import { qdiscArgs } from '../model/impair.js';
+import { linkKind } from '../model/linkkinds.js';
 import { hostRulesPayload, restoreTool } from './iptables.js';
 import { startArgv, startText } from '../model/processes.js';
 
@@ -48,20 +49,8 @@ export function ipLine(a: Action): string | undefined {
       return `netns add ${a.ns}`;
     case 'netns.del':
       return `netns del ${a.ns}`;
-    case 'link.add': {
-      // A link made in the host carries the lab's mark from the batch that creates it: netlab
-      // can tell it from one someone else made, whenever it is interrupted (src/model/ownership.ts).
-      const l = a.link;
-      const mark = (name: string) => (l.alias ? `\nlink set dev ${name} alias ${l.alias}` : '');
-      if (l.kind === 'bridge') return `link add name ${l.name} type bridge${a.ns === HOST ? mark(l.name) : ''}`;
-      if (l.kind === 'dummy') return `link add name ${l.name} type dummy`;
-      if (l.kind === 'vrf') return `link add name ${l.name} type vrf table ${l.vrfTable}`;
-      if (l.kind === 'bond') return `link add name ${l.name} type bond mode ${l.bondMode} miimon 100`;
-      if (l.kind === 'vlan') return `link add link ${l.vlan!.link} name ${l.name} type vlan id ${l.vlan!.id} protocol ${l.vlan!.protocol}`;
-      const here = a.ns === HOST ? '' : ` netns ${a.ns}`;
-      const there = l.peer!.ns === HOST ? '' : ` netns ${l.peer!.ns}`;
-      return `link add name ${l.name}${here} type veth peer name ${l.peer!.name}${there}${a.ns === HOST ? mark(l.name) : ''}${l.peer!.ns === HOST ? mark(l.peer!.name) : ''}`;
-    }
+    case 'link.add':
+      return linkKind(a.link.kind)!.add(a.link, a.ns);
     case 'link.del':
       return `link del dev ${a.name}`;
     case 'link.set': {
@@ -105,10 +94,10 @@ function familyOf(a: Action): Family {
   return 'ipv4';
 }
 
-/** Where a root-batch action runs: veths are always created from the root namespace. */
+/** Where a root-batch action runs: veths are always created from the root namespace (src/model/linkkinds.ts). */
 function batchNs(a: Action): string {
   if (a.kind === 'netns.add' || a.kind === 'netns.del') return HOST;
-  if (a.kind === 'link.add' && a.link.kind === 'veth') return HOST;
+  if (a.kind === 'link.add' && linkKind(a.link.kind)?.fromRoot) return HOST;
   return a.ns;
 }
 
