@@ -1,13 +1,13 @@
 // gc: objects that carry netlab's mark ("netlab:<lab>") but that no journal accounts for (the
 // journal was lost: /run cleared, a state directory deleted), and journals whose objects are all
 // gone. Removes those and nothing else: an unmarked object is never touched.
-import { HOST, inNetns, type Family } from '../model/types.js';
-import { concurrency, readFailure, readHostIptables } from '../observe/observe.js';
+import { HOST, type Family } from '../model/types.js';
+import { loMarks, readHostIptables } from '../observe/observe.js';
 import { hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, restoreTool } from '../render/iptables.js';
 import { dropEmptyTables } from './teardown.js';
-import { runMany, type CommandRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
 import { LAB_NAME, journalPath, listLogDirs, removeJournal, removeLogs, scanJournals } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
@@ -73,22 +73,8 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
   const inScope = (lab: string | undefined): lab is string => lab !== undefined && !leftAlone.has(lab) && (!opts.labs || opts.labs.has(lab));
   const netns = listNetns(files);
 
-  // Namespaces: the mark is on their lo. One read each, through runMany's few shells.
-  const names = [...netns];
-  const reads = names.map((ns) => inNetns(ns, ['ip', '-j', 'link', 'show', 'dev', 'lo']));
-  const los = await runMany(
-    runner,
-    reads.map((argv) => ({ argv })),
-    concurrency(),
-  );
-  const marks = names.map((ns, i) => {
-    const r = los[i]!;
-    // A namespace deleted since the list is simply gone; a tool that cannot run at all (nsenter
-    // or ip missing) must not make every lab namespace look unmarked.
-    if (r.exitCode === 126 || r.exitCode === 127) throw readFailure(reads[i]!, undefined, r);
-    const lo = r.exitCode === 0 ? parseLinks(splitJsonDocs(r.stdout)[0] ?? []).get('lo') : undefined;
-    return [ns, labOfMark(lo?.alias)] as const;
-  });
+  // Namespaces: the mark is on their lo (one read each, a few shells for all).
+  const marks = [...(await loMarks(runner, [...netns]))].map(([ns, alias]) => [ns, labOfMark(alias)] as const);
   for (const [ns, lab] of marks) if (inScope(lab) && !journals.get(lab)?.namespaces.includes(ns)) report.namespaces.push({ name: ns, lab, pids: [] });
   // Their processes, by network namespace: one pass over /proc for all of them.
   const orphans = { namespaces: report.namespaces.map((n) => n.name), records: [] };
