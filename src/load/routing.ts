@@ -2,12 +2,12 @@
 import { ROUTE_TYPES, type Family, type RouteSpec, type RuleSpec, type SrcPath } from '../model/types.js';
 import { contains, hasHostBits, isLinkLocal6, networkOf, parseAddress, parsePrefix } from '../model/net.js';
 import { didYouMean } from './problems.js';
-import { canonicalMark, parseRouteString, parseRuleString, tableId, tableProblem } from './syntax.js';
+import { canonicalMark, parseRouteString, parseRuleString, tableId, tableProblem, type RawRoute, type RawRule } from './syntax.js';
 import type { LabContext } from './context.js';
-import type { RawRoute, RawRule } from './raw.js';
+import type { RawRouteObject, RawRuleObject } from './raw.js';
 
 /** A node's routes; run after its interfaces and addresses are known (devices, gateways, sources). */
-export function normalizeRoutes(ctx: LabContext, ns: string, raw: (string | RawRoute)[], path: SrcPath): RouteSpec[] {
+export function normalizeRoutes(ctx: LabContext, ns: string, raw: (string | RawRouteObject)[], path: SrcPath): RouteSpec[] {
   /** Where each route's gateway is written, for messages about it. */
   const viaPath = new Map<RouteSpec, SrcPath>();
   const routes: RouteSpec[] = [];
@@ -20,7 +20,7 @@ export function normalizeRoutes(ctx: LabContext, ns: string, raw: (string | RawR
 }
 
 /** A node's policy routing rules. */
-export function normalizeRules(ctx: LabContext, ns: string, raw: (string | RawRule)[], path: SrcPath): RuleSpec[] {
+export function normalizeRules(ctx: LabContext, ns: string, raw: (string | RawRuleObject)[], path: SrcPath): RuleSpec[] {
   const rules: RuleSpec[] = [];
   raw.forEach((r, i) => {
     const rs = rule(ctx, ns, r, [...path, i]);
@@ -29,8 +29,9 @@ export function normalizeRules(ctx: LabContext, ns: string, raw: (string | RawRu
   return rules;
 }
 
-function route(ctx: LabContext, viaPath: Map<RouteSpec, SrcPath>, ns: string, r: string | RawRoute, path: SrcPath): RouteSpec | undefined {
-  const raw = typeof r === 'string' ? parseRouteString(r) : r;
+function route(ctx: LabContext, viaPath: Map<RouteSpec, SrcPath>, ns: string, r: string | RawRouteObject, path: SrcPath): RouteSpec | undefined {
+  // The object form is what the string form parses to, checked further here for both.
+  const raw: RawRoute | string = typeof r === 'string' ? parseRouteString(r) : r;
   if (typeof raw === 'string') {
     ctx.err(path, `invalid route '${String(r)}': ${raw}`, "ip route syntax, e.g. 'default via 192.168.20.1' or '10.0.0.0/8 dev eth0 scope link'");
     return undefined;
@@ -122,8 +123,8 @@ function checkGateways(ctx: LabContext, viaPath: Map<RouteSpec, SrcPath>, ns: st
   }
 }
 
-function rule(ctx: LabContext, ns: string, r: string | RawRule, path: SrcPath): RuleSpec | undefined {
-  const raw = typeof r === 'string' ? parseRuleString(r) : r;
+function rule(ctx: LabContext, ns: string, r: string | RawRuleObject, path: SrcPath): RuleSpec | undefined {
+  const raw: RawRule | string = typeof r === 'string' ? parseRuleString(r) : r;
   if (typeof raw === 'string') {
     ctx.err(path, `invalid rule '${String(r)}': ${raw}`, "ip rule syntax, e.g. 'fwmark 0x1/0x1 pref 100 table 100'");
     return undefined;
