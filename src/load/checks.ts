@@ -1,49 +1,13 @@
 // Normalizes `checks:` and `nodes.*.processes` (called by the loader once links are known).
-import type { CheckSpec, Expect, Family, ProcessSpec, SrcPath } from '../model/types.js';
+import type { CheckSpec, Family, ProcessSpec, SrcPath } from '../model/types.js';
 import { parseAddress } from '../model/net.js';
 import { didYouMean } from './problems.js';
+import type { RawCheck, RawProcess } from './raw.js';
 
-export interface RawCheckCommon {
-  expect?: Expect;
-  timeout?: number | string;
-  attempts?: number;
-  name?: string;
-}
-export interface RawPing extends RawCheckCommon {
-  from: string;
-  to: string;
-  count?: number;
-  source?: string;
-  family?: 'ipv4' | 'ipv6';
-}
-export interface RawConnect extends RawCheckCommon {
-  from: string;
-  to: string;
-  port: number;
-  family?: 'ipv4' | 'ipv6';
-}
-export interface RawExec extends RawCheckCommon {
-  node: string;
-  command: string | string[];
-  exit_code?: number;
-  output?: string;
-}
-export interface RawReach extends RawCheckCommon {
-  nodes?: string[];
-  from?: string[];
-  to?: string[];
-  family?: 'ipv4' | 'ipv6';
-}
-export interface RawTrace extends RawCheckCommon {
-  from: string;
-  to: string;
-  proto?: 'icmp' | 'tcp' | 'udp';
-  port?: number;
-  passes?: string[];
-  result?: 'delivered' | 'dropped' | 'rejected' | 'left';
-}
-export type RawCheck = { ping: RawPing } | { tcp: RawConnect } | { udp: RawConnect } | { exec: RawExec } | { reach: RawReach } | { trace: RawTrace };
-export type RawProcess = string | string[] | { name?: string; command: string | string[] };
+/** The body of one kind of check, as the schema admits it. */
+type Body<K extends string> = Extract<RawCheck, Record<K, unknown>>[K];
+/** What every kind of check takes. */
+type RawCheckCommon = Pick<Body<'ping'>, 'expect' | 'timeout' | 'attempts' | 'name'>;
 
 export interface CheckContext {
   nodes: string[];
@@ -105,7 +69,7 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
   let matrix = 0;
   raw.forEach((entry, i) => {
     const path: SrcPath = ['checks', i];
-    const kind = Object.keys(entry)[0] as keyof RawCheck & string;
+    const kind = Object.keys(entry)[0] as string;
     const p = [...path, kind];
     if ('ping' in entry) {
       const c = entry.ping;

@@ -83,3 +83,8 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
   const c = closest(word, candidates);
   return c ? `did you mean '${c}'?` : undefined;
 }
+
+/** Problems in the order of the file (a stable sort: one place keeps the order they were found in). */
+export function sortProblems(ps: Problem[]): Problem[] {
+  return [...ps].sort((a, b) => a.line - b.line || a.col - b.col);
+}
