@@ -1,5 +1,6 @@
 // render: actions -> the exact commands, batched (pure). One `ip -batch` for the host, one
-// `ip -n NS -batch -` per namespace, one sysctl and one iptables-restore per namespace and family.
+// `nsenter --net=/run/netns/NS ip -batch -` per namespace, one sysctl and one iptables-restore per
+// namespace and family.
 import { HOST, inNetns, type Family } from '../model/types.js';
 import { PHASES, phaseOf, routeText, ruleText, type Action, type LinkSet, type Phase } from '../plan/actions.js';
 import { commandText } from '../core/shell.js';
