@@ -6,7 +6,7 @@ import { closeSync, openSync } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
 import { didYouMean } from '../load/problems.js';
-import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
+import { ProcessRunner, type CommandRunner } from '../runner/runner.js';
 import { HOST_NODE, findProgram, fsReason, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 import { runForeground, targetEnv, whereText } from './exec.js';
 
@@ -48,7 +48,7 @@ export async function captureIn(labArg: string, node: string, iface: string, o: 
   requireRoot('capture');
   const tcpdump = findProgram('tcpdump');
   if ('error' in tcpdump) throw new CliError('tcpdump is not installed: netlab capture runs tcpdump in the namespace', EXIT.unsupported, TCPDUMP_HINT);
-  const runner = new ExecaRunner();
+  const runner = new ProcessRunner();
   const t = await resolveTarget(runner, labArg, node);
   checkInterface(iface, await interfacesOf(runner, t), t);
   if (o.write === '-' && process.stdout.isTTY)

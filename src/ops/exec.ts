@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { CliError } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
-import { ExecaRunner } from '../runner/runner.js';
+import { ProcessRunner } from '../runner/runner.js';
 import { markEntered } from '../state/trust.js';
 import { findProgram, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 
@@ -91,7 +91,7 @@ export async function runEntered(t: Target, argv: string[], opts: ForegroundOpti
 export async function execIn(labArg: string, node: string, command: string[]): Promise<number> {
   requireRoot('exec');
   if (!command.length) throw new CliError('no command given', 1, `netlab exec ${labArg} ${node} -- COMMAND [ARGS...]`);
-  const t = await resolveTarget(new ExecaRunner(), labArg, node);
+  const t = await resolveTarget(new ProcessRunner(), labArg, node);
   checkRunnable(command[0]!, whereText(t));
   return runEntered(t, command, { env: targetEnv(t) });
 }

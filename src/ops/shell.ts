@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ExecaRunner } from '../runner/runner.js';
+import { ProcessRunner } from '../runner/runner.js';
 import { findProgram, resolveTarget, type Target } from './target.js';
 import { runEntered, targetEnv } from './exec.js';
 import { requireRoot } from '../privileges.js';
@@ -73,7 +73,7 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
 /** `netlab shell LAB NODE`: the shell's exit status. */
 export async function shellIn(labArg: string, node: string): Promise<number> {
   requireRoot('shell');
-  const t: Target = await resolveTarget(new ExecaRunner(), labArg, node);
+  const t: Target = await resolveTarget(new ProcessRunner(), labArg, node);
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-shell-'));
   try {
     const l = shellLaunch(pickShell(), promptTag(t.lab, t.node), targetEnv(t), tmp);

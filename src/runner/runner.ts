@@ -49,7 +49,7 @@ export interface CommandRunner {
  * namespaces spawns 2N of them. Commands with a timeout (checks, a lab's exec) use execa, whose
  * timeout and kill handling is what they need.
  */
-export class ExecaRunner implements CommandRunner {
+export class ProcessRunner implements CommandRunner {
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     if (!opts.timeoutMs) return spawnRun(argv, opts.input);
     const { execa } = await import('execa');

@@ -121,7 +121,7 @@ test('Docker-like firewall: guards per host bridge, in DOCKER-USER when it exist
 test('observe on a Docker-like host: the firewall is read for a lab with a host bridge; a family without ip6tables is no error', async () => {
   const { ScriptedRunner } = await import('../../src/runner/runner.js');
   const { observe } = await import('../../src/observe/observe.js');
-  const { labOf, noProcesses, twoOnBridge } = await import('../lib/fake.js');
+  const { labOf, noProcesses, twoOnBridge } = await import('../lib/fixtures.js');
   const { diff } = await import('../../src/plan/diff.js');
   const r = new ScriptedRunner({ exitCode: 99, stderr: 'unexpected command' })
     .on('ip -j -d -batch -', { stdout: '[]\n' })

@@ -1,4 +1,5 @@
-// Builds observed states for planner tests: what the kernel would show after a perfect apply.
+// Fixtures for unit tests: lab texts, the observed state a perfect apply leaves, and HostFiles
+// stand-ins (namespaces and processes as /proc and /run/netns would show them).
 import { HOST, type DesiredState, type ObservedNs, type ObservedState } from '../../src/model/types.js';
 import { newJournal } from '../../src/state/journal.js';
 import type { Journal } from '../../src/model/journal.js';
