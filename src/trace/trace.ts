@@ -12,6 +12,7 @@ import { parseAddress } from '../model/net.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import { checkArgv } from '../verify/probes.js';
 import { TRACE_TABLE, firstPacket, orderNamespaces, outcome, parseTrace, traceTable, type Hop, type Outcome, type TraceSpec } from './parse.js';
+import { sleep } from '../core/time.js';
 
 export class TraceError extends CliError {
   override name = 'TraceError';
@@ -62,8 +63,6 @@ function ownerOf(lab: Lab, addr: string): string | undefined {
   for (const b of lab.bridges.values()) if (b.addresses.some((a) => a.cidr.split('/')[0] === addr)) return b.ns;
   return undefined;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number }): Promise<TraceResult> {
   if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
