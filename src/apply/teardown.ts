@@ -1,5 +1,5 @@
 // down: removes what the journal says the lab made, and nothing else.
-import { CliError, EXIT } from '../core/errors.js';
+import { CliError, EXIT, onlyGone } from '../core/errors.js';
 import { HOST, type Family } from '../model/types.js';
 import { judgeLink, judgeNs, sameNsId } from '../model/ownership.js';
 import { receiptDir, takeReceipt } from './receipt.js';
@@ -16,6 +16,7 @@ import { acquireLock } from '../state/lock.js';
 import { removeEntered } from '../state/trust.js';
 import { forgetLab } from '../load/cache.js';
 import { isAlive, stopProcesses } from './processes.js';
+import { sleep } from '../core/time.js';
 
 export interface DownReport {
   namespaces: string[];
@@ -126,8 +127,6 @@ async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv
   if (back.length) await exec(['sysctl', '-q', '-w', ...back.map(([k, v]) => `${k}=${v}`)]);
 }
 
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
 /** Tears a lab down from its journal; dryRun lists the commands without running them. */
 export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number; files?: HostFiles } = {}): Promise<DownReport> {
   const files = opts.files ?? hostFiles;
@@ -137,8 +136,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     if (opts.dryRun) return;
     const r = await runner.run(argv, input !== undefined ? { input } : {});
     if (r.exitCode !== 0) {
-      const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed|Cannot find device|No such|does not exist/.test(l));
-      if (!tolerant || bad.length) throw new TeardownError(`lab ${j.lab}: ${commandText(argv, input).split('\n')[0]} failed:\n  ${r.stderr.trim()}`);
+      if (!tolerant || !onlyGone(r.stderr)) throw new TeardownError(`lab ${j.lab}: ${commandText(argv, input).split('\n')[0]} failed:\n  ${r.stderr.trim()}`);
     }
   };
 

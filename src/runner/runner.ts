@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { randomHex } from '../hash.js';
-import { shellQuote } from '../core/shell.js';
+import { commandText, shellQuote } from '../core/shell.js';
 import { dirname } from 'node:path';
 
 export interface RunResult {
@@ -107,7 +107,7 @@ export class ProcessRunner implements CommandRunner {
     const per = Math.ceil(cmds.length / slots);
     const delim = `NETLAB_${randomHex(6)}`;
     const line = (c: Command, i: number) => {
-      const cmd = c.input === undefined ? `${shellQuote(c.argv)} </dev/null` : `${shellQuote(c.argv)} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;
+      const cmd = c.input === undefined ? `${shellQuote(c.argv)} </dev/null` : commandText(c.argv, c.input, delim);
       return `${cmd}\nprintf '\\036${delim} ${i} %d\\n' $?; printf '\\036${delim} ${i}\\n' >&2`;
     };
     const out: (RunResult | undefined)[] = new Array(cmds.length);
