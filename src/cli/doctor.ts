@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 // The probes are loaded when doctor runs, not when netlab starts (every command registers doctor).
 import type { NetnsInfo, Privileges, Probe, ToolReport } from '../capabilities.js';
 import type { Feature } from '../model/features.js';
-import { ProcessRunner, type CommandRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from '../core/errors.js';
 import type { Family, HostFirewall } from '../model/types.js';
 
@@ -228,7 +228,7 @@ export function formatDoctor(r: DoctorReport): string[] {
 }
 
 /** Adds `netlab doctor` to the program; called once from cli/main.ts. */
-export function registerDoctor(program: Command): void {
+export function registerDoctor(program: Command, runner: CommandRunner): void {
   program
     .command('doctor')
     .description(
@@ -236,7 +236,7 @@ export function registerDoctor(program: Command): void {
     )
     .option('--json', 'print one JSON object with the same facts')
     .action(async (o: { json?: boolean }) => {
-      const r = await doctor(new ProcessRunner());
+      const r = await doctor(runner);
       if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else process.stdout.write(`${formatDoctor(r).join('\n')}\n`);
       if (!r.ok) throw new Exit(EXIT.unsupported);

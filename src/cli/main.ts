@@ -357,8 +357,8 @@ program
     else process.stdout.write(text);
   });
 
-registerOps(program);
-registerDoctor(program);
+registerOps(program, runner);
+registerDoctor(program, runner);
 registerImpair(program, runner, out);
 registerCompletion(program, out);
 addHelp(program);

@@ -6,7 +6,7 @@ import { closeSync, openSync } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
 import { didYouMean } from '../load/problems.js';
-import { ProcessRunner, type CommandRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { HOST_NODE, findProgram, fsReason, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 import { runForeground, targetEnv, whereText } from './exec.js';
 
@@ -44,11 +44,10 @@ export function checkInterface(iface: string, known: string[], t: Pick<Target, '
 }
 
 /** `netlab capture LAB NODE IFACE`: tcpdump's exit status. */
-export async function captureIn(labArg: string, node: string, iface: string, o: CaptureOptions): Promise<number> {
+export async function captureIn(runner: CommandRunner, labArg: string, node: string, iface: string, o: CaptureOptions): Promise<number> {
   requireRoot('capture');
   const tcpdump = findProgram('tcpdump');
   if ('error' in tcpdump) throw new CliError('tcpdump is not installed: netlab capture runs tcpdump in the namespace', EXIT.unsupported, TCPDUMP_HINT);
-  const runner = new ProcessRunner();
   const t = await resolveTarget(runner, labArg, node);
   checkInterface(iface, await interfacesOf(runner, t), t);
   if (o.write === '-' && process.stdout.isTTY)
@@ -62,7 +61,7 @@ export async function captureIn(labArg: string, node: string, iface: string, o: 
     }
   }
   try {
-    return await runForeground(inTarget(t, tcpdumpArgv(iface, o, tcpdump.path)), { env: targetEnv(t), ...(fd !== undefined ? { stdout: fd } : {}) });
+    return await runForeground(runner, inTarget(t, tcpdumpArgv(iface, o, tcpdump.path)), { env: targetEnv(t), ...(fd !== undefined ? { stdout: fd } : {}) });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

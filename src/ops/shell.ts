@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ProcessRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { findProgram, resolveTarget, type Target } from './target.js';
 import { runEntered, targetEnv } from './exec.js';
 import { requireRoot } from '../privileges.js';
@@ -76,14 +76,14 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
 }
 
 /** `netlab shell LAB NODE`: the shell's exit status. */
-export async function shellIn(labArg: string, node: string): Promise<number> {
+export async function shellIn(runner: CommandRunner, labArg: string, node: string): Promise<number> {
   requireRoot('shell');
-  const t: Target = await resolveTarget(new ProcessRunner(), labArg, node);
+  const t: Target = await resolveTarget(runner, labArg, node);
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-shell-'));
   try {
     const l = shellLaunch(pickShell(), promptTag(t.lab, t.node), targetEnv(t), tmp);
     for (const [f, text] of l.files) writeFileSync(f, text, { mode: 0o600 });
-    return await runEntered(t, l.argv, { env: l.env });
+    return await runEntered(runner, t, l.argv, { env: l.env });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

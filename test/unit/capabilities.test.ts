@@ -19,7 +19,7 @@ import {
 import type { Feature } from '../../src/model/features.js';
 import { doctor, formatDoctor } from '../../src/cli/doctor.js';
 import { EXIT } from '../../src/core/errors.js';
-import { ScriptedRunner, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
+import { ScriptedRunner, type BytesResult, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
 
 const NS = 'netlab-probe-1-abc';
 
@@ -121,6 +121,12 @@ class ThrowingRunner implements CommandRunner {
   }
   async spawnDetached(): Promise<{ pid: number }> {
     return { pid: 0 };
+  }
+  async foreground(): Promise<number> {
+    return 0;
+  }
+  async runBytes(): Promise<BytesResult> {
+    return { stdout: Buffer.alloc(0), stderr: '', exitCode: 0 };
   }
 }
 

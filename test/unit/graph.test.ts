@@ -12,7 +12,7 @@ import { dotString, formatFromFileName, graph, mermaidComment, mermaidText, toDo
 import { tcpdumpArgv, checkInterface } from '../../src/ops/capture.js';
 import { pickShell, promptTag, shellLaunch } from '../../src/ops/shell.js';
 import { shellWord } from '../../src/core/shell.js';
-import { statusOf } from '../../src/ops/exec.js';
+import { statusOf } from '../../src/runner/runner.js';
 import { HOST_NODE, findProgram, inTarget } from '../../src/ops/target.js';
 import { CliError, EXIT } from '../../src/core/errors.js';
 

@@ -104,3 +104,15 @@ test('runAll: output without a final newline, a missing program, and a line that
   assert.deepEqual([r[0]!.stderr, r[2]!.stderr], ['', 'err\n']);
   assert.match(r[3]!.stderr, /not found/);
 });
+
+test('runBytes keeps binary output as bytes and says why a program could not be started; foreground gives the status a shell reports', async () => {
+  const r = await runner.runBytes(['sh', '-c', 'cat; printf "\\001\\377"; echo oops >&2; exit 2'], 'in');
+  assert.deepEqual([...r.stdout], [...Buffer.from('in'), 1, 255]);
+  assert.equal(r.stderr, 'oops\n');
+  assert.equal(r.exitCode, 2);
+  const missing = await runner.runBytes(['/nonexistent/dot', '-Tpng'], '');
+  assert.equal(missing.startError?.code, 'ENOENT');
+  assert.equal(await runner.foreground(['sh', '-c', 'exit 3']), 3);
+  assert.equal(await runner.foreground(['sh', '-c', 'kill -TERM $$']), 143);
+  await assert.rejects(runner.foreground(['/nonexistent/prog']), { code: 'ENOENT' });
+});
