@@ -6,7 +6,7 @@ import { receiptDir, takeReceipt } from './receipt.js';
 import { rmSync } from 'node:fs';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { loMarks, readHostIptables, taggedRules } from '../observe/observe.js';
-import { parseLinks, parseSysctlGrep, splitJsonDocs } from '../observe/parse.js';
+import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
@@ -112,7 +112,7 @@ export async function dropEmptyChains(
  * Host sysctls back as they were: the lab's keys, then the per-interface values the kernel
  * rewrote when those were written (interfaces that still exist, where they differ now).
  */
-async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, report: DownReport, dryRun: boolean): Promise<void> {
+async function restoreHostSysctls(files: HostFiles, j: Journal, exec: (argv: string[]) => Promise<void>, report: DownReport, dryRun: boolean): Promise<void> {
   const prev = j.sysctls[HOST] ?? {};
   const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
   if (kv.length) {
@@ -121,8 +121,7 @@ async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv
   }
   const sides = Object.entries(j.hostSysctlSides ?? {});
   if (!sides.length) return;
-  const r = await runner.run(['grep', '-H', '-s', '', ...sides.map(([k]) => `/proc/sys/${k}`)]);
-  const now = parseSysctlGrep(r.stdout);
+  const now = files.sysctls(sides.map(([k]) => k));
   const back = sides.filter(([k, v]) => now.has(k) && (dryRun || now.get(k) !== v));
   if (back.length) await exec(['sysctl', '-q', '-w', ...back.map(([k, v]) => `${k}=${v}`)]);
 }
@@ -210,7 +209,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     }
     await dropCreated(runner, j, exec, !!opts.dryRun);
   }
-  await restoreHostSysctls(runner, j, exec, report, !!opts.dryRun);
+  await restoreHostSysctls(files, j, exec, report, !!opts.dryRun);
   if (opts.dryRun) return report;
 
   // The kernel finishes deleting namespaces in the background: wait until it really has. Each poll

@@ -7,6 +7,7 @@ import type { Feature } from '../model/features.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from '../core/errors.js';
 import type { Family, HostFirewall } from '../model/types.js';
+import type { HostFiles } from '../observe/files.js';
 
 export interface FeatureReport {
   feature: Feature;
@@ -52,15 +53,14 @@ export interface DoctorReport {
 }
 
 /** The host's FORWARD policy, DOCKER-USER and bridge-nf-call-* per family; nothing for a family whose save fails. */
-async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
-  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { parseSysctlGrep }, { normalizeSave, saveTool }] = await Promise.all([
+async function hostFirewall(runner: CommandRunner, files?: HostFiles): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
+  const [{ BRIDGE_NF, firewallOf, guardsNeeded }, { hostFiles }, { normalizeSave, saveTool }] = await Promise.all([
     import('../model/hoststate.js'),
-    import('../observe/parse.js'),
+    import('../observe/files.js'),
     import('../render/iptables.js'),
   ]);
   const out: Partial<Record<Family, HostFirewall & { guards: boolean }>> = {};
-  const nf = await runner.run(['grep', '-H', '-s', '', ...Object.values(BRIDGE_NF).map((k) => `/proc/sys/${k}`)]);
-  const sysctls = parseSysctlGrep(nf.stdout);
+  const sysctls = (files ?? hostFiles).sysctls(Object.values(BRIDGE_NF));
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const r = await runner.run([saveTool(family), '-t', 'filter']).catch(() => undefined);
     if (r?.exitCode !== 0) continue;
@@ -71,7 +71,7 @@ async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Famil
 }
 
 /** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
-export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[]; namespace?: NetnsInfo } = {}): Promise<DoctorReport> {
+export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[]; namespace?: NetnsInfo; files?: HostFiles } = {}): Promise<DoctorReport> {
   const { ALL_FEATURES, FEATURES, REQUIRED_FEATURES, missingFeatureText, ProbeError, probeFeatures, probeNetns, probePrivileges, probeTools } = await import('../capabilities.js');
   const privileges = opts.privileges ?? probePrivileges();
   const namespace = opts.namespace ?? probeNetns();
@@ -92,7 +92,7 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
         })()
       : Promise.resolve(undefined),
   ]);
-  const firewall = privileges.ok ? await hostFirewall(runner) : undefined;
+  const firewall = privileges.ok ? await hostFirewall(runner, opts.files) : undefined;
   const found = probed && 'm' in probed ? probed : undefined;
   const notProbedWhy = !privileges.ok
     ? 'not probed: trying a feature needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace'
