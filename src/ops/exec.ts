@@ -6,6 +6,7 @@ import { requireRoot } from '../privileges.js';
 import type { CommandRunner, ForegroundOptions } from '../runner/runner.js';
 import { markEntered } from '../state/trust.js';
 import { findProgram, inTarget, missingIp, resolveTarget, type Target } from './target.js';
+import { HOST } from '../model/types.js';
 
 /** Runs argv through the runner in the foreground (the runner's foreground) and returns its exit status. */
 export async function runForeground(runner: CommandRunner, argv: string[], opts: ForegroundOptions = {}): Promise<number> {
@@ -40,11 +41,11 @@ export const whereText = (t: Target) => `node ${t.node} of lab ${t.lab}`;
  * clear it) and the next `up --trust-verified` reads it instead of trusting what it verified there before.
  */
 export async function runEntered(runner: CommandRunner, t: Target, argv: string[], opts: ForegroundOptions = {}): Promise<number> {
-  if (t.ns !== null) markEntered(t.lab, t.ns);
+  if (t.ns !== HOST) markEntered(t.lab, t.ns);
   try {
     return await runForeground(runner, inTarget(t, argv), opts);
   } finally {
-    if (t.ns !== null) markEntered(t.lab, t.ns);
+    if (t.ns !== HOST) markEntered(t.lab, t.ns);
   }
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadLab } from '../../src/load/lab.js';
-import type { Lab } from '../../src/model/types.js';
+import { HOST, type Lab } from '../../src/model/types.js';
 import { dotString, formatFromFileName, graph, mermaidComment, mermaidText, toDot, toMermaid, topology } from '../../src/ops/graph.js';
 import { tcpdumpArgv, checkInterface } from '../../src/ops/capture.js';
 import { pickShell, promptTag, shellLaunch } from '../../src/ops/shell.js';
@@ -168,7 +168,7 @@ test('capture: tcpdump argv (packet-buffered, numeric, pcap to stdout with -w, f
     '10.0.0.1',
   ]);
   assert.deepEqual(inTarget({ ns: 'ns1' }, ['tcpdump']), ['ip', 'netns', 'exec', 'ns1', 'tcpdump']);
-  assert.deepEqual(inTarget({ ns: null }, ['tcpdump']), ['tcpdump'], '@host runs in the root namespace as it is');
+  assert.deepEqual(inTarget({ ns: HOST }, ['tcpdump']), ['tcpdump'], '@host runs in the root namespace as it is');
 });
 
 test('capture: an unknown interface names the node and lists its interfaces', () => {
@@ -183,7 +183,7 @@ test('capture: an unknown interface names the node and lists its interfaces', ()
       e.message === "node ns1 of lab l has no interface 'eth1'" &&
       e.hint === "did you mean 'eth0'? its interfaces: lo, eth0; or 'any' for all of them",
   );
-  assert.throws(() => checkInterface('eth0', ['br1', 'tap1_peer'], { lab: 'l', node: HOST_NODE, ns: null }), /lab l has no host interface 'eth0'/);
+  assert.throws(() => checkInterface('eth0', ['br1', 'tap1_peer'], { lab: 'l', node: HOST_NODE, ns: HOST }), /lab l has no host interface 'eth0'/);
 });
 
 test("shell: the prompt tag, bash's rcfile, zsh's ZDOTDIR, PS1 for other shells", () => {
