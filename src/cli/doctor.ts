@@ -8,6 +8,7 @@ import type { CommandRunner } from '../runner/runner.js';
 import { EXIT, Exit } from '../core/errors.js';
 import type { Family, HostFirewall } from '../model/types.js';
 import type { HostFiles } from '../observe/files.js';
+import { columns } from '../core/table.js';
 
 export interface FeatureReport {
   feature: Feature;
@@ -169,23 +170,26 @@ function notesOf(tools: ToolReport[]): string[] {
   return notes;
 }
 
-const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s + ' '.repeat(n - s.length));
+/** The status column's width ('MISSING'), so that every list of the report lines up. */
+const STATUS_W = 7;
 
 /** The report as lines for a terminal. */
 export function formatDoctor(r: DoctorReport): string[] {
   const out: string[] = [];
   out.push(`netlab doctor: kernel ${r.kernel} (uname -r), Node.js ${r.node}`);
   out.push('', 'tools');
-  const toolW = Math.max(...r.tools.map((t) => t.name.length)) + 2;
-  const verW = Math.max(...r.tools.map((t) => t.detail.length), 10) + 2;
-  for (const t of r.tools) {
-    out.push(`  ${pad(t.ok ? 'ok' : 'MISSING', 9)}${pad(t.name, toolW)}${pad(t.ok ? t.detail : '-', verW)}${pad(t.required ? 'required' : 'optional', 10)}${t.usedBy}`);
+  const toolLines = columns(
+    r.tools.map((t) => [t.ok ? 'ok' : 'MISSING', t.name, t.ok ? t.detail : '-', t.required ? 'required' : 'optional', t.usedBy]),
+    { min: [STATUS_W, 0, Math.max(...r.tools.map((t) => t.detail.length), 10), 8] },
+  );
+  for (const [i, t] of r.tools.entries()) {
+    out.push(`  ${toolLines[i]}`);
     if (t.fix) out.push(`  ${' '.repeat(9)}fix: Debian/Ubuntu: ${t.fix.debian}; Fedora: ${t.fix.fedora}`);
   }
   out.push('', 'privileges');
-  out.push(`  ${pad(r.privileges.ok ? 'ok' : 'MISSING', 9)}${r.privileges.detail}`);
+  out.push(`  ${columns([[r.privileges.ok ? 'ok' : 'MISSING', r.privileges.detail]], { min: [STATUS_W] })[0]}`);
   out.push('', 'network namespace');
-  out.push(`  ${pad(r.namespace.initial ? 'initial' : 'other', 9)}${r.namespace.detail}`);
+  out.push(`  ${columns([[r.namespace.initial ? 'initial' : 'other', r.namespace.detail]], { min: [STATUS_W] })[0]}`);
   out.push('', r.featuresProbed ? `kernel features (each tried for real in a throwaway namespace, ${r.probeMs} ms)` : 'kernel features');
   if (!r.featuresProbed) {
     out.push(
@@ -194,9 +198,12 @@ export function formatDoctor(r: DoctorReport): string[] {
         : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; ${r.privileges.root ? 'run netlab doctor where root has them' : 'run sudo netlab doctor'}`,
     );
   } else {
-    const titleW = Math.max(...r.features.map((f) => f.title.length)) + 2;
-    for (const f of r.features) {
-      out.push(`  ${pad(f.status === 'ok' ? 'ok' : 'MISSING', 9)}${pad(f.title, titleW)}${pad(f.required ? 'required' : 'optional', 10)}${f.usedBy}`);
+    const featureLines = columns(
+      r.features.map((f) => [f.status === 'ok' ? 'ok' : 'MISSING', f.title, f.required ? 'required' : 'optional', f.usedBy]),
+      { min: [STATUS_W, 0, 8] },
+    );
+    for (const [i, f] of r.features.entries()) {
+      out.push(`  ${featureLines[i]}`);
       if (f.status !== 'missing') continue;
       const indent = ' '.repeat(11);
       out.push(`${indent}${f.tool ? '' : `module ${f.module}, ${f.kconfig}: `}${f.detail}`);

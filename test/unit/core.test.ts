@@ -30,3 +30,30 @@ test('sleep waits at least as long as asked', async () => {
   await sleep(20);
   assert.ok(Date.now() - t >= 15);
 });
+
+test('columns: two spaces apart, as wide as the widest cell or the least width, right-aligned numbers under a rule, shrunk to fit', async () => {
+  const { columns } = await import('../../src/core/table.js');
+  assert.deepEqual(
+    columns(
+      [
+        ['ok', 'ip', 'everything'],
+        ['MISSING', 'tcpdump', 'capture'],
+      ],
+      { min: [9] },
+    ),
+    ['ok         ip       everything', 'MISSING    tcpdump  capture'],
+  );
+  assert.deepEqual(
+    columns(
+      [
+        ['N', 'up'],
+        ['10', '0.5'],
+        ['200', '12.25'],
+      ],
+      { align: ['left', 'right'], rule: true },
+    ),
+    ['N       up', '---  -----', '10     0.5', '200  12.25'],
+  );
+  const wide = columns([['a', 'x'.repeat(30)]], { max: 20 });
+  assert.deepEqual(wide, [`a  ${'x'.repeat(14)}…`]);
+});
