@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { markOf } from '../src/model/types.js';
+import { columns } from '../src/core/table.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // BENCH_NETLAB: another build's dist/src/cli/main.js, to compare two versions on the same machine.
@@ -484,12 +485,9 @@ function median(xs: number[]): number {
 // Report
 
 const sec = (ms: number) => (Number.isNaN(ms) ? '-' : (ms / 1000).toFixed(3));
-const pad = (s: string, w: number) => s.padStart(w);
-
+/** Numbers right-aligned under a rule, the first column (the row's name) left. */
 function table(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : pad(c, w[i]!))).join('  ');
-  return [line(head), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n');
+  return columns([head, ...rows], { align: head.map((_, i) => (i === 0 ? 'left' : 'right')), rule: true }).join('\n');
 }
 
 function verdict(ok: boolean): string {

@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { columns } from '../src/core/table.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = resolve(process.env.BENCH_NETLAB ?? resolve(HERE, '../bundle/netlab.js'));
@@ -147,9 +148,7 @@ async function main(): Promise<number> {
     rmSync(state, { recursive: true, force: true });
   }
   const head = ['N', 'first up', 'noop up', '(plan)', '(in-proc)', 'trusting up', 'floor sh', 'floor 2exec', 'node -e 0', `noop/floor sh (<=${TARGET}x)`, 'noop/lower floor'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-  console.log(`\n${[line(head), line(w.map((x) => '-'.repeat(x))), ...rows.map(line)].join('\n')}`);
+  console.log(`\n${columns([head, ...rows], { align: head.map((_, i) => (i === 0 ? 'left' : 'right')), rule: true }).join('\n')}`);
   console.log('  (plan): the plan step as netlab reports it (host + namespace reads, parse, diff); (in-proc): netlab from its start to its last line.');
   return 0;
 }

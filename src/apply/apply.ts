@@ -2,7 +2,7 @@
 // before it is made, and maps a failure back to the lab object it served.
 import { HOST, inNetns, markOf, nsLabel, tableKey, type DesiredState, type Family, type HostRule, type IptTable } from '../model/types.js';
 import { sysctlSides } from '../model/hoststate.js';
-import { CliError, EXIT } from '../core/errors.js';
+import { CliError, EXIT, onlyGone } from '../core/errors.js';
 import { PHASES, type Action, type Phase } from '../plan/actions.js';
 import { parallel, runMany, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
@@ -98,8 +98,7 @@ async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Jo
   for (const s of render(undo)) {
     report.commands.push(commandText(s.argv, s.input));
     const r = await runner.run(s.argv, s.input !== undefined ? { input: s.input } : {});
-    const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
-    const failed = isSysctlStep(s.actions) ? sysctlFailed(r) : r.exitCode !== 0 && (!s.tolerant || bad.length);
+    const failed = isSysctlStep(s.actions) ? sysctlFailed(r) : r.exitCode !== 0 && (!s.tolerant || !onlyGone(r.stderr));
     if (failed) report.failed.push(`${commandText(s.argv, s.input).split('\n')[0]}: ${r.stderr.trim()}`);
   }
   // What was undone is no longer the lab's to remove.
@@ -116,8 +115,6 @@ export interface ApplyEvents {
   stepDone?(step: Step, ms: number): void;
   phaseDone?(phase: Phase, ms: number): void;
 }
-
-const BENIGN = /Cannot find device|No such device|does not exist|No such process|Cannot open network namespace/;
 
 /** Which action a failed step failed on, from the tool's own error text. */
 function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
@@ -198,10 +195,7 @@ function judge(step: Step, r: RunResult): void {
     throw new ApplyError(f.object, commandText(step.argv, step.input), r.stderr || `exit code ${r.exitCode}`, f.line, f.hint);
   }
   if (r.exitCode === 0) return;
-  if (step.tolerant) {
-    const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed/.test(l) && !BENIGN.test(l));
-    if (bad.length === 0) return;
-  }
+  if (step.tolerant && onlyGone(r.stderr)) return;
   const { action, line } = culprit(step, r);
   const object = action?.object ?? `namespace ${nsLabel(step.ns)}`;
   throw new ApplyError(object, commandText(step.argv, step.input), r.stderr || `exit code ${r.exitCode}`, line);

@@ -10,12 +10,11 @@ import type { CommandRunner } from '../runner/runner.js';
 import type { ProcessRecord } from '../model/journal.js';
 import { logFile, processKey, startArgv, startText } from '../model/processes.js';
 import { startTimes } from '../observe/processes.js';
+import { sleep } from '../core/time.js';
 
 export function isAlive(rec: ProcessRecord, files: HostFiles = hostFiles): boolean {
   return startTimes([rec.pid], files).get(rec.pid) === rec.start;
 }
-
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** What to stop. */
 export interface StopRequest {

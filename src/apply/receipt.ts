@@ -18,6 +18,7 @@ import type { Journal } from '../model/journal.js';
 import { stateDir } from '../core/state.js';
 import type { Step } from '../render/render.js';
 import { commandText } from '../core/shell.js';
+import { sleep } from '../core/time.js';
 
 export const receiptDir = (lab: string) => join(stateDir(), 'created', lab);
 
@@ -60,8 +61,6 @@ export function parseReceipt(names: string[], rc: number, err: string, ids: stri
   }
   return { created, failed: names.slice(ok) };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The shell that writes the receipt is still running (its pid, and its $0 in its command line). */
 function running(pidText: string): boolean {

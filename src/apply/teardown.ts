@@ -1,12 +1,12 @@
 // down: removes what the journal says the lab made, and nothing else.
-import { CliError, EXIT } from '../core/errors.js';
+import { CliError, EXIT, onlyGone } from '../core/errors.js';
 import { HOST, type Family } from '../model/types.js';
 import { judgeLink, judgeNs, sameNsId } from '../model/ownership.js';
 import { receiptDir, takeReceipt } from './receipt.js';
 import { rmSync } from 'node:fs';
 import { hostDevices, hostFiles, listNetns, type HostFiles } from '../observe/files.js';
 import { loMarks, readHostIptables, taggedRules } from '../observe/observe.js';
-import { parseLinks, parseSysctlGrep, splitJsonDocs } from '../observe/parse.js';
+import { parseLinks, splitJsonDocs } from '../observe/parse.js';
 import { hostRulesPayload, normalizeSave, restoreTool } from '../render/iptables.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
@@ -16,6 +16,7 @@ import { acquireLock } from '../state/lock.js';
 import { removeEntered } from '../state/trust.js';
 import { forgetLab } from '../load/cache.js';
 import { isAlive, stopProcesses } from './processes.js';
+import { sleep } from '../core/time.js';
 
 export interface DownReport {
   namespaces: string[];
@@ -111,7 +112,7 @@ export async function dropEmptyChains(
  * Host sysctls back as they were: the lab's keys, then the per-interface values the kernel
  * rewrote when those were written (interfaces that still exist, where they differ now).
  */
-async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv: string[]) => Promise<void>, report: DownReport, dryRun: boolean): Promise<void> {
+async function restoreHostSysctls(files: HostFiles, j: Journal, exec: (argv: string[]) => Promise<void>, report: DownReport, dryRun: boolean): Promise<void> {
   const prev = j.sysctls[HOST] ?? {};
   const kv = Object.entries(prev).map(([k, v]) => `${k}=${v}`);
   if (kv.length) {
@@ -120,13 +121,10 @@ async function restoreHostSysctls(runner: CommandRunner, j: Journal, exec: (argv
   }
   const sides = Object.entries(j.hostSysctlSides ?? {});
   if (!sides.length) return;
-  const r = await runner.run(['grep', '-H', '-s', '', ...sides.map(([k]) => `/proc/sys/${k}`)]);
-  const now = parseSysctlGrep(r.stdout);
+  const now = files.sysctls(sides.map(([k]) => k));
   const back = sides.filter(([k, v]) => now.has(k) && (dryRun || now.get(k) !== v));
   if (back.length) await exec(['sysctl', '-q', '-w', ...back.map(([k, v]) => `${k}=${v}`)]);
 }
-
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** Tears a lab down from its journal; dryRun lists the commands without running them. */
 export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun?: boolean; timeoutMs?: number; files?: HostFiles } = {}): Promise<DownReport> {
@@ -137,8 +135,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     if (opts.dryRun) return;
     const r = await runner.run(argv, input !== undefined ? { input } : {});
     if (r.exitCode !== 0) {
-      const bad = r.stderr.split('\n').filter((l) => l.trim() && !/^Command failed|Cannot find device|No such|does not exist/.test(l));
-      if (!tolerant || bad.length) throw new TeardownError(`lab ${j.lab}: ${commandText(argv, input).split('\n')[0]} failed:\n  ${r.stderr.trim()}`);
+      if (!tolerant || !onlyGone(r.stderr)) throw new TeardownError(`lab ${j.lab}: ${commandText(argv, input).split('\n')[0]} failed:\n  ${r.stderr.trim()}`);
     }
   };
 
@@ -212,7 +209,7 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     }
     await dropCreated(runner, j, exec, !!opts.dryRun);
   }
-  await restoreHostSysctls(runner, j, exec, report, !!opts.dryRun);
+  await restoreHostSysctls(files, j, exec, report, !!opts.dryRun);
   if (opts.dryRun) return report;
 
   // The kernel finishes deleting namespaces in the background: wait until it really has. Each poll

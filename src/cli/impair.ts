@@ -7,7 +7,7 @@ import { CliError, EXIT } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
 import { HOST_NODE, resolveTarget } from '../ops/target.js';
 import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair.js';
-import type { Impairment } from '../model/types.js';
+import { HOST, type Impairment } from '../model/types.js';
 import { addUnique, writeJournal } from '../state/journal.js';
 import { markEntered } from '../state/trust.js';
 import { commandText } from '../core/shell.js';
@@ -60,9 +60,9 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
       const node = end.slice(0, colon);
       const dev = end.slice(colon + 1);
       const t = await resolveTarget(runner, labArg, node);
-      if (t.ns === null && !t.journal.hostLinks.includes(dev))
+      if (t.ns === HOST && !t.journal.hostLinks.includes(dev))
         throw new CliError(`the host has no interface '${dev}' of lab ${t.lab}`, EXIT.error, `its host interfaces: ${t.journal.hostLinks.join(', ')}`);
-      const tc = ['tc', ...(t.ns === null ? [] : ['-n', t.ns])];
+      const tc = ['tc', ...(t.ns === HOST ? [] : ['-n', t.ns])];
       const where = `${node}:${dev}`;
       let argv: string[];
       let said: string;
@@ -88,7 +88,7 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
         // The next up reads this namespace's qdiscs, sees the change as drift and restores the file's.
         addUnique((t.journal.impaired ??= []), [t.ns ?? '']);
         writeJournal(t.journal);
-        if (t.ns !== null) markEntered(t.lab, t.ns);
+        if (t.ns !== HOST) markEntered(t.lab, t.ns);
       } finally {
         release();
       }

@@ -5,7 +5,7 @@ import { HELPERS_DIR } from '../paths.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LabError, formatProblems, type Problem } from '../load/problems.js';
 import { loadLabCached } from '../load/cache.js';
-import { ExecaRunner } from '../runner/runner.js';
+import { ProcessRunner } from '../runner/runner.js';
 import { readJournal, scanJournals, stateDirError } from '../state/journal.js';
 import type { Topology } from '../generate.js';
 import { CliError, EXIT, Exit, printable } from '../core/errors.js';
@@ -25,7 +25,7 @@ const present = () => import('./present.js');
 /** The terminal UI (Ink, React, listr2) is loaded only by the commands that draw it. */
 const ui = () => import('../ui/session.js');
 
-const runner = new ExecaRunner();
+const runner = new ProcessRunner();
 // Helpers that ship with netlab (e.g. origdst-echo.py), for lab processes and exec checks: $NETLAB_HELPERS.
 process.env.NETLAB_HELPERS ??= HELPERS_DIR;
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -357,8 +357,8 @@ program
     else process.stdout.write(text);
   });
 
-registerOps(program);
-registerDoctor(program);
+registerOps(program, runner);
+registerDoctor(program, runner);
 registerImpair(program, runner, out);
 registerCompletion(program, out);
 addHelp(program);

@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EXIT, Exit } from '../core/errors.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../ops/graph.js';
 import { HOST_NODE } from '../ops/target.js';
+import type { CommandRunner } from '../runner/runner.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -19,7 +20,7 @@ const LAB_ARG = 'lab name, or the lab file (the lab must be up)';
 const NODE_ARG = `node of the lab (its network namespace), or ${HOST_NODE} for the host's root namespace of a lab with host bridges`;
 
 /** Adds the operating commands to the program; called once from cli/main.ts. */
-export function registerOps(program: Command): void {
+export function registerOps(program: Command, runner: CommandRunner): void {
   program
     .command('exec')
     .description("run a command in a node's network namespace; exits with the command's exit status")
@@ -42,7 +43,7 @@ Examples:
     )
     .action(async (lab: string, node: string, command: string[]) => {
       const { execIn } = await import('../ops/exec.js');
-      exitWith(await execIn(lab, node, command));
+      exitWith(await execIn(runner, lab, node, command));
     });
 
   program
@@ -61,7 +62,7 @@ the shell's exit status. With standard input not a terminal, the shell reads com
     )
     .action(async (lab: string, node: string) => {
       const { shellIn } = await import('../ops/shell.js');
-      exitWith(await shellIn(lab, node));
+      exitWith(await shellIn(runner, lab, node));
     });
 
   program
@@ -88,7 +89,7 @@ Examples:
     )
     .action(async (lab: string, node: string, iface: string, filter: string[], o: { write?: string; count?: number }) => {
       const { captureIn } = await import('../ops/capture.js');
-      exitWith(await captureIn(lab, node, iface, { filter, ...(o.write !== undefined ? { write: o.write } : {}), ...(o.count !== undefined ? { count: o.count } : {}) }));
+      exitWith(await captureIn(runner, lab, node, iface, { filter, ...(o.write !== undefined ? { write: o.write } : {}), ...(o.count !== undefined ? { count: o.count } : {}) }));
     });
 
   program
@@ -110,6 +111,6 @@ Examples:
     )
     .action(async (file: string, o: { format?: GraphFormat; output?: string }) => {
       const { graphCommand, writeGraph } = await import('../ops/graphviz.js');
-      writeGraph(await graphCommand(file, o));
+      writeGraph(await graphCommand(runner, file, o));
     });
 }

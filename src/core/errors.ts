@@ -49,3 +49,14 @@ export function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** A stderr line that only says the object is gone already (or is ip -batch's trailer). */
+const GONE = /^Command failed|Cannot find device|No such|does not exist|Cannot open network namespace/;
+
+/**
+ * The one rule for a benign failure: a tolerant command (a delete, whose object may have vanished
+ * meanwhile) that failed only because its object is gone already, every stderr line saying so.
+ */
+export function onlyGone(stderr: string): boolean {
+  return stderr.split('\n').every((l) => !l.trim() || GONE.test(l));
+}

@@ -6,7 +6,8 @@ import { EXIT } from '../core/errors.js';
 import type { Feature } from '../model/features.js';
 import { BRIDGE_NF, conditionText, firewallOf, guardsNeeded } from '../model/hoststate.js';
 import type { Family, HostFirewall } from '../model/types.js';
-import { parseSysctlGrep } from '../observe/parse.js';
+import { hostFiles, type HostFiles } from '../observe/files.js';
+import { columns } from '../core/table.js';
 import { type Privileges, probePrivileges } from '../privileges.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import type { CommandRunner } from '../runner/runner.js';
@@ -79,10 +80,9 @@ export interface DoctorReport {
 }
 
 /** The host's FORWARD policy, DOCKER-USER and bridge-nf-call-* per family; nothing for a family whose save fails. */
-async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
+async function hostFirewall(runner: CommandRunner, files: HostFiles = hostFiles): Promise<Partial<Record<Family, HostFirewall & { guards: boolean }>>> {
   const out: Partial<Record<Family, HostFirewall & { guards: boolean }>> = {};
-  const nf = await runner.run(['grep', '-H', '-s', '', ...Object.values(BRIDGE_NF).map((k) => `/proc/sys/${k}`)]);
-  const sysctls = parseSysctlGrep(nf.stdout);
+  const sysctls = files.sysctls(Object.values(BRIDGE_NF));
   for (const family of ['ipv4', 'ipv6'] as Family[]) {
     const r = await runner.run([saveTool(family), '-t', 'filter']).catch(() => undefined);
     if (r?.exitCode !== 0) continue;
@@ -93,7 +93,7 @@ async function hostFirewall(runner: CommandRunner): Promise<Partial<Record<Famil
 }
 
 /** Gathers the facts; changes nothing on the host (the probe namespace is deleted again). */
-export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[]; namespace?: NetnsInfo } = {}): Promise<DoctorReport> {
+export async function doctor(runner: CommandRunner, opts: { privileges?: Privileges; features?: Feature[]; namespace?: NetnsInfo; files?: HostFiles } = {}): Promise<DoctorReport> {
   const privileges = opts.privileges ?? probePrivileges();
   const namespace = opts.namespace ?? probeNetns();
   const wanted = opts.features ?? ALL_FEATURES;
@@ -113,7 +113,7 @@ export async function doctor(runner: CommandRunner, opts: { privileges?: Privile
         })()
       : Promise.resolve(undefined),
   ]);
-  const firewall = privileges.ok ? await hostFirewall(runner) : undefined;
+  const firewall = privileges.ok ? await hostFirewall(runner, opts.files) : undefined;
   const found = probed && 'm' in probed ? probed : undefined;
   const notProbedWhy = !privileges.ok
     ? 'not probed: trying a feature needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace'
@@ -184,23 +184,26 @@ function notesOf(tools: ToolReport[]): string[] {
   return notes;
 }
 
-const pad = (s: string, n: number) => (s.length >= n ? `${s} ` : s + ' '.repeat(n - s.length));
+/** The status column's width ('MISSING'), so that every list of the report lines up. */
+const STATUS_W = 7;
 
 /** The report as lines for a terminal. */
 export function formatDoctor(r: DoctorReport): string[] {
   const out: string[] = [];
   out.push(`netlab doctor: kernel ${r.kernel} (uname -r), Node.js ${r.node}`);
   out.push('', 'tools');
-  const toolW = Math.max(...r.tools.map((t) => t.name.length)) + 2;
-  const verW = Math.max(...r.tools.map((t) => t.detail.length), 10) + 2;
-  for (const t of r.tools) {
-    out.push(`  ${pad(t.ok ? 'ok' : 'MISSING', 9)}${pad(t.name, toolW)}${pad(t.ok ? t.detail : '-', verW)}${pad(t.required ? 'required' : 'optional', 10)}${t.usedBy}`);
+  const toolLines = columns(
+    r.tools.map((t) => [t.ok ? 'ok' : 'MISSING', t.name, t.ok ? t.detail : '-', t.required ? 'required' : 'optional', t.usedBy]),
+    { min: [STATUS_W, 0, Math.max(...r.tools.map((t) => t.detail.length), 10), 8] },
+  );
+  for (const [i, t] of r.tools.entries()) {
+    out.push(`  ${toolLines[i]}`);
     if (t.fix) out.push(`  ${' '.repeat(9)}fix: Debian/Ubuntu: ${t.fix.debian}; Fedora: ${t.fix.fedora}`);
   }
   out.push('', 'privileges');
-  out.push(`  ${pad(r.privileges.ok ? 'ok' : 'MISSING', 9)}${r.privileges.detail}`);
+  out.push(`  ${columns([[r.privileges.ok ? 'ok' : 'MISSING', r.privileges.detail]], { min: [STATUS_W] })[0]}`);
   out.push('', 'network namespace');
-  out.push(`  ${pad(r.namespace.initial ? 'initial' : 'other', 9)}${r.namespace.detail}`);
+  out.push(`  ${columns([[r.namespace.initial ? 'initial' : 'other', r.namespace.detail]], { min: [STATUS_W] })[0]}`);
   out.push('', r.featuresProbed ? `kernel features (each tried for real in a throwaway namespace, ${r.probeMs} ms)` : 'kernel features');
   if (!r.featuresProbed) {
     out.push(
@@ -209,9 +212,12 @@ export function formatDoctor(r: DoctorReport): string[] {
         : `  not probed: trying them needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create a throwaway namespace; ${r.privileges.root ? 'run netlab doctor where root has them' : 'run sudo netlab doctor'}`,
     );
   } else {
-    const titleW = Math.max(...r.features.map((f) => f.title.length)) + 2;
-    for (const f of r.features) {
-      out.push(`  ${pad(f.status === 'ok' ? 'ok' : 'MISSING', 9)}${pad(f.title, titleW)}${pad(f.required ? 'required' : 'optional', 10)}${f.usedBy}`);
+    const featureLines = columns(
+      r.features.map((f) => [f.status === 'ok' ? 'ok' : 'MISSING', f.title, f.required ? 'required' : 'optional', f.usedBy]),
+      { min: [STATUS_W, 0, 8] },
+    );
+    for (const [i, f] of r.features.entries()) {
+      out.push(`  ${featureLines[i]}`);
       if (f.status !== 'missing') continue;
       const indent = ' '.repeat(11);
       out.push(`${indent}${f.tool ? '' : `module ${f.module}, ${f.kconfig}: `}${f.detail}`);

@@ -1,7 +1,8 @@
 // What netlab reads from files instead of through commands: the names in NETNS_DIR (what `ip netns
 // list` prints, without the nsid lookup it makes per namespace), /proc/net/dev, and the processes
 // in /proc (which namespace each is in, its start time). Reading them costs no process, which
-// matters before every plan and in down's wait loops. Tests give fakes.
+// matters before every plan and in down's wait loops. The host's sysctls are read here too (a
+// namespace's can only be read from inside it, by a command). Tests give fakes.
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NETNS_DIR } from '../model/types.js';
@@ -24,6 +25,8 @@ export interface HostFiles {
   pidCmdline(pid: number): string[] | undefined;
   /** Where PID's standard output goes (readlink /proc/PID/fd/1); undefined if gone or closed. */
   pidStdout(pid: number): string | undefined;
+  /** /proc/sys/KEY of netlab's own (the host's) namespace, whitespace runs as one space; keys with no readable file are left out. */
+  sysctls(keys: string[]): Map<string, string>;
   /** A namespace's identity (its nsfs inode and mtime), undefined when it does not exist (a fake may omit it). */
   nsId?(name: string): NsId | undefined;
   /** A host link's ifindex and mark, from /sys/class/net (a fake may omit it). */
@@ -88,6 +91,18 @@ export const hostFiles: HostFiles = {
       return undefined;
     }
   },
+  sysctls: (keys) => {
+    const out = new Map<string, string>();
+    for (const k of keys) {
+      try {
+        const value = sysctlValue(readFileSync(`/proc/sys/${k}`, 'utf8'));
+        if (value !== undefined) out.set(k, value);
+      } catch {
+        // no such key here, or not readable
+      }
+    }
+    return out;
+  },
   nsId: (name) => fileId(join(NETNS_DIR, name)),
   hostLink: (name) => {
     try {
@@ -99,6 +114,12 @@ export const hostFiles: HostFiles = {
     }
   },
 };
+
+/** A sysctl file's value as `sysctl -n` shows it (its last line, whitespace runs as one space); undefined when empty. */
+export function sysctlValue(text: string): string | undefined {
+  if (!text) return undefined;
+  return text.replace(/\n$/, '').split('\n').at(-1)!.trim().replace(/\s+/g, ' ');
+}
 
 /** "net:[4026532281]" -> 4026532281. */
 export function nsInodeOfLink(link: string): number | undefined {

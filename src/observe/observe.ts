@@ -130,13 +130,14 @@ function nsReads(ns: string, opts: NsReadOptions): Command[] {
   if (opts.v6rules && !host) cmds.push({ argv: inNetns(ns, ['ip', '-6', '-j', 'rule', 'show']) });
   // Impairments (netem, tbf) are root qdiscs: read only where the lab has or had some.
   if (opts.qdiscs) cmds.push({ argv: inNetns(ns, ['tc', '-j', 'qdisc', 'show']) });
-  if (opts.sysctls.length) cmds.push({ argv: inNetns(ns, ['grep', '-H', '-s', '', ...opts.sysctls.map((k) => `/proc/sys/${k}`)]) });
+  // The host's are files netlab reads itself (HostFiles); a namespace's only a process inside it can.
+  if (opts.sysctls.length && !host) cmds.push({ argv: inNetns(ns, ['grep', '-H', '-s', '', ...opts.sysctls.map((k) => `/proc/sys/${k}`)]) });
   if (!host) for (const family of opts.iptables) cmds.push({ argv: inNetns(ns, [saveTool(family)]) });
   return cmds;
 }
 
 /** Parses what nsReads' commands printed, in the same order. */
-function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunResult[]): ObservedNs {
+function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunResult[], files: HostFiles): ObservedNs {
   let i = 0;
   const next = (tolerant = false): string => {
     const c = cmds[i]!;
@@ -156,7 +157,7 @@ function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunR
       if (l) l.qdisc = q;
     }
   }
-  const sysctls = opts.sysctls.length ? parseSysctlGrep(next(true)) : new Map<string, string>();
+  const sysctls = !opts.sysctls.length ? new Map<string, string>() : ns === HOST ? files.sysctls(opts.sysctls) : parseSysctlGrep(next(true));
   const iptables = new Map<string, string>();
   if (ns !== HOST) {
     for (const family of opts.iptables) {
@@ -168,7 +169,7 @@ function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunR
 }
 
 /** Reads namespaces, all their commands through one runMany (a few shells, not a spawn each). */
-export async function observeNamespaces(runner: CommandRunner, targets: [string, NsReadOptions][]): Promise<Map<string, ObservedNs>> {
+export async function observeNamespaces(runner: CommandRunner, targets: [string, NsReadOptions][], files: HostFiles = hostFiles): Promise<Map<string, ObservedNs>> {
   const plans = targets.map(([ns, opts]) => ({ ns, opts, cmds: nsReads(ns, opts) }));
   const results = await runMany(
     runner,
@@ -178,7 +179,7 @@ export async function observeNamespaces(runner: CommandRunner, targets: [string,
   const out = new Map<string, ObservedNs>();
   let at = 0;
   for (const p of plans) {
-    out.set(p.ns, parseNs(p.ns, p.opts, p.cmds, results.slice(at, at + p.cmds.length)));
+    out.set(p.ns, parseNs(p.ns, p.opts, p.cmds, results.slice(at, at + p.cmds.length), files));
     at += p.cmds.length;
   }
   return out;
@@ -226,6 +227,7 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
     observeNamespaces(
       runner,
       targets.map((name) => [name, readOptions(name, desired, journal)]),
+      files,
     );
   // The host's iptables, meanwhile: where the lab has rules there, and with host bridges both
   // families, to see a Docker-like firewall; a family the lab has no rules in may be missing (no
@@ -273,7 +275,7 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const recorded = journal?.sysctls[HOST] ?? {};
   const writes = [...[...desired.hostSysctls.keys()].filter((k) => recorded[k] === undefined), ...Object.keys(recorded).filter((k) => !desired.hostSysctls.has(k))];
   const sides = [...new Set(writes.flatMap((k) => sideKeys(k, host.links.keys())))];
-  const hostSysctlSides = sides.length ? parseSysctlGrep((await runner.run(['grep', '-H', '-s', '', ...sides.map((k) => `/proc/sys/${k}`)])).stdout) : undefined;
+  const hostSysctlSides = sides.length ? files.sysctls(sides) : undefined;
   const processes: ObservedState['processes'] = new Map();
   const recs = Object.entries(journal?.processes ?? {});
   const starts = startTimes(

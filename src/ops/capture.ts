@@ -6,9 +6,10 @@ import { closeSync, openSync } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
 import { didYouMean } from '../load/problems.js';
-import { ExecaRunner, type CommandRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { HOST_NODE, findProgram, fsReason, inTarget, missingIp, resolveTarget, type Target } from './target.js';
 import { runForeground, targetEnv, whereText } from './exec.js';
+import { HOST } from '../model/types.js';
 
 export interface CaptureOptions {
   /** pcap file to write; '-' writes the pcap to standard output (for a pipe into wireshark -k -i -). */
@@ -28,7 +29,7 @@ export function tcpdumpArgv(iface: string, o: CaptureOptions, tcpdump = 'tcpdump
 
 /** The target's interfaces as the kernel has them; for @host only the lab's own host interfaces. */
 export async function interfacesOf(runner: CommandRunner, t: Target): Promise<string[]> {
-  if (t.ns === null) return [...t.journal.hostLinks];
+  if (t.ns === HOST) return [...t.journal.hostLinks];
   const r = await runner.run(['ip', '-n', t.ns, '-j', 'link', 'show']);
   if (r.exitCode === 127) throw missingIp();
   if (r.exitCode !== 0) throw new CliError(`cannot list the interfaces of ${whereText(t)}: ${r.stderr.trim()}`, EXIT.applyFailed);
@@ -38,17 +39,16 @@ export async function interfacesOf(runner: CommandRunner, t: Target): Promise<st
 export function checkInterface(iface: string, known: string[], t: Pick<Target, 'node' | 'lab' | 'ns'>): void {
   if (iface === 'any' || known.includes(iface)) return;
   const dym = didYouMean(iface, known);
-  if (t.ns === null)
+  if (t.ns === HOST)
     throw new CliError(`lab ${t.lab} has no host interface '${iface}'`, EXIT.error, `${dym ? `${dym} ` : ''}${HOST_NODE} captures only on the lab's own host interfaces: ${known.join(', ')}`);
   throw new CliError(`node ${t.node} of lab ${t.lab} has no interface '${iface}'`, EXIT.error, `${dym ? `${dym} ` : ''}its interfaces: ${known.join(', ')}; or 'any' for all of them`);
 }
 
 /** `netlab capture LAB NODE IFACE`: tcpdump's exit status. */
-export async function captureIn(labArg: string, node: string, iface: string, o: CaptureOptions): Promise<number> {
+export async function captureIn(runner: CommandRunner, labArg: string, node: string, iface: string, o: CaptureOptions): Promise<number> {
   requireRoot('capture');
   const tcpdump = findProgram('tcpdump');
   if ('error' in tcpdump) throw new CliError('tcpdump is not installed: netlab capture runs tcpdump in the namespace', EXIT.unsupported, TCPDUMP_HINT);
-  const runner = new ExecaRunner();
   const t = await resolveTarget(runner, labArg, node);
   checkInterface(iface, await interfacesOf(runner, t), t);
   if (o.write === '-' && process.stdout.isTTY)
@@ -62,7 +62,7 @@ export async function captureIn(labArg: string, node: string, iface: string, o: 
     }
   }
   try {
-    return await runForeground(inTarget(t, tcpdumpArgv(iface, o, tcpdump.path)), { env: targetEnv(t), ...(fd !== undefined ? { stdout: fd } : {}) });
+    return await runForeground(runner, inTarget(t, tcpdumpArgv(iface, o, tcpdump.path)), { env: targetEnv(t), ...(fd !== undefined ? { stdout: fd } : {}) });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

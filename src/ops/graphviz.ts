@@ -1,9 +1,9 @@
 // ops/graphviz: `netlab graph` end to end: load the lab, draw it, and for svg/png pipe the DOT text
 // through Graphviz's dot.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { loadLabFile } from '../load/lab.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { findProgram, fsReason } from './target.js';
 import { GRAPH_FORMATS, formatFromFileName, graph, type GraphFormat } from './graph.js';
 
@@ -15,28 +15,15 @@ export interface GraphOptions {
 }
 
 /** Runs dot -T<format> on the DOT text; resolves to its output. */
-export function renderDot(dotPath: string, text: string, format: 'svg' | 'png' | 'pdf'): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(dotPath, [`-T${format}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.once('error', (e) => reject(new CliError(`cannot run Graphviz's dot (${dotPath}): ${e.message}`, EXIT.unsupported, GRAPHVIZ_HINT)));
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else
-        reject(
-          new CliError(`Graphviz's dot failed (${signal ?? `exit ${code}`}) rendering ${format}: ${Buffer.concat(err).toString().trim()}`, EXIT.error, "'--format dot' prints the text it was given"),
-        );
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(text);
-  });
+export async function renderDot(runner: CommandRunner, dotPath: string, text: string, format: 'svg' | 'png' | 'pdf'): Promise<Buffer> {
+  const r = await runner.runBytes([dotPath, `-T${format}`], text);
+  if (r.startError) throw new CliError(`cannot run Graphviz's dot (${dotPath}): ${r.startError.message}`, EXIT.unsupported, GRAPHVIZ_HINT);
+  if (r.exitCode === 0) return r.stdout;
+  throw new CliError(`Graphviz's dot failed (${r.signal ?? `exit ${r.exitCode}`}) rendering ${format}: ${r.stderr.trim()}`, EXIT.error, "'--format dot' prints the text it was given");
 }
 
 /** The bytes `netlab graph` writes, and where. */
-export async function graphCommand(file: string, o: GraphOptions, stdoutIsTty = !!process.stdout.isTTY): Promise<{ data: string | Buffer; output?: string }> {
+export async function graphCommand(runner: CommandRunner, file: string, o: GraphOptions, stdoutIsTty = !!process.stdout.isTTY): Promise<{ data: string | Buffer; output?: string }> {
   const named = formatFromFileName(o.output);
   // A file name whose extension names no format would get Mermaid text under a misleading name.
   if (!o.format && !named && o.output && /\.[A-Za-z0-9]+$/.test(o.output)) {
@@ -48,7 +35,7 @@ export async function graphCommand(file: string, o: GraphOptions, stdoutIsTty = 
   const dot = findProgram('dot');
   if ('error' in dot) throw new CliError(`--format ${format} needs Graphviz's 'dot', which is not installed`, EXIT.unsupported, GRAPHVIZ_HINT);
   if (format !== 'svg' && !o.output && stdoutIsTty) throw new CliError(`a ${format} is binary and standard output is a terminal`, EXIT.error, `write it to a file: -o ${lab.name}.${format}`);
-  return { data: await renderDot(dot.path, graph(lab, 'dot'), format), ...(o.output ? { output: o.output } : {}) };
+  return { data: await renderDot(runner, dot.path, graph(lab, 'dot'), format), ...(o.output ? { output: o.output } : {}) };
 }
 
 export function writeGraph(r: { data: string | Buffer; output?: string }): void {

@@ -5,13 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ExecaRunner } from '../runner/runner.js';
+import type { CommandRunner } from '../runner/runner.js';
 import { findProgram, resolveTarget, type Target } from './target.js';
 import { runEntered, targetEnv } from './exec.js';
 import { requireRoot } from '../privileges.js';
-
-/** Single-quotes a word for sh. */
-export const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+import { shellWord } from '../core/shell.js';
 
 /** The prompt's tag; names are restricted, but nothing in it may act as a prompt escape. */
 export function promptTag(lab: string, node: string): string {
@@ -49,9 +47,9 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
         '# netlab shell: what bash reads for an interactive shell, then the prompt.',
         '[ -r /etc/bash.bashrc ] && . /etc/bash.bashrc',
         '[ -r ~/.bashrc ] && . ~/.bashrc',
-        `PS1=${sq(`${tag} \\w\\$ `)}`,
+        `PS1=${shellWord(`${tag} \\w\\$ `)}`,
         'export NETLAB_LAB NETLAB_NODE',
-        `command rm -rf -- ${sq(tmp)}`,
+        `command rm -rf -- ${shellWord(tmp)}`,
         '',
       ].join('\n'),
     );
@@ -59,11 +57,18 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
   }
   if (name === 'zsh') {
     const orig = env.ZDOTDIR ?? env.HOME ?? '';
-    const src = (f: string) => `[ -r ${sq(join(orig, f))} ] && . ${sq(join(orig, f))}`;
+    const src = (f: string) => `[ -r ${shellWord(join(orig, f))} ] && . ${shellWord(join(orig, f))}`;
     files.set(join(tmp, '.zshenv'), `${src('.zshenv')}\n`);
     files.set(
       join(tmp, '.zshrc'),
-      [src('.zshrc'), `PROMPT=${sq(`${tag} %~%# `)}`, 'export NETLAB_LAB NETLAB_NODE', env.ZDOTDIR ? `ZDOTDIR=${sq(env.ZDOTDIR)}` : 'unset ZDOTDIR', `command rm -rf -- ${sq(tmp)}`, ''].join('\n'),
+      [
+        src('.zshrc'),
+        `PROMPT=${shellWord(`${tag} %~%# `)}`,
+        'export NETLAB_LAB NETLAB_NODE',
+        env.ZDOTDIR ? `ZDOTDIR=${shellWord(env.ZDOTDIR)}` : 'unset ZDOTDIR',
+        `command rm -rf -- ${shellWord(tmp)}`,
+        '',
+      ].join('\n'),
     );
     return { argv: [shell], env: { ...env, ZDOTDIR: tmp }, files };
   }
@@ -71,14 +76,14 @@ export function shellLaunch(shell: string, tag: string, env: NodeJS.ProcessEnv, 
 }
 
 /** `netlab shell LAB NODE`: the shell's exit status. */
-export async function shellIn(labArg: string, node: string): Promise<number> {
+export async function shellIn(runner: CommandRunner, labArg: string, node: string): Promise<number> {
   requireRoot('shell');
-  const t: Target = await resolveTarget(new ExecaRunner(), labArg, node);
+  const t: Target = await resolveTarget(runner, labArg, node);
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-shell-'));
   try {
     const l = shellLaunch(pickShell(), promptTag(t.lab, t.node), targetEnv(t), tmp);
     for (const [f, text] of l.files) writeFileSync(f, text, { mode: 0o600 });
-    return await runEntered(t, l.argv, { env: l.env });
+    return await runEntered(runner, t, l.argv, { env: l.env });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

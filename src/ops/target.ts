@@ -10,6 +10,7 @@ import { isLabName, listJournals, readJournal } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { CliError, EXIT } from '../core/errors.js';
+import { HOST } from '../model/types.js';
 
 /** The pseudo-node naming the host's root namespace (node names cannot start with '@'). */
 export const HOST_NODE = '@host';
@@ -20,8 +21,8 @@ export interface Target {
   file: string;
   /** The node as given (a node name or @host). */
   node: string;
-  /** Network namespace to enter; null: the host's root namespace (no `ip netns exec`). */
-  ns: string | null;
+  /** Network namespace to enter; HOST: the host's root namespace (no `ip netns exec`). */
+  ns: string;
   journal: Journal;
 }
 
@@ -80,7 +81,7 @@ export async function resolveTarget(runner: CommandRunner, labArg: string, node:
         EXIT.error,
         `${HOST_NODE} names the host for labs with host bridges; this lab's nodes: ${j.namespaces.join(', ') || '(none)'}`,
       );
-    return { ...base, ns: null };
+    return { ...base, ns: HOST };
   }
   if (!j.namespaces.includes(node)) {
     const nodes = j.namespaces.length ? j.namespaces.join(', ') : '(none)';
@@ -106,7 +107,7 @@ export function missingIp(): CliError {
 
 /** argv that runs `argv` in the target's namespace. */
 export function inTarget(t: Pick<Target, 'ns'>, argv: string[]): string[] {
-  return t.ns === null ? argv : ['ip', 'netns', 'exec', t.ns, ...argv];
+  return t.ns === HOST ? argv : ['ip', 'netns', 'exec', t.ns, ...argv];
 }
 
 export type Lookup = { path: string } | { error: 'not-found' | 'not-executable'; path?: string };

@@ -2,8 +2,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { randomHex } from '../hash.js';
-import { shellQuote } from '../core/shell.js';
+import { commandText, shellQuote } from '../core/shell.js';
 import { dirname } from 'node:path';
+import { constants } from 'node:os';
 
 export interface RunResult {
   stdout: string;
@@ -26,6 +27,23 @@ export interface Command {
   input?: string;
 }
 
+/** A command's result with its standard output as bytes (Graphviz's png or pdf). */
+export interface BytesResult {
+  stdout: Buffer;
+  stderr: string;
+  /** The exit code; null when a signal ended it or it could not be started. */
+  exitCode: number | null;
+  signal?: NodeJS.Signals;
+  /** Why it could not be started (ENOENT, EACCES, ...). */
+  startError?: NodeJS.ErrnoException;
+}
+
+export interface ForegroundOptions {
+  env?: NodeJS.ProcessEnv;
+  /** File descriptor for the command's standard output (default: netlab's). */
+  stdout?: number;
+}
+
 export interface CommandRunner {
   run(argv: string[], opts?: RunOptions): Promise<RunResult>;
   /**
@@ -35,6 +53,13 @@ export interface CommandRunner {
   runAll?(cmds: Command[], limit: number): Promise<RunResult[]>;
   /** Starts a long-running command in its own process group, output appended to a log file. */
   spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }>;
+  /**
+   * Runs a user's command (exec, shell, capture) with netlab's standard streams and resolves to
+   * its exit status as a shell reports it; rejects with the error when it cannot be started.
+   */
+  foreground(argv: string[], opts?: ForegroundOptions): Promise<number>;
+  /** Runs a command with `input` on its standard input, keeping its output as bytes. */
+  runBytes(argv: string[], input: string): Promise<BytesResult>;
   /**
    * Sends a signal to processes at once, without spawning kill(1): a pid checked a moment before
    * is still that process (pids are reused). Optional: the fakes get `kill -SIG -- PID...` run.
@@ -49,7 +74,7 @@ export interface CommandRunner {
  * namespaces spawns 2N of them. Commands with a timeout (checks, a lab's exec) use execa, whose
  * timeout and kill handling is what they need.
  */
-export class ExecaRunner implements CommandRunner {
+export class ProcessRunner implements CommandRunner {
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     if (!opts.timeoutMs) return spawnRun(argv, opts.input);
     const { execa } = await import('execa');
@@ -107,7 +132,7 @@ export class ExecaRunner implements CommandRunner {
     const per = Math.ceil(cmds.length / slots);
     const delim = `NETLAB_${randomHex(6)}`;
     const line = (c: Command, i: number) => {
-      const cmd = c.input === undefined ? `${shellQuote(c.argv)} </dev/null` : `${shellQuote(c.argv)} <<'${delim}'\n${c.input.endsWith('\n') || !c.input ? c.input : `${c.input}\n`}${delim}`;
+      const cmd = c.input === undefined ? `${shellQuote(c.argv)} </dev/null` : commandText(c.argv, c.input, delim);
       return `${cmd}\nprintf '\\036${delim} ${i} %d\\n' $?; printf '\\036${delim} ${i}\\n' >&2`;
     };
     const out: (RunResult | undefined)[] = new Array(cmds.length);
@@ -134,6 +159,43 @@ export class ExecaRunner implements CommandRunner {
         // exited meanwhile
       }
     }
+  }
+
+  runBytes(argv: string[], input: string): Promise<BytesResult> {
+    return spawnBytes(argv, input, process.env);
+  }
+
+  /**
+   * While the command runs, netlab itself does not die of the signals meant for it: on a terminal
+   * Ctrl-C and Ctrl-\ reach the command directly (one process group); otherwise SIGINT is passed
+   * on; SIGTERM and SIGHUP are always passed on.
+   */
+  foreground(argv: string[], opts: ForegroundOptions = {}): Promise<number> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['inherit', opts.stdout ?? 'inherit', 'inherit'], env: opts.env ?? process.env });
+      const forward = (sig: NodeJS.Signals) => () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      };
+      const onTty = !!process.stdin.isTTY;
+      const handlers: [NodeJS.Signals, () => void][] = [
+        ['SIGINT', onTty ? () => {} : forward('SIGINT')],
+        ['SIGQUIT', onTty ? () => {} : forward('SIGQUIT')],
+        ['SIGTERM', forward('SIGTERM')],
+        ['SIGHUP', forward('SIGHUP')],
+      ];
+      for (const [s, h] of handlers) process.on(s, h);
+      const done = () => {
+        for (const [s, h] of handlers) process.off(s, h);
+      };
+      child.once('error', (e) => {
+        done();
+        reject(e);
+      });
+      child.once('close', (code, signal) => {
+        done();
+        resolvePromise(statusOf(code, signal));
+      });
+    });
   }
 
   async spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }> {
@@ -165,17 +227,34 @@ process.once('exit', () => {
   }
 });
 
+/** The exit status a shell reports for a command that ended this way (128+N for signal N). */
+export function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const n = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  return 128 + (n ?? 0);
+}
+
 const ENV = { ...process.env, LC_ALL: 'C' };
 
-function spawnRun(argv: string[], input?: string): Promise<RunResult> {
+async function spawnRun(argv: string[], input?: string): Promise<RunResult> {
+  const r = await spawnBytes(argv, input, ENV);
+  if (r.startError) {
+    const missing = r.startError.code === 'ENOENT';
+    return { stdout: '', stderr: missing ? `${argv[0]}: command not found` : r.startError.message, exitCode: missing ? 127 : 126 };
+  }
+  return { stdout: r.stdout.toString(), stderr: r.stderr + (r.signal ? `killed by ${r.signal}` : ''), exitCode: r.exitCode ?? 128 };
+}
+
+/** Runs a command to its end with piped output: the one place a child with captured streams is made. */
+function spawnBytes(argv: string[], input: string | undefined, env: NodeJS.ProcessEnv): Promise<BytesResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: ENV });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.once('error', (e: NodeJS.ErrnoException) => resolve({ stdout: '', stderr: e.code === 'ENOENT' ? `${argv[0]}: command not found` : e.message, exitCode: e.code === 'ENOENT' ? 127 : 126 }));
-    child.once('close', (code, signal) => resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? `killed by ${signal}` : ''), exitCode: code ?? 128 }));
+    child.once('error', (e: NodeJS.ErrnoException) => resolve({ stdout: Buffer.alloc(0), stderr: '', exitCode: null, startError: e }));
+    child.once('close', (code, signal) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), exitCode: code, ...(signal ? { signal } : {}) }));
     if (input !== undefined) {
       child.stdin!.on('error', () => {}); // the tool may exit before reading everything
       child.stdin!.end(input);
@@ -210,6 +289,14 @@ export class RecordingRunner implements CommandRunner {
     this.calls.push({ argv });
     return { pid: 0 };
   }
+  async foreground(argv: string[]): Promise<number> {
+    this.calls.push({ argv });
+    return 0;
+  }
+  async runBytes(argv: string[], input: string): Promise<BytesResult> {
+    this.calls.push({ argv, input });
+    return { stdout: Buffer.alloc(0), stderr: '', exitCode: 0 };
+  }
 }
 
 type Reply = Partial<RunResult> | ((argv: string[], input?: string) => Partial<RunResult>);
@@ -234,6 +321,13 @@ export class ScriptedRunner implements CommandRunner {
   async spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }> {
     this.calls.push({ argv, input: `> ${logFile}` });
     return { pid: this.nextPid++ };
+  }
+  async foreground(argv: string[]): Promise<number> {
+    return (await this.run(argv)).exitCode;
+  }
+  async runBytes(argv: string[], input: string): Promise<BytesResult> {
+    const r = await this.run(argv, { input });
+    return { stdout: Buffer.from(r.stdout), stderr: r.stderr, exitCode: r.exitCode };
   }
 }
 

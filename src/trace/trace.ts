@@ -8,10 +8,13 @@ import { HOST, type Lab } from '../model/types.js';
 
 /** How hops in the host's own namespace are labelled (a node may be called host). */
 const HOST_LABEL = 'host namespace';
+/** Where a namespace's nft monitor writes (the host's HOST name is '', so it gets one). */
+const monitorLog = (dir: string, ns: string) => join(dir, `${ns === HOST ? '.host' : ns}.log`);
 import { parseAddress } from '../model/net.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import { checkArgv } from '../verify/probes.js';
 import { TRACE_TABLE, firstPacket, orderNamespaces, outcome, parseTrace, traceTable, type Hop, type Outcome, type TraceSpec } from './parse.js';
+import { sleep } from '../core/time.js';
 
 export class TraceError extends CliError {
   override name = 'TraceError';
@@ -63,8 +66,6 @@ function ownerOf(lab: Lab, addr: string): string | undefined {
   return undefined;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number }): Promise<TraceResult> {
   if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
   const addr = parseAddress(opts.to);
@@ -97,7 +98,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       if (r.exitCode !== 0)
         throw new TraceError(`cannot turn tracing on in ${ns === HOST ? HOST_LABEL : ns}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
     });
-    for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', 'monitor', 'trace']), join(dir, `${ns === HOST ? '.host' : ns}.log`))).pid);
+    for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', 'monitor', 'trace']), monitorLog(dir, ns))).pid);
     await sleep(400); // let every monitor subscribe before the probe
     const probeCheck = {
       kind: opts.proto === 'icmp' ? ('ping' as const) : opts.proto,
@@ -120,7 +121,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     for (const ns of namespaces) {
       let text = '';
       try {
-        text = readFileSync(join(dir, `${ns === HOST ? '.host' : ns}.log`), 'utf8');
+        text = readFileSync(monitorLog(dir, ns), 'utf8');
       } catch {}
       const hops = parseTrace(ns === HOST ? HOST_LABEL : ns, text);
       if (hops.length) traced.set(ns, hops);

@@ -1,6 +1,7 @@
 // Text layouts shared by the Ink view and the plain-line view: the check table and the
 // reachability matrix read the same with or without colour.
 import type { CheckResult } from '../verify/checks.js';
+import { columns } from '../core/table.js';
 
 export const SYM = { met: '✔', unmet: '✘', reached: '+', blocked: 'x', none: '-' } as const;
 
@@ -28,24 +29,8 @@ export function checkTable(results: CheckResult[]): { head: string[]; rows: Tabl
   return { head: ['', 'check', 'from', 'to', 'expect', 'seen', 'time'], rows };
 }
 
-export function layout(head: string[], rows: string[][], max = 80): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  // Shrink the widest column (the target) until the table fits the terminal.
-  let total = widths.reduce((a, b) => a + b + 2, 0);
-  while (total > max) {
-    const i = widths.indexOf(Math.max(...widths));
-    if (widths[i]! <= 8) break;
-    widths[i]!--;
-    total--;
-  }
-  const cell = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
-  return [head, ...rows].map((r) =>
-    r
-      .map((c, i) => cell(c, widths[i]!))
-      .join('  ')
-      .trimEnd(),
-  );
-}
+/** The check table's lines, the head first, cut to fit `max` columns (the widest column shrinks). */
+export const layout = (head: string[], rows: string[][], max = 80): string[] => columns([head, ...rows], { max });
 
 export interface Matrix {
   id: number;

@@ -17,6 +17,7 @@ import { acquireLock } from '../state/lock.js';
 import { failureText, runChecks, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
 import { Store } from './store.js';
+import { sleep } from '../core/time.js';
 
 export type Mode = 'ink' | 'plain' | 'json';
 
@@ -133,7 +134,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: { apply: bo
     process.removeListener('SIGINT', onInt);
     release?.();
     if (ink) {
-      await new Promise((r) => setTimeout(r, 30));
+      await sleep(30);
       ink.unmount();
       await ink.waitUntilExit();
     }

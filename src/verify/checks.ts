@@ -4,6 +4,7 @@ import type { CheckSpec, Lab } from '../model/types.js';
 import { parallel, type CommandRunner, type RunResult } from '../runner/runner.js';
 import { commandText } from '../core/shell.js';
 import { checkArgv } from './probes.js';
+import { sleep } from '../core/time.js';
 
 export interface CheckResult {
   check: CheckSpec;
@@ -41,8 +42,6 @@ function excerpt(r: RunResult): string {
   const lines = text.split('\n');
   return lines.length > 12 ? [...lines.slice(0, 4), '...', ...lines.slice(-7)].join('\n') : text;
 }
-
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** A trace check: the path must pass the named chains, in order, and end as said. */
 async function runTraceCheck(runner: CommandRunner, c: Extract<CheckSpec, { kind: 'trace' }>, lab: Lab): Promise<CheckResult> {

@@ -10,7 +10,7 @@ import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
 import { newJournal, readJournal } from '../../src/state/journal.js';
-import { emptyObserved, labOf, noProcesses } from '../lib/fake.js';
+import { emptyObserved, labOf, noProcesses } from '../lib/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-'));
 process.env.NETLAB_STATE_DIR = dir;

@@ -9,7 +9,8 @@ import { TOOLS, parseIptablesVersion, parseToolVersion, probeTools } from '../..
 import { probePrivileges } from '../../src/privileges.js';
 import type { Feature } from '../../src/model/features.js';
 import { EXIT } from '../../src/core/errors.js';
-import { ScriptedRunner, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
+import { ScriptedRunner, type BytesResult, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
+import { fakeFiles } from '../lib/fixtures.js';
 
 const NS = 'netlab-probe-1-abc';
 
@@ -111,6 +112,12 @@ class ThrowingRunner implements CommandRunner {
   }
   async spawnDetached(): Promise<{ pid: number }> {
     return { pid: 0 };
+  }
+  async foreground(): Promise<number> {
+    return 0;
+  }
+  async runBytes(): Promise<BytesResult> {
+    return { stdout: Buffer.alloc(0), stderr: '', exitCode: 0 };
   }
 }
 
@@ -397,12 +404,12 @@ test('doctor says which network namespace it runs in; outside the initial one, m
 
 test('doctor: a Docker-like firewall (FORWARD DROP, DOCKER-USER, bridge-nf-call-iptables=1) is named with what up does', async () => {
   const r = new ScriptedRunner()
-    .on('grep -H -s', { stdout: '/proc/sys/net/bridge/bridge-nf-call-iptables:1\n/proc/sys/net/bridge/bridge-nf-call-ip6tables:0\n' })
     .on('iptables-save -t filter', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n' })
     .on('ip6tables-save -t filter', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' });
   for (const [cmd, reply] of Object.entries(VERSIONS)) r.on(cmd, reply);
   r.on('', kernel());
-  const rep = await doctor(r, { privileges: ROOT });
+  const files = fakeFiles({ sysctls: { 'net/bridge/bridge-nf-call-iptables': '1', 'net/bridge/bridge-nf-call-ip6tables': '0' } });
+  const rep = await doctor(r, { privileges: ROOT, files });
   assert.equal(rep.hostFirewall?.ipv4?.guards, true);
   assert.equal(rep.hostFirewall?.ipv6?.guards, false, 'bridged IPv6 skips ip6tables here');
   const text = formatDoctor(rep).join('\n');

@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadLab } from '../../src/load/lab.js';
-import type { Lab } from '../../src/model/types.js';
+import { HOST, type Lab } from '../../src/model/types.js';
 import { dotString, formatFromFileName, graph, mermaidComment, mermaidText, toDot, toMermaid, topology } from '../../src/ops/graph.js';
 import { tcpdumpArgv, checkInterface } from '../../src/ops/capture.js';
-import { pickShell, promptTag, shellLaunch, sq } from '../../src/ops/shell.js';
-import { statusOf } from '../../src/ops/exec.js';
+import { pickShell, promptTag, shellLaunch } from '../../src/ops/shell.js';
+import { shellWord } from '../../src/core/shell.js';
+import { statusOf } from '../../src/runner/runner.js';
 import { HOST_NODE, findProgram, inTarget } from '../../src/ops/target.js';
 import { CliError, EXIT } from '../../src/core/errors.js';
 
@@ -167,7 +168,7 @@ test('capture: tcpdump argv (packet-buffered, numeric, pcap to stdout with -w, f
     '10.0.0.1',
   ]);
   assert.deepEqual(inTarget({ ns: 'ns1' }, ['tcpdump']), ['ip', 'netns', 'exec', 'ns1', 'tcpdump']);
-  assert.deepEqual(inTarget({ ns: null }, ['tcpdump']), ['tcpdump'], '@host runs in the root namespace as it is');
+  assert.deepEqual(inTarget({ ns: HOST }, ['tcpdump']), ['tcpdump'], '@host runs in the root namespace as it is');
 });
 
 test('capture: an unknown interface names the node and lists its interfaces', () => {
@@ -182,14 +183,14 @@ test('capture: an unknown interface names the node and lists its interfaces', ()
       e.message === "node ns1 of lab l has no interface 'eth1'" &&
       e.hint === "did you mean 'eth0'? its interfaces: lo, eth0; or 'any' for all of them",
   );
-  assert.throws(() => checkInterface('eth0', ['br1', 'tap1_peer'], { lab: 'l', node: HOST_NODE, ns: null }), /lab l has no host interface 'eth0'/);
+  assert.throws(() => checkInterface('eth0', ['br1', 'tap1_peer'], { lab: 'l', node: HOST_NODE, ns: HOST }), /lab l has no host interface 'eth0'/);
 });
 
 test("shell: the prompt tag, bash's rcfile, zsh's ZDOTDIR, PS1 for other shells", () => {
   assert.equal(promptTag('bridge-4ns', 'ns1'), '[bridge-4ns:ns1]');
   assert.equal(promptTag('l', '@host'), '[l:@host]');
   assert.equal(promptTag('l$(x)', 'n`y`\\'), '[l__x_:n_y__]', 'nothing a prompt would expand');
-  assert.equal(sq("it's"), `'it'\\''s'`);
+  assert.equal(shellWord("it's"), `'it'\\''s'`);
   const env = { HOME: '/root', PATH: '/usr/bin' };
   const bash = shellLaunch('/usr/bin/bash', '[lab:ns1]', env, '/tmp/t');
   assert.deepEqual(bash.argv, ['/usr/bin/bash', '--rcfile', '/tmp/t/bashrc']);
@@ -199,7 +200,7 @@ test("shell: the prompt tag, bash's rcfile, zsh's ZDOTDIR, PS1 for other shells"
   assert.ok(rc.indexOf('.bashrc') < rc.indexOf('PS1='), 'the prompt is set after ~/.bashrc');
   const zsh = shellLaunch('/bin/zsh', '[lab:ns1]', env, '/tmp/z');
   assert.equal(zsh.env.ZDOTDIR, '/tmp/z');
-  assert.match(zsh.files.get('/tmp/z/.zshrc')!, /\. '\/root\/\.zshrc'[\s\S]*PROMPT='\[lab:ns1\] %~%# '/);
+  assert.match(zsh.files.get('/tmp/z/.zshrc')!, /\. \/root\/\.zshrc[\s\S]*PROMPT='\[lab:ns1\] %~%# '/);
   const dash = shellLaunch('/bin/dash', '[lab:ns1]', env, '/tmp/d');
   assert.deepEqual([dash.argv, dash.env.PS1, dash.files.size], [['/bin/dash'], '[lab:ns1] $ ', 0]);
 });

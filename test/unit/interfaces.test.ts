@@ -9,7 +9,7 @@ import { render, scriptOf } from '../../src/render/render.js';
 import { formatDuration, formatRate, parseDuration, parsePercent, parseQdiscs, parseRate, qdiscArgs, qdiscMatches, qdiscOf } from '../../src/model/impair.js';
 import { labFeatures } from '../../src/model/features.js';
 import { parseLinks, parseRules } from '../../src/observe/parse.js';
-import { applied, emptyObserved, labOf } from '../lib/fake.js';
+import { applied, emptyObserved, labOf } from '../lib/fixtures.js';
 import { impairmentOf } from '../../src/cli/impair.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));

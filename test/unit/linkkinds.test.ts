@@ -8,7 +8,7 @@ import { parseLinks } from '../../src/observe/parse.js';
 import { diff } from '../../src/plan/diff.js';
 import { describe, phaseOf } from '../../src/plan/actions.js';
 import { render, scriptOf } from '../../src/render/render.js';
-import { applied, labOf } from '../lib/fake.js';
+import { applied, labOf } from '../lib/fixtures.js';
 
 type Vxlan = LinkState & { vni?: number };
 const vxlan: LinkKind = {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ObserveError, observeNamespaces } from '../../src/observe/observe.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
 import { HOST } from '../../src/model/types.js';
+import { fakeFiles } from '../lib/fixtures.js';
 
 const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/observe/${f}`, import.meta.url)), 'utf8');
 const IN = 'nsenter --net=/run/netns/obsfx';
@@ -87,12 +88,24 @@ test('a failed read is an error naming the command and its input; only grep may 
   await assert.rejects(observeNamespaces(failing, [['obsfx', full]]), /failed: nsenter --net=\/run\/netns\/obsfx iptables-save: iptables-save: boom$/);
 });
 
-test('the host is read without nsenter, and without routes, rules or iptables', async () => {
+test('the host is read without nsenter, and without routes, rules or iptables; its sysctls are files netlab reads itself', async () => {
   const r = new ScriptedRunner({ stdout: '[]\n' });
-  await observeNamespaces(r, [[HOST, { v6rules: false, qdiscs: true, iptables: [], sysctls: ['net/ipv4/ip_forward'] }]]);
+  const files = fakeFiles({ sysctls: { 'net/ipv4/ip_forward': '1' } });
+  const host = (await observeNamespaces(r, [[HOST, { v6rules: false, qdiscs: true, iptables: [], sysctls: ['net/ipv4/ip_forward', 'net/ipv4/nope'] }]], files)).get(HOST)!;
   assert.deepEqual(
     r.calls.map((c) => c.argv.join(' ')),
-    ['ip -j -d -batch -', 'tc -j qdisc show', 'grep -H -s  /proc/sys/net/ipv4/ip_forward'],
+    ['ip -j -d -batch -', 'tc -j qdisc show'],
   );
+  assert.deepEqual([...host.sysctls], [['net/ipv4/ip_forward', '1']]);
   assert.equal(r.calls[0]!.input, 'addr show\n');
+});
+
+test("the host's sysctls are read from /proc/sys as sysctl -n shows them; a missing key is left out", async () => {
+  const { hostFiles, sysctlValue } = await import('../../src/observe/files.js');
+  assert.equal(sysctlValue('1\n'), '1');
+  assert.equal(sysctlValue('4096\t16384   4194304\n'), '4096 16384 4194304');
+  assert.equal(sysctlValue(''), undefined);
+  const m = hostFiles.sysctls(['net/ipv4/ip_forward', 'net/ipv4/no_such_key']);
+  assert.match(m.get('net/ipv4/ip_forward') ?? '', /^[01]$/);
+  assert.ok(!m.has('net/ipv4/no_such_key'));
 });

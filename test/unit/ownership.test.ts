@@ -14,7 +14,7 @@ import { render } from '../../src/render/render.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
 import { newJournal, readJournal } from '../../src/state/journal.js';
 import { HOST } from '../../src/model/types.js';
-import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fake.js';
+import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-own-'));
 process.env.NETLAB_STATE_DIR = dir;

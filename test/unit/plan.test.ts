@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { diff } from '../../src/plan/diff.js';
 import { describe as line } from '../../src/plan/actions.js';
 import { HOST } from '../../src/model/types.js';
-import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fake.js';
+import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fixtures.js';
 import { parseRoutes } from '../../src/observe/parse.js';
 
 const BRIDGE = twoOnBridge('b2');

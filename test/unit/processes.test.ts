@@ -10,7 +10,7 @@ import { describe as describeAction } from '../../src/plan/actions.js';
 import { nsInodeOfLink, parseStat } from '../../src/observe/files.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
 import type { ProcessRecord } from '../../src/model/journal.js';
-import { applied, fakeFiles, labOf, statText } from '../lib/fake.js';
+import { applied, fakeFiles, labOf, statText } from '../lib/fixtures.js';
 
 const rec = (pid: number, start: string, ns = 'ns1'): ProcessRecord => ({ ns, argv: ['sleep', '1000'], pid, start, log: '/dev/null' });
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diff } from '../../src/plan/diff.js';
 import { render, scriptOf } from '../../src/render/render.js';
-import { emptyObserved, labOf } from '../lib/fake.js';
+import { emptyObserved, labOf } from '../lib/fixtures.js';
 
 const LAB = `
 name: r

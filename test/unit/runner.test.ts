@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { ExecaRunner } from '../../src/runner/runner.js';
+import { ProcessRunner } from '../../src/runner/runner.js';
 
-const runner = new ExecaRunner();
+const runner = new ProcessRunner();
 
 test('runAll: every command gets its own stdout, stderr, exit status and input, in order', async () => {
   const cmds = Array.from({ length: 25 }, (_, i) => ({ argv: ['sh', '-c', `echo out${i}; echo err${i} >&2; exit ${i % 4}`] }));
@@ -59,7 +59,7 @@ const running = (cmdline: string) =>
 test('a timeout kills the process group: sh and the sleep it started', async () => {
   const secs = 70_000 + Math.floor(Math.random() * 9999);
   const t0 = Date.now();
-  const r = await new ExecaRunner().run(['sh', '-c', `sleep ${secs}; echo done`], { timeoutMs: 300 });
+  const r = await new ProcessRunner().run(['sh', '-c', `sleep ${secs}; echo done`], { timeoutMs: 300 });
   const ms = Date.now() - t0;
   assert.equal(r.exitCode, 124);
   assert.match(r.stderr, /timed out after 300 ms/);
@@ -69,7 +69,7 @@ test('a timeout kills the process group: sh and the sleep it started', async () 
 
 test('what a finished command left behind in its group is ended too', async () => {
   const secs = 80_000 + Math.floor(Math.random() * 9999);
-  const r = await new ExecaRunner().run(['sh', '-c', `sleep ${secs} >/dev/null 2>&1 & echo started`], { timeoutMs: 5000 });
+  const r = await new ProcessRunner().run(['sh', '-c', `sleep ${secs} >/dev/null 2>&1 & echo started`], { timeoutMs: 5000 });
   assert.equal(r.exitCode, 0);
   assert.equal(r.stdout, 'started\n');
   await new Promise((res) => setTimeout(res, 100));
@@ -77,7 +77,7 @@ test('what a finished command left behind in its group is ended too', async () =
 });
 
 test('runAll: output without a final newline, a missing program, and a line that looks like the output markers', async () => {
-  const r = await new ExecaRunner().runAll(
+  const r = await new ProcessRunner().runAll(
     [
       { argv: ['printf', 'no newline'] },
       { argv: ['cat'], input: 'line 1\nline 2' },
@@ -103,4 +103,16 @@ test('runAll: output without a final newline, a missing program, and a line that
   );
   assert.deepEqual([r[0]!.stderr, r[2]!.stderr], ['', 'err\n']);
   assert.match(r[3]!.stderr, /not found/);
+});
+
+test('runBytes keeps binary output as bytes and says why a program could not be started; foreground gives the status a shell reports', async () => {
+  const r = await runner.runBytes(['sh', '-c', 'cat; printf "\\001\\377"; echo oops >&2; exit 2'], 'in');
+  assert.deepEqual([...r.stdout], [...Buffer.from('in'), 1, 255]);
+  assert.equal(r.stderr, 'oops\n');
+  assert.equal(r.exitCode, 2);
+  const missing = await runner.runBytes(['/nonexistent/dot', '-Tpng'], '');
+  assert.equal(missing.startError?.code, 'ENOENT');
+  assert.equal(await runner.foreground(['sh', '-c', 'exit 3']), 3);
+  assert.equal(await runner.foreground(['sh', '-c', 'kill -TERM $$']), 143);
+  await assert.rejects(runner.foreground(['/nonexistent/prog']), { code: 'ENOENT' });
 });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { firstPacket, formatTrace, orderNamespaces, outcome, parseTrace, traceTable } from '../../src/trace/parse.js';
 import { adjacency } from '../../src/trace/trace.js';
-import { labOf } from '../lib/fake.js';
+import { labOf } from '../lib/fixtures.js';
 
 const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/trace/${f}`, import.meta.url)), 'utf8');
 

@@ -9,7 +9,7 @@ import { desiredState } from '../../src/model/desired.js';
 import { HOST, type ObservedNs } from '../../src/model/types.js';
 import { hostEndsPresent, nsFingerprint, recordVerified, forgetVerified, trustable, verifiedAsRecorded, verifiedState } from '../../src/state/trust.js';
 import { diff } from '../../src/plan/diff.js';
-import { applied, labOf, twoOnBridge } from '../lib/fake.js';
+import { applied, labOf, twoOnBridge } from '../lib/fixtures.js';
 import { newJournal } from '../../src/state/journal.js';
 import { ROOT } from '../../src/paths.js';
 

@@ -8,7 +8,7 @@ import { Store } from '../../src/ui/store.js';
 import { changeLines, plainChecks } from '../../src/ui/session.js';
 import { diff } from '../../src/plan/diff.js';
 import { newJournal } from '../../src/state/journal.js';
-import { emptyObserved, labOf, twoOnBridge } from '../lib/fake.js';
+import { emptyObserved, labOf, twoOnBridge } from '../lib/fixtures.js';
 import type { CheckResult } from '../../src/verify/checks.js';
 import type { CheckSpec } from '../../src/model/types.js';
 

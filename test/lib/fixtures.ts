@@ -1,4 +1,5 @@
-// Builds observed states for planner tests: what the kernel would show after a perfect apply.
+// Fixtures for unit tests: lab texts, the observed state a perfect apply leaves, and HostFiles
+// stand-ins (namespaces and processes as /proc and /run/netns would show them).
 import { HOST, type DesiredState, type ObservedNs, type ObservedState } from '../../src/model/types.js';
 import { newJournal } from '../../src/state/journal.js';
 import type { Journal } from '../../src/model/journal.js';
@@ -95,7 +96,7 @@ export function statText(p: FakeProc): string {
  * A fake HostFiles: namespaces by name with their nsfs inodes, and processes (a mutable list:
  * a test removes one to make it exit).
  */
-export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[]; procNetDev?: string } = {}) {
+export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[]; procNetDev?: string; sysctls?: Record<string, string> } = {}) {
   const netns = o.netns ?? {};
   const procs = o.procs ?? [];
   const find = (pid: number) => procs.find((p) => p.pid === pid);
@@ -103,6 +104,7 @@ export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[
     procs,
     netns: () => Object.keys(netns),
     procNetDev: () => o.procNetDev ?? '',
+    sysctls: (keys: string[]) => new Map(keys.flatMap((k) => (o.sysctls?.[k] !== undefined ? [[k, o.sysctls[k]!] as const] : []))),
     netnsInode: (name: string) => netns[name],
     nsId: (name: string) => (netns[name] === undefined ? undefined : { ino: netns[name]!, mtime: '1.0' }),
     pids: () => procs.map((p) => p.pid),
@@ -116,5 +118,13 @@ export function fakeFiles(o: { netns?: Record<string, number>; procs?: FakeProc[
   };
 }
 
-/** The process part of a fake HostFiles with no process at all. */
-export const noProcesses = { netnsInode: () => undefined, pids: () => [], pidNetns: () => undefined, pidStat: () => undefined, pidCmdline: () => undefined, pidStdout: () => undefined };
+/** The rest of a fake HostFiles with no process at all (and no host sysctl). */
+export const noProcesses = {
+  sysctls: () => new Map<string, string>(),
+  netnsInode: () => undefined,
+  pids: () => [],
+  pidNetns: () => undefined,
+  pidStat: () => undefined,
+  pidCmdline: () => undefined,
+  pidStdout: () => undefined,
+};
