@@ -37,6 +37,25 @@ function requireUp(lab: string, file: string): void {
   throw new Exit(EXIT.applyFailed);
 }
 
+/**
+ * Signals are the CLI's: Ctrl-C during up or check asks the engine to stop (it restores the
+ * terminal through its view and lets go of the lab), then the CLI says where the lab stands and exits.
+ */
+async function stoppable<T>(lab: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onInt = () => {
+    stop.abort();
+    err(`\ninterrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down ${lab}' removes the lab`);
+    process.exit(EXIT.interrupted);
+  };
+  process.once('SIGINT', onInt);
+  try {
+    return await run(stop.signal);
+  } finally {
+    process.removeListener('SIGINT', onInt);
+  }
+}
+
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
@@ -134,10 +153,9 @@ program
       return;
     }
     await requireFeatures(runner, lab);
-    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust });
-    const met = r.checks.every((c) => c.met);
-    if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met }, null, 2));
-    if (!met) throw new Exit(EXIT.checksFailed);
+    const r = await stoppable(lab.name, async (signal) => (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }));
+    if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
+    if (!r.met) throw new Exit(EXIT.checksFailed);
   });
 
 program
@@ -154,10 +172,9 @@ program
       else out(`lab ${lab.name} declares no checks`);
       return;
     }
-    const r = await (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json });
-    const met = r.checks.every((c) => c.met);
-    if (o.json) out(JSON.stringify({ lab: lab.name, checks: (await present()).checksJson(r.checks), met, ms: r.ms }, null, 2));
-    if (!met) throw new Exit(EXIT.checksFailed);
+    const r = await stoppable(lab.name, async (signal) => (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json, signal }));
+    if (o.json) out(JSON.stringify({ lab: lab.name, checks: (await present()).checksJson(r.checks), met: r.met, ms: r.ms }, null, 2));
+    if (!r.met) throw new Exit(EXIT.checksFailed);
   });
 
 program
