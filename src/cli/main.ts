@@ -12,7 +12,7 @@ import { CliError, EXIT, Exit, printable } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
 import { registerOps } from './ops.js';
 import { labFileOf, labNameOf } from '../ops/target.js';
-import { down } from '../apply/teardown.js';
+import { down } from '../engine/down.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
 import { registerCompletion } from './completion.js';
@@ -227,8 +227,7 @@ program
     requireRoot('trace');
     const lab = await loadLabCached(labFileOf(file));
     requireUp(lab.name, file);
-    const { trace } = await import('../trace/trace.js');
-    const { formatTrace } = await import('../trace/parse.js');
+    const { trace, formatTrace } = await import('../engine/trace.js');
     const r = await stoppable((signal) => trace(runner, lab, { from: o.from, to: o.to, proto: o.proto, ...(o.port ? { port: o.port } : {}), signal }));
     if (o.json) out(JSON.stringify(r, null, 2));
     else {
@@ -298,7 +297,7 @@ program
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
-    const { gc } = await import('../apply/gc.js');
+    const { gc } = await import('../engine/gc.js');
     const labs = await Promise.all(args.map(labNameOf)); // a name that cannot be a lab's is refused there
     const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
     const what = [
