@@ -110,12 +110,6 @@ async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Jo
   return report;
 }
 
-export interface ApplyEvents {
-  phaseStart?(phase: Phase, steps: Step[]): void;
-  stepDone?(step: Step, ms: number): void;
-  phaseDone?(phase: Phase, ms: number): void;
-}
-
 /** Which action a failed step failed on, from the tool's own error text. */
 function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
   const m = /Command failed -:(\d+)/.exec(r.stderr);
@@ -325,7 +319,7 @@ function claimHostRules(recorded: Journal['hostIptables'], want: HostRule[]): Jo
   });
 }
 
-/** Applies a plan phase by phase; `up` drives the phases one by one from its task list. */
+/** Applies a plan phase by phase; the engine's `up` (src/engine/up.ts) drives the phases one by one. */
 export class Applier {
   constructor(
     private runner: CommandRunner,
@@ -344,7 +338,7 @@ export class Applier {
     return this.steps.filter((s) => s.phase === phase);
   }
 
-  async runPhase(phase: Phase, events: ApplyEvents = {}): Promise<void> {
+  async runPhase(phase: Phase, onStep?: (step: Step, ms: number) => void): Promise<void> {
     const ps = this.stepsOf(phase);
     const pa = ps.flatMap((s) => s.actions);
     const j = this.journal;
@@ -353,7 +347,6 @@ export class Applier {
     if (phase === 'firewall' && pa.some((a) => a.kind === 'hostipt.add')) j.hostIptables = claimHostRules(j.hostIptables, this.desired.hostIptables);
     j.status = 'applying';
     writeJournal(j);
-    events.phaseStart?.(phase, ps);
     const t0 = performance.now();
     // Every step of the phase runs to its end; a failed one is then rolled back, so the lab is
     // left as the steps before it made it: `down` removes that, `up` converges from it.
@@ -372,7 +365,7 @@ export class Applier {
     plain.forEach((s, i) => {
       try {
         judge(s, results[i]!);
-        events.stepDone?.(s, performance.now() - t0);
+        onStep?.(s, performance.now() - t0);
       } catch (error) {
         failures.push({ step: s, error });
       }
@@ -381,7 +374,7 @@ export class Applier {
       const t = performance.now();
       try {
         await runProcessStep(this.runner, s, j);
-        events.stepDone?.(s, performance.now() - t);
+        onStep?.(s, performance.now() - t);
       } catch (error) {
         failures.push({ step: s, error });
       }
@@ -408,7 +401,6 @@ export class Applier {
     recordDone(j, phase, pa, this.desired);
     if (phase === 'firewall') await recordFirewall(this.runner, j, pa, this.desired);
     writeJournal(j);
-    events.phaseDone?.(phase, performance.now() - t0);
   }
 
   /** Every namespace a step of this plan changes (a veth made from one namespace changes its peer's too). */
@@ -420,11 +412,6 @@ export class Applier {
     }
     return out;
   }
-
-  /** Every phase succeeded: the lab's namespaces hold what the file asks. */
-  finish(): void {
-    settled(this.journal, this.desired, this.files);
-  }
 }
 
 /** Records a lab whose kernel state matches its file (after an apply, or a plan with nothing to do). */
@@ -432,12 +419,6 @@ export function settled(j: Journal, desired: DesiredState, files: HostFiles = ho
   j.status = 'up';
   recordVerified(j, desired, desired.namespaces, (ns) => files.netnsInode(ns));
   writeJournal(j);
-}
-
-export async function apply(runner: CommandRunner, steps: Step[], _actions: Action[], desired: DesiredState, journal: Journal, events: ApplyEvents = {}): Promise<void> {
-  const a = new Applier(runner, steps, desired, journal);
-  for (const phase of a.phases()) await a.runPhase(phase, events);
-  a.finish();
 }
 
 export type { IptTable };

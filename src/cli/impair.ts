@@ -1,17 +1,12 @@
-// cli/impair: `netlab impair LAB NODE:IFACE ...`, changing a link end's impairments while the lab
-// runs (tc netem / tbf). Not written to the lab file: the next `netlab up` puts back what the
-// file says, like any other drift.
+// cli/impair: the options of `netlab impair LAB NODE:IFACE ...`; the engine (src/engine/impair.ts)
+// changes the link end's impairments while the lab runs. The next `netlab up` puts back the file's.
 import { Option, type Command } from 'commander';
 import type { CommandRunner } from '../runner/runner.js';
 import { CliError, EXIT } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
-import { HOST_NODE, resolveTarget } from '../ops/target.js';
-import { checkImpairment, impairText, qdiscArgs, qdiscOf } from '../model/impair.js';
-import { HOST, type Impairment } from '../model/types.js';
-import { addUnique, writeJournal } from '../state/journal.js';
-import { markEntered } from '../state/trust.js';
-import { commandText } from '../core/shell.js';
-import { acquireLock } from '../state/lock.js';
+import { HOST_NODE } from '../ops/target.js';
+import { checkImpairment } from '../model/impair.js';
+import type { Impairment } from '../model/types.js';
 
 interface ImpairOptions {
   delay?: string;
@@ -59,39 +54,8 @@ export function registerImpair(program: Command, runner: CommandRunner, out: (s:
       if (colon <= 0 || colon === end.length - 1) throw new CliError(`'${end}' is not NODE:IFACE`, EXIT.error, 'e.g. netlab impair LAB site-a:wan0 --delay 100ms');
       const node = end.slice(0, colon);
       const dev = end.slice(colon + 1);
-      const t = await resolveTarget(runner, labArg, node);
-      if (t.ns === HOST && !t.journal.hostLinks.includes(dev))
-        throw new CliError(`the host has no interface '${dev}' of lab ${t.lab}`, EXIT.error, `its host interfaces: ${t.journal.hostLinks.join(', ')}`);
-      const tc = ['tc', ...(t.ns === HOST ? [] : ['-n', t.ns])];
-      const where = `${node}:${dev}`;
-      let argv: string[];
-      let said: string;
-      if (o.clear) {
-        argv = [...tc, 'qdisc', 'del', 'dev', dev, 'root'];
-        said = `${where}: impairments removed`;
-      } else {
-        const q = qdiscOf(impairmentOf(o));
-        if (!q) throw new CliError('nothing to set', EXIT.error, 'give --delay, --jitter, --loss or --rate (and --limit), or --clear');
-        const { missingFeatureText, probeFeatures } = await import('../doctor/probe.js');
-        const probe = (await probeFeatures(runner, [q.kind])).get(q.kind)!;
-        if (!probe.ok) throw new CliError(missingFeatureText(q.kind, probe), EXIT.unsupported);
-        argv = [...tc, 'qdisc', 'replace', 'dev', dev, 'root', ...qdiscArgs(q)];
-        said = `${where}: ${q.kind} ${impairText(q.impair)}`;
-      }
-      const release = acquireLock(t.lab);
-      try {
-        const r = await runner.run(argv);
-        if (r.exitCode !== 0) {
-          const benign = o.clear && /No such file or directory|Cannot delete qdisc with handle of zero/.test(r.stderr);
-          if (!benign) throw new CliError(`${where}: command failed: ${commandText(argv)}\n  ${r.stderr.trim()}`, /Cannot find device/.test(r.stderr) ? EXIT.error : EXIT.applyFailed);
-        }
-        // The next up reads this namespace's qdiscs, sees the change as drift and restores the file's.
-        addUnique((t.journal.impaired ??= []), [t.ns ?? '']);
-        writeJournal(t.journal);
-        if (t.ns !== HOST) markEntered(t.lab, t.ns);
-      } finally {
-        release();
-      }
-      out(`${said} (until the next 'netlab up ${t.file}', which restores the lab file's)`);
+      const { impair } = await import('../engine/impair.js');
+      const { said, file } = await impair(runner, labArg, node, dev, o.clear ? { clear: true } : { impair: () => impairmentOf(o) });
+      out(`${said} (until the next 'netlab up ${file}', which restores the lab file's)`);
     });
 }

@@ -12,7 +12,7 @@ import { CliError, EXIT, Exit, printable } from '../core/errors.js';
 import { requireRoot } from '../privileges.js';
 import { registerOps } from './ops.js';
 import { labFileOf, labNameOf } from '../ops/target.js';
-import { down } from '../apply/teardown.js';
+import { down } from '../engine/down.js';
 import { registerDoctor } from './doctor.js';
 import { registerImpair } from './impair.js';
 import { registerCompletion } from './completion.js';
@@ -35,6 +35,31 @@ function requireUp(lab: string, file: string): void {
   if (readJournal(lab)) return;
   err(`lab ${lab} is not up: run 'netlab up ${file}' first`);
   throw new Exit(EXIT.applyFailed);
+}
+
+/**
+ * Signals are the CLI's: Ctrl-C asks the engine to stop (its AbortSignal). `up` and `check` let go
+ * at once (the view restores the terminal, the lock is released; the journal is written before
+ * every phase): the CLI says where the lab stands and exits. trace first removes its trace tables,
+ * then throws Exit(130), on which the CLI exits without waiting for the probe.
+ */
+async function stoppable<T>(run: (signal: AbortSignal) => Promise<T>, lab?: string): Promise<T> {
+  const stop = new AbortController();
+  const onInt = () => {
+    stop.abort();
+    if (lab === undefined) return;
+    err(`\ninterrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down ${lab}' removes the lab`);
+    process.exit(EXIT.interrupted);
+  };
+  process.once('SIGINT', onInt);
+  try {
+    return await run(stop.signal);
+  } catch (e) {
+    if (stop.signal.aborted && e instanceof Exit && e.code === EXIT.interrupted) process.exit(e.code);
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onInt);
+  }
 }
 
 const positiveInt = (v: string) => {
@@ -134,10 +159,9 @@ program
       return;
     }
     await requireFeatures(runner, lab);
-    const r = await (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust });
-    const met = r.checks.every((c) => c.met);
-    if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met }, null, 2));
-    if (!met) throw new Exit(EXIT.checksFailed);
+    const r = await stoppable(async (signal) => (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
+    if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
+    if (!r.met) throw new Exit(EXIT.checksFailed);
   });
 
 program
@@ -154,10 +178,9 @@ program
       else out(`lab ${lab.name} declares no checks`);
       return;
     }
-    const r = await (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json });
-    const met = r.checks.every((c) => c.met);
-    if (o.json) out(JSON.stringify({ lab: lab.name, checks: (await present()).checksJson(r.checks), met, ms: r.ms }, null, 2));
-    if (!met) throw new Exit(EXIT.checksFailed);
+    const r = await stoppable(async (signal) => (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json, signal }), lab.name);
+    if (o.json) out(JSON.stringify({ lab: lab.name, checks: (await present()).checksJson(r.checks), met: r.met, ms: r.ms }, null, 2));
+    if (!r.met) throw new Exit(EXIT.checksFailed);
   });
 
 program
@@ -204,9 +227,8 @@ program
     requireRoot('trace');
     const lab = await loadLabCached(labFileOf(file));
     requireUp(lab.name, file);
-    const { trace } = await import('../trace/trace.js');
-    const { formatTrace } = await import('../trace/parse.js');
-    const r = await trace(runner, lab, { from: o.from, to: o.to, proto: o.proto, ...(o.port ? { port: o.port } : {}) });
+    const { trace, formatTrace } = await import('../engine/trace.js');
+    const r = await stoppable((signal) => trace(runner, lab, { from: o.from, to: o.to, proto: o.proto, ...(o.port ? { port: o.port } : {}), signal }));
     if (o.json) out(JSON.stringify(r, null, 2));
     else {
       out(`trace ${o.proto}${o.port ? `/${o.port}` : ''} ${o.from} -> ${r.to}: probe ${r.probe.ok ? 'answered' : 'not answered'}`);
@@ -275,7 +297,7 @@ program
   .option('--dry-run', 'list what would be removed and the commands, change nothing')
   .action(async (args: string[], o: { dryRun?: boolean }) => {
     requireRoot('gc');
-    const { gc } = await import('../apply/gc.js');
+    const { gc } = await import('../engine/gc.js');
     const labs = await Promise.all(args.map(labNameOf)); // a name that cannot be a lab's is refused there
     const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
     const what = [
@@ -304,24 +326,13 @@ program
   .option('--json', 'print as JSON')
   .action(async (arg: string | undefined, o: { json?: boolean }) => {
     requireRoot('status');
-    const scan = arg ? { journals: [readJournal(await labNameOf(arg))].filter((j) => !!j), damaged: [] } : scanJournals();
-    const journals = scan.journals;
-    if (arg && journals.length === 0) {
+    const { status } = await import('../engine/status.js');
+    const scan = await status(runner, arg ? await labNameOf(arg) : undefined);
+    const labs = scan.labs;
+    if (arg && labs.length === 0) {
       if (o.json) out(JSON.stringify({ labs: [] }));
       else out(`lab ${arg} is not up`);
       return;
-    }
-    const labs = [];
-    for (const j of journals) {
-      let drift: number | null = null;
-      let note: string | undefined;
-      try {
-        const p = await (await engine()).planLab(runner, await loadLabCached(j.file));
-        drift = p.plan.actions.length;
-      } catch (e) {
-        note = e instanceof LabError ? `the lab file is invalid now (${e.problems.length} problem(s))` : (e as Error).message.split('\n')[0];
-      }
-      labs.push({ lab: j.lab, file: j.file, status: j.status, updated: j.updated, nodes: j.namespaces, hostLinks: j.hostLinks, drift, ...(note ? { note } : {}) });
     }
     const damaged = scan.damaged.map((d) => ({ lab: d.lab, journal: d.path, status: 'damaged' as const, error: d.reason, hint: d.hint }));
     if (o.json) {

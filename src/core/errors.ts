@@ -11,6 +11,8 @@ export const EXIT = {
   /** The machine lacks a tool, privilege or kernel feature that is needed (netlab doctor tells which). */
   unsupported: 6,
   pending: 2,
+  /** Stopped by Ctrl-C (SIGINT), as a shell reports it. */
+  interrupted: 130,
 } as const;
 
 /** Ends the command with this exit code; whatever needed saying was printed already. */

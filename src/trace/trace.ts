@@ -1,7 +1,7 @@
 // netlab trace: turns on netfilter tracing for matching packets in every namespace of a lab,
 // sends one probe, and reports the chains the kernel really walked, namespace by namespace.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { CliError } from '../core/errors.js';
+import { CliError, EXIT, Exit } from '../core/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST, type Lab } from '../model/types.js';
@@ -66,7 +66,7 @@ function ownerOf(lab: Lab, addr: string): string | undefined {
   return undefined;
 }
 
-export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number }): Promise<TraceResult> {
+export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number; signal?: AbortSignal }): Promise<TraceResult> {
   if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
   const addr = parseAddress(opts.to);
   if (!addr) throw new TraceError(`--to must be an address, got '${opts.to}'`);
@@ -88,11 +88,14 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     await Promise.all(monitors.map((pid) => runner.run(['kill', '-TERM', '--', `-${pid}`])));
     await parallel(namespaces, 4, (ns) => runner.run(at(ns, ['nft', 'delete', 'table', fam, tableOf(ns)])));
   };
-  const onInt = () => {
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onInt);
-  try {
+  // Asked to stop: the trace tables go first, then trace() throws Exit(130) for the caller to end on.
+  let onAbort = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => void cleanup().finally(() => reject(new Exit(EXIT.interrupted)));
+  });
+  stopped.catch(() => {});
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const work = (async (): Promise<TraceResult> => {
     await parallel(namespaces, 4, async (ns) => {
       const r = await runner.run(at(ns, ['nft', '-f', '-']), { input: traceTable(spec, tableOf(ns)) });
       if (r.exitCode !== 0)
@@ -140,9 +143,13 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       hops,
       outcome: outcome(hops, ok, ownerOf(lab, addr.addr)),
     };
+  })();
+  work.catch(() => {}); // what it throws after a stop is not waited for
+  try {
+    return await Promise.race([work, stopped]);
   } finally {
     await cleanup();
-    process.removeListener('SIGINT', onInt);
+    opts.signal?.removeEventListener('abort', onAbort);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,20 +1,15 @@
-// Runs `up` and `check` as a listr2 task list (plan, each apply phase, checks). Exactly one view
-// draws: on a TTY the Ink view (listr2 silent), off a TTY listr2's plain lines, with --json none.
+// The views of `up` and `check`: three implementations of the engine's Hooks. On a TTY the Ink
+// view (a Store it draws), off a TTY listr2's plain lines (a task list driven from the hooks),
+// with --json none (the CLI prints the document). The engine (src/engine/up.ts) does the work.
 import { Listr, type ListrTask } from 'listr2';
-import { hostFiles } from '../observe/files.js';
-import { resolve } from 'node:path';
-import { Applier, settled } from '../apply/apply.js';
-import { clearEntered, verifiedAsRecorded } from '../state/trust.js';
-import { ConflictError, recordProven, conflictText, planLab, planText, type Planned } from '../engine.js';
+import { planText, type Planned } from '../engine.js';
+import type { Hooks } from '../engine/hooks.js';
+import { up, type UpOptions, type UpResult } from '../engine/up.js';
 import type { Lab } from '../model/types.js';
-import { describe } from '../plan/actions.js';
+import { describe, type Phase } from '../plan/actions.js';
+import type { Step } from '../render/render.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { newJournal, readJournal } from '../state/journal.js';
-import type { Journal } from '../model/journal.js';
-import { takeReceipt } from '../apply/receipt.js';
-import { keepLab } from '../load/cache.js';
-import { acquireLock } from '../state/lock.js';
-import { failureText, runChecks, type CheckResult } from '../verify/checks.js';
+import { failureText, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
 import { Store } from './store.js';
 import { sleep } from '../core/time.js';
@@ -27,13 +22,6 @@ async function drawInk(store: Store) {
   const [react, { render }, { LiveUpView }] = await Promise.all([import('react'), import('ink'), import('./view.js')]);
   const { createElement } = react.default;
   return render(createElement(LiveUpView, { store }), { exitOnCtrlC: false, patchConsole: false });
-}
-
-export interface SessionResult {
-  planned?: Planned;
-  applied: boolean;
-  checks: CheckResult[];
-  ms: number;
 }
 
 /**
@@ -76,158 +64,162 @@ export function plainChecks(results: CheckResult[], width = 80): string {
 }
 
 /** The verdict of an up: "nothing to do" only when every namespace was read and matched the file. */
-function upText(name: string, r: SessionResult): string {
+function upText(name: string, r: UpResult): string {
   if (r.applied) return `lab ${name} is up`;
   const unread = r.planned?.observed.trusted?.length ?? 0;
   return unread ? `lab ${name} is up; no changes in what was read, ${unread} namespace${unread === 1 ? '' : 's'} not read (--trust-verified)` : `lab ${name} is up; nothing to do`;
 }
 
-export async function session(runner: CommandRunner, lab: Lab, opts: { apply: boolean; checks: boolean; json: boolean; trustVerified?: boolean }): Promise<SessionResult> {
-  const mode = pickMode(opts.json);
-  const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
-  const t0 = performance.now();
-  const result: SessionResult = { applied: false, checks: [], ms: 0 };
-  const checks = lab.checks;
-  const row = (id: string, title: string) => store.addRow({ id, title, state: 'running' });
-  const done = (id: string, detail: string, ms?: number, state: 'done' | 'failed' = 'done', lines?: string[]) =>
-    store.updateRow(id, { state, detail, ...(ms !== undefined ? { ms: Math.round(ms) } : {}), ...(lines?.length ? { lines } : {}) });
+/** The last line: the verdict, the checks, the time. */
+function verdict(lab: Lab, apply: boolean, r: UpResult): string {
+  const parts = [apply ? upText(lab.name, r) : `lab ${lab.name}`];
+  if (r.checks.length) parts.push(summaryText(r.checks));
+  parts.push(`${r.ms} ms`);
+  return parts.join(' · ');
+}
 
-  const checkTask: ListrTask = {
-    title: `checks (${checks.length})`,
-    skip: () => !opts.checks || checks.length === 0,
-    task: async (_c, task) => {
+const stepsText = (steps: Step[]) => {
+  const n = steps.flatMap((s) => s.actions).length;
+  return `${n} change${n === 1 ? '' : 's'}, ${steps.length} command${steps.length === 1 ? '' : 's'}`;
+};
+
+/** A view: the hooks, and what it shows when the use case ended or failed. */
+interface View extends Hooks {
+  end(r: UpResult): Promise<void>;
+  fail(e: unknown): Promise<void>;
+}
+
+/** The Ink view's hooks: rows of the Store it draws. */
+function inkView(store: Store): View {
+  const row = (id: string, title: string) => store.addRow({ id, title, state: 'running' });
+  const done = (id: string, detail: string, ms: number, state: 'done' | 'failed' = 'done', lines?: string[]) =>
+    store.updateRow(id, { state, detail, ms: Math.round(ms), ...(lines?.length ? { lines } : {}) });
+  return {
+    planStart: () => row('plan', 'plan'),
+    planned: (p, _phases, ms) => {
+      done('plan', planText(p), ms, 'done', changeLines(p));
+      p.notes.forEach((n, i) => store.addRow({ id: `note${i}`, title: `note: ${n}`, state: 'done' }));
+    },
+    phaseStart: (phase) => row(phase, phase),
+    phaseDone: (phase, steps, ms) => done(phase, stepsText(steps), ms),
+    phaseFailed: (phase, steps, ms) => done(phase, stepsText(steps), ms, 'failed'),
+    checksStart: (checks) => {
       row('checks', `checks (${checks.length})`);
       store.checksStarted(checks);
-      const t = performance.now();
-      result.checks = await runChecks(runner, checks, {
-        lab,
-        onResult: (r) => {
-          store.checkDone(r);
-        },
-      });
-      // Keep the lab's order for the table and the JSON.
-      result.checks.sort((a, b) => checks.indexOf(a.check) - checks.indexOf(b.check));
-      const text = summaryText(result.checks);
-      const met = result.checks.every((r) => r.met);
-      done('checks', text, performance.now() - t, met ? 'done' : 'failed');
-      // Unmet checks fail the task, so that the plain lines mark it ✖; the run goes on to the results.
-      if (!met) throw new Error(text);
-      task.title = `checks: ${text}`;
     },
-    exitOnError: false,
+    checkDone: (r) => store.checkDone(r),
+    checksDone: (results, met, ms) => done('checks', summaryText(results), ms, met ? 'done' : 'failed'),
+    end: async () => {},
+    fail: async () => {},
   };
+}
 
-  const tasks: ListrTask[] = [];
-  let release: (() => void) | undefined;
-  let failure: unknown;
-  const plain = (line: string) => mode === 'plain' && process.stdout.write(`${line}\n`);
+interface Gate<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+  settled: boolean;
+}
+
+function gate<T>(): Gate<T> {
+  const g = { settled: false } as Gate<T>;
+  g.promise = new Promise<T>((res, rej) => {
+    g.resolve = (v) => {
+      g.settled = true;
+      res(v);
+    };
+    g.reject = (e) => {
+      g.settled = true;
+      rej(e);
+    };
+  });
+  g.promise.catch(() => {}); // a gate no task waits on (the list stopped before it) is no unhandled rejection
+  return g;
+}
+
+/**
+ * The plain lines: listr2's simple renderer over one task per phase and one for the checks,
+ * each task waiting for the engine's hook that ends it. The plan line is printed before them.
+ */
+function plainView(lab: Lab, opts: UpOptions): View {
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const gates = new Map<string, Gate<string>>();
+  let list: Promise<unknown> | undefined;
+  const start = (phases: Phase[]) => {
+    const tasks: ListrTask[] = phases.map((phase) => {
+      const g = gate<string>();
+      gates.set(phase, g);
+      return {
+        title: phase,
+        task: async (_c, sub) => {
+          sub.title = await g.promise;
+        },
+      };
+    });
+    const checks = gate<string>();
+    gates.set('checks', checks);
+    tasks.push({
+      title: `checks (${lab.checks.length})`,
+      skip: () => !opts.checks || lab.checks.length === 0,
+      task: async (_c, task) => {
+        task.title = await checks.promise;
+      },
+      exitOnError: false,
+    });
+    list = new Listr(tasks, { renderer: 'simple', exitOnError: true, registerSignalListeners: false }).run().catch(() => {});
+  };
+  // `check` has no plan: its list (the checks alone) starts at once.
+  if (!opts.apply) start([]);
+  const fail = (id: string, message: string) => gates.get(id)?.reject(new Error(message));
+  return {
+    planned: (p, phases, ms) => {
+      print(`✔ plan: ${planText(p)} (${Math.round(ms)} ms)`);
+      for (const l of changeLines(p)) print(l);
+      for (const n of p.notes) process.stderr.write(`note: ${n}\n`);
+      start(phases);
+    },
+    phaseDone: (phase, steps, ms) => gates.get(phase)?.resolve(`${phase}: ${stepsText(steps)} (${Math.round(ms)} ms)`),
+    // The error itself is printed once, by the CLI: the task line only says it failed.
+    phaseFailed: (phase) => fail(phase, 'the error follows'),
+    // Unmet checks fail the task, so that the line is marked ✖; the results follow.
+    checksDone: (results, met) => (met ? gates.get('checks')?.resolve(`checks: ${summaryText(results)}`) : fail('checks', summaryText(results))),
+    end: async (r) => {
+      await list;
+      if (r.checks.length) print(plainChecks(r.checks));
+      print(`${r.met ? '✔' : '✘'} ${verdict(lab, opts.apply, r)}`);
+    },
+    fail: async () => {
+      for (const g of gates.values()) if (!g.settled) g.reject(new Error('the error follows'));
+      await list;
+    },
+  };
+}
+
+/** Runs `up` (opts.apply) or `check` through the engine, shown in the view the output asks for. */
+export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions & { json: boolean }): Promise<UpResult> {
+  const mode = pickMode(opts.json);
+  const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
   const ink = mode === 'ink' ? await drawInk(store) : undefined;
-  const onInt = () => {
+  const view: View = mode === 'ink' ? inkView(store) : mode === 'plain' ? plainView(lab, opts) : { end: async () => {}, fail: async () => {} };
+  // Asked to stop: the terminal gets its cursor back before the CLI says so and exits.
+  view.stopping = () => {
     ink?.unmount();
     process.stdout.write('\x1b[?25h');
-    process.stderr.write(`\ninterrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down ${lab.name}' removes the lab\n`);
-    release?.();
-    process.exit(130);
   };
-  process.once('SIGINT', onInt);
-  const cleanup = async () => {
-    process.removeListener('SIGINT', onInt);
-    release?.();
+  try {
+    const r = await up(runner, lab, opts, view);
+    store.finish({ ok: r.met, text: verdict(lab, opts.apply, r) });
+    await view.end(r);
+    return r;
+  } catch (e) {
+    await view.fail(e);
+    store.fail(e instanceof Error ? e.message.split('\n')[0]! : String(e));
+    throw e;
+  } finally {
     if (ink) {
       await sleep(30);
       ink.unmount();
       await ink.waitUntilExit();
     }
-  };
-  try {
-    if (opts.apply) {
-      row('plan', 'plan');
-      release = acquireLock(lab.name);
-      // What an interrupted up created, proven by its batch's receipt, becomes the lab's first.
-      const left = readJournal(lab.name);
-      if (left) await takeReceipt(left);
-      const t = performance.now();
-      // By default every lab namespace is read, so that up puts back what was changed by hand.
-      const p = await planLab(runner, lab, { trust: !!opts.trustVerified });
-      result.planned = p;
-      if (p.plan.conflicts.length) throw new ConflictError(`${conflictText(p.plan)}\nnothing was changed`);
-      const changes = changeLines(p);
-      done('plan', planText(p), performance.now() - t, 'done', changes);
-      plain(`✔ plan: ${planText(p)} (${Math.round(performance.now() - t)} ms)`);
-      for (const l of changes) plain(l);
-      for (const n of p.notes) {
-        if (mode === 'plain') process.stderr.write(`note: ${n}\n`);
-        else store.addRow({ id: `note${p.notes.indexOf(n)}`, title: `note: ${n}`, state: 'done' });
-      }
-      const entered = p.observed.entered ?? new Map<string, number>();
-      // The kernel now matches the file: keep the lab file as loaded, record every namespace as
-      // verified, and drop the marks of the namespaces entered before this run read them.
-      const settle = (j: Journal) => {
-        j.labKey = keepLab(lab, j.labKey);
-        settled(j, p.desired);
-        clearEntered(lab.name, entered);
-      };
-      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired, (ns) => hostFiles.netnsInode(ns));
-      // Nothing to change, but the journal does not record it yet: the lab file is new to the
-      // cache, a namespace was entered or re-created, or not yet recorded as verified.
-      if (!p.plan.actions.length && p.journal && stale(p.journal)) {
-        recordProven(p.journal, p);
-        settle(p.journal);
-      }
-      if (p.plan.actions.length) {
-        const journal = p.journal ?? newJournal(lab.name, resolve(lab.file));
-        journal.file = resolve(lab.file);
-        recordProven(journal, p);
-        const applier = new Applier(runner, p.steps, p.desired, journal);
-        const phases = applier.phases();
-        for (const phase of phases) {
-          tasks.push({
-            title: phase,
-            task: async (_c, sub) => {
-              const steps = applier.stepsOf(phase);
-              const n = steps.flatMap((s) => s.actions).length;
-              const detail = `${n} change${n === 1 ? '' : 's'}, ${steps.length} command${steps.length === 1 ? '' : 's'}`;
-              row(phase, phase);
-              const ts = performance.now();
-              try {
-                await applier.runPhase(phase);
-              } catch (e) {
-                done(phase, detail, performance.now() - ts, 'failed');
-                // The error itself is printed once, by the caller: the task line only says it failed.
-                failure = e;
-                throw new Error('the error follows');
-              }
-              if (phase === phases[phases.length - 1]) {
-                settle(journal);
-                result.applied = true;
-              }
-              sub.title = `${phase}: ${detail} (${Math.round(performance.now() - ts)} ms)`;
-              done(phase, detail, performance.now() - ts);
-            },
-          });
-        }
-      }
-    }
-    tasks.push(checkTask);
-
-    const list = new Listr(tasks, { renderer: mode === 'plain' ? 'simple' : 'silent', exitOnError: true, registerSignalListeners: false });
-    await list.run();
-    result.ms = Math.round(performance.now() - t0);
-    const allMet = result.checks.every((r) => r.met);
-    const parts = [opts.apply ? upText(lab.name, result) : `lab ${lab.name}`];
-    if (result.checks.length) parts.push(summaryText(result.checks));
-    parts.push(`${result.ms} ms`);
-    store.finish({ ok: allMet, text: parts.join(' · ') });
-    if (mode === 'plain') {
-      if (result.checks.length) process.stdout.write(`${plainChecks(result.checks)}\n`);
-      process.stdout.write(`${allMet ? '✔' : '✘'} ${parts.join(' · ')}\n`);
-    }
-    return result;
-  } catch (caught) {
-    const e = failure ?? caught;
-    store.fail(e instanceof Error ? e.message.split('\n')[0]! : String(e));
-    throw e;
-  } finally {
-    await cleanup();
   }
 }

@@ -112,6 +112,9 @@ export async function runChecks(runner: CommandRunner, checks: CheckSpec[], opts
   return out;
 }
 
+/** Every check was met (true for none): the one verdict up, check and their views use. */
+export const allMet = (results: CheckResult[]): boolean => results.every((r) => r.met);
+
 /** What a failed check prints: what it ran, what it expected, what it saw. */
 export function expectationText(r: CheckResult): string {
   const c = r.check;

@@ -4,12 +4,30 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { netlab, netnsList, ping, sh, stateDir, tryRun, uid, labFile as writeLab, leftovers } from '../lib/host.js';
+import { netlab, netlabAsync, netnsList, ping, sh, stateDir, tryRun, uid, labFile as writeLab, leftovers, waitFor } from '../lib/host.js';
+import type { ChildProcess } from 'node:child_process';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
 
 const labFile = (name: string, body: string) => writeLab(state.dir, name, body);
+
+/** Runs netlab, sends it SIGINT once `ready` holds, and gives its exit code and output. */
+async function interrupted(args: string[], ready: (out: string) => boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const c: ChildProcess = netlabAsync(args, { ...env, CI: 'true' });
+  let stdout = '';
+  let stderr = '';
+  c.stdout!.on('data', (d) => (stdout += d));
+  c.stderr!.on('data', (d) => (stderr += d));
+  const closed = new Promise<number | null>((res) => c.on('close', (code) => res(code)));
+  try {
+    assert.ok(await waitFor(() => ready(stdout), 30_000), `never ready to interrupt: ${stdout}${stderr}`);
+    c.kill('SIGINT');
+    return { code: await closed, stdout, stderr };
+  } finally {
+    c.kill('SIGKILL');
+  }
+}
 
 describe('operating labs on the real kernel', () => {
   after(() => state.cleanup());
@@ -222,6 +240,41 @@ checks:
       assert.equal(netlab(['impair', `imp-${p}`, `${p}z:eth0`, '--rate', '1mbit'], env).code, 1);
     } finally {
       netlab(['down', `imp-${p}`], env);
+    }
+    assert.deepEqual(leftovers(p), []);
+  });
+
+  test('Ctrl-C: up stops, lets go of the lab and says where it stands (exit 130); up converges; trace removes its tables', async () => {
+    const p = uid();
+    const file = labFile(
+      `int-${p}`,
+      `name: int-${p}
+nodes:
+  ${p}a:
+  ${p}b:
+links:
+  - endpoints: [${p}a:eth0, ${p}b:eth0]
+    addresses: {${p}a: 10.69.0.1/24, ${p}b: 10.69.0.2/24}
+checks:
+  - exec: {node: ${p}a, command: sleep 30, timeout: 20s}
+`,
+    );
+    try {
+      // Interrupted during its checks: the lab is made and recorded, the lock is free.
+      const r = await interrupted(['up', file], (out) => /❯ checks \(1\)/.test(out));
+      assert.equal(r.code, 130, `${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`interrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down int-${p}' removes the lab`));
+      assert.ok(!existsSync(join(state.dir, 'locks', `int-${p}.lock`)), 'the lock is released');
+      const again = netlab(['up', '--no-checks', file], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /nothing to do/);
+      // trace: stopped while its trace tables are in the namespaces, it removes them.
+      const hasTable = () => /netlab_trace/.test(tryRun('ip', ['netns', 'exec', `${p}a`, 'nft', 'list', 'tables']).out);
+      const t = await interrupted(['trace', file, '--from', `${p}a`, '--to', '10.69.0.9'], () => hasTable());
+      assert.equal(t.code, 130, `${t.stdout}${t.stderr}`);
+      assert.ok(!hasTable(), 'the trace table is gone');
+    } finally {
+      netlab(['down', `int-${p}`], env);
     }
     assert.deepEqual(leftovers(p), []);
   });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apply, ApplyError } from '../../src/apply/apply.js';
+import { ApplyError } from '../../src/apply/apply.js';
+import { applyAll } from '../lib/apply.js';
 import { describeSysctlFailure, parseFacts, refusals } from '../../src/apply/sysctls.js';
 import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
@@ -51,7 +52,7 @@ test('the journal names namespaces and host links before the commands that make 
     })
     .on('nsenter --net=/run/netns/ns1 iptables-save', { stdout: '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.9/32 -j DROP\nCOMMIT\n' });
   const j = newJournal('ap', '/x/lab.yaml');
-  await apply(runner, render(plan.actions), plan.actions, desired, j);
+  await applyAll(runner, render(plan.actions), desired, j);
   assert.deepEqual(seen, ['netns: journal has ns1,ns2', 'links: journal has br1,tap1_peer,tap2_peer']);
   const final = JSON.parse(readFileSync(join(dir, 'labs', 'ap.json'), 'utf8'));
   assert.equal(final.status, 'up');
@@ -64,7 +65,7 @@ test('a failing batch line is reported with its lab object, the line, the comman
   const plan = diff(desired, emptyObserved(), undefined);
   const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns2 ip -batch', { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:3\n' });
   const j = newJournal('ap', '/x/lab.yaml');
-  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => {
+  await assert.rejects(applyAll(runner, render(plan.actions), desired, j), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'link ns2:tap2 <-> br1:tap2_peer');
     assert.equal(e.line, 'addr add 10.0.0.2/24 dev tap2');
@@ -82,7 +83,7 @@ test('an iptables-restore failure names the table and the rule line', async () =
     exitCode: 2,
     stderr: 'iptables-restore v1.8.9 (nf_tables): \nline 5: RULE_APPEND failed (Invalid argument): rule in chain INPUT\n',
   });
-  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, newJournal('ap', '/x')), (e: unknown) => {
+  await assert.rejects(applyAll(runner, render(plan.actions), desired, newJournal('ap', '/x')), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'iptables filter in ns1');
     assert.equal(e.line, '-A INPUT -s 10.0.0.9 -j DROP');
@@ -95,7 +96,7 @@ test('a failed batch is rolled back: the lines before the failing one are undone
   const plan = diff(desired, emptyObserved(), undefined);
   const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns2 ip -batch', { exitCode: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:4\n' });
   const j = newJournal('ap', '/x/lab.yaml');
-  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => {
+  await assert.rejects(applyAll(runner, render(plan.actions), desired, j), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.line, 'route add 10.9.0.0/24 via 10.0.0.254');
     assert.deepEqual(e.rollback?.failed, []);
@@ -235,7 +236,7 @@ test('a sysctl missing where it is written fails apply naming the node, the key,
   const plan = diff(desired, emptyObserved(), undefined);
   const stderr = 'sysctl: cannot stat /proc/sys/net/ipv4/neigh/default/gc_thresh3: No such file or directory\n';
   const runner = new ScriptedRunner().on('sysctl -q -w', { exitCode: 1, stderr }).on('sh -c', { stdout: 'initial no\nmissing net/ipv4/neigh/default/gc_thresh3\n' });
-  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, newJournal('sy', '/x')), (e: unknown) => {
+  await assert.rejects(applyAll(runner, render(plan.actions), desired, newJournal('sy', '/x')), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.code, 3);
     assert.equal(e.object, 'host, sysctl net.ipv4.neigh.default.gc_thresh3');
@@ -260,7 +261,7 @@ test('sysctl refusals with exit 0 still fail; each key is told as what it is in 
     assert.deepEqual(argv.slice(-2), ['net/core/rmem_max', 'net/ipv4/conf/eth0/proxy_arpp']);
     return { stdout: 'initial no\nread-only net/core/rmem_max\nmissing net/ipv4/conf/eth0/proxy_arpp accept_local proxy_arp proxy_arp_pvlan rp_filter\n' };
   });
-  await assert.rejects(apply(runner, render(actions), actions, desired, newJournal('sy', '/x')), (e: unknown) => {
+  await assert.rejects(applyAll(runner, render(actions), desired, newJournal('sy', '/x')), (e: unknown) => {
     assert.ok(e instanceof ApplyError);
     assert.equal(e.object, 'node pod, sysctls net.core.rmem_max, net.ipv4.conf.eth0.proxy_arpp');
     assert.equal(e.line, "in node pod's network namespace: net.core.rmem_max is read-only; net.ipv4.conf.eth0.proxy_arpp does not exist");

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeLink, judgeNs } from '../../src/model/ownership.js';
 import { parseReceipt, takeReceipt } from '../../src/apply/receipt.js';
-import { apply, ApplyError } from '../../src/apply/apply.js';
+import { ApplyError } from '../../src/apply/apply.js';
+import { applyAll } from '../lib/apply.js';
 import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
 import { ScriptedRunner } from '../../src/runner/runner.js';
@@ -105,7 +106,7 @@ test('apply: a namespace whose netns add lost the race leaves no claim; those ma
     return { exitCode: 1, stderr: 'Cannot create namespace file "/run/netns/ns2": File exists\nCommand failed -:2\n' };
   });
   const j = newJournal('ra', '/x.yaml');
-  await assert.rejects(apply(runner, render(plan.actions), plan.actions, desired, j), (e: unknown) => e instanceof ApplyError && e.object === 'node ns2');
+  await assert.rejects(applyAll(runner, render(plan.actions), desired, j), (e: unknown) => e instanceof ApplyError && e.object === 'node ns2');
   const final = readJournal('ra')!;
   assert.deepEqual(final.namespaces, [], "ns1 was rolled back, ns2 was never the lab's");
   assert.deepEqual(final.ids?.ns ?? {}, {});
