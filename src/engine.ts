@@ -1,4 +1,6 @@
-// The flow in one place: load -> model -> observe -> plan -> render -> apply.
+// engine: planning a lab, load -> model -> observe -> plan -> render (planLab), and what every use
+// case needs around it (name clashes, kernel features, proven ownership). The use cases themselves
+// (up, check, status, impair; down, gc, trace) are in engine/, reporting through engine/hooks.ts.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { desiredState } from './model/desired.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// cli: parses options, calls the engine, maps errors to the documented exit codes. Stays thin.
+// cli: the command line. Parses each verb's options, calls the engine, prints, and maps errors to
+// the documented exit codes in one handler; Ctrl-C is handled here and passed to the engine.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { HELPERS_DIR } from '../paths.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';

@@ -278,27 +278,6 @@ export interface Recorded {
   input?: string;
 }
 
-/** Records commands instead of running them (dry runs); answers success with no output. */
-export class RecordingRunner implements CommandRunner {
-  readonly calls: Recorded[] = [];
-  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    this.calls.push({ argv, ...(opts.input !== undefined ? { input: opts.input } : {}) });
-    return { stdout: '', stderr: '', exitCode: 0 };
-  }
-  async spawnDetached(argv: string[]): Promise<{ pid: number }> {
-    this.calls.push({ argv });
-    return { pid: 0 };
-  }
-  async foreground(argv: string[]): Promise<number> {
-    this.calls.push({ argv });
-    return 0;
-  }
-  async runBytes(argv: string[], input: string): Promise<BytesResult> {
-    this.calls.push({ argv, input });
-    return { stdout: Buffer.alloc(0), stderr: '', exitCode: 0 };
-  }
-}
-
 type Reply = Partial<RunResult> | ((argv: string[], input?: string) => Partial<RunResult>);
 
 /** Canned replies for unit tests, matched by the command's text (prefix match, first wins). */
