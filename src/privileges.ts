@@ -51,7 +51,12 @@ export function probePrivileges(status?: string, uid?: number): Privileges {
 export function requireRoot(what: string): void {
   const p = probePrivileges();
   if (p.ok) return;
-  if (!p.root) throw new CliError(`netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`, EXIT.error, `sudo netlab ${what} ...`);
+  if (!p.root)
+    throw new CliError(
+      `netlab ${what} needs root: network namespaces, links and iptables need CAP_NET_ADMIN and CAP_SYS_ADMIN`,
+      EXIT.error,
+      `sudo netlab ${what} ... (if sudo then says 'command not found', node and netlab are on your PATH only, as after an nvm install: sudo env "PATH=$PATH" netlab ${what} ...)`,
+    );
   throw new CliError(
     `netlab ${what} needs CAP_NET_ADMIN and CAP_SYS_ADMIN, and this root process lacks ${[!p.capNetAdmin && 'CAP_NET_ADMIN', !p.capSysAdmin && 'CAP_SYS_ADMIN'].filter(Boolean).join(' and ')} (CapEff ${p.capEff || 'unknown'}); nothing was changed`,
     EXIT.unsupported,

@@ -148,4 +148,10 @@ describe('netlab doctor on the real kernel', { skip: !isRoot && 'needs root' }, 
     assert.match(t.stdout, /not probed: trying them needs root/);
     assert.match(t.stdout, /verdict: NOT ready \(exit 6\): required and missing: privileges/);
   });
+
+  test('a command without root exits 1 and says how to run it with sudo, also after an nvm install', { skip: !setpriv && 'setpriv (util-linux) not installed' }, () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'down', 'x'], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^error: netlab down needs root: .*\n {2}hint: sudo netlab down \.\.\. \(if sudo then says 'command not found'.*sudo env "PATH=\$PATH" netlab down \.\.\.\)/);
+  });
 });

@@ -8,64 +8,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, uid } from '../lib/host.js';
 import { World } from '../lib/world.js';
+import { compare, type Snapshot } from '../lib/snapshot.js';
 
-/** The world's host namespace as text: what must be byte-identical before up and after down. */
-function snap(w: World): Record<string, string> {
-  const text = (cmd: string, args: string[]) => {
-    const r = w.run(cmd, args);
-    return `${r.stdout}${r.code === 0 ? '' : `exit ${r.code}: ${r.stderr}`}`;
-  };
-  // Packet counters, timers and address lifetimes move on their own: not a change.
-  const volatile = new Set([
-    'valid_life_time',
-    'preferred_life_time',
-    'stats',
-    'stats64',
-    'gc_timer',
-    'hello_timer',
-    'tcn_timer',
-    'topology_change_timer',
-    'forward_delay_timer',
-    'message_age_timer',
-    'hold_timer',
-    'expires',
-  ]);
-  const json = (args: string[]) => JSON.stringify(JSON.parse(text('ip', args) || '[]'), (k, v: unknown) => (volatile.has(k) ? undefined : v), 1);
-  return {
-    iptables: text('iptables-save', [])
-      .replace(/^#.*$/gm, '')
-      .replace(/\[\d+:\d+\]/g, ''),
-    ip6tables: text('ip6tables-save', [])
-      .replace(/^#.*$/gm, '')
-      .replace(/\[\d+:\d+\]/g, ''),
-    nft: text('nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, 'counter'),
-    links: json(['-j', '-d', 'link', 'show']),
-    addrs: json(['-j', 'addr', 'show']),
-    routes: json(['-j', 'route', 'show', 'table', 'all']),
-    routes6: json(['-6', '-j', 'route', 'show', 'table', 'all']),
-    rules: json(['-j', 'rule', 'show']),
-    rules6: json(['-6', '-j', 'rule', 'show']),
-    // sysctl -a for net.*, without what moves by itself (conntrack counts, ICMP rate tokens).
-    sysctl: text('sh', ['-c', "sysctl -a -r '^net\\.' 2>/dev/null | grep -v -E 'nf_conntrack_count|stable_secret|base_reachable_time|icmp_msgs_burst|route\\.gc_'"]),
-  };
-}
-
-function diffSnaps(a: Record<string, string>, b: Record<string, string>): string {
-  return Object.keys(a)
-    .filter((k) => a[k] !== b[k])
-    .map((k) => {
-      const x = a[k]!.split('\n');
-      const y = b[k]!.split('\n');
-      return `${k}:\n${x
-        .filter((l) => !y.includes(l))
-        .map((l) => `  - ${l}`)
-        .join('\n')}\n${y
-        .filter((l) => !x.includes(l))
-        .map((l) => `  + ${l}`)
-        .join('\n')}`;
-    })
-    .join('\n');
-}
+/** The world's host namespace as text, every net sysctl included: what must be byte-identical before up and after down. */
+const snap = (w: World) => w.snapshot({ everySysctl: true });
+const diffSnaps = (a: Snapshot, b: Snapshot) => compare(a, b).join('\n');
 
 function must(w: World, script: string): string {
   const r = w.sh(`set -e\n${script}`);
@@ -128,7 +75,7 @@ for i in $(seq 50); do [ -z "$(ip -6 addr show tentative)" ] && break; sleep 0.1
     const snapBefore = snap(w);
     assert.match(snapBefore.nft, /chain INPUT/);
     assert.doesNotMatch(snapBefore.nft, /chain FORWARD/, 'the host has no FORWARD chain before up');
-    assert.match(snapBefore.sysctl, /net\.ipv4\.conf\.ubr\.forwarding = 1/);
+    assert.match(snapBefore.sysctls!, /net\.ipv4\.conf\.ubr\.forwarding = 1/);
     writeFileSync(file(), body('-s 192.168.50.1 -m comment --comment "own comment" -j ACCEPT'));
     const up = w.netlab(['up', file()]);
     assert.equal(up.code, 0, up.stderr + up.stdout);

@@ -100,8 +100,12 @@ export function strays(netnsDir: DirId | undefined = hostNetnsDir()): string {
 
 export type Snapshot = Record<string, string>;
 
-/** The namespace commands run by `exec` are in, as text, and the lab processes of the world whose /run/netns is `netnsDir`. */
-export function snapshot(exec: Exec = hostExec, netnsDir: DirId | undefined = hostNetnsDir()): Snapshot {
+/**
+ * The namespace commands run by `exec` are in, as text, and the lab processes of the world whose
+ * /run/netns is `netnsDir`. `everySysctl`: all of `sysctl net.*` (less what moves by itself), not
+ * only the keys labs change; for a World, whose sysctls nothing else touches.
+ */
+export function snapshot(exec: Exec = hostExec, netnsDir: DirId | undefined = hostNetnsDir(), opts: { everySysctl?: boolean } = {}): Snapshot {
   // Counters and bridge timers tick on their own (docker0, a libvirt bridge): not a change.
   const volatile = [
     'valid_life_time',
@@ -115,6 +119,7 @@ export function snapshot(exec: Exec = hostExec, netnsDir: DirId | undefined = ho
     'forward_delay_timer',
     'message_age_timer',
     'hold_timer',
+    'expires',
   ];
   const save = (cmd: string) =>
     run(exec, cmd, [])
@@ -124,13 +129,17 @@ export function snapshot(exec: Exec = hostExec, netnsDir: DirId | undefined = ho
     netns: run(exec, 'ip', ['netns', 'list']),
     links: json(exec, 'ip', ['-j', '-d', 'link', 'show'], volatile),
     addrs: json(exec, 'ip', ['-j', 'addr', 'show'], volatile),
-    routes: json(exec, 'ip', ['-j', 'route', 'show', 'table', 'all'], ['expires']),
+    routes: json(exec, 'ip', ['-j', 'route', 'show', 'table', 'all'], volatile),
+    routes6: json(exec, 'ip', ['-6', '-j', 'route', 'show', 'table', 'all'], volatile),
     rules4: json(exec, 'ip', ['-j', 'rule', 'show']),
     rules6: json(exec, 'ip', ['-6', '-j', 'rule', 'show']),
     iptables: save('iptables-save'),
     ip6tables: save('ip6tables-save'),
     nft: run(exec, 'nft', ['list', 'ruleset']).replace(/counter packets \d+ bytes \d+/g, 'counter'),
-    sysctls: run(exec, 'grep', ['-H', '', ...SYSCTLS.map((k) => `/proc/sys/${k}`)]),
+    sysctls: opts.everySysctl
+      ? // Without what moves by itself: conntrack counts, ICMP rate tokens, route cache timers.
+        run(exec, 'sh', ['-c', "sysctl -a -r '^net\\.' 2>/dev/null | grep -v -E 'nf_conntrack_count|stable_secret|base_reachable_time|icmp_msgs_burst|route\\.gc_'"])
+      : run(exec, 'grep', ['-H', '', ...SYSCTLS.map((k) => `/proc/sys/${k}`)]),
     strayProcesses: strays(netnsDir),
   };
 }

@@ -77,8 +77,8 @@ export class World {
   }
 
   /** The world's own namespace as text (links, routes, iptables, sysctls, namespaces, lab processes), as snapshot() takes the host's. */
-  snapshot(): Snapshot {
-    return snapshot((cmd, args) => this.run(cmd, args), this.netnsDir());
+  snapshot(opts: { everySysctl?: boolean } = {}): Snapshot {
+    return snapshot((cmd, args) => this.run(cmd, args), this.netnsDir(), opts);
   }
 
   /**
