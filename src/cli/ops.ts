@@ -1,15 +1,10 @@
 // cli/ops: commands for operating a running lab (exec, shell, capture) and drawing it (graph).
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { EXIT, Exit } from '../core/errors.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../ops/graph.js';
 import { HOST_NODE } from '../ops/target.js';
 import type { CommandRunner } from '../runner/runner.js';
-
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
-};
+import { positiveInt } from './common.js';
 
 /** The command's own exit status becomes netlab's. */
 const exitWith = (status: number) => {

@@ -1,0 +1,40 @@
+// cli/status: `netlab status [LAB]`: the labs that are up and whether the kernel still matches.
+import type { Command } from 'commander';
+import { labNameOf } from '../ops/target.js';
+import { requireRoot } from '../privileges.js';
+import type { CliDeps } from './common.js';
+
+/** Adds `netlab status` to the program; called once from cli/main.ts. */
+export function register(program: Command, deps: CliDeps): void {
+  const { runner, out, err } = deps;
+  program
+    .command('status')
+    .description('labs that are up, their nodes and links, and whether the kernel still matches the file')
+    .argument('[lab]', 'lab name or file (default: every lab)')
+    .option('--json', 'print as JSON')
+    .action(async (arg: string | undefined, o: { json?: boolean }) => {
+      requireRoot('status');
+      const { status } = await import('../engine/status.js');
+      const scan = await status(runner, arg ? await labNameOf(arg) : undefined);
+      const labs = scan.labs;
+      if (arg && labs.length === 0) {
+        if (o.json) out(JSON.stringify({ labs: [] }));
+        else out(`lab ${arg} is not up`);
+        return;
+      }
+      const damaged = scan.damaged.map((d) => ({ lab: d.lab, journal: d.path, status: 'damaged' as const, error: d.reason, hint: d.hint }));
+      if (o.json) {
+        out(JSON.stringify({ labs, ...(damaged.length ? { damaged } : {}) }, null, 2));
+        return;
+      }
+      if (!labs.length && !damaged.length) out('no labs are up');
+      for (const l of labs) {
+        const state = l.drift === null ? `drift unknown: ${l.note}` : l.drift === 0 ? 'matches the file' : `${l.drift} difference(s) from the file (netlab plan ${l.file})`;
+        out(`${l.lab}  ${l.status}  ${l.nodes.length} node(s), ${l.hostLinks.length} host link(s)  ${state}`);
+        out(`  file:  ${l.file}`);
+        if (l.nodes.length) out(`  nodes: ${l.nodes.join(' ')}`);
+        if (l.hostLinks.length) out(`  host:  ${l.hostLinks.join(' ')}`);
+      }
+      for (const d of scan.damaged) err(d.text());
+    });
+}

@@ -1,0 +1,55 @@
+// cli/up: `netlab up FILE`: apply the difference (or print it, --dry-run), then run the checks.
+import { Option, type Command } from 'commander';
+import { EXIT, Exit } from '../core/errors.js';
+import { loadLabCached } from '../load/cache.js';
+import { labFileOf } from '../ops/target.js';
+import { requireRoot } from '../privileges.js';
+import { engine, present, stoppable, ui, type CliDeps } from './common.js';
+
+/** Adds `netlab up` to the program; called once from cli/main.ts. */
+export function register(program: Command, deps: CliDeps): void {
+  const { runner, out, err } = deps;
+  program
+    .command('up')
+    .description('create or update the lab so that the kernel matches the file (only the difference is applied), then run its checks')
+    .argument('<file>', 'lab file, or the name of a lab that is up')
+    .option('--dry-run', 'print the commands that would run, change nothing')
+    .option('--no-checks', "skip the lab's checks")
+    .option(
+      '--trust-verified',
+      'do not read again the lab namespaces up verified before, unchanged in the file and not entered by netlab exec/shell/impair since (faster; misses changes made by hand inside them)',
+    )
+    // Reading every namespace is the default now: --refresh stays accepted, for scripts.
+    .addOption(new Option('--refresh').hideHelp())
+    .option('--json', 'print only JSON: the changes, the commands, the check results, and the lab namespaces read (read) and not read (notRead)')
+    .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean }) => {
+      const trust = !!o.trustVerified && !o.refresh;
+      requireRoot('up');
+      const lab = await loadLabCached(labFileOf(file));
+      const { requireFeatures, planLab, planText, conflictText, UnsupportedError } = await engine();
+      const show = await present();
+      if (o.dryRun) {
+        // A dry run shows the commands even where the kernel could not run them, and says so.
+        await requireFeatures(runner, lab).catch((e: unknown) => {
+          if (!(e instanceof UnsupportedError)) throw e;
+          err(`warning: ${e.message.replace('; nothing was changed', '')}`);
+        });
+        const p = await planLab(runner, lab, { trust });
+        if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
+        else {
+          out(`# lab ${lab.name}: ${planText(p)} (dry run: nothing was changed)`);
+          for (const n of p.notes) err(`note: ${n}`);
+          if (p.steps.length) out(show.script(p));
+        }
+        if (p.plan.conflicts.length) {
+          err(conflictText(p.plan));
+          throw new Exit(EXIT.applyFailed);
+        }
+        return;
+      }
+      await requireFeatures(runner, lab);
+      const r = await stoppable(err, async (signal) => (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
+      if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
+      if (!r.met) throw new Exit(EXIT.checksFailed);
+    });
+}
