@@ -129,7 +129,10 @@ function gated(info: RowInfo, g: Gate<Ended>, extra: Partial<ListrTask> = {}): R
         Object.assign(info, e.info);
         t.title = e.title;
       } catch (err) {
-        if (err instanceof Ended_) Object.assign(info, err.info);
+        if (!(err instanceof Ended_)) throw err;
+        // An untitled task (the plan off a terminal) stopped by an error elsewhere ends without a line.
+        if (err.info.aborted && !t.title) return;
+        Object.assign(info, err.info);
         throw err;
       }
     },

@@ -43,7 +43,8 @@ export function rowOf(task: AnyTask): Row | undefined {
 
 /** listr2's renderer on a terminal: it hands its tasks to the store that the Ink view draws. */
 export class InkRenderer implements ListrRenderer {
-  static nonTTY = false;
+  // The session alone decides when Ink draws (pickMode): listr2 must not fall back on its own.
+  static nonTTY = true;
   static rendererOptions: { store: Store };
   static rendererTaskOptions: never;
   constructor(
