@@ -178,23 +178,23 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
     return tasks;
   };
   let list: Promise<unknown>;
+  // What the plan says the rest of the list is (up only).
+  const rest = gate<{ phases: Phase[]; p: Planned }>();
   if (opts.apply) {
     // `up`: the plan task first; the rest of the list once the plan says which phases have work.
     const plan = gate<Ended>();
     gates.set('plan', plan);
-    const then = gate<{ phases: Phase[]; p: Planned }>();
     list = listOf([
       // Off a terminal the plan has no line while it runs (a task without a title is not printed).
       gated({ id: 'plan', label: 'plan' }, plan, mode === 'plain' ? { title: undefined } : {}),
     ]).then(async () => {
-      const { phases, p } = await then.promise;
+      const { phases, p } = await rest.promise;
       if (mode === 'plain') {
         for (const l of changeLines(p)) print(l);
         for (const n of p.notes) process.stderr.write(`note: ${n}\n`);
       }
       await listOf(rows(phases, p.notes));
     });
-    gates.set('then', then as unknown as Gate<Ended>);
   } else {
     // `check` has no plan: its list (the checks alone) starts at once.
     list = listOf(rows([], []));
@@ -205,7 +205,7 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
   return {
     planned: (p, phases, ms) => {
       end('plan', `plan: ${planText(p)} (${Math.round(ms)} ms)`, { detail: planText(p), ms: Math.round(ms), lines: changeLines(p) });
-      (gates.get('then') as unknown as Gate<{ phases: Phase[]; p: Planned }>).resolve({ phases, p });
+      rest.resolve({ phases, p });
     },
     phaseDone: (phase, steps, ms) => end(phase, `${phase}: ${stepsText(steps)} (${Math.round(ms)} ms)`, { detail: stepsText(steps), ms: Math.round(ms) }),
     // The error itself is printed once, by the CLI: the task line only says it failed.
@@ -227,6 +227,7 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
     fail: async () => {
       // A task stopped by an error elsewhere: on a terminal its row disappears as before.
       for (const g of gates.values()) if (!g.settled) g.reject(new Ended_('the error follows', { aborted: true }));
+      if (!rest.settled) rest.reject(new Error('the error follows'));
       await list;
     },
   };
