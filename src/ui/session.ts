@@ -178,8 +178,9 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
     return tasks;
   };
   let list: Promise<unknown>;
-  // What the plan says the rest of the list is (up only).
-  const rest = gate<{ phases: Phase[]; p: Planned }>();
+  // The rest of the list, made when the plan says which phases have work (up only): its gates
+  // exist from then on, so that a failure settles them even before the rest runs.
+  const rest = gate<{ tasks: ListrTask[]; p: Planned }>();
   if (opts.apply) {
     // `up`: the plan task first; the rest of the list once the plan says which phases have work.
     const plan = gate<Ended>();
@@ -188,12 +189,12 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
       // Off a terminal the plan has no line while it runs (a task without a title is not printed).
       gated({ id: 'plan', label: 'plan' }, plan, mode === 'plain' ? { title: undefined } : {}),
     ]).then(async () => {
-      const { phases, p } = await rest.promise;
+      const { tasks, p } = await rest.promise;
       if (mode === 'plain') {
         for (const l of changeLines(p)) print(l);
         for (const n of p.notes) process.stderr.write(`note: ${n}\n`);
       }
-      await listOf(rows(phases, p.notes));
+      await listOf(tasks);
     });
   } else {
     // `check` has no plan: its list (the checks alone) starts at once.
@@ -205,7 +206,7 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
   return {
     planned: (p, phases, ms) => {
       end('plan', `plan: ${planText(p)} (${Math.round(ms)} ms)`, { detail: planText(p), ms: Math.round(ms), lines: changeLines(p) });
-      rest.resolve({ phases, p });
+      rest.resolve({ tasks: rows(phases, p.notes), p });
     },
     phaseDone: (phase, steps, ms) => end(phase, `${phase}: ${stepsText(steps)} (${Math.round(ms)} ms)`, { detail: stepsText(steps), ms: Math.round(ms) }),
     // The error itself is printed once, by the CLI: the task line only says it failed.
