@@ -1,6 +1,6 @@
 // engine/hooks: how the engine reports a use case while it runs, in the spirit of Terraform's
-// Hook. The engine calls them in order; each is optional. The Ink view, the plain lines and
-// --json (which draws nothing while it runs) are three implementations (src/ui/session.ts).
+// Hook. The engine calls them in order; each is optional. src/ui/session.ts implements them as
+// one listr2 task list (drawn by Ink or as plain lines), and for --json as nothing.
 import type { Phase } from '../plan/actions.js';
 import type { Step } from '../render/render.js';
 import type { CheckSpec } from '../model/types.js';

@@ -1,6 +1,6 @@
-// The views of `up` and `check`: three implementations of the engine's Hooks. On a TTY the Ink
-// view (a Store it draws), off a TTY listr2's plain lines (a task list driven from the hooks),
-// with --json none (the CLI prints the document). The engine (src/engine/up.ts) does the work.
+// The views of `up` and `check`: one listr2 task list driven from the engine's Hooks, drawn by
+// one renderer: on a TTY the Ink renderer (src/ui/store.ts), off a TTY listr2's plain lines, with
+// --json none (the CLI prints the document). The engine (src/engine/up.ts) does the work.
 import { Listr, type ListrTask } from 'listr2';
 import { planText, type Planned } from '../engine.js';
 import type { Hooks } from '../engine/hooks.js';
@@ -11,7 +11,7 @@ import type { Step } from '../render/render.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { failureText, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
-import { Store } from './store.js';
+import { InkRenderer, Store, type RowInfo, type RowTask } from './store.js';
 import { sleep } from '../core/time.js';
 
 export type Mode = 'ink' | 'plain' | 'json';
@@ -89,31 +89,6 @@ interface View extends Hooks {
   fail(e: unknown): Promise<void>;
 }
 
-/** The Ink view's hooks: rows of the Store it draws. */
-function inkView(store: Store): View {
-  const row = (id: string, title: string) => store.addRow({ id, title, state: 'running' });
-  const done = (id: string, detail: string, ms: number, state: 'done' | 'failed' = 'done', lines?: string[]) =>
-    store.updateRow(id, { state, detail, ms: Math.round(ms), ...(lines?.length ? { lines } : {}) });
-  return {
-    planStart: () => row('plan', 'plan'),
-    planned: (p, _phases, ms) => {
-      done('plan', planText(p), ms, 'done', changeLines(p));
-      p.notes.forEach((n, i) => store.addRow({ id: `note${i}`, title: `note: ${n}`, state: 'done' }));
-    },
-    phaseStart: (phase) => row(phase, phase),
-    phaseDone: (phase, steps, ms) => done(phase, stepsText(steps), ms),
-    phaseFailed: (phase, steps, ms) => done(phase, stepsText(steps), ms, 'failed'),
-    checksStart: (checks) => {
-      row('checks', `checks (${checks.length})`);
-      store.checksStarted(checks);
-    },
-    checkDone: (r) => store.checkDone(r),
-    checksDone: (results, met, ms) => done('checks', summaryText(results), ms, met ? 'done' : 'failed'),
-    end: async () => {},
-    fail: async () => {},
-  };
-}
-
 interface Gate<T> {
   promise: Promise<T>;
   resolve(v: T): void;
@@ -137,59 +112,123 @@ function gate<T>(): Gate<T> {
   return g;
 }
 
-/**
- * The plain lines: listr2's simple renderer over one task per phase and one for the checks,
- * each task waiting for the engine's hook that ends it. The plan line is printed before them.
- */
-function plainView(lab: Lab, opts: UpOptions): View {
-  const print = (line: string) => process.stdout.write(`${line}\n`);
-  const gates = new Map<string, Gate<string>>();
-  let list: Promise<unknown> | undefined;
-  const start = (phases: Phase[]) => {
-    const tasks: ListrTask[] = phases.map((phase) => {
-      const g = gate<string>();
-      gates.set(phase, g);
-      return {
-        title: phase,
-        task: async (_c, sub) => {
-          sub.title = await g.promise;
-        },
-      };
-    });
-    const checks = gate<string>();
-    gates.set('checks', checks);
-    tasks.push({
-      title: `checks (${lab.checks.length})`,
-      skip: () => !opts.checks || lab.checks.length === 0,
-      task: async (_c, task) => {
-        task.title = await checks.promise;
-      },
-      exitOnError: false,
-    });
-    list = new Listr(tasks, { renderer: 'simple', exitOnError: true, registerSignalListeners: false }).run().catch(() => {});
+/** How a task ended: its plain title, and what the Ink row shows beside its label. */
+interface Ended {
+  title: string;
+  info: Omit<RowInfo, 'id' | 'label'>;
+}
+
+/** A task that waits for the engine's hook that ends it; `rejected` carries what the row shows. */
+function gated(info: RowInfo, g: Gate<Ended>, extra: Partial<ListrTask> = {}): RowTask {
+  return {
+    title: info.label,
+    row: info,
+    task: async (_c, t) => {
+      try {
+        const e = await g.promise;
+        Object.assign(info, e.info);
+        t.title = e.title;
+      } catch (err) {
+        if (!(err instanceof Ended_)) throw err;
+        // An untitled task (the plan off a terminal) stopped by an error elsewhere ends without a line.
+        if (err.info.aborted && !t.title) return;
+        Object.assign(info, err.info);
+        throw err;
+      }
+    },
+    ...extra,
   };
-  // `check` has no plan: its list (the checks alone) starts at once.
-  if (!opts.apply) start([]);
-  const fail = (id: string, message: string) => gates.get(id)?.reject(new Error(message));
+}
+
+class Ended_ extends Error {
+  constructor(
+    message: string,
+    readonly info: Partial<RowInfo>,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The one task model of `up` and `check`: a plan task, then one task per phase and one for the
+ * checks, each waiting for the engine's hook that ends it. On a TTY the Ink renderer draws them,
+ * off a TTY listr2's simple renderer prints them; the results and the verdict follow the list.
+ */
+function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store): View {
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const gates = new Map<string, Gate<Ended>>();
+  const listOptions = {
+    renderer: mode === 'ink' ? InkRenderer : ('simple' as const),
+    rendererOptions: { store },
+    exitOnError: true,
+    registerSignalListeners: false,
+  };
+  const listOf = (tasks: ListrTask[]) => new Listr(tasks, listOptions as never).run();
+  const rows = (phases: Phase[], notes: string[]): ListrTask[] => {
+    // The notes: rows of their own on a terminal, lines on stderr off it.
+    const tasks: ListrTask[] = mode === 'ink' ? notes.map((n, i) => ({ title: `note: ${n}`, row: { id: `note${i}`, label: `note: ${n}` }, task: () => {} }) as RowTask) : [];
+    for (const phase of phases) {
+      const g = gate<Ended>();
+      gates.set(phase, g);
+      tasks.push(gated({ id: phase, label: phase }, g));
+    }
+    const checks = gate<Ended>();
+    gates.set('checks', checks);
+    tasks.push(gated({ id: 'checks', label: `checks (${lab.checks.length})` }, checks, { skip: () => !opts.checks || lab.checks.length === 0, exitOnError: false }));
+    return tasks;
+  };
+  let list: Promise<unknown>;
+  // The rest of the list, made when the plan says which phases have work (up only): its gates
+  // exist from then on, so that a failure settles them even before the rest runs.
+  const rest = gate<{ tasks: ListrTask[]; p: Planned }>();
+  if (opts.apply) {
+    // `up`: the plan task first; the rest of the list once the plan says which phases have work.
+    const plan = gate<Ended>();
+    gates.set('plan', plan);
+    list = listOf([
+      // Off a terminal the plan has no line while it runs (a task without a title is not printed).
+      gated({ id: 'plan', label: 'plan' }, plan, mode === 'plain' ? { title: undefined } : {}),
+    ]).then(async () => {
+      const { tasks, p } = await rest.promise;
+      if (mode === 'plain') {
+        for (const l of changeLines(p)) print(l);
+        for (const n of p.notes) process.stderr.write(`note: ${n}\n`);
+      }
+      await listOf(tasks);
+    });
+  } else {
+    // `check` has no plan: its list (the checks alone) starts at once.
+    list = listOf(rows([], []));
+  }
+  list = list.catch(() => {});
+  const end = (id: string, title: string, info: Ended['info']) => gates.get(id)?.resolve({ title, info });
+  const fail = (id: string, message: string, info: Partial<RowInfo> = {}) => gates.get(id)?.reject(new Ended_(message, info));
   return {
     planned: (p, phases, ms) => {
-      print(`✔ plan: ${planText(p)} (${Math.round(ms)} ms)`);
-      for (const l of changeLines(p)) print(l);
-      for (const n of p.notes) process.stderr.write(`note: ${n}\n`);
-      start(phases);
+      end('plan', `plan: ${planText(p)} (${Math.round(ms)} ms)`, { detail: planText(p), ms: Math.round(ms), lines: changeLines(p) });
+      rest.resolve({ tasks: rows(phases, p.notes), p });
     },
-    phaseDone: (phase, steps, ms) => gates.get(phase)?.resolve(`${phase}: ${stepsText(steps)} (${Math.round(ms)} ms)`),
+    phaseDone: (phase, steps, ms) => end(phase, `${phase}: ${stepsText(steps)} (${Math.round(ms)} ms)`, { detail: stepsText(steps), ms: Math.round(ms) }),
     // The error itself is printed once, by the CLI: the task line only says it failed.
-    phaseFailed: (phase) => fail(phase, 'the error follows'),
+    phaseFailed: (phase, steps, ms) => fail(phase, 'the error follows', { detail: stepsText(steps), ms: Math.round(ms) }),
+    checksStart: (checks) => store.checksStarted(checks),
+    checkDone: (r) => store.checkDone(r),
     // Unmet checks fail the task, so that the line is marked ✖; the results follow.
-    checksDone: (results, met) => (met ? gates.get('checks')?.resolve(`checks: ${summaryText(results)}`) : fail('checks', summaryText(results))),
+    checksDone: (results, met, ms) => {
+      const info = { detail: summaryText(results), ms: Math.round(ms) };
+      if (met) end('checks', `checks: ${summaryText(results)}`, info);
+      else fail('checks', summaryText(results), info);
+    },
     end: async (r) => {
       await list;
+      if (mode === 'ink') return;
       if (r.checks.length) print(plainChecks(r.checks));
       print(`${r.met ? '✔' : '✘'} ${verdict(lab, opts.apply, r)}`);
     },
     fail: async () => {
-      for (const g of gates.values()) if (!g.settled) g.reject(new Error('the error follows'));
+      // A task stopped by an error elsewhere: on a terminal its row disappears as before.
+      for (const g of gates.values()) if (!g.settled) g.reject(new Ended_('the error follows', { aborted: true }));
+      if (!rest.settled) rest.reject(new Error('the error follows'));
       await list;
     },
   };
@@ -200,7 +239,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions &
   const mode = pickMode(opts.json);
   const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
   const ink = mode === 'ink' ? await drawInk(store) : undefined;
-  const view: View = mode === 'ink' ? inkView(store) : mode === 'plain' ? plainView(lab, opts) : { end: async () => {}, fail: async () => {} };
+  const view: View = mode === 'json' ? { end: async () => {}, fail: async () => {} } : taskView(lab, opts, mode, store);
   // Asked to stop: the terminal gets its cursor back before the CLI says so and exits.
   view.stopping = () => {
     ink?.unmount();
@@ -208,8 +247,9 @@ export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions &
   };
   try {
     const r = await up(runner, lab, opts, view);
-    store.finish({ ok: r.met, text: verdict(lab, opts.apply, r) });
+    // The list ends first: its last rows are drawn before the results and the verdict.
     await view.end(r);
+    store.finish({ ok: r.met, text: verdict(lab, opts.apply, r) });
     return r;
   } catch (e) {
     await view.fail(e);

@@ -1,5 +1,7 @@
-// The state a view draws: task rows (from the listr2 task list), check results, a summary.
-// Views are pure functions of this state; the engine only ever updates the store.
+// The state the Ink view draws: rows derived from the listr2 task list (the one task model: the
+// Ink renderer hands its tasks here), the check results, a summary.
+// Views are pure functions of this state.
+import { ListrTaskEventType, type ListrRenderer, type ListrTask, type ListrTaskObject } from 'listr2';
 import type { CheckSpec } from '../model/types.js';
 import type { CheckResult } from '../verify/checks.js';
 
@@ -11,6 +13,48 @@ export interface Row {
   ms?: number;
   /** Lines shown under the row once it is finished (the changes up made to a lab that was up). */
   lines?: string[];
+}
+
+/** What a task's Ink row shows beside its state, kept on the task's definition (`row`). */
+export interface RowInfo {
+  id: string;
+  /** The row's label (the plain renderer shows the task's title instead). */
+  label: string;
+  detail?: string;
+  ms?: number;
+  lines?: string[];
+  /** Failed because the use case failed elsewhere: the row is not drawn (the error is). */
+  aborted?: boolean;
+}
+
+export type RowTask = ListrTask & { row: RowInfo };
+
+// biome-ignore lint/suspicious/noExplicitAny: listr2's task objects are generic over context and renderers
+type AnyTask = ListrTaskObject<any, any, any>;
+
+/** A task's row: its state from listr2, its label and details from its definition. */
+export function rowOf(task: AnyTask): Row | undefined {
+  const info = (task.task as Partial<RowTask>).row;
+  if (!info || task.isSkipped()) return undefined;
+  const state = task.isCompleted() ? 'done' : task.hasFailed() ? (info.aborted ? 'running' : 'failed') : task.isStarted() ? 'running' : 'pending';
+  const { id, label, detail, ms, lines } = info;
+  return { id, title: label, state, ...(detail !== undefined ? { detail } : {}), ...(ms !== undefined ? { ms } : {}), ...(lines?.length ? { lines } : {}) };
+}
+
+/** listr2's renderer on a terminal: it hands its tasks to the store that the Ink view draws. */
+export class InkRenderer implements ListrRenderer {
+  // The session alone decides when Ink draws (pickMode): listr2 must not fall back on its own.
+  static nonTTY = true;
+  static rendererOptions: { store: Store };
+  static rendererTaskOptions: never;
+  constructor(
+    private readonly tasks: AnyTask[],
+    private readonly options: { store: Store },
+  ) {}
+  render(): void {
+    this.options.store.addTasks(this.tasks);
+  }
+  end(): void {}
 }
 
 export interface UiState {
@@ -41,11 +85,16 @@ export class Store {
   setTitle(title: string): void {
     this.set({ ...this.state, title });
   }
-  addRow(row: Row): void {
-    this.set({ ...this.state, rows: [...this.state.rows, row] });
-  }
-  updateRow(id: string, patch: Partial<Row>): void {
-    this.set({ ...this.state, rows: this.state.rows.map((r) => (r.id === id ? { ...r, ...patch } : r)) });
+  private tasks: AnyTask[] = [];
+  /** A task list to draw: its rows follow the tasks' state and title events. */
+  addTasks(tasks: AnyTask[]): void {
+    this.tasks.push(...tasks);
+    const redraw = () => this.set({ ...this.state, rows: this.tasks.flatMap((t) => rowOf(t) ?? []) });
+    for (const t of tasks) {
+      t.on(ListrTaskEventType.STATE, redraw);
+      t.on(ListrTaskEventType.TITLE, redraw);
+    }
+    redraw();
   }
   checksStarted(checks: readonly CheckSpec[]): void {
     this.place = new Map(checks.map((c, i) => [c, i]));

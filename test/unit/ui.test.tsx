@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { render } from 'ink-testing-library';
 import { CheckTable, ReachMatrix, UpView } from '../../src/ui/view.js';
 import { cellText, checkTable, layout, matrices, matrixLines } from '../../src/ui/format.js';
-import { Store } from '../../src/ui/store.js';
+import { InkRenderer, Store, type RowTask } from '../../src/ui/store.js';
+import { Listr } from 'listr2';
 import { changeLines, plainChecks } from '../../src/ui/session.js';
 import { diff } from '../../src/plan/diff.js';
 import { newJournal } from '../../src/state/journal.js';
@@ -157,4 +158,40 @@ test('up lists the changes it makes to a lab that was up (at most max), not thos
   assert.equal(lines.length, 4);
   assert.match(lines[0]!, /^ {2}\+ {3}namespace ns1/);
   assert.match(lines[3]!, new RegExp(`and ${plan.actions.length - 3} more \\(--json lists them all\\)`));
+});
+
+test('the Ink rows are the task list: InkRenderer hands listr2 tasks to the store, rows follow their state', async () => {
+  const store = new Store('t');
+  const seen: string[] = [];
+  store.subscribe(() =>
+    seen.push(
+      store
+        .get()
+        .rows.map((r) => `${r.id}:${r.state}`)
+        .join(','),
+    ),
+  );
+  let release = () => {};
+  const held = new Promise<void>((res) => (release = res));
+  const info = { id: 'links', label: 'links' } as RowTask['row'];
+  const tasks: RowTask[] = [
+    { title: 'plan', row: { id: 'plan', label: 'plan', detail: 'no changes', ms: 3 }, task: () => {} },
+    { title: 'links', row: info, task: async () => held.then(() => Object.assign(info, { detail: '1 change', ms: 5 })) },
+    { title: 'checks', row: { id: 'checks', label: 'checks (0)' }, skip: () => true, task: () => {} },
+  ];
+  const run = new Listr(tasks, { renderer: InkRenderer, rendererOptions: { store }, registerSignalListeners: false } as never).run();
+  await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(
+    store.get().rows.map((r) => [r.id, r.state]),
+    [
+      ['plan', 'done'],
+      ['links', 'running'],
+      ['checks', 'pending'],
+    ],
+  );
+  release();
+  await run;
+  assert.deepEqual(store.get().rows[1], { id: 'links', title: 'links', state: 'done', detail: '1 change', ms: 5 });
+  assert.equal(store.get().rows.length, 2, 'a skipped task has no row');
+  assert.ok(seen.length > 2);
 });
