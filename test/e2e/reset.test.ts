@@ -7,6 +7,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot } from '../lib/host.js';
 import { World } from '../lib/world.js';
+import { everyRoute } from '../lib/fixtures.js';
 
 const LAB = `
 name: reset
@@ -35,33 +36,7 @@ checks:
 `;
 
 // Every route type netlab manages, in both families; a local route without a table included.
-const ROUTES = `
-name: routes
-nodes:
-  a:
-    routes:
-      - local 10.5.0.1 dev lo
-      - {to: 10.5.1.0/24, type: local, dev: lo}
-      - throw 10.6.0.0/16
-      - blackhole 10.8.0.0/16
-      - prohibit 10.10.0.0/16
-      - unreachable 10.11.0.0/16
-      - 10.12.0.0/16 via 10.0.0.254
-      - 10.13.0.0/16 dev eth0
-      - local 10.14.0.0/24 dev lo table 100
-      - {to: 10.16.0.0/16, type: throw, table: 100}
-      - {to: 10.17.0.0/16, type: blackhole, table: local}
-      - local 2001:db8:9::1 dev lo
-      - throw 2001:db8:1::/48
-      - blackhole 2001:db8:2::/48
-      - 2001:db8:3::/48 via 2001:db8::fe
-      - {to: 2001:db8:4::/48, type: unreachable}
-      - prohibit 2001:db8:5::/48
-  b:
-links:
-  - endpoints: [a:eth0, b:eth0]
-    addresses: {a: [10.0.0.1/24, 2001:db8::1/64], b: [10.0.0.254/24, 2001:db8::fe/64]}
-`;
+const ROUTES = everyRoute('routes', ['{to: 10.5.1.0/24, type: local, dev: lo}', '{to: 10.17.0.0/16, type: blackhole, table: local}']);
 
 interface UpJson {
   changes: { text: string }[];

@@ -22,6 +22,36 @@ links:
     addresses: {ns2: 192.168.20.2/24}
 `;
 
+/**
+ * A lab with a route of every type netlab manages, in both families, a local route without a table
+ * included; `extra` adds routes to node a (ip-route lines or YAML flow mappings).
+ */
+export const everyRoute = (name: string, extra: string[] = []) => `
+name: ${name}
+nodes:
+  a:
+    routes:
+      - local 10.5.0.1 dev lo
+${extra.map((r) => `      - ${r}\n`).join('')}      - throw 10.6.0.0/16
+      - blackhole 10.8.0.0/16
+      - prohibit 10.10.0.0/16
+      - unreachable 10.11.0.0/16
+      - 10.12.0.0/16 via 10.0.0.254
+      - 10.13.0.0/16 dev eth0
+      - local 10.14.0.0/24 dev lo table 100
+      - {to: 10.16.0.0/16, type: throw, table: 100}
+      - local 2001:db8:9::1 dev lo
+      - throw 2001:db8:1::/48
+      - blackhole 2001:db8:2::/48
+      - 2001:db8:3::/48 via 2001:db8::fe
+      - {to: 2001:db8:4::/48, type: unreachable}
+      - prohibit 2001:db8:5::/48
+  b:
+links:
+  - endpoints: [a:eth0, b:eth0]
+    addresses: {a: [10.0.0.1/24, 2001:db8::1/64], b: [10.0.0.254/24, 2001:db8::fe/64]}
+`;
+
 export function labOf(yaml: string) {
   const lab = loadLab(yaml, 'lab.yaml');
   return { lab, desired: desiredState(lab) };

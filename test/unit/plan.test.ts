@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { diff } from '../../src/plan/diff.js';
 import { describe as line } from '../../src/plan/actions.js';
 import { HOST } from '../../src/model/types.js';
-import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fixtures.js';
+import { applied, emptyObserved, everyRoute, labOf, twoOnBridge } from '../lib/fixtures.js';
 import { parseRoutes } from '../../src/observe/parse.js';
 
 const BRIDGE = twoOnBridge('b2');
@@ -108,31 +108,7 @@ links:
 
 // Every route type, as `ip route add` makes it and `ip -j -d route show table all` reads it back
 // (captured on kernel 6.18, iproute2 6.1, with the kernel's own routes left out).
-const EVERY_ROUTE = `
-name: rt
-nodes:
-  a:
-    routes:
-      - local 10.5.0.1 dev lo
-      - throw 10.6.0.0/16
-      - blackhole 10.8.0.0/16
-      - prohibit 10.10.0.0/16
-      - unreachable 10.11.0.0/16
-      - 10.12.0.0/16 via 10.0.0.254
-      - 10.13.0.0/16 dev eth0
-      - local 10.14.0.0/24 dev lo table 100
-      - {to: 10.16.0.0/16, type: throw, table: 100}
-      - local 2001:db8:9::1 dev lo
-      - throw 2001:db8:1::/48
-      - blackhole 2001:db8:2::/48
-      - 2001:db8:3::/48 via 2001:db8::fe
-      - {to: 2001:db8:4::/48, type: unreachable}
-      - prohibit 2001:db8:5::/48
-  b:
-links:
-  - endpoints: [a:eth0, b:eth0]
-    addresses: {a: [10.0.0.1/24, 2001:db8::1/64], b: [10.0.0.254/24, 2001:db8::fe/64]}
-`;
+const EVERY_ROUTE = everyRoute('rt');
 const EVERY_ROUTE_READ =
   '[{"type":"local","dst":"10.14.0.0/24","dev":"lo","table":"100","protocol":"boot","scope":"host","flags":[]},{"type":"throw","dst":"10.16.0.0/16","table":"100","protocol":"boot","scope":"global","flags":[]},{"type":"throw","dst":"10.6.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"blackhole","dst":"10.8.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"prohibit","dst":"10.10.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unreachable","dst":"10.11.0.0/16","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unicast","dst":"10.12.0.0/16","gateway":"10.0.0.254","dev":"eth0","table":"main","protocol":"boot","scope":"global","flags":[]},{"type":"unicast","dst":"10.13.0.0/16","dev":"eth0","table":"main","protocol":"boot","scope":"link","flags":[]},{"type":"local","dst":"10.5.0.1","dev":"lo","table":"local","protocol":"boot","scope":"host","flags":[]},{"type":"throw","dst":"2001:db8:1::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"blackhole","dst":"2001:db8:2::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"unicast","dst":"2001:db8:3::/48","gateway":"2001:db8::fe","dev":"eth0","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"unreachable","dst":"2001:db8:4::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"prohibit","dst":"2001:db8:5::/48","dev":"lo","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},{"type":"local","dst":"2001:db8:9::1","dev":"lo","table":"local","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"}]';
 
