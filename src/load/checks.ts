@@ -1,6 +1,7 @@
 // Normalizes `checks:` and `nodes.*.processes` (called by the loader once links are known).
 import type { CheckSpec, Family, ProcessSpec, SrcPath } from '../model/types.js';
 import { parseAddress } from '../model/net.js';
+import { holderFrom, type Domains } from '../model/domains.js';
 import { didYouMean } from './problems.js';
 import type { RawCheck, RawProcess } from './raw.js';
 
@@ -11,8 +12,8 @@ type RawCheckCommon = Pick<Body<'ping'>, 'expect' | 'timeout' | 'attempts' | 'na
 
 export interface CheckContext {
   nodes: string[];
-  /** Addresses of a node's interfaces, in declaration order: [iface, addr (no prefix), family]. */
-  addresses(node: string): { iface: string; addr: string; family: Family }[];
+  /** The lab's addresses and broadcast domains: what a node's name means from another node. */
+  domains: Domains;
   err(path: SrcPath, message: string, hint?: string): void;
 }
 
@@ -25,7 +26,12 @@ export function durationMs(v: number | string | undefined, dflt: number): number
   return Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1));
 }
 
-function target(ctx: CheckContext, to: string, family: Family | undefined, path: SrcPath): { addr: string; family: Family } | undefined {
+/**
+ * An address, or the address of NODE (NODE:IFACE) as seen from node `from`: the first (IPv4 first)
+ * that means that node from there. An address of the node used elsewhere in the lab too may be
+ * ambiguous from `from` (two LANs with the same addresses): then the file must give the address.
+ */
+function target(ctx: CheckContext, from: string, to: string, family: Family | undefined, path: SrcPath, inMatrix = false): { addr: string; family: Family } | undefined {
   const a = parseAddress(to);
   if (a) {
     if (family && a.family !== family) ctx.err(path, `${to} is not an ${family} address`);
@@ -36,13 +42,22 @@ function target(ctx: CheckContext, to: string, family: Family | undefined, path:
     ctx.err(path, `'${to}' is neither an address nor a node`, didYouMean(node, ctx.nodes) ?? 'write an address (192.168.20.2), a node (ns2) or NODE:IFACE (ns2:tap2)');
     return undefined;
   }
-  const addrs = ctx.addresses(node).filter((x) => (!iface || x.iface === iface) && (!family || x.family === family));
-  const pick = addrs.find((x) => x.family === 'ipv4' && !family) ?? addrs[0];
-  if (!pick) {
+  const d = ctx.domains;
+  const addrs = d.sites.filter((x) => x.ns === node && (!iface || x.iface === iface) && (!family || x.family === family));
+  const ordered = family ? addrs : [...addrs.filter((x) => x.family === 'ipv4'), ...addrs.filter((x) => x.family !== 'ipv4')];
+  if (!ordered.length) {
     ctx.err(path, `node '${node}' has no ${family ?? ''}${family ? ' ' : ''}address${iface ? ` on ${iface}` : ''} to check against`.replace('  ', ' '));
     return undefined;
   }
-  return { addr: pick.addr, family: pick.family };
+  const pick = ordered.find((x) => holderFrom(d, from, x.addr) === node);
+  if (pick) return { addr: pick.addr, family: pick.family };
+  const x = ordered[0]!;
+  const holder = holderFrom(d, from, x.addr);
+  const others = d.sites.filter((s) => s.addr === x.addr && s.ns !== node).map((s) => `${s.ns}:${s.iface}`);
+  const why = holder === from ? `'${from}' holds ${x.addr} itself` : `${x.addr} is also on ${others.join(', ')}`;
+  const fix = inMatrix ? `a reach matrix names nodes: check '${from}' -> '${to}' with a ping to the address you mean (to: ${x.addr})` : `write the address you mean (to: ${x.addr})`;
+  ctx.err(path, `'${to}' is ambiguous from '${from}': ${why}`, `${fix}; which node answers it depends on the routes of '${from}'`);
+  return undefined;
 }
 
 /** The longest timeout a timer can hold: 2^31-1 ms (about 24.8 days); Node fires longer ones at once. */
@@ -74,7 +89,7 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
     if ('ping' in entry) {
       const c = entry.ping;
       if (!fromNode(ctx, c.from, [...p, 'from'])) return;
-      const t = target(ctx, c.to, c.family, [...p, 'to']);
+      const t = target(ctx, c.from, c.to, c.family, [...p, 'to']);
       if (!t) return;
       out.push({
         kind: 'ping',
@@ -91,13 +106,13 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
       const proto = 'tcp' in entry ? 'tcp' : 'udp';
       const c = 'tcp' in entry ? entry.tcp : entry.udp;
       if (!fromNode(ctx, c.from, [...p, 'from'])) return;
-      const t = target(ctx, c.to, c.family, [...p, 'to']);
+      const t = target(ctx, c.from, c.to, c.family, [...p, 'to']);
       if (!t) return;
       out.push({ kind: proto, from: c.from, to: t.addr, port: c.port, family: t.family, label: c.name ?? `${proto} ${c.from} -> ${c.to}:${c.port}`, ...common(ctx, c, p, { timeout: 2000 }), path: p });
     } else if ('trace' in entry) {
       const c = entry.trace;
       if (!fromNode(ctx, c.from, [...p, 'from'])) return;
-      const t = target(ctx, c.to, undefined, [...p, 'to']);
+      const t = target(ctx, c.from, c.to, undefined, [...p, 'to']);
       if (!t) return;
       const proto = c.proto ?? 'icmp';
       if (proto !== 'icmp' && !c.port) return ctx.err(p, `a ${proto} trace needs a port`);
@@ -160,7 +175,7 @@ export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[]
       for (const f of from) {
         for (const t of to) {
           if (f === t) continue;
-          const tg = target(ctx, t, c.family, p);
+          const tg = target(ctx, f, t, c.family, p, true);
           if (!tg) return;
           out.push({ kind: 'ping', from: f, to: tg.addr, family: tg.family, count: 1, label: `ping ${f} -> ${t}`, ...cm, matrix: { id, from: f, to: t }, path: p });
         }

@@ -2,6 +2,7 @@
 // the interface names of each namespace (for duplicates and references) and the addresses given.
 import { HOST, type InterfaceSettings, type SrcPath } from '../model/types.js';
 import { networkOf, parseAddress, parseCidr, type Cidr } from '../model/net.js';
+import { addressClashes, type Domains } from '../model/domains.js';
 import type { Problem } from './problems.js';
 import type { SourceMap } from './source.js';
 import type { Addrs, RawIface } from './raw.js';
@@ -22,7 +23,6 @@ export class LabContext {
   readonly ifaces = new Map<string, Map<string, SrcPath>>();
   /** Interface addresses per namespace, for gateway reachability. */
   readonly subnets = new Map<string, Cidr[]>();
-  private seenAddr = new Map<string, SrcPath>();
 
   constructor(
     readonly src: SourceMap,
@@ -65,6 +65,26 @@ export class LabContext {
     return true;
   }
 
+  /** Reports addresses used twice in one broadcast domain, or in one namespace and VRF. */
+  addressClashes(d: Domains): void {
+    for (const { site: s, first, where } of addressClashes(d)) {
+      const at = this.src.problem(first.path, '');
+      const there = `${first.ns === HOST ? 'host' : first.ns}:${first.iface} (${at.file}:${at.line}:${at.col})`;
+      if (where === 'domain')
+        this.err(
+          s.path,
+          `duplicate address ${s.addr} in one broadcast domain (${d.label(s.domain)}): also on ${there}`,
+          'an address may repeat only in separate broadcast domains (behind another bridge or link): give one of them another address',
+        );
+      else
+        this.err(
+          s.path,
+          `address ${s.addr} is on two interfaces of ${s.ns === HOST ? 'the host' : `node '${s.ns}'`}${s.vrf ? ` in VRF ${s.vrf}` : ''}: also on ${there}`,
+          'give one of them another address (in one namespace and VRF only a host address, /32 or /128, may repeat, on veth ends: the CNI ptp layout)',
+        );
+    }
+  }
+
   /** Settings every interface kind takes (addresses, mtu, mac, up); records the addresses. */
   iface(raw: RawIface, ns: string, addrs: Addrs, addrPath: SrcPath, mtu?: number): InterfaceSettings {
     const addresses: InterfaceSettings['addresses'] = [];
@@ -85,9 +105,6 @@ export class LabContext {
         else this.err(p, `invalid address '${a}'`, 'write an address with its prefix length, e.g. 192.168.20.1/24 or 2001:db8::1/64');
         return;
       }
-      const dup = this.seenAddr.get(c.addr);
-      if (dup) this.err(p, `duplicate address ${c.addr}: already assigned in this lab`, `first assigned at line ${this.src.problem(dup, '').line}`);
-      else this.seenAddr.set(c.addr, p);
       if (c.family === 'ipv4' && c.len > 0 && c.len <= 30 && networkOf(c) === c.addr)
         this.err(p, `${c.text} is a network address, not an interface address`, `pick a host address inside it, e.g. ${c.addr.replace(/\d+$/, (d) => String(Number(d) + 1))}/${c.len}`);
       addresses.push({ cidr: c.text, path: p });

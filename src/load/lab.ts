@@ -2,7 +2,8 @@
 // are normalized in the order of the file's meaning: bridges and links (which give nodes their veth
 // ends), nodes (their own interfaces, then what refers to interfaces), members, host, processes,
 // checks. Each section's file reports into one LabContext; problems are sorted by position at the end.
-import { HOST, type Family, type HostSpec, type Lab, type NodeSpec } from '../model/types.js';
+import { HOST, type HostSpec, type Lab, type NodeSpec } from '../model/types.js';
+import { domains } from '../model/domains.js';
 import { LabError, sortProblems } from './problems.js';
 import { SourceMap } from './source.js';
 import { readLabBytes } from './read.js';
@@ -42,19 +43,15 @@ function normalize(ctx: LabContext, raw: RawLab): Lab {
   const nodes = new Map<string, NodeSpec>();
   for (const name of nodeNames) nodes.set(name, normalizeNode(ctx, name, raw.nodes?.[name] ?? {}));
   enslaveMembers(ctx, nodes, links, bridges);
+  const dom = domains({ links, bridges, nodes });
+  ctx.addressClashes(dom);
   const hostRaw = raw.host ?? {};
   const host: HostSpec = {
     sysctls: normalizeSysctls(ctx, hostRaw.sysctls ?? {}, ['host', 'sysctls'], HOST),
     iptables: { ipv4: normalizeTables(ctx, hostRaw.iptables ?? {}, ['host', 'iptables'], true), ipv6: normalizeTables(ctx, hostRaw.ip6tables ?? {}, ['host', 'ip6tables'], true) },
   };
   const processes = nodeNames.flatMap((n) => normalizeProcesses(n, raw.nodes?.[n]?.processes ?? [], (p, m, h) => ctx.err(p, m, h), ['nodes', n, 'processes']));
-  const addrs = (node: string) => {
-    const out: { iface: string; addr: string; family: Family }[] = [];
-    const named = [...links.flatMap((l) => l.ends), ...bridges.values(), ...(nodes.get(node)?.interfaces ?? [])];
-    for (const e of named) if (e.ns === node) for (const a of e.addresses) out.push({ iface: e.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
-    return out;
-  };
-  const checks = normalizeChecks({ nodes: nodeNames, addresses: addrs, err: (p, m, h) => ctx.err(p, m, h) }, raw.checks ?? []);
+  const checks = normalizeChecks({ nodes: nodeNames, domains: dom, err: (p, m, h) => ctx.err(p, m, h) }, raw.checks ?? []);
   return {
     checks,
     processes,
