@@ -16,7 +16,7 @@ export type RawMac = string;
 /** MTU in bytes, 68-65535 (default: the kernel's). */
 export type RawMtu = number;
 
-/** One address in CIDR form, or a list of them, IPv4 and IPv6. An address may appear once in a lab, and a network address (10.0.0.0/24) is not an interface address. IPv6 addresses are added with nodad (no duplicate address detection). */
+/** One address in CIDR form, or a list of them, IPv4 and IPv6. An address may repeat in separate broadcast domains (behind other bridges or links), never twice in one, nor on two interfaces of one namespace and VRF (save a /32 or /128 on veth ends: the CNI ptp layout); a network address (10.0.0.0/24) is not an interface address. IPv6 addresses are added with nodad (no duplicate address detection). */
 export type RawAddresses = string | string[];
 
 /** Routing table: 1-252 or 256-4294967295 by number, or main, local, default. */
@@ -230,7 +230,7 @@ export type RawCheck = {
     nodes?: string[];
     /** The nodes the pings are sent from. */
     from?: string[];
-    /** The nodes pinged, each at its first address (IPv4 first). */
+    /** The nodes pinged, each at its first address (IPv4 first) that means that node from the pinging node (an address the lab repeats can be ambiguous: then it is a validation error). */
     to?: string[];
     family?: RawFamily;
   };
@@ -314,7 +314,7 @@ export type RawCheckName = string;
 /** The node the probe is sent from. */
 export type RawCheckFrom = string;
 
-/** An address, a node (its first IPv4 address, else its first address) or NODE:IFACE (an address of that interface). */
+/** An address, a node (its first IPv4 address, else its first address, that means that node from the checking node) or NODE:IFACE (an address of that interface). Where a lab repeats an address (two LANs alike), a node whose addresses are all ambiguous from the checking node is a validation error: write the address. */
 export type RawCheckTo = string;
 
 /** Address family of the target (default: that of the address; for a node, IPv4 when it has an IPv4 address). */
