@@ -9,6 +9,8 @@ import { ProcessRunner } from '../runner/runner.js';
 import { register as registerCheck } from './check.js';
 import { report, type CliDeps } from './common.js';
 import { registerCompletion } from './completion.js';
+import { register as registerConntrack } from './conntrack.js';
+import { register as registerCounters } from './counters.js';
 import { registerDoctor } from './doctor.js';
 import { register as registerDown } from './down.js';
 import { register as registerGc } from './gc.js';
@@ -34,7 +36,21 @@ const program = new Command();
 program.name('netlab').description('Declarative Linux network-namespace labs: validate, plan, up, down').version('0.1.0').showHelpAfterError('(run netlab --help for usage)').exitOverride();
 
 // The order here is the order of `netlab --help`.
-for (const register of [registerValidate, registerPlan, registerUp, registerCheck, registerLogs, registerTrace, registerDown, registerGc, registerStatus, registerGenerate]) register(program, deps);
+for (const register of [
+  registerValidate,
+  registerPlan,
+  registerUp,
+  registerCheck,
+  registerLogs,
+  registerTrace,
+  registerCounters,
+  registerConntrack,
+  registerDown,
+  registerGc,
+  registerStatus,
+  registerGenerate,
+])
+  register(program, deps);
 
 registerOps(program, runner);
 registerDoctor(program, runner);

@@ -45,12 +45,12 @@ export const TOOLS: readonly ToolInfo[] = [
   { name: 'nsenter', versionArgs: ['--version'], required: true, usedBy: 'reading the state of lab namespaces (plan, up, status, gc)', debian: 'util-linux', fedora: 'util-linux-core' },
   { name: 'sysctl', versionArgs: ['-V'], required: true, usedBy: 'nodes.*.sysctls, host.sysctls (and restoring them on down)', debian: 'procps', fedora: 'procps-ng' },
   { name: 'ping', versionArgs: ['-V'], required: true, usedBy: 'reach and ping checks', debian: 'iputils-ping', fedora: 'iputils' },
-  { name: 'nft', versionArgs: ['-v'], required: false, usedBy: 'netlab trace, trace checks', debian: 'nftables', fedora: 'nftables' },
+  { name: 'nft', versionArgs: ['-v'], required: false, usedBy: 'netlab trace, trace checks, nft rules in netlab counters', debian: 'nftables', fedora: 'nftables' },
   { name: 'tc', versionArgs: ['-V'], required: false, usedBy: 'link impairments (delay, jitter, loss, rate, limit), netlab impair', debian: 'iproute2', fedora: 'iproute-tc' },
   { name: 'bridge', versionArgs: ['-V'], required: false, usedBy: 'inspecting bridge ports and FDBs by hand', debian: 'iproute2', fedora: 'iproute' },
   { name: 'tcpdump', versionArgs: ['--version'], required: false, usedBy: 'netlab capture', debian: 'tcpdump', fedora: 'tcpdump' },
   { name: 'socat', versionArgs: ['-V'], required: false, usedBy: 'tcp and udp checks, lab processes that run it', debian: 'socat', fedora: 'socat' },
-  { name: 'conntrack', versionArgs: ['--version'], required: false, usedBy: 'inspecting connection tracking (netlab exec LAB NODE -- conntrack -L)', debian: 'conntrack', fedora: 'conntrack-tools' },
+  { name: 'conntrack', versionArgs: ['--version'], required: false, usedBy: "netlab conntrack (a node's tracked connections)", debian: 'conntrack', fedora: 'conntrack-tools' },
   { name: 'python3', versionArgs: ['--version'], required: false, usedBy: 'the origdst-echo.py helper (labs/redirect-proxy.yaml)', debian: 'python3', fedora: 'python3' },
 ];
 

@@ -12,7 +12,7 @@ const HOST_LABEL = 'host namespace';
 const monitorLog = (dir: string, ns: string) => join(dir, `${ns === HOST ? '.host' : ns}.log`);
 import { parseAddress } from '../model/net.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
-import { checkArgv } from '../verify/probes.js';
+import { sendProbe } from '../verify/probes.js';
 import { TRACE_TABLE, firstPacket, orderNamespaces, outcome, parseTrace, traceTable, type Hop, type Outcome, type TraceSpec } from './parse.js';
 import { sleep } from '../core/time.js';
 
@@ -103,21 +103,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     });
     for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', 'monitor', 'trace']), monitorLog(dir, ns))).pid);
     await sleep(400); // let every monitor subscribe before the probe
-    const probeCheck = {
-      kind: opts.proto === 'icmp' ? ('ping' as const) : opts.proto,
-      from: opts.from,
-      to: addr.addr,
-      family: addr.family,
-      count: 1,
-      port: opts.port ?? 0,
-      label: 'probe',
-      expect: 'ok' as const,
-      timeoutMs: 1000,
-      attempts: 1,
-      path: [],
-    };
-    const { argv, input } = checkArgv(probeCheck as Parameters<typeof checkArgv>[0]);
-    const pr = await runner.run(argv, { ...(input !== undefined ? { input } : {}), timeoutMs: 4000 });
+    const { argv, result: pr } = await sendProbe(runner, { from: opts.from, to: addr.addr, family: addr.family, proto: opts.proto, ...(opts.port ? { port: opts.port } : {}) });
     await sleep(300);
     await cleanup();
     const traced = new Map<string, Hop[]>();

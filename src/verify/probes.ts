@@ -1,5 +1,6 @@
-// The command each check runs (pure): what verify runs and what trace sends as its probe.
-import type { CheckSpec } from '../model/types.js';
+// The command each check runs (pure), and the one probe that trace and counters send.
+import type { CheckSpec, Family } from '../model/types.js';
+import type { CommandRunner, RunResult } from '../runner/runner.js';
 
 const secs = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
 
@@ -21,4 +22,21 @@ export function checkArgv(c: CheckSpec): { argv: string[]; input?: string } {
     case 'trace':
       return { argv: ['netlab', 'trace', '--from', c.from, '--to', c.to, '--proto', c.proto, ...(c.port ? ['--port', String(c.port)] : [])] };
   }
+}
+
+/** One probe: a ping, or one TCP connection or UDP datagram, from a node to an address. */
+export interface Probe {
+  from: string;
+  to: string;
+  family: Family;
+  proto: 'icmp' | 'tcp' | 'udp';
+  port?: number;
+}
+
+/** Sends one probe as a check would (one attempt, 1 s to answer, at most 4 s in all). */
+export async function sendProbe(runner: CommandRunner, p: Probe): Promise<{ argv: string[]; result: RunResult }> {
+  const common = { from: p.from, to: p.to, family: p.family, label: 'probe', expect: 'ok' as const, timeoutMs: 1000, attempts: 1, path: [] };
+  const check: CheckSpec = p.proto === 'icmp' ? { ...common, kind: 'ping', count: 1 } : { ...common, kind: p.proto, port: p.port ?? 0 };
+  const { argv, input } = checkArgv(check);
+  return { argv, result: await runner.run(argv, { ...(input !== undefined ? { input } : {}), timeoutMs: 4000 }) };
 }
