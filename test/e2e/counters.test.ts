@@ -55,6 +55,17 @@ describe('counters and conntrack on the real kernel', () => {
       assert.match(plain.stdout, /^probe icmp docker-host -> 172\.17\.0\.2: not answered\ncounters that changed in c1:\niptables -t filter\n {2}chain INPUT\n/);
       assert.match(plain.stdout, /\n {4}1 +\+1 +\+84 {2}-s 172\.17\.0\.1\/32 -j DROP\n/);
 
+      // The lab's file names it as well as its name; usage errors say what to add.
+      const byFile = netlab(['counters', join(LABS, 'iptables-drop.yaml'), 'c1', 'filter', '--json'], env);
+      assert.equal(byFile.code, 0, byFile.stderr);
+      assert.equal((JSON.parse(byFile.stdout) as CountersResult).chains[0]!.rules[0]!.rule, '-s 172.17.0.1/32 -j DROP');
+      const noProbe = netlab(['counters', 'iptables-drop', 'c1', '--to', '172.17.0.2'], env);
+      assert.equal(noProbe.code, 1);
+      assert.match(noProbe.stderr, /--to is an option of --probe\n {2}hint: add --probe/);
+      const noTable = netlab(['counters', 'iptables-drop', 'c1', 'nat'], env);
+      assert.equal(noTable.code, 1);
+      assert.match(noTable.stderr, /no table 'nat'\n {2}hint: its tables: filter/);
+
       const c2 = netlab(['counters', 'iptables-drop', 'c1', '--probe', '--from', 'c2', '--to', '172.17.0.2', '--json'], env);
       const r2 = JSON.parse(c2.stdout) as CountersResult;
       assert.equal(r2.probe?.ok, true, 'c2 is answered');
