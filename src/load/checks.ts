@@ -43,7 +43,7 @@ function target(ctx: CheckContext, from: string, to: string, family: Family | un
     return undefined;
   }
   const d = ctx.domains;
-  const addrs = d.sites.filter((x) => x.ns === node && (!iface || x.iface === iface) && (!family || x.family === family));
+  const addrs = d.inNs(node).filter((x) => (!iface || x.iface === iface) && (!family || x.family === family));
   const ordered = family ? addrs : [...addrs.filter((x) => x.family === 'ipv4'), ...addrs.filter((x) => x.family !== 'ipv4')];
   if (!ordered.length) {
     ctx.err(path, `node '${node}' has no ${family ?? ''}${family ? ' ' : ''}address${iface ? ` on ${iface}` : ''} to check against`.replace('  ', ' '));
@@ -53,7 +53,10 @@ function target(ctx: CheckContext, from: string, to: string, family: Family | un
   if (pick) return { addr: pick.addr, family: pick.family };
   const x = ordered[0]!;
   const holder = holderFrom(d, from, x.addr);
-  const others = d.sites.filter((s) => s.addr === x.addr && s.ns !== node).map((s) => `${s.ns}:${s.iface}`);
+  const others = d
+    .withAddr(x.addr)
+    .filter((s) => s.ns !== node)
+    .map((s) => `${s.ns}:${s.iface}`);
   const why = holder === from ? `'${from}' holds ${x.addr} itself` : `${x.addr} is also on ${others.join(', ')}`;
   const fix = inMatrix ? `a reach matrix names nodes: check '${from}' -> '${to}' with a ping to the address you mean (to: ${x.addr})` : `write the address you mean (to: ${x.addr})`;
   ctx.err(path, `'${to}' is ambiguous from '${from}': ${why}`, `${fix}; which node answers it depends on the routes of '${from}'`);

@@ -26,6 +26,9 @@ export interface Domains {
   sites: Site[];
   /** The domain of an interface (ns, name); undefined for one the lab does not make. */
   of(ns: string, iface: string): string | undefined;
+  /** The addresses of a namespace, and the places of an address, in declaration order. */
+  inNs(ns: string): Site[];
+  withAddr(addr: string): Site[];
   /** The domains a namespace has an interface on. */
   domainsOf(ns: string): Set<string>;
   /** A domain in words: "bridge br1", "link ns1:eth0 - ns2:eth0", "VLAN 10 on ...", "r1:dum0". */
@@ -110,10 +113,25 @@ export function domains(lab: Pick<Lab, 'links' | 'bridges' | 'nodes'>): Domains 
       if (c) sites.push({ ns: i.ns, iface: i.name, kind: i.kind, addr: c.addr, family: c.family, len: c.len, path: a.path, domain: find(key(i.ns, i.name)), vrf });
     }
   }
+  const index = <K>(k: (s: Site) => K) => {
+    const m = new Map<K, Site[]>();
+    for (const x of sites) {
+      const list = m.get(k(x));
+      if (list) list.push(x);
+      else m.set(k(x), [x]);
+    }
+    return m;
+  };
+  const byNs = index((x) => x.ns);
+  const byAddr = index((x) => x.addr);
+  const nsDomains = new Map<string, Set<string>>();
+  for (const i of ifaces) nsDomains.set(i.ns, (nsDomains.get(i.ns) ?? new Set()).add(find(key(i.ns, i.name))));
   return {
     sites,
+    inNs: (ns) => byNs.get(ns) ?? [],
+    withAddr: (addr) => byAddr.get(addr) ?? [],
     of: (ns, name) => (parent.has(key(ns, name)) ? find(key(ns, name)) : undefined),
-    domainsOf: (ns) => new Set(ifaces.filter((i) => i.ns === ns).map((i) => find(key(i.ns, i.name)))),
+    domainsOf: (ns) => nsDomains.get(ns) ?? new Set(),
     label,
   };
 }
@@ -152,7 +170,7 @@ export function addressClashes(d: Domains): AddressClash[] {
  * undefined when no node holds it, or it is ambiguous from there.
  */
 export function holderFrom(d: Domains, from: string, addr: string): string | undefined {
-  const sites = d.sites.filter((s) => s.addr === addr);
+  const sites = d.withAddr(addr);
   if (sites.some((s) => s.ns === from)) return from;
   const holders = new Set(sites.map((s) => s.ns));
   if (holders.size <= 1) return [...holders][0];
