@@ -5,7 +5,7 @@ import type { CliDeps } from './common.js';
 
 /** Adds `netlab conntrack` to the program; called once from cli/main.ts. */
 export function register(program: Command, deps: CliDeps): void {
-  const { runner, out } = deps;
+  const { runner, out, err } = deps;
   program
     .command('conntrack')
     .description("the connections a node's kernel tracks (conntrack -L): protocol, state, original and reply addresses and ports, NAT, mark")
@@ -21,7 +21,8 @@ src:port -> dst:port (ICMP: its id); the reply direction as the kernel expects i
 the reply goes back to another address than the original source (MASQUERADE, SNAT), dnat when it
 comes from another than the original destination (DNAT, REDIRECT); and the connection's mark.
 A namespace tracks connections once a rule needs it (NAT, -m conntrack / state).
---json: {lab, node, connections: [{proto, timeout, state, flags, original, reply, mark, nat}]}.
+--json: {lab, node, connections: [{proto, protonum, timeout, state, flags, original, reply, mark,
+nat}], notes}.
 Exit status: 0; 1 for an unknown node; 3 when the lab is not up; 6 when conntrack is not
 installed (Debian/Ubuntu: apt-get install conntrack; Fedora: dnf install conntrack-tools).
 
@@ -34,6 +35,7 @@ Examples:
       const { conntrack } = await import('../engine/counters.js');
       const { formatConntrack } = await import('../ops/conntrack.js');
       const r = await conntrack(runner, lab, node);
+      for (const n of r.notes) err(`note: ${n}`);
       if (o.json) out(JSON.stringify(r, null, 2));
       else if (!r.connections.length) out(`no connections tracked in ${r.node}`);
       else for (const l of formatConntrack(r.connections)) out(l);

@@ -99,6 +99,8 @@ export interface ConntrackResult {
   lab: string;
   node: string;
   connections: Connection[];
+  /** What could not be read (IPv6 on a kernel without it). */
+  notes: string[];
 }
 
 /** The node's tracked connections (IPv4, then IPv6), as `conntrack -L` lists them, sorted. */
@@ -108,10 +110,12 @@ export async function conntrack(runner: CommandRunner, labArg: string, node: str
   const reads = ['ipv4', 'ipv6'].map((f) => ['conntrack', '-L', '-f', f]);
   const results = await parallel(reads, 2, (argv) => runner.run(inTarget(t, argv)));
   const connections: Connection[] = [];
+  const notes: string[] = [];
   results.forEach((r, i) => {
-    if (r.exitCode !== 0) throw failed(reads[i]!, t, r);
-    connections.push(...parseConntrack(r.stdout));
+    if (r.exitCode === 0) connections.push(...parseConntrack(r.stdout));
+    else if (i === 0) throw failed(reads[i]!, t, r);
+    else notes.push(`${reads[i]!.join(' ')}: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
   });
   const key = (c: Connection) => [c.proto, c.original.src, c.original.dst, String(c.original.sport ?? c.original.id ?? '').padStart(5, '0')].join(' ');
-  return { lab: t.lab, node, connections: connections.sort((a, b) => key(a).localeCompare(key(b))) };
+  return { lab: t.lab, node, connections: connections.sort((a, b) => key(a).localeCompare(key(b))), notes };
 }
