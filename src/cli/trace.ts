@@ -26,7 +26,7 @@ export function register(program: Command, deps: CliDeps): void {
       if (o.json) out(JSON.stringify(r, null, 2));
       else {
         out(`trace ${o.proto}${o.port ? `/${o.port}` : ''} ${o.from} -> ${r.to}: probe ${r.probe.ok ? 'answered' : 'not answered'}`);
-        for (const l of formatTrace(r.hops, r.outcome)) out(l);
+        for (const l of formatTrace(r, lab)) out(l);
       }
     });
 }
