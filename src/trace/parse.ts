@@ -30,7 +30,7 @@ export function traceTable(t: TraceSpec, name = TRACE_TABLE, opts: { bridge?: bo
   const nfproto = `meta nfproto ${t.family}`;
   const l4 = t.proto === 'icmp' ? `meta l4proto ${icmp}` : `meta l4proto { ${t.proto}, ${icmp} }`;
   const set = (dir: 'iifname' | 'oifname') => (opts.ifaces ? (opts.ifaces.length ? `${dir} { ${opts.ifaces.map((i) => `"${i}"`).join(', ')} } ` : `${dir} "-" `) : '');
-  const mark = (dir: 'iifname' | 'oifname') => `${set(dir)}${nfproto} ${l4} meta nftrace set 1`;
+  const mark = (dir: 'iifname' | 'oifname', bridge = false) => `${set(dir)}${bridge ? `meta protocol ${t.family === 'ipv4' ? 'ip' : 'ip6'}` : nfproto} ${l4} meta nftrace set 1`;
   const witness = (chain: string, hook: string) => `  chain ${chain} { type filter hook ${hook} priority 350; }`;
   const out = [
     `table inet ${name} {`,
@@ -44,7 +44,7 @@ export function traceTable(t: TraceSpec, name = TRACE_TABLE, opts: { bridge?: bo
   if (opts.bridge)
     out.push(
       `table bridge ${name} {`,
-      `  chain pre { type filter hook prerouting priority -350; ${mark('iifname')}; }`,
+      `  chain pre { type filter hook prerouting priority -350; ${mark('iifname', true)}; }`,
       witness('local_in', 'input'),
       witness('forward_', 'forward'),
       witness('post', 'postrouting'),
@@ -238,7 +238,6 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
       hop.header = h;
       if (h.iif) hop.iif = h.iif;
       if (h.oif) hop.oif = h.oif;
-      if (h.mark) hop.markIn = h.mark;
       seg.exit = h;
     } else if (rest.startsWith('rule ')) {
       if (isOwn) continue; // netlab's own "meta nftrace set 1"
@@ -254,8 +253,11 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
     } else if (rest.startsWith('verdict ')) {
       hop.verdict = /^verdict (\w+(?: \S+)?)/.exec(rest)![1]!.replace(/ meta$/, '');
     } else continue;
-    const mk = /\bmeta mark (0x[0-9a-f]+)/.exec(rest.startsWith('packet:') ? '' : rest)?.[1];
-    if (mk) hop.markOut = normMark(mk);
+    // The kernel reports the mark where a chain ends by its policy or a verdict (absent: 0), not
+    // after a rule's terminal verdict (finish() fills that in from a later chain).
+    const mk = /\bmeta mark (0x[0-9a-f]+)/.exec(rest)?.[1];
+    if (rest.startsWith('policy ') || rest.startsWith('verdict ')) hop.markOut = mk ? normMark(mk) : '0x0';
+    else if (mk) hop.markOut = normMark(mk);
     if (/^(drop|reject)/.test(hop.verdict) || hop.verdict === 'policy drop') seg.ending = { kind: 'dropped', hop: seg.hops.length - 1, rejected: hop.verdict === 'reject', ...(hop.hits.length && !/^policy/.test(hop.verdict) ? { rule: hop.hits[hop.hits.length - 1]!.rule } : {}) };
   }
   for (const s of segs) finish(s);
@@ -271,11 +273,14 @@ function hookOf(h: Hop, before: Hop[]): string {
 
 /** Marks as they leave each chain; the exit interface; how the segment ended. */
 function finish(s: Segment): void {
-  for (let i = 0; i < s.hops.length; i++) {
-    const h = s.hops[i]!;
-    const next = s.hops[i + 1];
-    if (!h.markOut && next?.header) h.markOut = next.markIn ?? '0x0';
-  }
+  let mark = '0x0';
+  s.hops.forEach((h, i) => {
+    if (mark !== '0x0') h.markIn = mark;
+    else delete h.markIn;
+    const later = s.hops.slice(i + 1).find((x) => x.markOut)?.markOut;
+    if (!h.markOut && later) h.markOut = later;
+    mark = h.markOut ?? mark;
+  });
   const bridgeOut = s.hops.filter((h) => h.family === 'bridge' && h.oif).at(-1)?.oif;
   const ipPost = s.hops.filter((h) => h.family !== 'bridge' && h.hook === 'POSTROUTING' && h.oif).at(-1)?.oif;
   const oif = bridgeOut ?? ipPost ?? s.hops.filter((h) => h.oif).at(-1)?.oif;
@@ -453,8 +458,12 @@ export interface Routing {
   why?: string;
 }
 
+/** Bridged, not routed: the bridge family forwarded it, or br_netfilter showed it in and out of one bridge. */
+export const bridged = (s: Segment): boolean => s.hops.some((h) => (h.family === 'bridge' && h.own && h.chain === 'forward_') || (h.family !== 'bridge' && h.hook === 'FORWARD' && !!h.iif && h.iif === h.oif));
+
 /** `ip route get` for the packet of a segment, as the kernel routed it there. */
 export function routeQuery(s: Segment): string[] | undefined {
+  if (bridged(s)) return undefined; // a bridge's forwarding database chose the port, not routing
   const pre = s.hops.filter((h) => h.hook === (s.origin === 'local' ? 'OUTPUT' : 'PREROUTING') && h.family !== 'bridge');
   const last = pre.at(-1);
   if (!last) return undefined;
