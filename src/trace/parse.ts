@@ -230,7 +230,7 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
     if (!hop || hop.id !== id || hop.table !== table || hop.chain !== chain || hop.family !== family || hop.verdict) {
       // A jump to a custom chain returns to its caller: the same hook, a new hop.
       hop = { ns, id, family, table, chain, hook: '', rules: [], hits: [], verdict: '', ...(isOwn ? { own: true } : {}) };
-      hop.hook = isOwn ? OWN_HOOK[chain] ?? '?' : hookOf(hop, seg.hops);
+      hop.hook = isOwn ? (OWN_HOOK[chain] ?? '?') : hookOf(hop, seg.hops);
       seg.hops.push(hop);
     }
     if (rest.startsWith('packet:')) {
@@ -258,7 +258,13 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
     const mk = /\bmeta mark (0x[0-9a-f]+)/.exec(rest)?.[1];
     if (rest.startsWith('policy ') || rest.startsWith('verdict ')) hop.markOut = mk ? normMark(mk) : '0x0';
     else if (mk) hop.markOut = normMark(mk);
-    if (/^(drop|reject)/.test(hop.verdict) || hop.verdict === 'policy drop') seg.ending = { kind: 'dropped', hop: seg.hops.length - 1, rejected: hop.verdict === 'reject', ...(hop.hits.length && !/^policy/.test(hop.verdict) ? { rule: hop.hits[hop.hits.length - 1]!.rule } : {}) };
+    if (/^(drop|reject)/.test(hop.verdict) || hop.verdict === 'policy drop')
+      seg.ending = {
+        kind: 'dropped',
+        hop: seg.hops.length - 1,
+        rejected: hop.verdict === 'reject',
+        ...(hop.hits.length && !/^policy/.test(hop.verdict) ? { rule: hop.hits[hop.hits.length - 1]!.rule } : {}),
+      };
   }
   for (const s of segs) finish(s);
   return segs;
@@ -313,12 +319,7 @@ const isIcmpError = (h: Header) => h.proto === 'icmp' && !!h.icmp && !/^echo-|^n
  */
 export function connectionSegments(all: Segment[], from: string, spec: TraceSpec): Segment[] {
   const first = all.find(
-    (s) =>
-      s.ns === from &&
-      s.origin === 'local' &&
-      s.entry.dst === spec.to &&
-      s.entry.proto === spec.proto &&
-      (spec.proto === 'icmp' ? s.entry.icmp === 'echo-request' : s.entry.dport === spec.port),
+    (s) => s.ns === from && s.origin === 'local' && s.entry.dst === spec.to && s.entry.proto === spec.proto && (spec.proto === 'icmp' ? s.entry.icmp === 'echo-request' : s.entry.dport === spec.port),
   );
   if (!first) return [];
   const keys = new Set<string>([connKey(first.entry)]);
@@ -459,7 +460,8 @@ export interface Routing {
 }
 
 /** Bridged, not routed: the bridge family forwarded it, or br_netfilter showed it in and out of one bridge. */
-export const bridged = (s: Segment): boolean => s.hops.some((h) => (h.family === 'bridge' && h.own && h.chain === 'forward_') || (h.family !== 'bridge' && h.hook === 'FORWARD' && !!h.iif && h.iif === h.oif));
+export const bridged = (s: Segment): boolean =>
+  s.hops.some((h) => (h.family === 'bridge' && h.own && h.chain === 'forward_') || (h.family !== 'bridge' && h.hook === 'FORWARD' && !!h.iif && h.iif === h.oif));
 
 /** `ip route get` for the packet of a segment, as the kernel routed it there. */
 export function routeQuery(s: Segment): string[] | undefined {
@@ -471,14 +473,22 @@ export function routeQuery(s: Segment): string[] | undefined {
   const after = s.hops[s.hops.indexOf(last) + 1]?.header ?? last.header ?? s.entry;
   const mark = last.markOut ?? last.markIn;
   const iif = s.origin === 'in' ? pre[0]!.iif : undefined;
-  const l4 = after.proto === 'tcp' || after.proto === 'udp' ? ['ipproto', after.proto, ...(after.sport ? ['sport', String(after.sport)] : []), ...(after.dport ? ['dport', String(after.dport)] : [])] : after.proto === 'icmp' ? ['ipproto', after.src.includes(':') ? 'ipv6-icmp' : 'icmp'] : [];
+  const l4 =
+    after.proto === 'tcp' || after.proto === 'udp'
+      ? ['ipproto', after.proto, ...(after.sport ? ['sport', String(after.sport)] : []), ...(after.dport ? ['dport', String(after.dport)] : [])]
+      : after.proto === 'icmp'
+        ? ['ipproto', after.src.includes(':') ? 'ipv6-icmp' : 'icmp']
+        : [];
   return ['ip', 'route', 'get', after.dst, 'from', after.src, ...(iif ? ['iif', iif] : []), ...(mark && mark !== '0x0' ? ['mark', mark] : []), ...l4];
 }
 
 /** Explains an `ip route get` error: the kernel's errno, in words. */
 export function routingWhy(err: string, dst: string, iif: string | undefined, forwarding: string | undefined): string {
   if (/Network is unreachable/.test(err)) return `no route to ${dst} in the routing tables the rules select`;
-  if (/No route to host/.test(err)) return forwarding === '0' && iif ? `forwarding is off on ${iif} (net.ipv${dst.includes(':') ? '6' : '4'}.conf.${iif}.forwarding = 0): the packet is not for this namespace and it does not route it` : `the route to ${dst} is unreachable`;
+  if (/No route to host/.test(err))
+    return forwarding === '0' && iif
+      ? `forwarding is off on ${iif} (net.ipv${dst.includes(':') ? '6' : '4'}.conf.${iif}.forwarding = 0): the packet is not for this namespace and it does not route it`
+      : `the route to ${dst} is unreachable`;
   if (/Invalid cross-device link/.test(err)) return `the reverse-path filter (rp_filter) rejected the source address on ${iif ?? 'the input interface'}`;
   if (/Invalid argument/.test(err)) return `a blackhole route (or an invalid source) for ${dst}`;
   if (/Permission denied/.test(err)) return `a prohibit route for ${dst}`;
@@ -509,7 +519,11 @@ export function endingOf(p: Packet, peerOf: PeerOf, routing?: Routing): Outcome 
     case 'delivered':
       return { result: 'delivered', ns: s.ns, where: 'INPUT', text: `delivered locally in ${s.ns}` };
     case 'routing': {
-      const why = routing ? (routing.ok ? `the kernel's route is "${routing.answer}", yet the packet went no further (rp_filter, a martian address or a local-only route)` : `${routing.why} (${routing.command} says: ${routing.answer})`) : 'it did not reach INPUT or FORWARD';
+      const why = routing
+        ? routing.ok
+          ? `the kernel's route is "${routing.answer}", yet the packet went no further (rp_filter, a martian address or a local-only route)`
+          : `${routing.why} (${routing.command} says: ${routing.answer})`
+        : 'it did not reach INPUT or FORWARD';
       return { result: 'dropped', ns: s.ns, where: 'routing', text: `dropped by routing in ${s.ns}: ${why}` };
     }
     case 'forwarded':
@@ -574,7 +588,17 @@ export function formatPackets(packets: (Omit<Packet, 'segments'> & { segments: (
   for (const p of packets) {
     const path = p.segments.map((s) => s.ns).join(' -> ');
     const first = p.segments[0]!.entry;
-    const shape = `${p.direction}|${p.segments.map((s) => `${s.ns}:${s.hops.filter((h) => !h.own).map((h) => `${h.table}/${h.chain}=${h.verdict}`).join(',')}:${rewritesOf(s).map((r) => r.kind).join(',')}:${s.ending.kind}`).join(';')}`;
+    const shape = `${p.direction}|${p.segments
+      .map(
+        (s) =>
+          `${s.ns}:${s.hops
+            .filter((h) => !h.own)
+            .map((h) => `${h.table}/${h.chain}=${h.verdict}`)
+            .join(',')}:${rewritesOf(s)
+            .map((r) => r.kind)
+            .join(',')}:${s.ending.kind}`,
+      )
+      .join(';')}`;
     const same = shapes.get(shape);
     lines.push(`packet ${p.n}: ${p.label}${p.direction === 'reply' ? ' (reply)' : ''}  ${hdr(first)}   ${path}`);
     if (same !== undefined) {

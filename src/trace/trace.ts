@@ -13,7 +13,25 @@ const monitorLog = (dir: string, ns: string) => join(dir, `${ns === HOST ? '.hos
 import { parseAddress } from '../model/net.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import { checkArgv } from '../verify/probes.js';
-import { TRACE_TABLE, connectionSegments, endingOf, formatPackets, packetsOf, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type Hop, type Outcome, type Packet, type PeerOf, type Routing, type Segment, type TraceSpec } from './parse.js';
+import {
+  TRACE_TABLE,
+  connectionSegments,
+  endingOf,
+  formatPackets,
+  packetsOf,
+  parseSegments,
+  rewritesOf,
+  routeQuery,
+  routingWhy,
+  traceTable,
+  type Hop,
+  type Outcome,
+  type Packet,
+  type PeerOf,
+  type Routing,
+  type Segment,
+  type TraceSpec,
+} from './parse.js';
 import { sleep } from '../core/time.js';
 
 export class TraceError extends CliError {
@@ -95,7 +113,10 @@ export function listenerOf(ss: string, port: number, addr: string): string | und
     if (f.length < 5) continue;
     const local = f[3]!;
     const i = local.lastIndexOf(':');
-    const a = local.slice(0, i).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+    const a = local
+      .slice(0, i)
+      .replace(/^\[|\]$/g, '')
+      .replace(/%.*$/, '');
     if (Number(local.slice(i + 1)) !== port || !['0.0.0.0', '*', '::', addr].includes(a)) continue;
     const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
     return `${local}${proc ? ` (${proc[1]}, pid ${proc[2]})` : ''}`;
@@ -140,8 +161,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     await parallel(namespaces, 4, async (ns) => {
       const table = traceTable(spec, tableOf(ns), { bridge: withBridge.has(ns), ...(ns === HOST ? { ifaces: hostIfaces } : {}) });
       const r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table });
-      if (r.exitCode !== 0)
-        throw new TraceError(`cannot turn tracing on in ${labelOf(ns)}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
+      if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${labelOf(ns)}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
     });
     for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', '-a', 'monitor', 'trace']), monitorLog(dir, ns))).pid);
     await sleep(400); // let every monitor subscribe before the probe
@@ -209,7 +229,10 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       const r = await runner.run(at(opts.from, q));
       out = {
         result: 'unseen',
-        text: r.exitCode === 0 ? `no namespace of the lab saw the packet (${opts.from} routes it: ${r.stdout.split('\n')[0]!.trim()})` : `${opts.from} did not send it: ${routingWhy(r.stderr.replace(/^RTNETLINK answers: /, ''), addr.addr, undefined, undefined)} (${q.join(' ')} says: ${r.stderr.replace(/^RTNETLINK answers: /, '').trim()})`,
+        text:
+          r.exitCode === 0
+            ? `no namespace of the lab saw the packet (${opts.from} routes it: ${r.stdout.split('\n')[0]!.trim()})`
+            : `${opts.from} did not send it: ${routingWhy(r.stderr.replace(/^RTNETLINK answers: /, ''), addr.addr, undefined, undefined)} (${q.join(' ')} says: ${r.stderr.replace(/^RTNETLINK answers: /, '').trim()})`,
       };
     } else {
       out = { ...first.ending };
@@ -217,12 +240,17 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
         const last = first.segments.at(-1)!;
         const h = last.hops.find((x) => x.own && x.chain === 'local_in')?.header ?? last.exit;
         if (h.proto === 'tcp' || h.proto === 'udp') {
-          const tproxy = last.hops.flatMap((x) => x.hits).map((x) => /TPROXY.*--on-port (\d+)|tproxy.* to :?(\d+)/.exec(`${x.iptables ?? ''} ${x.rule}`)).find((m) => m);
+          const tproxy = last.hops
+            .flatMap((x) => x.hits)
+            .map((x) => /TPROXY.*--on-port (\d+)|tproxy.* to :?(\d+)/.exec(`${x.iptables ?? ''} ${x.rule}`))
+            .find((m) => m);
           const port = tproxy ? Number(tproxy[1] ?? tproxy[2]) : h.dport!;
           const ss = await runner.run(at(nsOfLabel(last.ns), ['ss', '-Hlnp', h.proto === 'tcp' ? '-t' : '-u']));
           const sock = listenerOf(ss.stdout, port, h.dst);
           if (sock) out.socket = `${h.proto} ${sock}`;
-          out.text = sock ? `delivered to a socket in ${last.ns}: ${h.proto} ${sock}${tproxy ? ` (TPROXY's port; the packet still says ${h.dst}:${h.dport})` : ''}` : `delivered to ${last.ns}, but no ${h.proto} socket listens on port ${port} there${h.proto === 'tcp' ? ' (the kernel answers with a reset)' : ''}`;
+          out.text = sock
+            ? `delivered to a socket in ${last.ns}: ${h.proto} ${sock}${tproxy ? ` (TPROXY's port; the packet still says ${h.dst}:${h.dport})` : ''}`
+            : `delivered to ${last.ns}, but no ${h.proto} socket listens on port ${port} there${h.proto === 'tcp' ? ' (the kernel answers with a reset)' : ''}`;
         } else out.text = `delivered locally in ${last.ns} (the kernel answers an echo request itself)`;
       }
       const nat = first.segments.flatMap((s) => s.rewrites.map((r) => `${r.kind} ${r.before} -> ${r.after} in ${s.ns}`));
@@ -258,7 +286,10 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
 /** Adds the iptables form to every matched rule iptables-nft made (its place in the chain gives it). */
 async function addIptablesForms(runner: CommandRunner, segs: Segment[], at: (ns: string, argv: string[]) => string[], family: 'ipv4' | 'ipv6'): Promise<void> {
   const want = new Map<string, Set<string>>();
-  for (const s of segs) for (const h of s.hops) if (!h.own && h.hits.some((x) => x.handle !== undefined) && IPTABLES_TABLES.has(h.table) && (h.family === 'ip' || h.family === 'ip6')) want.set(s.ns, (want.get(s.ns) ?? new Set()).add(`${h.family} ${h.table}`));
+  for (const s of segs)
+    for (const h of s.hops)
+      if (!h.own && h.hits.some((x) => x.handle !== undefined) && IPTABLES_TABLES.has(h.table) && (h.family === 'ip' || h.family === 'ip6'))
+        want.set(s.ns, (want.get(s.ns) ?? new Set()).add(`${h.family} ${h.table}`));
   await parallel([...want], 4, async ([label, tables]) => {
     const ns = nsOfLabel(label);
     const save = await runner.run(at(ns, [family === 'ipv4' ? 'iptables-save' : 'ip6tables-save']));
@@ -266,7 +297,8 @@ async function addIptablesForms(runner: CommandRunner, segs: Segment[], at: (ns:
       const [fam, table] = ft.split(' ') as [string, string];
       const list = await runner.run(at(ns, ['nft', '-a', 'list', 'table', fam, table]));
       const map = iptablesByHandle(list.stdout, save.stdout, table);
-      for (const s of segs) if (s.ns === label) for (const h of s.hops) if (h.family === fam && h.table === table) for (const x of h.hits) if (x.handle !== undefined && map.has(x.handle)) x.iptables = map.get(x.handle)!;
+      for (const s of segs)
+        if (s.ns === label) for (const h of s.hops) if (h.family === fam && h.table === table) for (const x of h.hits) if (x.handle !== undefined && map.has(x.handle)) x.iptables = map.get(x.handle)!;
     }
   });
 }

@@ -156,7 +156,10 @@ describe('netlab trace on the real kernel', () => {
       assert.equal(t.outcome.ns, 'router');
       assert.equal(t.outcome.where, 'routing');
       assert.match(t.outcome.text, /no route to 10\.0\.9\.9 .*ip route get 10\.0\.9\.9 from 10\.0\.1\.2 iif eth0 .*says: Network is unreachable/);
-      assert.ok(t.packets.some((p) => p.direction === 'reply' && /destination-unreachable/.test(p.label)), 'the router\'s ICMP error is shown');
+      assert.ok(
+        t.packets.some((p) => p.direction === 'reply' && /destination-unreachable/.test(p.label)),
+        "the router's ICMP error is shown",
+      );
     });
 
     test('forwarding off: dropped by routing, naming the sysctl', () => {

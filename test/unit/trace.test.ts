@@ -2,7 +2,10 @@
 // kernel into packets, following a connection through NAT, endings and text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { traceTable } from '../../src/trace/parse.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bridged, connectionSegments, endingOf, formatPackets, packetsOf, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type PeerOf } from '../../src/trace/parse.js';
+import { iptablesByHandle, listenerOf } from '../../src/trace/trace.js';
 
 test('the trace table sets nftrace first and witnesses the other hooks last', () => {
   const t = traceTable({ to: '10.0.2.2', family: 'ipv4', proto: 'tcp', port: 80 });
@@ -10,5 +13,139 @@ test('the trace table sets nftrace first and witnesses the other hooks last', ()
   assert.match(t, /hook prerouting priority -350; meta nfproto ipv4 meta l4proto \{ tcp, icmp \} meta nftrace set 1;/);
   assert.match(t, /chain local_in \{ type filter hook input priority 350; \}/);
   assert.doesNotMatch(t, /table bridge/);
-  assert.match(traceTable({ to: '2001:db8::2', family: 'ipv6', proto: 'icmp' }, 'x', { bridge: true, ifaces: ['br1', 'tap1'] }), /table bridge x[\s\S]*iifname \{ "br1", "tap1" \} meta nfproto ipv6 meta l4proto ipv6-icmp/);
+  assert.match(
+    traceTable({ to: '2001:db8::2', family: 'ipv6', proto: 'icmp' }, 'x', { bridge: true, ifaces: ['br1', 'tap1'] }),
+    /table bridge x[\s\S]*iifname \{ "br1", "tap1" \} meta protocol ip6 meta l4proto ipv6-icmp/,
+  );
+});
+
+const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/trace/${f}`, import.meta.url)), 'utf8');
+
+test('a forwarded packet walks raw, mangle, nat PREROUTING, then FORWARD and POSTROUTING, and leaves by eth1', () => {
+  const [s, ...rest] = parseSegments('router', fx('router-forward.txt'));
+  assert.equal(rest.length, 0);
+  assert.deepEqual(
+    s!.hops.filter((h) => !h.own).map((h) => `${h.table}/${h.chain}`),
+    ['raw/PREROUTING', 'mangle/PREROUTING', 'nat/PREROUTING', 'mangle/FORWARD', 'filter/FORWARD', 'mangle/POSTROUTING', 'nat/POSTROUTING'],
+  );
+  assert.equal(s!.iif, 'eth0');
+  assert.deepEqual(s!.ending, { kind: 'forwarded', oif: 'eth1' });
+  assert.deepEqual(routeQuery(s!), ['ip', 'route', 'get', '10.0.2.2', 'from', '10.0.1.2', 'iif', 'eth0', 'ipproto', 'icmp']);
+});
+
+test('a bridged packet (kernel capture): bridge family and br_netfilter hops, one segment per packet, no routing asked', () => {
+  const segs = parseSegments('r', fx('bridge-netfilter.txt'));
+  assert.deepEqual(
+    segs.map((s) => [s.entry.icmp, s.iif, s.oif, s.ending.kind]),
+    [
+      ['echo-request', 'p1', 'p2', 'forwarded'],
+      ['echo-reply', 'p2', 'p1', 'forwarded'],
+    ],
+  );
+  const fwd = segs[0]!.hops.find((h) => h.table === 'filter')!;
+  assert.deepEqual([fwd.family, fwd.hook, fwd.hits.length, fwd.verdict], ['ip', 'FORWARD', 1, 'policy accept']);
+  assert.ok(bridged(segs[0]!));
+  assert.equal(routeQuery(segs[0]!), undefined);
+});
+
+test('marks as they change, and the iptables form of a rule found by its handle (kernel capture)', () => {
+  const [s] = parseSegments('r', fx('mark.txt'));
+  const mangle = s!.hops.find((h) => h.table === 'mangle')!;
+  assert.deepEqual([mangle.markIn, mangle.markOut, mangle.hits[0]!.handle], [undefined, '0x40000', 2]);
+  const nft =
+    'table ip mangle { # handle 1\n\tchain PREROUTING { # handle 1\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\t\tmeta l4proto icmp counter packets 2 bytes 168 meta mark set mark or 0x40000 # handle 2\n\t}\n}';
+  const save = '*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p icmp -j MARK --set-xmark 0x40000/0x40000\nCOMMIT\n*filter\n-A PREROUTING -j DROP\nCOMMIT';
+  assert.deepEqual([...iptablesByHandle(nft, save, 'mangle')], [[2, '-A PREROUTING -p icmp -j MARK --set-xmark 0x40000/0x40000']]);
+});
+
+/** A DNAT port forward seen by three namespaces: SYN, SYN-ACK, and noise from another connection. */
+const client = `trace id 1 inet netlab_trace out packet: oif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 1 inet netlab_trace out policy accept
+trace id 1 inet netlab_trace post packet: oif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 1 inet netlab_trace post policy accept
+trace id 2 inet netlab_trace out packet: oif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.9 ip id 9 ip length 60 tcp sport 40001 tcp dport 22 tcp flags == syn
+trace id 2 inet netlab_trace out policy accept
+trace id 3 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.1.1 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 8080 tcp dport 40000 tcp flags == 0x12
+trace id 3 inet netlab_trace pre policy accept
+trace id 3 inet netlab_trace local_in packet: iif "eth0" ip saddr 10.0.1.1 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 8080 tcp dport 40000 tcp flags == 0x12
+trace id 3 inet netlab_trace local_in policy accept`;
+const router = `trace id 4 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 4 inet netlab_trace pre policy accept
+trace id 4 ip nat PREROUTING packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 4 ip nat PREROUTING rule iifname "eth0" tcp dport 8080 counter packets 0 bytes 0 dnat to 10.0.2.2:80 # handle 3 (verdict accept)
+trace id 4 ip filter FORWARD packet: iif "eth0" oif "eth1" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 4 ip filter FORWARD policy accept
+trace id 4 inet netlab_trace post packet: iif "eth0" oif "eth1" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 4 inet netlab_trace post policy accept
+trace id 5 inet netlab_trace pre packet: iif "eth1" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 5 inet netlab_trace pre policy accept
+trace id 5 ip filter FORWARD packet: iif "eth1" oif "eth0" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 5 ip filter FORWARD policy accept
+trace id 5 inet netlab_trace post packet: iif "eth1" oif "eth0" ip saddr 10.0.1.1 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 8080 tcp dport 40000 tcp flags == 0x12
+trace id 5 inet netlab_trace post policy accept`;
+const server = `trace id 6 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 6 inet netlab_trace pre policy accept
+trace id 6 inet netlab_trace local_in packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 6 inet netlab_trace local_in policy accept
+trace id 6 inet netlab_trace out packet: oif "eth0" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 6 inet netlab_trace out policy accept
+trace id 6 inet netlab_trace post packet: oif "eth0" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 6 inet netlab_trace post policy accept`;
+const links: Record<string, { ns: string; ifname: string }> = {
+  'client|eth0': { ns: 'router', ifname: 'eth0' },
+  'router|eth0': { ns: 'client', ifname: 'eth0' },
+  'router|eth1': { ns: 'server', ifname: 'eth0' },
+  'server|eth0': { ns: 'router', ifname: 'eth1' },
+};
+const peerOf: PeerOf = (ns, i) => links[`${ns}|${i}`];
+
+test('a DNATed connection is followed to the server and back; NAT before -> after; packets labelled', () => {
+  const all = [...parseSegments('client', client), ...parseSegments('router', router), ...parseSegments('server', server)];
+  const conn = connectionSegments(all, 'client', { to: '10.0.1.1', family: 'ipv4', proto: 'tcp', port: 8080 });
+  assert.equal(conn.length, 6, 'the ssh SYN to 10.0.1.9 is not part of it');
+  const packets = packetsOf(conn, 'client', peerOf);
+  assert.deepEqual(
+    packets.map((p) => [p.label, p.direction, p.segments.map((s) => s.ns).join('>')]),
+    [
+      ['SYN', 'request', 'client>router>server'],
+      ['SYN-ACK', 'reply', 'server>router>client'],
+    ],
+  );
+  assert.deepEqual(rewritesOf(packets[0]!.segments[1]!), [{ hop: 1, kind: 'DNAT', before: '10.0.1.1:8080', after: '10.0.2.2:80' }]);
+  assert.deepEqual(
+    rewritesOf(packets[1]!.segments[1]!).map((r) => r.kind),
+    ["SNAT by conntrack (this connection's NAT)"],
+  );
+  const out = endingOf(packets[0]!, peerOf);
+  assert.deepEqual([out.result, out.ns], ['delivered', 'server']);
+  const text = formatPackets(packets, peerOf, out).join('\n');
+  assert.match(text, /^packet 1: SYN {2}10\.0\.1\.2:40000 -> 10\.0\.1\.1:8080 {3}client -> router -> server$/m);
+  assert.match(text, /rule iifname "eth0" tcp dport 8080 dnat to 10\.0\.2\.2:80 {2}=> accept/);
+  assert.match(text, /DNAT: 10\.0\.1\.1:8080 -> 10\.0\.2\.2:80/);
+  assert.match(text, /^packet 2: SYN-ACK \(reply\)/m);
+  assert.match(text, /-> out eth1 to server {2}10\.0\.1\.2:40000 -> 10\.0\.2\.2:80/);
+});
+
+test('a packet that leaves by an interface with no lab namespace behind it left the lab; one that stops after PREROUTING was dropped by routing', () => {
+  const [gone] = parseSegments('router', router.split('\n').slice(0, 8).join('\n'));
+  assert.match(endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [gone!] }, () => undefined).text, /^left the lab: router sent it out through eth1/);
+  const [stuck] = parseSegments('router', router.split('\n').slice(0, 4).join('\n'));
+  assert.equal(stuck!.ending.kind, 'routing');
+  const o = endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [stuck!] }, peerOf, {
+    command: 'ip route get 10.0.2.2 from 10.0.1.2 iif eth0',
+    answer: 'No route to host',
+    ok: false,
+    why: routingWhy('No route to host', '10.0.2.2', 'eth0', '0'),
+  });
+  assert.deepEqual([o.result, o.where], ['dropped', 'routing']);
+  assert.match(o.text, /forwarding is off on eth0 \(net\.ipv4\.conf\.eth0\.forwarding = 0\)/);
+  assert.match(routingWhy('Network is unreachable', '10.9.9.9', 'eth0', '1'), /no route to 10\.9\.9\.9/);
+  assert.match(routingWhy('Invalid cross-device link', '10.9.9.9', 'eth0', '1'), /rp_filter/);
+});
+
+test('ss output names the listening socket and its process', () => {
+  const ss = 'LISTEN 0 5 0.0.0.0:80 0.0.0.0:* users:(("socat",pid=18575,fd=5))\nLISTEN 0 5 127.0.0.1:81 0.0.0.0:*';
+  assert.equal(listenerOf(ss, 80, '10.0.2.2'), '0.0.0.0:80 (socat, pid 18575)');
+  assert.equal(listenerOf(ss, 81, '10.0.2.2'), undefined);
+  assert.equal(listenerOf(ss, 81, '127.0.0.1'), '127.0.0.1:81');
 });
