@@ -225,6 +225,18 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
         cur.set(id, seg);
       }
     }
+    // A trace id is reused: a packet line that is not this segment's packet belongs to another.
+    if (seg && rest.startsWith('packet:') && looseKey(parseHeader(rest)) !== looseKey(seg.exit)) seg = undefined;
+    if (!seg && rest.startsWith('packet:')) {
+      // The kernel at times gives a packet a new trace id within a namespace (after a bridge
+      // hands it to the IP stack): the same packet, still open, with the same IP id and length.
+      const k = looseKey(parseHeader(rest));
+      seg = segs
+        .slice(-20)
+        .reverse()
+        .find((c) => c.ending.kind !== 'dropped' && !c.hops.some((h) => h.own && h.family !== 'bridge' && h.chain === 'local_in') && looseKey(c.exit) === k);
+      if (seg) cur.set(id, seg);
+    }
     if (!seg) continue;
     let hop = seg.hops[seg.hops.length - 1];
     if (!hop || hop.id !== id || hop.table !== table || hop.chain !== chain || hop.family !== family || hop.verdict) {
@@ -269,6 +281,9 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
   for (const s of segs) finish(s);
   return segs;
 }
+
+/** A packet's identity that NAT does not change (IPv4's id, the length, flags, ICMP type and sequence). */
+const looseKey = (h: Header) => [h.proto, h.flags, h.icmp, h.seq, h.ipId, h.len].join('|');
 
 /** The hook of a hop: its chain's, or for a custom chain the hook of the chain that jumped to it. */
 function hookOf(h: Hop, before: Hop[]): string {
@@ -469,8 +484,9 @@ export function routeQuery(s: Segment): string[] | undefined {
   const pre = s.hops.filter((h) => h.hook === (s.origin === 'local' ? 'OUTPUT' : 'PREROUTING') && h.family !== 'bridge');
   const last = pre.at(-1);
   if (!last) return undefined;
-  // The header as routing saw it: after the last prerouting chain (DNAT done), with its mark.
-  const after = s.hops[s.hops.indexOf(last) + 1]?.header ?? last.header ?? s.entry;
+  // The header as routing saw it: a local packet as its socket made it; an arriving one after the
+  // last prerouting chain (DNAT done); with the mark it had then.
+  const after = s.origin === 'local' ? s.entry : (s.hops[s.hops.indexOf(last) + 1]?.header ?? last.header ?? s.entry);
   const mark = last.markOut ?? last.markIn;
   const iif = s.origin === 'in' ? pre[0]!.iif : undefined;
   const l4 =

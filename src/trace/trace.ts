@@ -279,7 +279,9 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
   } finally {
     await cleanup();
     opts.signal?.removeEventListener('abort', onAbort);
-    rmSync(dir, { recursive: true, force: true });
+    // NETLAB_TRACE_KEEP keeps the raw monitor output (for a bug report, or a test fixture).
+    if (process.env.NETLAB_TRACE_KEEP) process.stderr.write(`netlab trace: the monitors' output is in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

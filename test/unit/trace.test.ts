@@ -149,3 +149,26 @@ test('ss output names the listening socket and its process', () => {
   assert.equal(listenerOf(ss, 81, '10.0.2.2'), undefined);
   assert.equal(listenerOf(ss, 81, '127.0.0.1'), '127.0.0.1:81');
 });
+
+test('a routed packet that enters by a bridge port keeps its segment when the kernel changes its trace id, and ids reused by later packets start new ones (kernel capture)', () => {
+  const segs = parseSegments('dockerhost', fx('docker-bridge-dockerhost.txt'));
+  assert.deepEqual(
+    segs.map((s) => `${s.entry.flags} ${s.iif}>${s.oif} ${s.ending.kind}`),
+    [
+      'SYN veth-c1>eth0 forwarded',
+      'SYN-ACK eth0>veth-c1 forwarded',
+      'ACK veth-c1>eth0 forwarded',
+      'PSH-ACK eth0>veth-c1 forwarded',
+      'ACK veth-c1>eth0 forwarded',
+      'FIN-ACK eth0>veth-c1 forwarded',
+      'FIN-ACK veth-c1>eth0 forwarded',
+      'ACK eth0>veth-c1 forwarded',
+    ],
+  );
+  assert.deepEqual(
+    rewritesOf(segs[0]!).map((r) => `${r.kind} ${r.before} -> ${r.after}`.replace(/:\d{5}\b/g, ':P')),
+    ['MASQUERADE 172.17.0.2:P -> 203.0.113.1:P'],
+  );
+  assert.ok(!bridged(segs[0]!), 'routed, not bridged');
+  assert.deepEqual(routeQuery(segs[0]!)?.slice(0, 8), ['ip', 'route', 'get', '203.0.113.2', 'from', '172.17.0.2', 'iif', 'docker0']);
+});
