@@ -464,6 +464,25 @@ export function rewritesOf(s: Segment): Rewrite[] {
   return out;
 }
 
+/** A connection as `conntrack -L` shows it: the original tuple and the reply tuple (NAT shows as their difference). */
+export interface Conntrack {
+  original: string;
+  reply: string;
+  state?: string;
+}
+
+/** The first entry of `conntrack -L` output. */
+export function parseConntrack(text: string): Conntrack | undefined {
+  for (const line of text.split('\n')) {
+    const kv = [...line.matchAll(/\b(src|dst|sport|dport|type|code|id)=(\S+)/g)].map((m) => `${m[1]}=${m[2]}`);
+    const half = kv.findIndex((x, i) => i > 0 && x.startsWith('src='));
+    if (half < 0) continue;
+    const state = /^\S+\s+\d+\s+\d+\s+([A-Z_]+)\s/.exec(line)?.[1];
+    return { original: kv.slice(0, half).join(' '), reply: kv.slice(half).join(' '), ...(state ? { state } : {}) };
+  }
+  return undefined;
+}
+
 export interface Routing {
   /** The command asked (`ip route get ...` in the namespace). */
   command: string;
@@ -559,7 +578,7 @@ export function endingOf(p: Packet, peerOf: PeerOf, routing?: Routing): Outcome 
 const hdr = (h: Header) => `${endpoint(h.src, h.sport)} -> ${endpoint(h.dst, h.dport)}`;
 
 /** The hops of a segment that show something: chains with rules, the verdict; netlab's own chains only as entry/exit. */
-function hopLines(s: Segment, routing: Routing | undefined): string[] {
+function hopLines(s: Segment, routing: Routing | undefined, conntrack?: Conntrack): string[] {
   const lines: string[] = [];
   const rw = rewritesOf(s);
   const routeAt = s.hops.findIndex((h) => h.hook !== (s.origin === 'local' ? 'OUTPUT' : 'PREROUTING') && h.family !== 'bridge');
@@ -581,6 +600,7 @@ function hopLines(s: Segment, routing: Routing | undefined): string[] {
       }
     }
     for (const r of rw.filter((r) => r.hop === i)) lines.push(`      ${r.kind}: ${r.before} -> ${r.after}`);
+    if (conntrack && rw.length && i === rw.at(-1)!.hop) lines.push(`      conntrack -L: original ${conntrack.original}`, `                    reply    ${conntrack.reply}`);
     if (h.markOut !== undefined && (h.markIn ?? '0x0') !== h.markOut) lines.push(`      mark ${h.markIn ?? '0x0'} -> ${h.markOut}`);
   });
   if (routeAt < 0 && s.ending.kind === 'routing') routeLine();
@@ -598,7 +618,7 @@ function endingLine(s: Segment, p: Packet, peerOf: PeerOf, routing?: Routing): s
 }
 
 /** Human-readable story: each packet, namespace by namespace, then the outcome. */
-export function formatPackets(packets: (Omit<Packet, 'segments'> & { segments: (Segment & { routing?: Routing })[] })[], peerOf: PeerOf, outcome: Outcome): string[] {
+export function formatPackets(packets: (Omit<Packet, 'segments'> & { segments: (Segment & { routing?: Routing; conntrack?: Conntrack })[] })[], peerOf: PeerOf, outcome: Outcome): string[] {
   const lines: string[] = [];
   const shapes = new Map<string, number>();
   for (const p of packets) {
@@ -625,7 +645,7 @@ export function formatPackets(packets: (Omit<Packet, 'segments'> & { segments: (
     for (const s of p.segments) {
       lines.push(`  ${s.ns}${s.iif ? ` (in: ${s.iif})` : s.origin === 'local' ? ' (sent from here)' : ''}`);
       const r = s.routing;
-      lines.push(...hopLines(s, r));
+      lines.push(...hopLines(s, r, s.conntrack));
       lines.push(endingLine(s, p, peerOf, r));
     }
   }

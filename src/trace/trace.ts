@@ -18,6 +18,8 @@ import {
   connectionSegments,
   endingOf,
   formatPackets,
+  parseConntrack,
+  type Conntrack,
   packetsOf,
   parseSegments,
   rewritesOf,
@@ -54,7 +56,7 @@ export interface TraceResult {
 
 /** A packet as --json shows it: its passes through namespaces, with the kernel's routing answers. */
 export interface PacketResult extends Omit<Packet, 'segments'> {
-  segments: (Segment & { routing?: Routing; rewrites: ReturnType<typeof rewritesOf> })[];
+  segments: (Segment & { routing?: Routing; conntrack?: Conntrack; rewrites: ReturnType<typeof rewritesOf> })[];
   ending: Outcome;
 }
 
@@ -213,11 +215,24 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       }
       routing.set(s, route);
     });
+    // conntrack's view of the connection where the first packet was rewritten: original and reply tuples.
+    const tracked = new Map<Segment, Conntrack>();
+    await parallel(
+      (packets[0]?.segments ?? []).filter((s) => rewritesOf(s).length),
+      4,
+      async (s) => {
+        const h = s.entry;
+        const ports = h.sport !== undefined && h.dport !== undefined ? ['--orig-port-src', String(h.sport), '--orig-port-dst', String(h.dport)] : [];
+        const r = await runner.run(at(nsOfLabel(s.ns), ['conntrack', '-L', '-p', h.proto, '--orig-src', h.src, '--orig-dst', h.dst, ...ports]));
+        const c = r.exitCode === 0 ? parseConntrack(r.stdout) : undefined;
+        if (c) tracked.set(s, c);
+      },
+    );
     const packetResults: PacketResult[] = packets.map((p) => ({
       n: p.n,
       label: p.label,
       direction: p.direction,
-      segments: p.segments.map((s) => ({ ...s, rewrites: rewritesOf(s), ...(routing.has(s) ? { routing: routing.get(s)! } : {}) })),
+      segments: p.segments.map((s) => ({ ...s, rewrites: rewritesOf(s), ...(routing.has(s) ? { routing: routing.get(s)! } : {}), ...(tracked.has(s) ? { conntrack: tracked.get(s)! } : {}) })),
       ending: endingOf(p, peerOf, routing.get(p.segments.at(-1)!)),
     }));
     const ok = pr.exitCode === 0;

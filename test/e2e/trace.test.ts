@@ -26,6 +26,7 @@ interface SegmentJson {
   ending: { kind: string };
   rewrites: { kind: string; before: string; after: string }[];
   routing?: { command: string; answer: string; ok: boolean; why?: string };
+  conntrack?: { original: string; reply: string };
 }
 interface TraceJson {
   hops: HopJson[];
@@ -102,6 +103,24 @@ describe('netlab trace on the real kernel', () => {
     });
   });
 
+  test('docker-bridge: into the IP stack by a bridge port, MASQUERADE, out to the outside node and back', () => {
+    withLab(join(LABS, 'docker-bridge.yaml'), 'docker-bridge', ['c1', 'dockerhost', 'outside'], (trace) => {
+      const t = trace(['--from', 'c1', '--to', '203.0.113.2', '--proto', 'tcp', '--port', '8000']);
+      assert.equal(t.outcome.result, 'delivered', t.outcome.text);
+      assert.equal(t.outcome.ns, 'outside');
+      const [syn, synAck] = t.packets;
+      assert.deepEqual(
+        syn!.segments.map((s) => s.ns),
+        ['c1', 'dockerhost', 'outside'],
+      );
+      assert.match(syn!.segments[1]!.rewrites.map((r) => `${r.kind} ${r.before} -> ${r.after}`).join(), /^MASQUERADE 172\.17\.0\.2:\d+ -> 203\.0\.113\.1:\d+$/);
+      assert.deepEqual(
+        synAck!.segments.map((s) => s.ns),
+        ['outside', 'dockerhost', 'c1'],
+      );
+    });
+  });
+
   describe('a port forward behind a masquerading router (test fixture lab)', () => {
     const file = join(FIXTURES, 'port-forward.yaml');
     let run: (args: string[]) => TraceJson;
@@ -129,6 +148,8 @@ describe('netlab trace on the real kernel', () => {
         ['server', 'router', 'client'],
       );
       assert.match(router.routing?.answer ?? '', /^10\.0\.2\.2 from 10\.0\.1\.2 dev eth1/);
+      assert.match(router.conntrack?.original ?? '', /^src=10\.0\.1\.2 dst=10\.0\.1\.1 sport=\d+ dport=8080$/);
+      assert.match(router.conntrack?.reply ?? '', /^src=10\.0\.2\.2 dst=10\.0\.2\.1 sport=80 dport=\d+$/);
       const text = netlab(['trace', file, '--from', 'client', '--to', '10.0.1.1', '--proto', 'tcp', '--port', '8080'], env).stdout;
       assert.match(text, /packet 1: SYN {2}10\.0\.1\.2:\d+ -> 10\.0\.1\.1:8080 {3}client -> router -> server/);
       assert.match(text, /DNAT: 10\.0\.1\.1:8080 -> 10\.0\.2\.2:80/);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bridged, connectionSegments, endingOf, formatPackets, packetsOf, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type PeerOf } from '../../src/trace/parse.js';
+import { bridged, connectionSegments, endingOf, formatPackets, packetsOf, parseConntrack, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type PeerOf } from '../../src/trace/parse.js';
 import { iptablesByHandle, listenerOf } from '../../src/trace/trace.js';
 
 test('the trace table sets nftrace first and witnesses the other hooks last', () => {
@@ -171,4 +171,10 @@ test('a routed packet that enters by a bridge port keeps its segment when the ke
   );
   assert.ok(!bridged(segs[0]!), 'routed, not bridged');
   assert.deepEqual(routeQuery(segs[0]!)?.slice(0, 8), ['ip', 'route', 'get', '203.0.113.2', 'from', '172.17.0.2', 'iif', 'docker0']);
+});
+
+test('conntrack -L: the original and the reply tuple', () => {
+  const c = parseConntrack('tcp      6 119 TIME_WAIT src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080 src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260 [ASSURED] mark=0 use=1');
+  assert.deepEqual(c, { original: 'src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080', reply: 'src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260', state: 'TIME_WAIT' });
+  assert.equal(parseConntrack('conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.'), undefined);
 });
