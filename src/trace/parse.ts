@@ -581,7 +581,8 @@ const hdr = (h: Header) => `${endpoint(h.src, h.sport)} -> ${endpoint(h.dst, h.d
 function hopLines(s: Segment, routing: Routing | undefined, conntrack?: Conntrack): string[] {
   const lines: string[] = [];
   const rw = rewritesOf(s);
-  const routeAt = s.hops.findIndex((h) => h.hook !== (s.origin === 'local' ? 'OUTPUT' : 'PREROUTING') && h.family !== 'bridge');
+  // A local packet is routed before OUTPUT; an arriving one after PREROUTING.
+  const routeAt = s.origin === 'local' ? 0 : s.hops.findIndex((h) => h.hook !== 'PREROUTING' && h.family !== 'bridge');
   const routeLine = () => {
     if (!routing) return;
     lines.push(`    routing      ${routing.ok ? routing.answer : `no route: ${routing.why}`}`);

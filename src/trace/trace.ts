@@ -202,10 +202,16 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     const ask = new Set<Segment>([...(packets[0]?.segments ?? []), ...(firstReply?.segments ?? []), ...conn.filter((s) => s.ending.kind === 'routing')]);
     const routing = new Map<Segment, Routing>();
     await parallel([...ask], 4, async (s) => {
-      const q = routeQuery(s);
+      let q = routeQuery(s);
       if (!q) return;
       const ns = nsOfLabel(s.ns);
-      const r = await runner.run(at(ns, q));
+      let r = await runner.run(at(ns, q));
+      if (r.exitCode !== 0 && s.origin === 'local' && s.ending.kind === 'sent') {
+        // Sent from an address that is not local (a transparent socket): ask for the destination alone.
+        const i = q.indexOf('from');
+        q = [...q.slice(0, i), ...q.slice(i + 2)];
+        r = await runner.run(at(ns, q));
+      }
       const answer = (r.exitCode === 0 ? r.stdout.split('\n')[0]! : r.stderr.replace(/^RTNETLINK answers: /, '')).trim();
       const route: Routing = { command: q.join(' '), answer, ok: r.exitCode === 0 };
       if (!route.ok) {
