@@ -326,7 +326,19 @@ async function addIptablesForms(runner: CommandRunner, segs: Segment[], at: (ns:
   });
 }
 
-/** The trace as a reader sees it: each packet, namespace by namespace, then the outcome. */
-export function formatTrace(r: TraceResult, lab: Lab): string[] {
-  return formatPackets(r.packets, peers(lab), r.outcome);
+/**
+ * The trace as a reader sees it: each packet, namespace by namespace, then the outcome. Given only
+ * hops and an outcome (the form before packets existed), the first packet's chains in short.
+ */
+export function formatTrace(r: TraceResult, lab: Lab): string[];
+export function formatTrace(hops: Hop[], outcome: Outcome): string[];
+export function formatTrace(a: TraceResult | Hop[], b: Lab | Outcome): string[] {
+  if (!Array.isArray(a)) return formatPackets(a.packets, peers(b as Lab), a.outcome);
+  const lines: string[] = [];
+  let ns = '';
+  for (const h of a) {
+    if (h.ns !== ns) lines.push(`${(ns = h.ns)}${h.iif ? ` (in: ${h.iif})` : ''}`);
+    lines.push(`  ${h.hook.padEnd(12)} ${`${h.table}/${h.chain}`.padEnd(22)} ${h.verdict || 'continue'}${h.hits.map((x) => `\n      rule ${x.iptables ?? x.rule}`).join('')}`);
+  }
+  return [...lines, `=> ${(b as Outcome).text}`];
 }

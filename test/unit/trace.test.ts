@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bridged, connectionSegments, endingOf, formatPackets, packetsOf, parseConntrack, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type PeerOf } from '../../src/trace/parse.js';
-import { iptablesByHandle, listenerOf } from '../../src/trace/trace.js';
+import { formatTrace, iptablesByHandle, listenerOf } from '../../src/trace/trace.js';
 
 test('the trace table sets nftrace first and witnesses the other hooks last', () => {
   const t = traceTable({ to: '10.0.2.2', family: 'ipv4', proto: 'tcp', port: 80 });
@@ -177,4 +177,15 @@ test('conntrack -L: the original and the reply tuple', () => {
   const c = parseConntrack('tcp      6 119 TIME_WAIT src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080 src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260 [ASSURED] mark=0 use=1');
   assert.deepEqual(c, { original: 'src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080', reply: 'src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260', state: 'TIME_WAIT' });
   assert.equal(parseConntrack('conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.'), undefined);
+});
+
+test('formatTrace in its short form: the chains of the first packet from hops and an outcome', () => {
+  const [s] = parseSegments('router', fx('router-forward.txt'));
+  const lines = formatTrace(
+    s!.hops.filter((h) => !h.own),
+    { result: 'left', text: 'left the lab' },
+  );
+  assert.equal(lines[0], 'router (in: eth0)');
+  assert.match(lines[1]!, /^ {2}PREROUTING {3}raw\/PREROUTING/);
+  assert.equal(lines.at(-1), '=> left the lab');
 });
