@@ -10,7 +10,7 @@ export function register(program: Command, deps: CliDeps): void {
   const { runner, out, err } = deps;
   program
     .command('trace')
-    .description("send one probe and show every packet of its connection through the lab: hooks, every matched rule, NAT before -> after, marks, routing, and a true ending")
+    .description('send one probe and show every packet of its connection through the lab: hooks, every matched rule, NAT before -> after, marks, routing, and a true ending')
     .argument('<file>', 'lab file or lab name (the lab must be up)')
     .requiredOption('--from <node>', 'node that sends the probe')
     .requiredOption('--to <address>', 'destination address')
