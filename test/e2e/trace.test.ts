@@ -183,6 +183,13 @@ describe('netlab trace on the real kernel', () => {
       );
     });
 
+    test('a source without a route sends nothing: unseen, with its own routing answer', () => {
+      const t = run(['--from', 'nofwd', '--to', '10.0.9.9']);
+      assert.equal(t.outcome.result, 'unseen');
+      assert.equal(t.packets.length, 0);
+      assert.match(t.outcome.text, /^nofwd did not send it: no route to 10\.0\.9\.9 .*Network is unreachable/);
+    });
+
     test('forwarding off: dropped by routing, naming the sysctl', () => {
       const t = run(['--from', 'client', '--to', '10.0.4.2']);
       assert.equal(t.outcome.result, 'dropped');
