@@ -255,11 +255,11 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
       if (isOwn) continue; // netlab's own "meta nftrace set 1"
       const v = /\(verdict (\w+)(?: ([^)]*))?\)/.exec(rest);
       const { text, handle } = cleanRule(rest.slice(5).replace(/\(verdict [^)]*\).*$/, ''));
-      const verdict = v ? (v[2] ? `${v[1]} ${v[2]}` : v[1]!) : 'continue';
+      // REJECT drops the packet (the kernel says drop) and answers it: say reject.
+      const verdict = v ? (v[1] === 'drop' && /reject/i.test(text) ? 'reject' : v[2] ? `${v[1]} ${v[2]}` : v[1]!) : 'continue';
       hop.rules.push(text || '(an xt match nft cannot print, e.g. a comment)');
       hop.hits.push({ rule: text, verdict, ...(handle !== undefined ? { handle } : {}) });
       if (v && v[1] !== 'continue' && v[1] !== 'jump' && v[1] !== 'goto') hop.verdict = verdict;
-      if (/reject/i.test(text) && v?.[1] === 'drop') hop.verdict = 'reject';
     } else if (rest.startsWith('policy ')) {
       hop.verdict = `policy ${/^policy (\w+)/.exec(rest)![1]}`;
     } else if (rest.startsWith('verdict ')) {

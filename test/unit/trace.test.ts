@@ -189,3 +189,23 @@ test('formatTrace in its short form: the chains of the first packet from hops an
   assert.match(lines[1]!, /^ {2}PREROUTING {3}raw\/PREROUTING/);
   assert.equal(lines.at(-1), '=> left the lab');
 });
+
+test('a REJECT in a custom chain: the jump, then the reject that ends it', () => {
+  const log = [
+    'trace id 9 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.80.3 ip daddr 10.0.80.1 ip id 5 ip length 60 tcp sport 5000 tcp dport 80 tcp flags == syn',
+    'trace id 9 inet netlab_trace pre policy accept',
+    'trace id 9 ip filter INPUT packet: iif "eth0" ip saddr 10.0.80.3 ip daddr 10.0.80.1 ip id 5 ip length 60 tcp sport 5000 tcp dport 80 tcp flags == syn',
+    'trace id 9 ip filter INPUT rule tcp dport 80 counter packets 1 bytes 60 jump MY_WEB # handle 4 (verdict jump MY_WEB)',
+    'trace id 9 ip filter MY_WEB rule meta l4proto tcp counter packets 1 bytes 60 reject with tcp reset # handle 6 (verdict drop)',
+  ].join('\n');
+  const [s] = parseSegments('server', log);
+  assert.deepEqual(
+    s!.hops.filter((h) => !h.own).map((h) => [h.hook, h.chain, h.verdict, h.hits.map((x) => x.verdict).join()]),
+    [
+      ['INPUT', 'INPUT', '', 'jump MY_WEB'],
+      ['INPUT', 'MY_WEB', 'reject', 'reject'],
+    ],
+  );
+  const o = endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [s!] }, () => undefined);
+  assert.deepEqual([o.result, o.where], ['rejected', 'filter/MY_WEB']);
+});
