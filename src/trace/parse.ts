@@ -69,7 +69,6 @@ export interface Header {
   ipId?: number;
   len?: number;
   seq?: number;
-  mark?: string;
   iif?: string;
   oif?: string;
 }
@@ -177,8 +176,6 @@ export function parseHeader(text: string): Header {
   if (ipId !== undefined) h.ipId = ipId;
   const len = num(/\bip6? (?:length|payload_length) (\d+)/, text);
   if (len !== undefined) h.len = len;
-  const mark = /\bmeta mark (0x[0-9a-f]+)/.exec(text)?.[1];
-  if (mark) h.mark = normMark(mark);
   const iif = /\biif "([^"]+)"/.exec(text)?.[1];
   const oif = /\boif "([^"]+)"/.exec(text)?.[1];
   if (iif) h.iif = iif;
@@ -266,10 +263,9 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
       hop.verdict = /^verdict (\w+(?: \S+)?)/.exec(rest)![1]!.replace(/ meta$/, '');
     } else continue;
     // The kernel reports the mark where a chain ends by its policy or a verdict (absent: 0), not
-    // after a rule's terminal verdict (finish() fills that in from a later chain).
+    // after a rule's terminal verdict (finish() takes the next chain end's).
     const mk = /\bmeta mark (0x[0-9a-f]+)/.exec(rest)?.[1];
     if (rest.startsWith('policy ') || rest.startsWith('verdict ')) hop.markOut = mk ? normMark(mk) : '0x0';
-    else if (mk) hop.markOut = normMark(mk);
     if (/^(drop|reject)/.test(hop.verdict) || hop.verdict === 'policy drop')
       seg.ending = {
         kind: 'dropped',
