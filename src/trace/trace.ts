@@ -1,5 +1,6 @@
-// netlab trace: turns on netfilter tracing for matching packets in every namespace of a lab,
-// sends one probe, and reports the chains the kernel really walked, namespace by namespace.
+// netlab trace: turns on netfilter tracing in every namespace of a lab, sends one probe, and
+// reports every packet of its connection as the kernel handled it: the chains and rules, NAT,
+// marks, the kernel's routing answers, and where each packet really ended.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { CliError, EXIT, Exit } from '../core/errors.js';
 import { tmpdir } from 'node:os';
@@ -161,8 +162,10 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const work = (async (): Promise<TraceResult> => {
     await parallel(namespaces, 4, async (ns) => {
-      const table = traceTable(spec, tableOf(ns), { bridge: withBridge.has(ns), ...(ns === HOST ? { ifaces: hostIfaces } : {}) });
-      const r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table });
+      const table = (bridge: boolean) => traceTable(spec, tableOf(ns), { bridge, ...(ns === HOST ? { ifaces: hostIfaces } : {}) });
+      let r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(withBridge.has(ns)) });
+      // A kernel without nftables' bridge family: trace without bridge hops rather than not at all.
+      if (r.exitCode !== 0 && withBridge.has(ns)) r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(false) });
       if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${labelOf(ns)}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
     });
     for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', '-a', 'monitor', 'trace']), monitorLog(dir, ns))).pid);
