@@ -37,16 +37,28 @@ those taken as verified). --refresh, the old way to ask for a full read, is stil
 a table of the others, and for each check that did not meet its expectation what it ran, what it
 expected and what it saw (the probe's own output). --json: one document with every check: label,
 kind, from, to, port, expect, seen, met, attempts, ms, command, output.`,
-  trace: `Shows *why* a packet passed or not. Adds a table netlab_trace (hooked before raw, priority -350)
-to every namespace of the lab (and to the host's, as netlab_trace_PID, when the lab has bridges
-or links there) that sets meta nftrace set 1 on packets to ADDR (and the protocol
-and port), runs nft monitor trace in each, sends one probe from NODE (ping, a TCP connect, a UDP
-datagram), then removes the tables, also on Ctrl-C. Prints the path namespace by namespace:
-hook, table/chain, the verdict and the rule that decided it, the interface it left through, and
-the outcome: delivered locally in X, dropped or rejected at table/chain in X by rule R, or left
-X. iptables rules appear as the kernel knows them (iptables-nft rules in nft syntax). --json
-prints hops and outcome. nat chains see only a connection's first packet, and only while
-connection tracking is in use.`,
+  trace: `Shows the story of one probe's connection and *why* it ends where it does. Adds a table
+netlab_trace to every namespace of the lab (and to the host's, as netlab_trace_PID, when the lab
+has bridges or links there, tracing only the lab's interfaces; a bridge family table where there
+are bridges) that sets meta nftrace set 1 on packets of the probe's protocol and ICMP before raw
+(priority -350) and witnesses the input, forward and postrouting hooks last (priority 350); runs
+nft monitor trace in each, sends one probe from NODE (ping, a TCP connect, a UDP datagram), then
+removes the tables, also on Ctrl-C. It follows the connection by its addresses as NAT rewrites
+them (a port forward is followed to the server that owns the new address) and prints every
+packet of it, labelled (SYN, SYN-ACK (reply), ACK..., echo request, echo reply, ICMP errors),
+namespace by namespace (bridge hops included): each hook with every rule that matched in iptables
+syntax and in the nft form the kernel reports, the verdict that ended the chain, NAT rewrites as
+"before -> after" (with conntrack's original and reply tuples), marks as they change, the routing
+decision (the kernel's answer for that packet: ip route get DST from SRC iif IIF mark M ...), and
+the interface it leaves by. A later packet that takes the same chains is one line. The ending is
+what the kernel did: delivered to a socket in X (with the process, from ss), dropped or rejected
+at table/chain in X by rule R, dropped by routing in X (no route, forwarding off, rp_filter,
+with ip route get's answer), or left the lab through an interface with no lab namespace behind
+it. --json prints everything: hops (the first packet's chains), packets (each pass through each
+namespace with its hops, all matched rules, rewrites, routing and conntrack), outcome.
+NETLAB_TRACE_KEEP=1 keeps the monitors' raw output and prints where. nat chains see only a
+connection's first packet (later ones are rewritten by conntrack, shown as such), and only while
+connection tracking is in use; iptables-legacy rules are not seen.`,
   logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
 in /run/netlab/logs/LAB/ while the lab is up, and go with its down: read them before.`,
   impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,

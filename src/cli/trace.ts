@@ -10,13 +10,13 @@ export function register(program: Command, deps: CliDeps): void {
   const { runner, out, err } = deps;
   program
     .command('trace')
-    .description("send one probe and show the packet's path through netfilter in every namespace of the lab: hook, table/chain, rule, verdict")
+    .description('send one probe and show every packet of its connection through the lab: hooks, every matched rule, NAT before -> after, marks, routing, and a true ending')
     .argument('<file>', 'lab file or lab name (the lab must be up)')
     .requiredOption('--from <node>', 'node that sends the probe')
     .requiredOption('--to <address>', 'destination address')
     .addOption(new Option('--proto <proto>', 'probe protocol').choices(['icmp', 'tcp', 'udp']).default('icmp'))
     .option('--port <n>', 'destination port (tcp, udp)', positiveInt)
-    .option('--json', 'print the path as JSON')
+    .option('--json', 'print every packet, hop, rule, rewrite and routing answer as JSON')
     .action(async (file: string, o: { from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; json?: boolean }) => {
       requireRoot('trace');
       const lab = await loadLabCached(labFileOf(file));
@@ -26,7 +26,7 @@ export function register(program: Command, deps: CliDeps): void {
       if (o.json) out(JSON.stringify(r, null, 2));
       else {
         out(`trace ${o.proto}${o.port ? `/${o.port}` : ''} ${o.from} -> ${r.to}: probe ${r.probe.ok ? 'answered' : 'not answered'}`);
-        for (const l of formatTrace(r.hops, r.outcome)) out(l);
+        for (const l of formatTrace(r, lab)) out(l);
       }
     });
 }

@@ -1,3 +1,2 @@
-// engine/trace: `netlab trace`, one probe's path through netfilter (src/trace/ does the work).
-export { trace } from '../trace/trace.js';
-export { formatTrace } from '../trace/parse.js';
+// engine/trace: `netlab trace`, one probe's connection through the lab (src/trace/ does the work).
+export { trace, formatTrace } from '../trace/trace.js';

@@ -46,8 +46,7 @@ function excerpt(r: RunResult): string {
 /** A trace check: the path must pass the named chains, in order, and end as said. */
 async function runTraceCheck(runner: CommandRunner, c: Extract<CheckSpec, { kind: 'trace' }>, lab: Lab): Promise<CheckResult> {
   const t0 = performance.now();
-  const { trace } = await import('../trace/trace.js');
-  const { formatTrace } = await import('../trace/parse.js');
+  const { trace, formatTrace } = await import('../trace/trace.js');
   const r = await trace(runner, lab, { from: c.from, to: c.to, proto: c.proto, ...(c.port ? { port: c.port } : {}) });
   const seen = r.hops.map((h) => `${h.ns}:${h.table}/${h.chain}`);
   let at = 0;
@@ -59,7 +58,7 @@ async function runTraceCheck(runner: CommandRunner, c: Extract<CheckSpec, { kind
   });
   const ok = missing.length === 0 && (!c.result || r.outcome.result === c.result);
   const want = [...(c.passes.length ? [`passes ${c.passes.join(' -> ')}`] : []), ...(c.result ? [c.result] : [])].join(', ');
-  const output = [`wanted: ${want || 'any path'}`, ...(missing.length ? [`not passed (in this order): ${missing.join(', ')}`] : []), ...formatTrace(r.hops, r.outcome)].join('\n');
+  const output = [`wanted: ${want || 'any path'}`, ...(missing.length ? [`not passed (in this order): ${missing.join(', ')}`] : []), ...formatTrace(r, lab)].join('\n');
   return {
     check: c,
     seen: ok ? 'ok' : 'fail',

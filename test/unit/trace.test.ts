@@ -1,94 +1,211 @@
-// netlab trace, pure parts: the trace table, parsing `nft monitor trace` captured from the kernel,
-// ordering namespaces along the path, the outcome.
+// netlab trace, pure parts: the trace tables, parsing `nft -a monitor trace` captured from the
+// kernel into packets, following a connection through NAT, endings and text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { firstPacket, formatTrace, orderNamespaces, outcome, parseTrace, traceTable } from '../../src/trace/parse.js';
-import { adjacency } from '../../src/trace/trace.js';
-import { labOf } from '../lib/fixtures.js';
+import { bridged, connectionSegments, endingOf, formatPackets, packetsOf, parseConntrack, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type PeerOf } from '../../src/trace/parse.js';
+import { formatTrace, iptablesByHandle, listenerOf } from '../../src/trace/trace.js';
+
+test('the trace table sets nftrace first and witnesses the other hooks last', () => {
+  const t = traceTable({ to: '10.0.2.2', family: 'ipv4', proto: 'tcp', port: 80 });
+  assert.match(t, /^table inet netlab_trace \{/);
+  assert.match(t, /hook prerouting priority -350; meta nfproto ipv4 meta l4proto \{ tcp, icmp \} meta nftrace set 1;/);
+  assert.match(t, /chain local_in \{ type filter hook input priority 350; \}/);
+  assert.doesNotMatch(t, /table bridge/);
+  assert.match(
+    traceTable({ to: '2001:db8::2', family: 'ipv6', proto: 'icmp' }, 'x', { bridge: true, ifaces: ['br1', 'tap1'] }),
+    /table bridge x[\s\S]*iifname \{ "br1", "tap1" \} meta protocol ip6 meta l4proto ipv6-icmp/,
+  );
+});
 
 const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/trace/${f}`, import.meta.url)), 'utf8');
 
-test('the trace table hooks before raw and matches only the probe', () => {
-  const t = traceTable({ to: '10.0.2.2', family: 'ipv4', proto: 'tcp', port: 80 });
-  assert.match(t, /^table ip netlab_trace \{/);
-  assert.match(t, /type filter hook prerouting priority -350; ip daddr 10\.0\.2\.2 meta l4proto tcp th dport 80 meta nftrace set 1;/);
-  assert.match(t, /type filter hook output priority -350;/);
-  assert.match(traceTable({ to: '2001:db8::2', family: 'ipv6', proto: 'icmp' }), /table ip6 netlab_trace[\s\S]*ip6 daddr 2001:db8::2 meta l4proto ipv6-icmp/);
-});
-
-test('a forwarded packet walks raw, mangle, nat PREROUTING, then FORWARD and POSTROUTING', () => {
-  const hops = parseTrace('router', fx('router-forward.txt'));
+test('a forwarded packet walks raw, mangle, nat PREROUTING, then FORWARD and POSTROUTING, and leaves by eth1', () => {
+  const [s, ...rest] = parseSegments('router', fx('router-forward.txt'));
+  assert.equal(rest.length, 0);
   assert.deepEqual(
-    hops.map((h) => `${h.table}/${h.chain}`),
+    s!.hops.filter((h) => !h.own).map((h) => `${h.table}/${h.chain}`),
     ['raw/PREROUTING', 'mangle/PREROUTING', 'nat/PREROUTING', 'mangle/FORWARD', 'filter/FORWARD', 'mangle/POSTROUTING', 'nat/POSTROUTING'],
   );
-  assert.equal(hops[0]!.iif, 'eth0');
-  assert.equal(hops[4]!.oif, 'eth1');
-  assert.ok(hops.every((h) => h.verdict === 'policy accept'));
-  assert.match(hops[4]!.rules.at(-1)!, /^ct state new,/);
+  assert.equal(s!.iif, 'eth0');
+  assert.deepEqual(s!.ending, { kind: 'forwarded', oif: 'eth1' });
+  assert.deepEqual(routeQuery(s!), ['ip', 'route', 'get', '10.0.2.2', 'from', '10.0.1.2', 'iif', 'eth0', 'ipproto', 'icmp']);
 });
 
-test('a delivered packet ends in INPUT; the outcome says where', () => {
-  const server = parseTrace('server', fx('server-input.txt'));
+test('a bridged packet (kernel capture): bridge family and br_netfilter hops, one segment per packet, no routing asked', () => {
+  const segs = parseSegments('r', fx('bridge-netfilter.txt'));
   assert.deepEqual(
-    server.map((h) => `${h.table}/${h.chain}`),
-    ['raw/PREROUTING', 'mangle/PREROUTING', 'nat/PREROUTING', 'mangle/INPUT', 'filter/INPUT', 'nat/INPUT'],
+    segs.map((s) => [s.entry.icmp, s.iif, s.oif, s.ending.kind]),
+    [
+      ['echo-request', 'p1', 'p2', 'forwarded'],
+      ['echo-reply', 'p2', 'p1', 'forwarded'],
+    ],
   );
-  const all = [...parseTrace('router', fx('router-forward.txt')), ...server];
-  const o = outcome(all, true);
-  assert.equal(o.result, 'delivered');
-  assert.equal(o.ns, 'server');
-  const text = formatTrace(all, o);
-  assert.equal(text[0], 'router (in: eth0)');
-  assert.match(text.at(-1)!, /=> delivered locally in server/);
+  const fwd = segs[0]!.hops.find((h) => h.table === 'filter')!;
+  assert.deepEqual([fwd.family, fwd.hook, fwd.hits.length, fwd.verdict], ['ip', 'FORWARD', 1, 'policy accept']);
+  assert.ok(bridged(segs[0]!));
+  assert.equal(routeQuery(segs[0]!), undefined);
 });
 
-test('a drop names the table, chain, namespace and rule', () => {
-  const lines = [
-    'trace id aa ip netlab_trace pre packet: iif "eth0" ip saddr 172.17.0.1 ip daddr 172.17.0.2',
-    'trace id aa ip filter INPUT packet: iif "eth0" ip saddr 172.17.0.1 ip daddr 172.17.0.2',
-    'trace id aa ip filter INPUT rule ip saddr 172.17.0.1 counter packets 3 bytes 252 drop (verdict drop)',
+test('marks as they change, and the iptables form of a rule found by its handle (kernel capture)', () => {
+  const [s] = parseSegments('r', fx('mark.txt'));
+  const mangle = s!.hops.find((h) => h.table === 'mangle')!;
+  assert.deepEqual([mangle.markIn, mangle.markOut, mangle.hits[0]!.handle], [undefined, '0x40000', 2]);
+  const nft =
+    'table ip mangle { # handle 1\n\tchain PREROUTING { # handle 1\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\t\tmeta l4proto icmp counter packets 2 bytes 168 meta mark set mark or 0x40000 # handle 2\n\t}\n}';
+  const save = '*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p icmp -j MARK --set-xmark 0x40000/0x40000\nCOMMIT\n*filter\n-A PREROUTING -j DROP\nCOMMIT';
+  assert.deepEqual([...iptablesByHandle(nft, save, 'mangle')], [[2, '-A PREROUTING -p icmp -j MARK --set-xmark 0x40000/0x40000']]);
+});
+
+/** A DNAT port forward seen by three namespaces: SYN, SYN-ACK, and noise from another connection. */
+const client = `trace id 1 inet netlab_trace out packet: oif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 1 inet netlab_trace out policy accept
+trace id 1 inet netlab_trace post packet: oif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 1 inet netlab_trace post policy accept
+trace id 2 inet netlab_trace out packet: oif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.9 ip id 9 ip length 60 tcp sport 40001 tcp dport 22 tcp flags == syn
+trace id 2 inet netlab_trace out policy accept
+trace id 3 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.1.1 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 8080 tcp dport 40000 tcp flags == 0x12
+trace id 3 inet netlab_trace pre policy accept
+trace id 3 inet netlab_trace local_in packet: iif "eth0" ip saddr 10.0.1.1 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 8080 tcp dport 40000 tcp flags == 0x12
+trace id 3 inet netlab_trace local_in policy accept`;
+const router = `trace id 4 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 4 inet netlab_trace pre policy accept
+trace id 4 ip nat PREROUTING packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.1.1 ip id 7 ip length 60 tcp sport 40000 tcp dport 8080 tcp flags == syn
+trace id 4 ip nat PREROUTING rule iifname "eth0" tcp dport 8080 counter packets 0 bytes 0 dnat to 10.0.2.2:80 # handle 3 (verdict accept)
+trace id 4 ip filter FORWARD packet: iif "eth0" oif "eth1" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 4 ip filter FORWARD policy accept
+trace id 4 inet netlab_trace post packet: iif "eth0" oif "eth1" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 4 inet netlab_trace post policy accept
+trace id 5 inet netlab_trace pre packet: iif "eth1" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 5 inet netlab_trace pre policy accept
+trace id 5 ip filter FORWARD packet: iif "eth1" oif "eth0" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 5 ip filter FORWARD policy accept
+trace id 5 inet netlab_trace post packet: iif "eth1" oif "eth0" ip saddr 10.0.1.1 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 8080 tcp dport 40000 tcp flags == 0x12
+trace id 5 inet netlab_trace post policy accept`;
+const server = `trace id 6 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 6 inet netlab_trace pre policy accept
+trace id 6 inet netlab_trace local_in packet: iif "eth0" ip saddr 10.0.1.2 ip daddr 10.0.2.2 ip id 7 ip length 60 tcp sport 40000 tcp dport 80 tcp flags == syn
+trace id 6 inet netlab_trace local_in policy accept
+trace id 6 inet netlab_trace out packet: oif "eth0" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 6 inet netlab_trace out policy accept
+trace id 6 inet netlab_trace post packet: oif "eth0" ip saddr 10.0.2.2 ip daddr 10.0.1.2 ip id 0 ip length 60 tcp sport 80 tcp dport 40000 tcp flags == 0x12
+trace id 6 inet netlab_trace post policy accept`;
+const links: Record<string, { ns: string; ifname: string }> = {
+  'client|eth0': { ns: 'router', ifname: 'eth0' },
+  'router|eth0': { ns: 'client', ifname: 'eth0' },
+  'router|eth1': { ns: 'server', ifname: 'eth0' },
+  'server|eth0': { ns: 'router', ifname: 'eth1' },
+};
+const peerOf: PeerOf = (ns, i) => links[`${ns}|${i}`];
+
+test('a DNATed connection is followed to the server and back; NAT before -> after; packets labelled', () => {
+  const all = [...parseSegments('client', client), ...parseSegments('router', router), ...parseSegments('server', server)];
+  const conn = connectionSegments(all, 'client', { to: '10.0.1.1', family: 'ipv4', proto: 'tcp', port: 8080 });
+  assert.equal(conn.length, 6, 'the ssh SYN to 10.0.1.9 is not part of it');
+  const packets = packetsOf(conn, 'client', peerOf);
+  assert.deepEqual(
+    packets.map((p) => [p.label, p.direction, p.segments.map((s) => s.ns).join('>')]),
+    [
+      ['SYN', 'request', 'client>router>server'],
+      ['SYN-ACK', 'reply', 'server>router>client'],
+    ],
+  );
+  assert.deepEqual(rewritesOf(packets[0]!.segments[1]!), [{ hop: 1, kind: 'DNAT', before: '10.0.1.1:8080', after: '10.0.2.2:80' }]);
+  assert.deepEqual(
+    rewritesOf(packets[1]!.segments[1]!).map((r) => r.kind),
+    ["SNAT by conntrack (this connection's NAT)"],
+  );
+  const out = endingOf(packets[0]!, peerOf);
+  assert.deepEqual([out.result, out.ns], ['delivered', 'server']);
+  const text = formatPackets(packets, peerOf, out).join('\n');
+  assert.match(text, /^packet 1: SYN {2}10\.0\.1\.2:40000 -> 10\.0\.1\.1:8080 {3}client -> router -> server$/m);
+  assert.match(text, /rule iifname "eth0" tcp dport 8080 dnat to 10\.0\.2\.2:80 {2}=> accept/);
+  assert.match(text, /DNAT: 10\.0\.1\.1:8080 -> 10\.0\.2\.2:80/);
+  assert.match(text, /^packet 2: SYN-ACK \(reply\)/m);
+  assert.match(text, /-> out eth1 to server {2}10\.0\.1\.2:40000 -> 10\.0\.2\.2:80/);
+});
+
+test('a packet that leaves by an interface with no lab namespace behind it left the lab; one that stops after PREROUTING was dropped by routing', () => {
+  const [gone] = parseSegments('router', router.split('\n').slice(0, 8).join('\n'));
+  assert.match(endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [gone!] }, () => undefined).text, /^left the lab: router sent it out through eth1/);
+  const [stuck] = parseSegments('router', router.split('\n').slice(0, 4).join('\n'));
+  assert.equal(stuck!.ending.kind, 'routing');
+  const o = endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [stuck!] }, peerOf, {
+    command: 'ip route get 10.0.2.2 from 10.0.1.2 iif eth0',
+    answer: 'No route to host',
+    ok: false,
+    why: routingWhy('No route to host', '10.0.2.2', 'eth0', '0'),
+  });
+  assert.deepEqual([o.result, o.where], ['dropped', 'routing']);
+  assert.match(o.text, /forwarding is off on eth0 \(net\.ipv4\.conf\.eth0\.forwarding = 0\)/);
+  assert.match(routingWhy('Network is unreachable', '10.9.9.9', 'eth0', '1'), /no route to 10\.9\.9\.9/);
+  assert.match(routingWhy('Invalid cross-device link', '10.9.9.9', 'eth0', '1'), /rp_filter/);
+});
+
+test('ss output names the listening socket and its process', () => {
+  const ss = 'LISTEN 0 5 0.0.0.0:80 0.0.0.0:* users:(("socat",pid=18575,fd=5))\nLISTEN 0 5 127.0.0.1:81 0.0.0.0:*';
+  assert.equal(listenerOf(ss, 80, '10.0.2.2'), '0.0.0.0:80 (socat, pid 18575)');
+  assert.equal(listenerOf(ss, 81, '10.0.2.2'), undefined);
+  assert.equal(listenerOf(ss, 81, '127.0.0.1'), '127.0.0.1:81');
+});
+
+test('a routed packet that enters by a bridge port keeps its segment when the kernel changes its trace id, and ids reused by later packets start new ones (kernel capture)', () => {
+  const segs = parseSegments('dockerhost', fx('docker-bridge-dockerhost.txt'));
+  assert.deepEqual(
+    segs.map((s) => `${s.entry.flags} ${s.iif}>${s.oif} ${s.ending.kind}`),
+    [
+      'SYN veth-c1>eth0 forwarded',
+      'SYN-ACK eth0>veth-c1 forwarded',
+      'ACK veth-c1>eth0 forwarded',
+      'PSH-ACK eth0>veth-c1 forwarded',
+      'ACK veth-c1>eth0 forwarded',
+      'FIN-ACK eth0>veth-c1 forwarded',
+      'FIN-ACK veth-c1>eth0 forwarded',
+      'ACK eth0>veth-c1 forwarded',
+    ],
+  );
+  assert.deepEqual(
+    rewritesOf(segs[0]!).map((r) => `${r.kind} ${r.before} -> ${r.after}`.replace(/:\d{5}\b/g, ':P')),
+    ['MASQUERADE 172.17.0.2:P -> 203.0.113.1:P'],
+  );
+  assert.ok(!bridged(segs[0]!), 'routed, not bridged');
+  assert.deepEqual(routeQuery(segs[0]!)?.slice(0, 8), ['ip', 'route', 'get', '203.0.113.2', 'from', '172.17.0.2', 'iif', 'docker0']);
+});
+
+test('conntrack -L: the original and the reply tuple', () => {
+  const c = parseConntrack('tcp      6 119 TIME_WAIT src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080 src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260 [ASSURED] mark=0 use=1');
+  assert.deepEqual(c, { original: 'src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080', reply: 'src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260', state: 'TIME_WAIT' });
+  assert.equal(parseConntrack('conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.'), undefined);
+});
+
+test('formatTrace in its short form: the chains of the first packet from hops and an outcome', () => {
+  const [s] = parseSegments('router', fx('router-forward.txt'));
+  const lines = formatTrace(
+    s!.hops.filter((h) => !h.own),
+    { result: 'left', text: 'left the lab' },
+  );
+  assert.equal(lines[0], 'router (in: eth0)');
+  assert.match(lines[1]!, /^ {2}PREROUTING {3}raw\/PREROUTING/);
+  assert.equal(lines.at(-1), '=> left the lab');
+});
+
+test('a REJECT in a custom chain: the jump, then the reject that ends it', () => {
+  const log = [
+    'trace id 9 inet netlab_trace pre packet: iif "eth0" ip saddr 10.0.80.3 ip daddr 10.0.80.1 ip id 5 ip length 60 tcp sport 5000 tcp dport 80 tcp flags == syn',
+    'trace id 9 inet netlab_trace pre policy accept',
+    'trace id 9 ip filter INPUT packet: iif "eth0" ip saddr 10.0.80.3 ip daddr 10.0.80.1 ip id 5 ip length 60 tcp sport 5000 tcp dport 80 tcp flags == syn',
+    'trace id 9 ip filter INPUT rule tcp dport 80 counter packets 1 bytes 60 jump MY_WEB # handle 4 (verdict jump MY_WEB)',
+    'trace id 9 ip filter MY_WEB rule meta l4proto tcp counter packets 1 bytes 60 reject with tcp reset # handle 6 (verdict drop)',
   ].join('\n');
-  const hops = parseTrace('c1', lines);
+  const [s] = parseSegments('server', log);
   assert.deepEqual(
-    hops.map((h) => [h.chain, h.verdict]),
-    [['INPUT', 'drop']],
+    s!.hops.filter((h) => !h.own).map((h) => [h.hook, h.chain, h.verdict, h.hits.map((x) => x.verdict).join()]),
+    [
+      ['INPUT', 'INPUT', '', 'jump MY_WEB'],
+      ['INPUT', 'MY_WEB', 'reject', 'reject'],
+    ],
   );
-  assert.equal(outcome(hops, false).text, 'dropped at filter/INPUT in c1 by rule: ip saddr 172.17.0.1 drop');
-});
-
-test('a namespace without iptables rules still shows it passed; a second packet is cut off', () => {
-  const hops = parseTrace('client', 'trace id bb ip netlab_trace out packet: oif "eth0" ip daddr 10.0.2.2\ntrace id bb ip netlab_trace out policy accept');
-  assert.deepEqual(
-    hops.map((h) => [h.table, h.chain, h.oif]),
-    [['-', 'OUTPUT', 'eth0']],
-  );
-  const two = firstPacket([
-    { ns: 'p', id: 'x', table: 'mangle', chain: 'PREROUTING', rules: [], verdict: 'accept' },
-    { ns: 'p', id: 'x', table: 'mangle', chain: 'INPUT', rules: [], verdict: 'policy accept' },
-    { ns: 'p', id: 'x', table: 'mangle', chain: 'PREROUTING', rules: [], verdict: 'accept' },
-  ]);
-  assert.equal(two.length, 2);
-});
-
-test('namespaces are ordered along the path through veths and bridges', () => {
-  const { lab } = labOf(`
-name: t
-nodes:
-  a:
-  r:
-  s:
-  hostb:
-bridges:
-  br0: {node: hostb}
-links:
-  - endpoints: [a:eth0, r:eth0]
-  - endpoints: [r:eth1, br0:p1]
-  - endpoints: [s:eth0, br0:p2]
-`);
-  const adj = adjacency(lab);
-  assert.ok(adj('a', 'r') && adj('r', 's') && adj('r', 'hostb') && !adj('a', 's'));
-  assert.deepEqual(orderNamespaces('a', ['s', 'r', 'a'], adj), ['a', 'r', 's']);
+  const o = endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [s!] }, () => undefined);
+  assert.deepEqual([o.result, o.where], ['rejected', 'filter/MY_WEB']);
 });
