@@ -24,7 +24,9 @@ export function register(program: Command, deps: CliDeps): void {
       if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
       const scan = o.all ? scanJournals() : undefined;
       const names = scan ? scan.journals.map((j) => j.lab) : [await labNameOf(arg!)];
-      if (scan && !names.length && !scan.damaged.length) say('no lab is up: nothing to remove');
+      const { listInstances, downInstance } = await import('../engine/instance.js');
+      const instances = o.all ? listInstances() : [];
+      if (scan && !names.length && !scan.damaged.length && !instances.length) say('no lab is up: nothing to remove');
       // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
       for (const d of scan?.damaged ?? []) report(err, d);
       let failed = scan?.damaged.length ?? 0;
@@ -54,6 +56,18 @@ export function register(program: Command, deps: CliDeps): void {
         } catch (e) {
           // With --all, one lab that cannot go down does not keep the others up.
           if (!o.all) throw e;
+          failed++;
+          report(err, e);
+        }
+      }
+      // Every instance: its lab by netlab inside its world (whose report goes to stderr with --json), then the world.
+      for (const inst of instances) {
+        try {
+          const r = await downInstance(runner, inst, ['down', inst.lab, ...(o.dryRun ? ['--dry-run'] : [])], { ...(o.dryRun ? { dryRun: true } : {}), ...(o.json ? { stdout: 2 } : {}) });
+          docs.push({ instance: inst.key, lab: inst.lab, wasUp: r.wasUp, ...(o.dryRun ? { dryRun: true } : { worldRemoved: r.code === 0 }) });
+          if (r.code !== 0) failed++;
+          else if (!o.dryRun) say(`instance ${inst.key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}`);
+        } catch (e) {
           failed++;
           report(err, e);
         }
