@@ -82,15 +82,27 @@ export async function proveWorld(runner: CommandRunner, inst: Instance): Promise
     if (m === 'other') throw other();
     return m === 'same' ? { state: 'ours', id: rec } : { state: 'stale' };
   }
+  // No record: a world killed while being made (it is made under the instance's lock, which the
+  // caller holds now). Each namespace still bound must carry the mark, or be still empty: a network
+  // namespace with lo alone, a mount namespace whose /run/netns is not yet its own.
   const net = boundInode(files.net);
   const mnt = boundInode(files.mnt);
   if (net === undefined && mnt === undefined) return { state: 'stale' };
-  if (net === undefined || mnt === undefined) throw other();
-  const r = await runner.run([...worldPrefix(files), 'sh', '-c', 'ip -o link show lo; stat -c "%d %i" /run/netns']);
-  const alias = /alias (\S+)/.exec(r.stdout)?.[1];
-  const netnsDir = r.stdout.trim().split('\n').at(-1) ?? '';
-  if (r.exitCode !== 0 || alias !== worldMark(inst.key) || !/^\d+ \d+$/.test(netnsDir)) throw other();
-  return { state: 'ours', id: { net, mnt, netnsDir } };
+  let netnsDir = '';
+  if (net !== undefined) {
+    const r = await runner.run(['nsenter', `--net=${files.net}`, 'ip', '-o', 'link', 'show']);
+    const links = r.stdout.trim().split('\n');
+    const alias = /alias (\S+)/.exec(links[0] ?? '')?.[1];
+    const fresh = links.length === 1 && /^1: lo:/.test(links[0]!) && alias === undefined;
+    if (r.exitCode !== 0 || !(fresh || alias === worldMark(inst.key))) throw other();
+  }
+  if (mnt !== undefined) {
+    const r = await runner.run(['nsenter', `--mount=${files.mnt}`, 'sh', '-c', 'findmnt -no SOURCE /run/netns; stat -c "%d %i" /run/netns']);
+    const lines = r.stdout.trim().split('\n');
+    if (lines[0] === 'netlab-world' && /^\d+ \d+$/.test(lines[1] ?? '')) netnsDir = lines[1]!;
+    else if (lines.includes('netlab-world')) throw other();
+  }
+  return { state: 'ours', id: { net: net ?? 0, mnt: mnt ?? 0, netnsDir } };
 }
 
 /** The instance's world, made when there is none (or only a stale one), proven when there is. */
