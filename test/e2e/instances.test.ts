@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, LABS, isRoot, netlab, stateDir, uid, waitFor } from '../lib/host.js';
+import { CLI, LABS, isRoot, labFile, netlab, stateDir, uid, waitFor } from '../lib/host.js';
 import { compare, hostExec, hostNetnsDir, snapshot } from '../lib/snapshot.js';
 
 const state = stateDir();
@@ -95,6 +95,68 @@ describe('instances on the real kernel', { skip: isRoot ? false : 'needs root' }
     } finally {
       netlab(['down', ka], env);
       netlab(['down', kb], env);
+    }
+  });
+
+  test("the lab's host sysctls, host iptables rules and processes live in the instance's world; down stops them", async () => {
+    const before = take();
+    const u = uid();
+    const key = `hostish@${u}`;
+    const file = labFile(
+      state.dir,
+      `hostish-${u}`,
+      `name: hostish
+nodes:
+  ns1:
+    processes: [sleep 600]
+  ns2: {}
+bridges:
+  br1: {addresses: 10.9.0.254/24}
+links:
+  - endpoints: [ns1:eth0, br1:p1]
+    addresses: {ns1: 10.9.0.1/24}
+  - endpoints: [ns2:eth0, br1:p2]
+    addresses: {ns2: 10.9.0.2/24}
+host:
+  sysctls: {net.ipv4.ip_forward: 1}
+  iptables: {filter: {FORWARD: [-i br1 -o br1 -j ACCEPT]}}
+checks:
+  - ping: {from: ns1, to: 10.9.0.2}
+  - ping: {from: ns1, to: 10.9.0.254}
+`,
+    );
+    try {
+      const up = netlab(['up', file, '--instance', u], env);
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      // In the world: the host sysctl, the tagged rule, the bridge; in the root namespace: none of them.
+      const w = spawnSyncInput(['shell', key], 'cat /proc/sys/net/ipv4/ip_forward; iptables -S FORWARD; ip -br addr show br1; pgrep -f "^sleep 600$" | wc -l\n');
+      assert.match(w.out, /^1$/m, w.out);
+      assert.match(w.out, /-A FORWARD -i br1 -o br1 .*netlab:hostish.* -j ACCEPT/, w.out);
+      assert.match(w.out, /br1 .*10\.9\.0\.254\/24/, w.out);
+      assert.deepEqual(compare(before, take()), [], 'the root namespace changed while the instance is up');
+      const logs = netlab(['logs', key], env);
+      assert.equal(logs.code, 0, logs.stdout + logs.stderr);
+      const tr = netlab(['trace', key, '--from', 'ns1', '--to', '10.9.0.2'], env);
+      assert.equal(tr.code, 0, tr.stdout + tr.stderr);
+      assert.match(tr.stdout, /probe answered/);
+      const sleeper = JSON.parse(readFileSync(join(state.dir, 'instances', key, 'state', 'labs', 'hostish.json'), 'utf8')) as { processes?: Record<string, { pid: number }> };
+      const pids = Object.values(sleeper.processes ?? {}).map((p) => p.pid);
+      assert.equal(pids.length, 1, JSON.stringify(sleeper));
+      const d = netlab(['down', key], env);
+      assert.equal(d.code, 0, d.stdout + d.stderr);
+      assert.match(d.stdout, /stopped [1-9]\d* process/);
+      const dead = () => {
+        try {
+          return / Z /.test(readFileSync(`/proc/${pids[0]}/stat`, 'utf8').replace(/^.*\)/, ')'));
+        } catch {
+          return true;
+        }
+      };
+      assert.ok(await waitFor(dead, 3000), `the lab process outlived down: ${existsSync(`/proc/${pids[0]}`) ? readFileSync(`/proc/${pids[0]}/stat`, 'utf8') : ''}`);
+      assert.deepEqual(residue(), []);
+      assert.deepEqual(compare(before, take()), [], 'the root namespace changed');
+    } finally {
+      netlab(['down', key], env);
     }
   });
 
