@@ -102,6 +102,7 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
   if (verb === 'down') {
     const r = await downInstance(deps.runner, inst, args, o.dryRun ? { dryRun: true } : {});
     if (!r.wasUp) note(`instance ${inst.key} is not up: nothing to remove`);
+    else if (o.dryRun) note(`# would then remove the world of instance ${inst.key}`);
     else if (r.code === EXIT.ok && !o.dryRun) note(`instance ${inst.key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}`);
     return r.code;
   }

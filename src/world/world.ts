@@ -5,10 +5,11 @@
 // names in every world without colliding) and /sys shows the world's own devices. An instance of
 // a lab (`netlab up FILE --instance NAME`) is a world; tests may make worlds joined by a veth to
 // play several hosts. The API: createWorld, worldPrefix (the argv that enters it), destroyWorld.
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CliError, EXIT } from '../core/errors.js';
 import type { CommandRunner } from '../runner/runner.js';
+import { type HostFiles, hostFiles } from '../observe/files.js';
 
 /** Where a world is: its directory and the two files its namespaces are bound to. */
 export interface WorldFiles {
@@ -124,26 +125,13 @@ export function matchWorld(files: WorldFiles, id: Pick<WorldId, 'net' | 'mnt'>):
  * The processes inside the world: in its network or mount namespace, or in a mount namespace
  * made from it (`ip netns exec` makes one per command), so seeing the world's own /run/netns.
  */
-export function worldPids(id: WorldId): number[] {
-  const [dev, ino] = id.netnsDir.split(' ').map(Number);
-  const net = `net:[${id.net}]`;
-  const mnt = `mnt:[${id.mnt}]`;
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (readlinkSync(`/proc/${p}/ns/net`) === net || readlinkSync(`/proc/${p}/ns/mnt`) === mnt) {
-        out.push(Number(p));
-        continue;
-      }
-      const st = statSync(`/proc/${p}/root/run/netns`);
-      // A tmpfs device number is unique while it is mounted, and this one is mounted in the world.
-      if (st.dev === dev && st.ino === ino) out.push(Number(p));
-    } catch {
-      // gone meanwhile, a kernel thread, or no /run/netns in its world
-    }
-  }
-  return out;
+export function worldPids(id: WorldId, files: HostFiles = hostFiles): number[] {
+  return files.pids().filter(
+    (pid) =>
+      pid !== process.pid &&
+      // A tmpfs's device number is unique while it is mounted, and this one is mounted in the world.
+      (files.pidNetns(pid) === id.net || files.pidMntns?.(pid) === id.mnt || (id.netnsDir !== '' && files.pidNetnsDir?.(pid) === id.netnsDir)),
+  );
 }
 
 /**
