@@ -1,6 +1,7 @@
 // cli/down: `netlab down LAB|--all`: remove what the lab made, from its journal.
 import type { Command } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
+import { shownLab } from '../core/state.js';
 import { down } from '../engine/down.js';
 import { labNameOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
@@ -35,7 +36,7 @@ export function register(program: Command, deps: CliDeps): void {
         try {
           const r = await down(runner, name, o.dryRun ? { dryRun: true } : {});
           if (!r) {
-            say(`lab ${name} is not up: nothing to remove`);
+            say(`lab ${shownLab(name)} is not up: nothing to remove`);
             docs.push({ lab: name, wasUp: false });
             continue;
           }
@@ -51,7 +52,7 @@ export function register(program: Command, deps: CliDeps): void {
           // Left alone is not a failure: everything of the lab's own is gone.
           for (const l of left) say(`left alone: ${l.object}: ${l.why}; it is not this lab's`);
           say(
-            `lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`,
+            `lab ${shownLab(name)} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`,
           );
         } catch (e) {
           // With --all, one lab that cannot go down does not keep the others up.

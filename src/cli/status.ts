@@ -1,5 +1,6 @@
 // cli/status: `netlab status [LAB]`: the labs that are up and whether the kernel still matches.
 import type { Command } from 'commander';
+import { shownLab } from '../core/state.js';
 import { labNameOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
 import type { CliDeps } from './common.js';
@@ -33,7 +34,7 @@ export function register(program: Command, deps: CliDeps): void {
       if (!labs.length && !damaged.length && !instances.length) out('no labs are up');
       for (const l of labs) {
         const state = l.drift === null ? `drift unknown: ${l.note}` : l.drift === 0 ? 'matches the file' : `${l.drift} difference(s) from the file (netlab plan ${l.file})`;
-        out(`${l.lab}  ${l.status}  ${l.nodes.length} node(s), ${l.hostLinks.length} host link(s)  ${state}`);
+        out(`${shownLab(l.lab)}  ${l.status}  ${l.nodes.length} node(s), ${l.hostLinks.length} host link(s)  ${state}`);
         out(`  file:  ${l.file}`);
         if (l.nodes.length) out(`  nodes: ${l.nodes.join(' ')}`);
         if (l.hostLinks.length) out(`  host:  ${l.hostLinks.join(' ')}`);
