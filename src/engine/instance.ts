@@ -98,8 +98,10 @@ export async function proveWorld(runner: CommandRunner, inst: Instance): Promise
   }
   if (mnt !== undefined) {
     const r = await runner.run(['nsenter', `--mount=${files.mnt}`, 'sh', '-c', 'findmnt -no SOURCE /run/netns; stat -c "%d %i" /run/netns']);
+    // findmnt lists what is mounted on /run/netns bottom up (the host's copy, then the world's tmpfs).
     const lines = r.stdout.trim().split('\n');
-    if (lines[0] === 'netlab-world' && /^\d+ \d+$/.test(lines[1] ?? '')) netnsDir = lines[1]!;
+    const stat = lines.pop() ?? '';
+    if (lines.at(-1) === 'netlab-world' && /^\d+ \d+$/.test(stat)) netnsDir = stat;
     else if (lines.includes('netlab-world')) throw other();
   }
   return { state: 'ours', id: { net: net ?? 0, mnt: mnt ?? 0, netnsDir } };

@@ -190,6 +190,17 @@ checks:
       assert.deepEqual(residue(), [], `after kill at +${delay} ms, gc and down: ${g.stdout}${d.stdout}${d.stderr}`);
     }
     assert.ok(byGc.length > 0, 'no kill landed before the lab began: gc removed no world');
+    // A world whose files were unbound (as after a reboot, with the state directory on disk) is
+    // stale: status says so, gc removes what is left of it.
+    const stale = `bridge-4ns@${u}st`;
+    assert.equal(netlab(['up', LAB, '--instance', `${u}st`, '--no-checks'], env).code, 0);
+    const dir = join(state.dir, 'instances', stale);
+    for (const f of ['net', 'mnt']) assert.equal(spawnSync('umount', [join(dir, f)]).status, 0);
+    assert.match(netlab(['status'], env).stdout, new RegExp(`^${stale} .*its world is gone`, 'm'));
+    assert.equal(netlab(['exec', stale, 'ns1', '--', 'true'], env).code, 3);
+    const g = netlab(['gc'], env);
+    assert.match(g.stdout, new RegExp(`world of instance ${stale}`), g.stdout + g.stderr);
+    assert.deepEqual(residue(), []);
     assert.deepEqual(compare(before, take()), [], 'the root namespace changed');
   });
 });
