@@ -7,6 +7,8 @@ import { labNameOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
 import { scanJournals } from '../state/journal.js';
 import { report, type CliDeps } from './common.js';
+import { parallel } from '../runner/runner.js';
+import { availableParallelism } from 'node:os';
 
 /** Adds `netlab down` to the program; called once from cli/main.ts. */
 export function register(program: Command, deps: CliDeps): void {
@@ -61,18 +63,21 @@ export function register(program: Command, deps: CliDeps): void {
           report(err, e);
         }
       }
-      // Every instance: its lab by netlab inside its world (whose report goes to stderr with --json), then the world.
-      for (const inst of instances) {
+      // Every instance: its lab by netlab inside its world (whose report goes to stderr with --json),
+      // then the world; a few at a time (each is a netlab of its own), the document in their order.
+      const results = await parallel(instances, Math.max(2, availableParallelism()), async (inst) => {
         try {
           const r = await downInstance(runner, inst, ['down', inst.lab, ...(o.dryRun ? ['--dry-run'] : [])], { ...(o.dryRun ? { dryRun: true } : {}), ...(o.json ? { stdout: 2 } : {}) });
-          docs.push({ instance: inst.key, lab: inst.lab, wasUp: r.wasUp, ...(o.dryRun ? { dryRun: true } : { worldRemoved: r.code === 0 }) });
           if (r.code !== 0) failed++;
           else if (!o.dryRun) say(`instance ${inst.key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}`);
+          return { instance: inst.key, lab: inst.lab, wasUp: r.wasUp, ...(o.dryRun ? { dryRun: true } : { worldRemoved: r.code === 0 }) };
         } catch (e) {
           failed++;
           report(err, e);
+          return { instance: inst.key, lab: inst.lab, error: (e as Error).message };
         }
-      }
+      });
+      docs.push(...results);
       if (o.json) out(JSON.stringify({ labs: docs }, null, 2));
       if (failed) throw new Exit(EXIT.applyFailed);
     });
