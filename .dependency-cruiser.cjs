@@ -7,7 +7,7 @@ const floors = [
   ['src/load/', 'src/plan/'],
   ['src/render/', 'src/generate.ts'],
   ['src/runner/', 'src/privileges.ts'],
-  ['src/state/', 'src/observe/'],
+  ['src/state/', 'src/observe/', 'src/world/'],
   ['src/apply/', 'src/verify/', 'src/trace/', 'src/ops/', 'src/doctor/'],
   ['src/engine.ts', 'src/engine/'],
   ['src/ui/'],

@@ -2,6 +2,7 @@
 // Ctrl-C handling and the one error report.
 import { InvalidArgumentError } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
+import { shownLab } from '../core/state.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { readJournal, stateDirError } from '../state/journal.js';
 
@@ -42,7 +43,7 @@ export async function stoppable<T>(err: CliDeps['err'], run: (signal: AbortSigna
   const onInt = () => {
     stop.abort();
     if (lab === undefined) return;
-    err(`\ninterrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down ${lab}' removes the lab`);
+    err(`\ninterrupted: the journal is up to date; 'netlab up' converges from here, 'netlab down ${shownLab(lab)}' removes the lab`);
     process.exit(EXIT.interrupted);
   };
   process.once('SIGINT', onInt);

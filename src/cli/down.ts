@@ -1,11 +1,14 @@
 // cli/down: `netlab down LAB|--all`: remove what the lab made, from its journal.
 import type { Command } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
+import { shownLab } from '../core/state.js';
 import { down } from '../engine/down.js';
 import { labNameOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
 import { scanJournals } from '../state/journal.js';
 import { report, type CliDeps } from './common.js';
+import { parallel } from '../runner/runner.js';
+import { availableParallelism } from 'node:os';
 
 /** Adds `netlab down` to the program; called once from cli/main.ts. */
 export function register(program: Command, deps: CliDeps): void {
@@ -24,7 +27,9 @@ export function register(program: Command, deps: CliDeps): void {
       if (!!arg === !!o.all) throw new CliError(o.all ? 'give a lab or --all, not both' : 'which lab? give a lab file or name, or --all', EXIT.error, 'netlab status lists the labs that are up');
       const scan = o.all ? scanJournals() : undefined;
       const names = scan ? scan.journals.map((j) => j.lab) : [await labNameOf(arg!)];
-      if (scan && !names.length && !scan.damaged.length) say('no lab is up: nothing to remove');
+      const { listInstances, downInstance } = await import('../engine/instance.js');
+      const instances = o.all ? listInstances() : [];
+      if (scan && !names.length && !scan.damaged.length && !instances.length) say('no lab is up: nothing to remove');
       // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
       for (const d of scan?.damaged ?? []) report(err, d);
       let failed = scan?.damaged.length ?? 0;
@@ -33,7 +38,7 @@ export function register(program: Command, deps: CliDeps): void {
         try {
           const r = await down(runner, name, o.dryRun ? { dryRun: true } : {});
           if (!r) {
-            say(`lab ${name} is not up: nothing to remove`);
+            say(`lab ${shownLab(name)} is not up: nothing to remove`);
             docs.push({ lab: name, wasUp: false });
             continue;
           }
@@ -49,7 +54,7 @@ export function register(program: Command, deps: CliDeps): void {
           // Left alone is not a failure: everything of the lab's own is gone.
           for (const l of left) say(`left alone: ${l.object}: ${l.why}; it is not this lab's`);
           say(
-            `lab ${name} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`,
+            `lab ${shownLab(name)} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`,
           );
         } catch (e) {
           // With --all, one lab that cannot go down does not keep the others up.
@@ -58,6 +63,21 @@ export function register(program: Command, deps: CliDeps): void {
           report(err, e);
         }
       }
+      // Every instance: its lab by netlab inside its world (whose report goes to stderr with --json),
+      // then the world; a few at a time (each is a netlab of its own), the document in their order.
+      const results = await parallel(instances, Math.max(2, availableParallelism()), async (inst) => {
+        try {
+          const r = await downInstance(runner, inst, ['down', inst.lab, ...(o.dryRun ? ['--dry-run'] : [])], { ...(o.dryRun ? { dryRun: true } : {}), ...(o.json ? { stdout: 2 } : {}) });
+          if (r.code !== 0) failed++;
+          else if (!o.dryRun) say(`instance ${inst.key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}`);
+          return { instance: inst.key, lab: inst.lab, wasUp: r.wasUp, ...(o.dryRun ? { dryRun: true } : { worldRemoved: r.code === 0 }) };
+        } catch (e) {
+          failed++;
+          report(err, e);
+          return { instance: inst.key, lab: inst.lab, error: (e as Error).message };
+        }
+      });
+      docs.push(...results);
       if (o.json) out(JSON.stringify({ labs: docs }, null, 2));
       if (failed) throw new Exit(EXIT.applyFailed);
     });

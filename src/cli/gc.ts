@@ -17,8 +17,15 @@ export function register(program: Command, deps: CliDeps): void {
     .action(async (args: string[], o: { dryRun?: boolean }) => {
       requireRoot('gc');
       const { gc } = await import('../engine/gc.js');
-      const labs = await Promise.all(args.map(labNameOf)); // a name that cannot be a lab's is refused there
-      const r = await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
+      const { gcInstances, parseInstance } = await import('../engine/instance.js');
+      const keys = args.filter((a) => parseInstance(a));
+      const labs = await Promise.all(args.filter((a) => !parseInstance(a)).map(labNameOf)); // a name that cannot be a lab's is refused there
+      const r =
+        keys.length && !labs.length
+          ? { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], damaged: [], commands: [] }
+          : await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
+      // Instances: netlab's gc inside each world, then the worlds left without a lab.
+      const worlds = labs.length && !keys.length ? [] : await gcInstances(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(keys.length ? { only: new Set(keys) } : {}) });
       const what = [
         ...r.namespaces.map((n) => `namespace ${n.name} (marked by lab ${n.lab}${n.pids.length ? `, ${n.pids.length} process(es) in it` : ''})`),
         ...r.hostLinks.map((l) => `host interface ${l.name} (marked by lab ${l.lab})`),
@@ -27,6 +34,7 @@ export function register(program: Command, deps: CliDeps): void {
         ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
         ...r.logs.map((l) => `process logs of lab ${l} (its journal is gone)`),
         ...r.damaged.filter((d) => d.removed).map((d) => `damaged journal of lab ${d.lab}: ${d.path} (${d.reason})`),
+        ...worlds.map((k) => `world of instance ${k} (no lab is up in it)`),
       ];
       for (const d of r.damaged.filter((x) => !x.removed))
         err(`left alone: the journal of lab ${d.lab} is damaged: ${d.path}: ${d.reason}\n  hint: check the file, then 'netlab gc ${d.lab}' removes what carries lab ${d.lab}'s mark, and the file`);

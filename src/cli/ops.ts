@@ -1,6 +1,6 @@
 // cli/ops: commands for operating a running lab (exec, shell, capture) and drawing it (graph).
 import { Option, type Command } from 'commander';
-import { EXIT, Exit } from '../core/errors.js';
+import { CliError, EXIT, Exit } from '../core/errors.js';
 import { GRAPH_FORMATS, type GraphFormat } from '../ops/graph.js';
 import { HOST_NODE } from '../ops/target.js';
 import type { CommandRunner } from '../runner/runner.js';
@@ -34,7 +34,8 @@ signal N ended it; netlab's own errors: 1 (unknown node, usage), 2 (invalid lab 
 Examples:
   netlab exec bridge-4ns ns1 -- ping -c1 192.168.20.4
   netlab exec labs/bridge-4ns.yaml ns2 -- ip -br addr
-  netlab exec bridge-4ns ns1 -- sh -c 'ip route; ip neigh' | less`,
+  netlab exec bridge-4ns ns1 -- sh -c 'ip route; ip neigh' | less
+  netlab exec bridge-4ns@alice ns1 -- ping -c1 192.168.20.4    # in instance alice`,
     )
     .action(async (lab: string, node: string, command: string[]) => {
       const { execIn } = await import('../ops/exec.js');
@@ -43,9 +44,9 @@ Examples:
 
   program
     .command('shell')
-    .description("interactive shell in a node's network namespace, with the lab and node in the prompt")
+    .description("interactive shell in a node's network namespace, with the lab and node in the prompt; for an instance LAB@NAME without a node, a shell in the instance's world")
     .argument('<lab>', LAB_ARG)
-    .argument('<node>', NODE_ARG)
+    .argument('[node]', `${NODE_ARG} (required, except for an instance LAB@NAME)`)
     .addHelpText(
       'after',
       `
@@ -53,9 +54,12 @@ Starts $SHELL (bash when SHELL is unset or unusable, sh when there is no bash) i
 The prompt reads e.g. '[bridge-4ns:ns1] ~# ' (bash reads /etc/bash.bashrc and ~/.bashrc first;
 zsh its usual files; other shells get PS1). NETLAB_LAB and NETLAB_NODE are exported. Exits with
 the shell's exit status. With standard input not a terminal, the shell reads commands from it:
-  echo 'ip -br link; exit 7' | netlab shell bridge-4ns ns1`,
+  echo 'ip -br link; exit 7' | netlab shell bridge-4ns ns1
+An instance's world (netlab up FILE --instance NAME), where the article's commands work as written:
+  netlab shell bridge-4ns@alice            # then: ip netns exec ns1 ping 192.168.20.4; brctl show`,
     )
-    .action(async (lab: string, node: string) => {
+    .action(async (lab: string, node: string | undefined) => {
+      if (node === undefined) throw new CliError('which node? give the node to open a shell in', EXIT.error, `netlab shell ${lab} NODE (a shell in an instance's world: netlab shell LAB@NAME)`);
       const { shellIn } = await import('../ops/shell.js');
       exitWith(await shellIn(runner, lab, node));
     });

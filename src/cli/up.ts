@@ -13,6 +13,7 @@ export function register(program: Command, deps: CliDeps): void {
     .command('up')
     .description('create or update the lab so that the kernel matches the file (only the difference is applied), then run its checks')
     .argument('<file>', 'lab file, or the name of a lab that is up')
+    .option('--instance <name>', 'build the lab as instance LAB@NAME, in a world of its own: its own host namespace and /run/netns, the real host untouched (then LAB@NAME names it for every command)')
     .option('--dry-run', 'print the commands that would run, change nothing')
     .option('--no-checks', "skip the lab's checks")
     .option(

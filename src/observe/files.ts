@@ -29,6 +29,10 @@ export interface HostFiles {
   sysctls(keys: string[]): Map<string, string>;
   /** A namespace's identity (its nsfs inode and mtime), undefined when it does not exist (a fake may omit it). */
   nsId?(name: string): NsId | undefined;
+  /** The nsfs inode of PID's mount namespace (readlink /proc/PID/ns/mnt); undefined if gone (a fake may omit it). */
+  pidMntns?(pid: number): number | undefined;
+  /** "DEV INO" of the /run/netns PID sees (which world it is in); undefined if gone or none (a fake may omit it). */
+  pidNetnsDir?(pid: number): string | undefined;
   /** A host link's ifindex and mark, from /sys/class/net (a fake may omit it). */
   hostLink?(name: string): { ifindex: number; alias?: string } | undefined;
 }
@@ -104,6 +108,21 @@ export const hostFiles: HostFiles = {
     return out;
   },
   nsId: (name) => fileId(join(NETNS_DIR, name)),
+  pidMntns: (pid) => {
+    try {
+      return Number(/^mnt:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/ns/mnt`))?.[1]) || undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  pidNetnsDir: (pid) => {
+    try {
+      const st = statSync(`/proc/${pid}/root/run/netns`);
+      return `${st.dev} ${st.ino}`;
+    } catch {
+      return undefined;
+    }
+  },
   hostLink: (name) => {
     try {
       const dir = join('/sys/class/net', name);

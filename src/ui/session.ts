@@ -13,6 +13,7 @@ import { failureText, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
 import { InkRenderer, Store, type RowInfo, type RowTask } from './store.js';
 import { sleep } from '../core/time.js';
+import { shownLab } from '../core/state.js';
 
 export type Mode = 'ink' | 'plain' | 'json';
 
@@ -64,7 +65,8 @@ export function plainChecks(results: CheckResult[], width = 80): string {
 }
 
 /** The verdict of an up: "nothing to do" only when every namespace was read and matched the file. */
-function upText(name: string, r: UpResult): string {
+function upText(lab: string, r: UpResult): string {
+  const name = shownLab(lab);
   if (r.applied) return `lab ${name} is up`;
   const unread = r.planned?.observed.trusted?.length ?? 0;
   return unread ? `lab ${name} is up; no changes in what was read, ${unread} namespace${unread === 1 ? '' : 's'} not read (--trust-verified)` : `lab ${name} is up; nothing to do`;
@@ -72,7 +74,7 @@ function upText(name: string, r: UpResult): string {
 
 /** The last line: the verdict, the checks, the time. */
 function verdict(lab: Lab, apply: boolean, r: UpResult): string {
-  const parts = [apply ? upText(lab.name, r) : `lab ${lab.name}`];
+  const parts = [apply ? upText(lab.name, r) : `lab ${shownLab(lab.name)}`];
   if (r.checks.length) parts.push(summaryText(r.checks));
   parts.push(`${r.ms} ms`);
   return parts.join(' · ');
@@ -237,7 +239,7 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
 /** Runs `up` (opts.apply) or `check` through the engine, shown in the view the output asks for. */
 export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions & { json: boolean }): Promise<UpResult> {
   const mode = pickMode(opts.json);
-  const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${lab.name}`);
+  const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${shownLab(lab.name)}`);
   const ink = mode === 'ink' ? await drawInk(store) : undefined;
   const view: View = mode === 'json' ? { end: async () => {}, fail: async () => {} } : taskView(lab, opts, mode, store);
   // Asked to stop: the terminal gets its cursor back before the CLI says so and exits.
