@@ -7,7 +7,7 @@
 // needs, not netlab installed. The checks run after every host is up, on the host of their node.
 // This machine keeps a record of the hosts (src/state/hosts.ts).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CliError, EXIT } from '../core/errors.js';
 import { sha256 } from '../hash.js';
 import { splitLab, type HostPart } from '../load/split.js';
@@ -80,8 +80,8 @@ class HostRunner {
     return new CliError(`host ${this.host.name} (${this.t.via}): ${what} failed (exit ${r.exitCode})${out ? `:\n${out}` : ''}`, EXIT.applyFailed, hint);
   }
 
-  /** netlab's package on the host, sent once per version. */
-  private ensure(): Promise<void> {
+  /** netlab's package on the host, sent once per version: this reaches the host before anything changes. */
+  ensure(): Promise<void> {
     if (this.local) return Promise.resolve();
     this.ready ??= (async () => {
       const have = await this.runner.run(this.t.argv(['sh', '-c', HAVE, 'sh', this.pkg.hash]));
@@ -170,7 +170,10 @@ export async function upHosts(runner: CommandRunner, lab: Lab, raw: RawLab, opts
   const parts = splitLab(lab, raw);
   const hosts = [...lab.hosts!.values()];
   const hrs = hostRunners(runner, hosts);
-  if (!opts.dryRun) writeHostsRecord({ lab: lab.name, file: lab.file, hosts });
+  // Every host reached (and given netlab) before any host changes: an unreachable host changes nothing.
+  const reach = await allHosts(hrs, (h) => h.ensure());
+  if (reach.errors.length) return { ok: false, met: true, checks: [], errors: reach.errors, parts };
+  if (!opts.dryRun) writeHostsRecord({ lab: lab.name, file: resolve(lab.file), hosts });
   const { errors } = await allHosts(hrs, async (h) => {
     const part = parts.find((p) => p.host === h.host.name)!;
     const r = await h.netlab(['--part', lab.name, '--no-checks', ...(opts.dryRun ? ['--dry-run'] : ['--json'])], part.text);

@@ -49,7 +49,9 @@ export function loadInventory(text: string, file: string): Map<string, LabHost> 
     const spec = { address, ...(local ? { local: true as const } : { ssh }), ...(mtu !== undefined ? { mtu } : {}), ...(become ? { sudo: true } : {}) };
     // An address problem here is about ansible_host or netlab_address: say which host, and the fix.
     const h = labHost(name, spec, path, (p, m, hint) =>
-      /not an IPv4 address/.test(m) ? err(p, `host '${name}': ${m}`, 'set netlab_address: the underlay IPv4 address (when ansible_host is a name)') : err(p, m, hint),
+      /not an IPv4 address/.test(m)
+        ? err([...path, str('netlab_address') !== undefined ? 'netlab_address' : 'ansible_host'], `host '${name}': ${m}`, 'set netlab_address: the underlay IPv4 address (when ansible_host is a name)')
+        : err(p, m, hint),
     );
     if (h) hosts.set(name, h);
   }
