@@ -53,9 +53,10 @@ function underlay(w1: World, w2: World): ChildProcess {
 }
 
 /** labs/k8s-cross-node.yaml with the hosts given. */
-function labWith(dir: string, hosts: Record<string, unknown>): string {
+function labWith(dir: string, hosts: Record<string, unknown> | undefined): string {
   const raw = parse(readFileSync(join(LABS, 'k8s-cross-node.yaml'), 'utf8')) as Record<string, unknown>;
-  raw.hosts = hosts;
+  if (hosts) raw.hosts = hosts;
+  else delete raw.hosts;
   const file = join(dir, 'k8s-cross-node.yaml');
   writeFileSync(file, stringify(raw));
   return file;
@@ -185,9 +186,12 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       sshd.stderr!.on('data', (d: Buffer) => (log += d.toString()));
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && w1.sh(`socat -u /dev/null TCP:${A2}:22,connect-timeout=1`).code !== 0) spawnSync('sleep', ['0.2']);
-      const file = labWith(st.dir, { node1: { address: A1, local: true }, node2: { address: A2, ssh: `root@${A2}` } });
+      // The hosts from an Ansible inventory: node1 is this machine, node2 is reached with ssh.
+      const file = labWith(st.dir, undefined);
+      const inventory = join(st.dir, 'inventory.yaml');
+      writeFileSync(inventory, `all:\n  hosts:\n    node1: {ansible_host: ${A1}, ansible_connection: local}\n    node2: {ansible_host: ${A2}, ansible_user: root}\n`);
       const env = { NETLAB_SSH_COMMAND: `ssh -F ${join(ssh, 'ssh_config')}` };
-      const up = coordinator(w1, ['up', file], env);
+      const up = coordinator(w1, ['up', file, '--inventory', inventory], env);
       assert.equal(up.code, 0, `${out(up)}\nsshd: ${log}`);
       assert.match(up.stdout, /host node1 \(local\): \d+ change\(s\) applied/);
       assert.match(up.stdout, /host node2 \(ssh root@192\.168\.56\.12\): \d+ change\(s\) applied/);
@@ -199,6 +203,12 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       assert.equal(down.code, 0, out(down));
       assert.deepEqual(compare(before2, w2.snapshot({ everySysctl: true })), []);
       assert.equal(must(w1, 'ip netns list'), '');
+      // A host that cannot be reached: exit 3 naming it, and no host changed anything.
+      const unreachable = labWith(st.dir, { node1: { address: A1, local: true }, node2: { address: '192.168.56.99', ssh: 'root@192.168.56.99' } });
+      const bad = coordinator(w1, ['up', unreachable], { NETLAB_SSH_COMMAND: `ssh -F ${join(ssh, 'ssh_config')} -o ConnectTimeout=2` });
+      assert.equal(bad.code, 3, out(bad));
+      assert.match(bad.stderr, /host node2 \(ssh root@192\.168\.56\.99\): reaching the host failed \(exit 255\)[\s\S]*hint: check that 'ssh root@192\.168\.56\.99' works/);
+      assert.equal(must(w1, 'ip netns list'), '', 'the reachable host changed nothing');
     } finally {
       coordinator(w1, ['down', 'k8s-cross-node'], { NETLAB_SSH_COMMAND: `ssh -F ${join(ssh, 'ssh_config')}` });
       sshd?.kill('SIGTERM');
