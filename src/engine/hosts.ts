@@ -14,7 +14,7 @@ import { splitLab, type HostPart } from '../load/split.js';
 import type { RawLab } from '../load/raw.js';
 import type { Lab, LabHost } from '../model/types.js';
 import { ROOT } from '../paths.js';
-import type { CommandRunner, RunResult } from '../runner/runner.js';
+import { type CommandRunner, parallel, type RunResult } from '../runner/runner.js';
 import { transportOf, type Transport } from '../runner/transport.js';
 import { PART_ENV, removeHostsRecord, writeHostsRecord, type HostsRecord } from '../state/hosts.js';
 
@@ -137,15 +137,16 @@ const json = (r: RunResult): Record<string, unknown> | undefined => {
   }
 };
 
+/** Hosts worked on at once (Ansible's forks): each is an ssh session and a netlab run there. */
+const HOST_FORKS = 16;
+
 async function allHosts<T>(hrs: HostRunner[], fn: (h: HostRunner) => Promise<T>): Promise<{ results: (T | undefined)[]; errors: CliError[] }> {
   const errors: CliError[] = [];
-  const results = await Promise.all(
-    hrs.map((h) =>
-      fn(h).catch((e: unknown) => {
-        errors.push(e instanceof CliError ? e : new CliError(`host ${h.host.name}: ${(e as Error).message}`, EXIT.applyFailed));
-        return undefined;
-      }),
-    ),
+  const results = await parallel(hrs, HOST_FORKS, (h) =>
+    fn(h).catch((e: unknown) => {
+      errors.push(e instanceof CliError ? e : new CliError(`host ${h.host.name}: ${(e as Error).message}`, EXIT.applyFailed));
+      return undefined;
+    }),
   );
   return { results, errors };
 }

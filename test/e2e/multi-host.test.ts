@@ -95,6 +95,11 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       const cap = w1.run('sh', ['-c', `timeout 60 tcpdump -l -nn -i u0 -c 1000 'udp port 4789' 2>/dev/null > ${join(st.dir, 'cap.txt')} & echo $!`]);
       assert.equal(cap.code, 0, cap.stderr);
       spawnSync('sleep', ['1']);
+      // A dry run shows each host's plan, with the tunnel, and changes nothing.
+      const dry = coordinator(undefined, ['up', file, '--dry-run'], env);
+      assert.equal(dry.code, 0, out(dry));
+      assert.match(dry.stdout, /# host node2 \(exec env .*\):\n[\s\S]*link add name flannel\.1 netns k8s-node2 type vxlan id \d+ remote 192\.168\.56\.11 local 192\.168\.56\.12 dstport 4789/);
+      assert.equal(must(w2, 'ip netns list'), '');
       const up = coordinator(undefined, ['up', file], env);
       assert.equal(up.code, 0, out(up));
       assert.match(up.stdout, /host node1 \(exec env .*\): \d+ change\(s\) applied; vxlan k8s-node1:flannel\.1 vni \d+ to 192\.168\.56\.12/);
