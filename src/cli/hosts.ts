@@ -6,21 +6,23 @@ import type { HostsOutcome } from '../engine/hosts.js';
 import { PART_ENV, readHostsRecord } from '../state/hosts.js';
 import type { RawLab } from '../load/raw.js';
 import type { Lab } from '../model/types.js';
+import { loadLabCached } from '../load/cache.js';
 import { labFileOf } from '../ops/target.js';
 import { report, type CliDeps } from './common.js';
 
 const isName = (arg: string) => !/\.ya?ml$/.test(arg) && !arg.includes('/');
 
-/** The lab's file: a lab across hosts that this machine brought up is found by its record. */
-export function labFileAcross(arg: string): string {
+/**
+ * The lab to bring up: a lab across hosts that this machine brought up is found by its record (by
+ * name), with the hosts it had (from an inventory, too); an inventory given now wins.
+ */
+export async function labAcross(arg: string, inventory: string | undefined): Promise<Lab> {
   const rec = isName(arg) ? readHostsRecord(arg) : undefined;
-  return rec ? rec.file : labFileOf(arg);
-}
-
-/** Loads a lab with the hosts of an inventory (never cached: the inventory may change). */
-export async function loadWithInventory(file: string, inventory: string): Promise<Lab> {
+  const file = rec ? rec.file : labFileOf(arg);
+  if (!inventory && !rec) return loadLabCached(file);
+  // Never cached: the inventory may change.
   const [{ loadLabFile }, { loadInventoryFile }] = await Promise.all([import('../load/lab.js'), import('../load/inventory.js')]);
-  return loadLabFile(file, loadInventoryFile(inventory));
+  return loadLabFile(file, inventory ? loadInventoryFile(inventory) : new Map(rec!.hosts.map((h) => [h.name, h])));
 }
 
 function finish(deps: CliDeps, o: HostsOutcome, json: boolean): void {

@@ -1,8 +1,7 @@
 // cli/up: `netlab up FILE`: apply the difference (or print it, --dry-run), then run the checks.
 import { Option, type Command } from 'commander';
 import { EXIT, Exit } from '../core/errors.js';
-import { loadLabCached } from '../load/cache.js';
-import { labFileAcross, loadWithInventory, upAcross } from './hosts.js';
+import { labAcross, upAcross } from './hosts.js';
 import { requireRoot } from '../privileges.js';
 import { engine, present, stoppable, ui, type CliDeps } from './common.js';
 
@@ -26,8 +25,7 @@ export function register(program: Command, deps: CliDeps): void {
     .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean; inventory?: string }) => {
       const trust = !!o.trustVerified && !o.refresh;
       requireRoot('up');
-      const path = labFileAcross(file);
-      const lab = o.inventory ? await loadWithInventory(path, o.inventory) : await loadLabCached(path);
+      const lab = await labAcross(file, o.inventory);
       if (await upAcross(deps, lab, o)) return;
       const { requireFeatures, planLab, planText, conflictText, UnsupportedError } = await engine();
       const show = await present();

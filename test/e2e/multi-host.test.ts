@@ -204,6 +204,11 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       // netlab sent itself once, by content hash, under the host's state directory.
       assert.match(must(w2, `ls ${w2.stateDir}/remote`), /^[0-9a-f]{16}$/m);
       assert.ok(existsSync(join(w2.stateDir, 'labs', 'k8s-cross-node.json')), "node2's journal is on node2");
+      // Again by name, without the inventory: the record keeps the hosts; nothing changes anywhere.
+      const again = coordinator(w1, ['up', 'k8s-cross-node', '--no-checks'], env);
+      assert.equal(again.code, 0, out(again));
+      assert.match(again.stdout, /host node1 \(local\): up to date/);
+      assert.match(again.stdout, /host node2 \(ssh root@192\.168\.56\.12\): up to date/);
       const down = coordinator(w1, ['down', 'k8s-cross-node'], env);
       assert.equal(down.code, 0, out(down));
       assert.deepEqual(compare(before2, w2.snapshot({ everySysctl: true })), []);
