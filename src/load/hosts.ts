@@ -48,12 +48,14 @@ export function normalizeHosts(
     for (const n of placed) ctx.err([...n.path, 'host'], `node '${n.name}' names host '${raw.nodes?.[n.name]?.host}' but the lab has no hosts`, "add a 'hosts' section or give --inventory FILE");
     return undefined;
   }
+  // An inventory's host is located in the inventory: point at the lab's hosts section instead.
+  const at = (h: LabHost): SrcPath => (raw.hosts?.[h.name] ? h.path : ['hosts']);
   const local = [...hosts.values()].filter((h) => 'local' in h.reach);
-  if (local.length > 1) ctx.err(local[1]!.path, `hosts '${local[0]!.name}' and '${local[1]!.name}' are both local`, 'one host is this machine; reach the others with ssh');
+  if (local.length > 1) ctx.err(at(local[1]!), `hosts '${local[0]!.name}' and '${local[1]!.name}' are both local`, 'one host is this machine; reach the others with ssh');
   const seen = new Map<string, string>();
   for (const h of hosts.values()) {
     const other = seen.get(h.address);
-    if (other) ctx.err([...h.path, 'address'], `hosts '${other}' and '${h.name}' have the same address ${h.address}`, 'each host has its own underlay address');
+    if (other) ctx.err(raw.hosts?.[h.name] ? [...h.path, 'address'] : ['hosts'], `hosts '${other}' and '${h.name}' have the same address ${h.address}`, 'each host has its own underlay address');
     seen.set(h.address, h.name);
   }
   for (const n of nodes.values()) {

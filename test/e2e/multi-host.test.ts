@@ -157,6 +157,8 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
     mkdirSync(ssh, { mode: 0o700 });
     let sshd: ChildProcess | undefined;
     let madeRunSshd = false;
+    // The shared connections' sockets in the test's directory (the first -o given wins over netlab's).
+    const sshCmd = `ssh -F ${join(ssh, 'ssh_config')} -o ControlPath=${join(ssh, 'cm-%C')}`;
     try {
       const before2 = w2.snapshot({ everySysctl: true });
       for (const k of ['host', 'user']) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(ssh, k)]);
@@ -195,7 +197,7 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       const file = labWith(st.dir, undefined);
       const inventory = join(st.dir, 'inventory.yaml');
       writeFileSync(inventory, `all:\n  hosts:\n    node1: {ansible_host: ${A1}, ansible_connection: local}\n    node2: {ansible_host: ${A2}, ansible_user: root}\n`);
-      const env = { NETLAB_SSH_COMMAND: `ssh -F ${join(ssh, 'ssh_config')}` };
+      const env = { NETLAB_SSH_COMMAND: sshCmd };
       const up = coordinator(w1, ['up', file, '--inventory', inventory], env);
       assert.equal(up.code, 0, `${out(up)}\nsshd: ${log}`);
       assert.match(up.stdout, /host node1 \(local\): \d+ change\(s\) applied/);
@@ -215,12 +217,12 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       assert.equal(must(w1, 'ip netns list'), '');
       // A host that cannot be reached: exit 3 naming it, and no host changed anything.
       const unreachable = labWith(st.dir, { node1: { address: A1, local: true }, node2: { address: '192.168.56.99', ssh: 'root@192.168.56.99' } });
-      const bad = coordinator(w1, ['up', unreachable], { NETLAB_SSH_COMMAND: `ssh -F ${join(ssh, 'ssh_config')} -o ConnectTimeout=2` });
+      const bad = coordinator(w1, ['up', unreachable], { NETLAB_SSH_COMMAND: `${sshCmd} -o ConnectTimeout=2` });
       assert.equal(bad.code, 3, out(bad));
       assert.match(bad.stderr, /host node2 \(ssh root@192\.168\.56\.99\): reaching the host failed \(exit 255\)[\s\S]*hint: check that 'ssh root@192\.168\.56\.99' works/);
       assert.equal(must(w1, 'ip netns list'), '', 'the reachable host changed nothing');
     } finally {
-      coordinator(w1, ['down', 'k8s-cross-node'], { NETLAB_SSH_COMMAND: `ssh -F ${join(ssh, 'ssh_config')}` });
+      coordinator(w1, ['down', 'k8s-cross-node'], { NETLAB_SSH_COMMAND: sshCmd });
       sshd?.kill('SIGTERM');
       if (madeRunSshd) rmSync('/run/sshd', { recursive: true, force: true });
       st.cleanup();
