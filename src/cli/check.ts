@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { EXIT, Exit } from '../core/errors.js';
 import { loadLabCached } from '../load/cache.js';
 import { labFileOf } from '../ops/target.js';
+import { checkAcross } from './hosts.js';
 import { requireRoot } from '../privileges.js';
 import { present, requireUp, stoppable, ui, type CliDeps } from './common.js';
 
@@ -16,7 +17,9 @@ export function register(program: Command, deps: CliDeps): void {
     .option('--json', 'print one JSON document with every check')
     .action(async (file: string, o: { json?: boolean }) => {
       requireRoot('check');
+      if (await checkAcross(deps, file, o)) return;
       const lab = await loadLabCached(labFileOf(file));
+      if (lab.hosts && (await checkAcross(deps, lab.name, o))) return;
       requireUp(err, lab.name, file);
       if (lab.checks.length === 0) {
         if (o.json) out(JSON.stringify({ lab: lab.name, checks: [], met: true }, null, 2));

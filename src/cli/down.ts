@@ -9,6 +9,7 @@ import { scanJournals } from '../state/journal.js';
 import { report, type CliDeps } from './common.js';
 import { parallel } from '../runner/runner.js';
 import { availableParallelism } from 'node:os';
+import { downAcross } from './hosts.js';
 
 /** Adds `netlab down` to the program; called once from cli/main.ts. */
 export function register(program: Command, deps: CliDeps): void {
@@ -33,6 +34,7 @@ export function register(program: Command, deps: CliDeps): void {
       // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
       for (const d of scan?.damaged ?? []) report(err, d);
       let failed = scan?.damaged.length ?? 0;
+      if (!o.all && (await downAcross(deps, names[0]!, o))) return;
       for (const name of names) {
         const t0 = performance.now();
         try {

@@ -1,8 +1,9 @@
 // cli/plan: `netlab plan FILE`: what up would change, as text, JSON or a shell script; with
 // --detailed-exitcode its exit status says whether changes are pending (0, 2) or it failed (1).
 import type { Command } from 'commander';
-import { EXIT, Exit } from '../core/errors.js';
+import { CliError, EXIT, Exit } from '../core/errors.js';
 import { loadLabCached } from '../load/cache.js';
+import { PART_ENV } from '../state/hosts.js';
 import { labFileOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
 import { engine, present, report, type CliDeps } from './common.js';
@@ -19,7 +20,11 @@ export function register(program: Command, deps: CliDeps): void {
   const plan = async (file: string, o: PlanOptions) => {
     const { planLab, conflictText } = await engine();
     const show = await present();
-    const p = await planLab(runner, await loadLabCached(labFileOf(file)));
+    const lab = await loadLabCached(labFileOf(file));
+    // A lab across hosts has a plan per host, made on that host.
+    if (lab.hosts && !process.env[PART_ENV])
+      throw new CliError(`lab ${lab.name} spans hosts (${[...lab.hosts.keys()].join(', ')}): each host plans its own part`, EXIT.error, `netlab up ${file} --dry-run shows every host's plan`);
+    const p = await planLab(runner, lab);
     if (o.json) out(JSON.stringify(show.planJson(p), null, 2));
     else {
       out(`lab ${p.lab.name}: ${show.summary(p)}`);

@@ -1,8 +1,7 @@
 // cli/up: `netlab up FILE`: apply the difference (or print it, --dry-run), then run the checks.
 import { Option, type Command } from 'commander';
 import { EXIT, Exit } from '../core/errors.js';
-import { loadLabCached } from '../load/cache.js';
-import { labFileOf } from '../ops/target.js';
+import { labAcross, upAcross } from './hosts.js';
 import { requireRoot } from '../privileges.js';
 import { engine, present, stoppable, ui, type CliDeps } from './common.js';
 
@@ -22,11 +21,13 @@ export function register(program: Command, deps: CliDeps): void {
     )
     // Reading every namespace is the default now: --refresh stays accepted, for scripts.
     .addOption(new Option('--refresh').hideHelp())
+    .option('--inventory <file>', 'the hosts of a lab across hosts from an Ansible YAML inventory (docs/multi-host.md)')
     .option('--json', 'print only JSON: the changes, the commands, the check results, and the lab namespaces read (read) and not read (notRead)')
-    .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean }) => {
+    .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean; inventory?: string }) => {
       const trust = !!o.trustVerified && !o.refresh;
       requireRoot('up');
-      const lab = await loadLabCached(labFileOf(file));
+      const lab = await labAcross(file, o.inventory);
+      if (await upAcross(deps, lab, o)) return;
       const { requireFeatures, planLab, planText, conflictText, UnsupportedError } = await engine();
       const show = await present();
       if (o.dryRun) {

@@ -80,7 +80,7 @@ const ENTRIES: Record<Feature, Entry> = {
     title: 'VXLAN tunnels',
     module: 'vxlan',
     kconfig: 'CONFIG_VXLAN',
-    usedBy: 'VXLAN overlays (no lab field yet: processes and exec checks that create them)',
+    usedBy: 'vxlan interfaces and links between nodes on different hosts (docs/multi-host.md)',
     probe: (ns) => [{ argv: ip(ns, 'link', 'add', 'name', 'pvx0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', '10.0.0.1') }],
     found: 'created a vxlan device',
   },

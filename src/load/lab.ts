@@ -2,8 +2,9 @@
 // are normalized in the order of the file's meaning: bridges and links (which give nodes their veth
 // ends), nodes (their own interfaces, then what refers to interfaces), members, host, processes,
 // checks. Each section's file reports into one LabContext; problems are sorted by position at the end.
-import { HOST, type HostSpec, type Lab, type NodeSpec } from '../model/types.js';
+import { HOST, type HostSpec, type Lab, type LabHost, type NodeSpec } from '../model/types.js';
 import { domains } from '../model/domains.js';
+import { normalizeHosts } from './hosts.js';
 import { LabError, sortProblems } from './problems.js';
 import { SourceMap } from './source.js';
 import { readLabBytes } from './read.js';
@@ -20,23 +21,24 @@ import type { RawLab } from './raw.js';
 export { MAX_DEPTH } from './yaml.js';
 
 /** Reads and validates a lab file; throws LabError with every problem found. Reads nothing but the file. */
-export function loadLabFile(file: string): Lab {
-  return loadLab(readLabBytes(file).toString('utf8'), file);
+export function loadLabFile(file: string, inventory?: Map<string, LabHost>): Lab {
+  return loadLab(readLabBytes(file).toString('utf8'), file, inventory);
 }
 
-export function loadLab(text: string, file: string): Lab {
+/** inventory: hosts from an Ansible inventory (src/load/inventory.ts), under the file's own. */
+export function loadLab(text: string, file: string, inventory?: Map<string, LabHost>): Lab {
   const src = new SourceMap(file);
   const data = parseLabYaml(text, src);
   const problems = validateSchema(data).map((issue) => src.problem(issue.path, issue.message, issue.hint, { key: issue.key ?? false }));
   if (problems.length) throw new LabError(sortProblems(problems));
   const ctx = new LabContext(src, Object.keys((data as RawLab).nodes ?? {}));
-  const lab = normalize(ctx, data as RawLab);
+  const lab = normalize(ctx, data as RawLab, inventory);
   if (ctx.problems.length) throw new LabError(sortProblems(ctx.problems));
   return lab;
 }
 
 /** The sections of a schema-valid lab, in order. */
-function normalize(ctx: LabContext, raw: RawLab): Lab {
+function normalize(ctx: LabContext, raw: RawLab, inventory?: Map<string, LabHost>): Lab {
   const nodeNames = Object.keys(raw.nodes ?? {});
   const bridges = normalizeBridges(ctx, raw.bridges ?? {}, nodeNames);
   const links = normalizeLinks(ctx, raw.links ?? [], nodeNames, bridges);
@@ -45,6 +47,7 @@ function normalize(ctx: LabContext, raw: RawLab): Lab {
   enslaveMembers(ctx, nodes, links, bridges);
   const dom = domains({ links, bridges, nodes });
   ctx.addressClashes(dom);
+  const hosts = normalizeHosts(ctx, raw, nodes, bridges, links, inventory);
   const hostRaw = raw.host ?? {};
   const host: HostSpec = {
     sysctls: normalizeSysctls(ctx, hostRaw.sysctls ?? {}, ['host', 'sysctls'], HOST),
@@ -63,5 +66,6 @@ function normalize(ctx: LabContext, raw: RawLab): Lab {
     links,
     host,
     ipv6LinkLocal: raw.ipv6_link_local ?? true,
+    ...(hosts ? { hosts } : {}),
   };
 }

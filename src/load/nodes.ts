@@ -2,6 +2,7 @@
 // nested in it, and the members that VRFs and bonds enslave once every interface is known.
 import type { BridgeSpec, IfaceSpec, LinkSpec, NodeSpec, SrcPath } from '../model/types.js';
 import { didYouMean } from './problems.js';
+import { parseAddress } from '../model/net.js';
 import { tableId, tableProblem } from './syntax.js';
 import type { LabContext } from './context.js';
 import { normalizeRoutes, normalizeRules } from './routing.js';
@@ -10,7 +11,7 @@ import { normalizeTables } from './firewall.js';
 import type { RawInterface, RawNode } from './raw.js';
 
 /** The fields each interface type takes besides addresses, mtu, mac, up. */
-const FIELDS_OF: Record<IfaceSpec['type'], string[]> = { vlan: ['link', 'id', 'protocol'], dummy: [], vrf: ['table', 'members'], bond: ['mode', 'members'] };
+const FIELDS_OF: Record<IfaceSpec['type'], string[]> = { vlan: ['link', 'id', 'protocol'], dummy: [], vrf: ['table', 'members'], bond: ['mode', 'members'], vxlan: ['id', 'remote', 'local', 'port'] };
 
 /** One node: its own interfaces, then routes and rules (which refer to them), sysctls, firewall. */
 export function normalizeNode(ctx: LabContext, name: string, raw: RawNode): NodeSpec {
@@ -40,7 +41,7 @@ function normalizeInterfaces(ctx: LabContext, ns: string, raw: Record<string, Ra
     if (!ctx.ifName(name, p, true)) continue;
     ctx.claimIface(ns, name, p, true);
     const spec: IfaceSpec = { name, ns, type: r.type, members: [], path: p, ...ctx.iface(r, ns, r.addresses, [...p, 'addresses']) };
-    const misplaced = (['link', 'id', 'protocol', 'table', 'mode', 'members'] as const).filter((k) => r[k] !== undefined && !FIELDS_OF[r.type].includes(k));
+    const misplaced = (['link', 'id', 'protocol', 'table', 'mode', 'members', 'remote', 'local', 'port'] as const).filter((k) => r[k] !== undefined && !FIELDS_OF[r.type].includes(k));
     for (const k of misplaced) ctx.err([...p, k], `'${k}' does not apply to a ${r.type} interface`, `${r.type} interfaces take: ${FIELDS_OF[r.type].join(', ') || 'addresses, mtu, mac, up'}`, true);
     if (r.type === 'vlan') {
       if (r.link === undefined) ctx.err(p, `vlan '${name}' needs 'link': the interface it tags traffic on`, `e.g. ${name}: {type: vlan, link: eth0, id: 10}`);
@@ -63,6 +64,15 @@ function normalizeInterfaces(ctx: LabContext, ns: string, raw: Record<string, Ra
         spec.table = t;
       }
     } else if (r.type === 'bond') spec.mode = r.mode ?? 'active-backup';
+    else if (r.type === 'vxlan') {
+      if (r.id === undefined) ctx.err(p, `vxlan '${name}' needs 'id': the VNI`, `e.g. ${name}: {type: vxlan, id: 100, remote: 192.168.56.12, local: 192.168.56.11}`);
+      else if (!Number.isInteger(r.id) || r.id < 1 || r.id > 16777215) ctx.err([...p, 'id'], `VNI ${r.id} is out of range`, 'use 1-16777215');
+      for (const k of ['remote', 'local'] as const) {
+        if (r[k] === undefined) ctx.err(p, `vxlan '${name}' needs '${k}': ${k === 'remote' ? "the peer's" : "this host's"} underlay IPv4 address`);
+        else if (parseAddress(r[k])?.family !== 'ipv4') ctx.err([...p, k], `'${r[k]}' is not an IPv4 address`, 'the underlay address, without a prefix length: 192.168.56.11');
+      }
+      if (r.id !== undefined && r.remote !== undefined && r.local !== undefined) spec.vxlan = { id: r.id, remote: r.remote, local: r.local, port: r.port ?? 4789 };
+    }
     if (r.members) spec.members = r.members;
     out.push(spec);
   }

@@ -36,6 +36,8 @@ export type RawNode = {
   ip6tables?: RawIptables;
   /** Long-running commands started in the node by 'up' (restarted when they died or their command changed), stopped by 'down'. Each runs in its own process group with its output appended to /run/netlab/logs/LAB/NODE.NAME.log; the journal records its pid and start time. 'up' fails (exit 3, with the process's output) when a process exits right after starting. $NETLAB_HELPERS names the directory of the helpers that ship with netlab (origdst-echo.py). */
   processes?: RawProcess[];
+  /** The host (in 'hosts') this node runs on. Links between nodes on different hosts become VXLAN tunnels over the hosts' underlay addresses. */
+  host?: string;
 };
 
 /** A Linux bridge. */
@@ -276,13 +278,13 @@ export type RawImpair = {
   limit?: number;
 };
 
-/** A node's own interface: a VLAN on one of its interfaces, a dummy, a VRF or a bond. A VLAN id, VRF table or bond mode changed in the file re-creates that interface only. */
+/** A node's own interface: a VLAN on one of its interfaces, a dummy, a VRF, a bond or a VXLAN tunnel. A VLAN id, VRF table, bond mode or VXLAN setting changed in the file re-creates that interface only. */
 export type RawInterface = {
-  /** The kind of interface; the fields below marked vlan, vrf or bond apply to that type only. */
-  type: "vlan" | "dummy" | "vrf" | "bond";
+  /** The kind of interface; the fields below marked vlan, vrf, bond or vxlan apply to that type only. */
+  type: "vlan" | "dummy" | "vrf" | "bond" | "vxlan";
   /** vlan: the parent interface, in the same node (a veth end, bond, bridge or another VLAN). */
   link?: RawIfName;
-  /** vlan: the VLAN id, 1-4094, unique on its parent. */
+  /** vlan: the VLAN id, 1-4094, unique on its parent. vxlan: the VNI, 1-16777215. */
   id?: number;
   /** vlan: 802.1Q, or 802.1ad for the outer tag of QinQ. */
   protocol?: "802.1Q" | "802.1ad";
@@ -292,6 +294,12 @@ export type RawInterface = {
   mode?: "balance-rr" | "active-backup" | "balance-xor" | "broadcast" | "802.3ad" | "balance-tlb" | "balance-alb";
   /** vrf, bond: interfaces of this node to enslave. A VRF member's connected routes then live in the VRF's table; bond members are veth ends without addresses, each set down before it is enslaved. */
   members?: RawIfName[];
+  /** vxlan: the peer's underlay IPv4 address (unicast): every frame goes there. The tunnel's UDP socket stays in the host namespace; the node sees a plain interface. */
+  remote?: string;
+  /** vxlan: this host's underlay IPv4 address, the tunnel's source. */
+  local?: string;
+  /** vxlan: the UDP destination port (default 4789, the IANA port). */
+  port?: number;
   /** Addresses of the interface. */
   addresses?: RawAddresses;
   mtu?: RawMtu;
@@ -332,6 +340,22 @@ export type RawUp = boolean;
 /** Rules in iptables syntax, as articles write them, without -A CHAIN or -t TABLE; one rule per string, in order. */
 export type RawIptablesRules = string[];
 
+/** One machine: its underlay address and how to reach it (ssh, local, or exec). */
+export type RawLabHost = {
+  /** This host's underlay IPv4 address: VXLAN tunnels run between these addresses (UDP 4789). */
+  address: string;
+  /** Reach the host with the ssh client: [USER@]HOST[:PORT] (your keys and ~/.ssh/config apply; one shared connection per host). */
+  ssh?: string;
+  /** This machine: netlab runs here, without ssh. */
+  local?: true;
+  /** Reach the host by running commands under this argv prefix (e.g. [docker, exec, -i, NAME] or an nsenter into a simulated host). */
+  exec?: string[];
+  /** The underlay MTU (default 1500): VXLAN interfaces get 50 bytes less, the VXLAN over IPv4 header. */
+  mtu?: number;
+  /** Run netlab there through sudo -n (an ssh user that is not root; Ansible's become). */
+  sudo?: boolean;
+};
+
 /** netlab lab file. */
 export type RawLab = {
   /** Lab name (required): letters, digits, '_' and '-', starting with a letter or digit, at most 32 characters. It names the journal, the lock and the ownership marks ('netlab:NAME'): two lab files with one name cannot be up at once. */
@@ -342,6 +366,8 @@ export type RawLab = {
   ipv6_link_local?: boolean;
   /** Network namespaces, by name. Nodes and bridges share one set of names. */
   nodes?: Record<string, null | RawNode>;
+  /** The machines a lab spans, by name (docs/multi-host.md). netlab plans per host, applies on every host in parallel (one journal per host, on that host) and reaches a host through OpenSSH, or runs locally. Give every node a 'host'. '--inventory FILE' takes the same data from an Ansible YAML inventory. */
+  hosts?: Record<string, RawLabHost>;
   /** Linux bridges, by name: in the host namespace unless 'node' places one inside a node. */
   bridges?: Record<string, null | RawBridge>;
   /** veth pairs. */

@@ -2,7 +2,7 @@
 // `npm run build` writes from schemas/lab.schema.json, so a schema change shows here at compile time.
 import type { RawBridge, RawEndpoint, RawIptables, RawRoute as RawRouteOrString, RawRule as RawRuleOrString } from './raw.generated.js';
 
-export type { RawBridge, RawCheck, RawImpair, RawInterface, RawLab, RawLink, RawNode, RawProcess, RawSysctls } from './raw.generated.js';
+export type { RawBridge, RawCheck, RawImpair, RawInterface, RawLab, RawLabHost, RawLink, RawNode, RawProcess, RawSysctls } from './raw.generated.js';
 
 /** An addresses field, absent, one or a list. */
 export type Addrs = RawBridge['addresses'];

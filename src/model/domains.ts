@@ -4,13 +4,13 @@
 // same /32 gateway on several veth ends). A node's address means that node only where it is not
 // ambiguous from where it is used. Pure.
 import { parseCidr } from './net.js';
-import type { Family, Lab, SrcPath } from './types.js';
+import type { Family, IfaceType, Lab, SrcPath } from './types.js';
 
 /** One address on one interface. */
 export interface Site {
   ns: string;
   iface: string;
-  kind: 'veth' | 'bridge' | 'vlan' | 'dummy' | 'vrf' | 'bond';
+  kind: 'veth' | 'bridge' | IfaceType;
   addr: string;
   family: Family;
   len: number;

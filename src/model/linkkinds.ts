@@ -9,6 +9,10 @@ export interface KernelLinkData {
   protocol?: string;
   table?: number;
   mode?: string;
+  /** vxlan */
+  remote?: string;
+  local?: string;
+  port?: number;
 }
 
 export interface LinkKind {
@@ -87,6 +91,28 @@ export const LINK_KINDS: Record<'veth' | 'bridge' | IfaceType, LinkKind> = {
   dummy: {
     phase: 'configure',
     add: (l) => `link add name ${l.name} type dummy`,
+  },
+  // Made from the host namespace straight into the node (`netns`): the kernel keeps the tunnel's
+  // UDP socket in the namespace that made it, so the node sees a plain interface and the underlay
+  // stays the host's (flannel's flannel.1, moved into a namespace).
+  vxlan: {
+    phase: 'links',
+    fromRoot: true,
+    add: (l, ns) => {
+      const v = l.vxlan!;
+      const here = ns === HOST ? '' : ` netns ${ns}`;
+      return `link add name ${l.name}${here} type vxlan id ${v.id} remote ${v.remote} local ${v.local} dstport ${v.port}${mark(l, ns, l.name)}`;
+    },
+    params: (l) => (l.vxlan ? ` vni ${l.vxlan.id} to ${l.vxlan.remote}` : ''),
+    changed: (want, have) => {
+      const w = want.vxlan;
+      const h = have.vxlan;
+      if (!w || !h) return undefined;
+      return w.id !== h.id || w.remote !== h.remote || w.local !== h.local || w.port !== h.port ? `was VNI ${h.id} from ${h.local} to ${h.remote} port ${h.port}` : undefined;
+    },
+    fromKernel: (data) => (data.id !== undefined ? { vxlan: { id: data.id, remote: data.remote ?? '', local: data.local ?? '', port: data.port ?? 0 } } : {}),
+    fromSpec: (i) => (i.vxlan ? { vxlan: i.vxlan } : {}),
+    graph: (i) => (i.vxlan ? `vxlan ${i.vxlan.id} to ${i.vxlan.remote}` : i.type),
   },
 };
 

@@ -91,7 +91,14 @@ export interface Impairment {
   limit?: number;
 }
 
-export type IfaceType = 'vlan' | 'dummy' | 'vrf' | 'bond';
+export type IfaceType = 'vlan' | 'dummy' | 'vrf' | 'bond' | 'vxlan';
+/** A unicast VXLAN tunnel: its VNI, the peer's and this host's underlay addresses, the UDP port. */
+export interface VxlanSpec {
+  id: number;
+  remote: string;
+  local: string;
+  port: number;
+}
 export const BOND_MODES = ['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb'] as const;
 
 /** A node's own interface that is not a veth end or a bridge: VLAN, dummy, VRF, bond. */
@@ -106,6 +113,8 @@ export interface IfaceSpec extends InterfaceSettings {
   table?: number;
   /** bond: mode. */
   mode?: (typeof BOND_MODES)[number];
+  /** vxlan: the tunnel. */
+  vxlan?: VxlanSpec;
   /** vrf, bond: interfaces of the node enslaved to this one. */
   members: string[];
   /** VRF or bond this interface is a member of. */
@@ -121,6 +130,8 @@ export interface NodeSpec {
   rules: RuleSpec[];
   sysctls: SysctlSpec[];
   iptables: Record<Family, TablesSpec>;
+  /** The host (lab.hosts) the node runs on, in a lab across hosts. */
+  host?: string;
   path: SrcPath;
 }
 
@@ -157,6 +168,18 @@ export interface LinkSpec {
   path: SrcPath;
 }
 
+/** One machine of a lab across hosts: its underlay address and how netlab reaches it. */
+export interface LabHost {
+  name: string;
+  address: string;
+  /** Underlay MTU. */
+  mtu: number;
+  reach: { local: true } | { ssh: string } | { exec: string[] };
+  /** Run netlab there through `sudo -n` (an ssh user that is not root). */
+  sudo?: boolean;
+  path: SrcPath;
+}
+
 export interface HostSpec {
   sysctls: SysctlSpec[];
   iptables: Record<Family, TablesSpec>;
@@ -174,6 +197,8 @@ export interface Lab {
   host: HostSpec;
   /** Generate IPv6 link-local addresses on lab interfaces (addrgenmode eui64) or not (none). */
   ipv6LinkLocal: boolean;
+  /** The machines a lab across hosts spans (src/model/hosts.ts); absent for a lab on one host. */
+  hosts?: Map<string, LabHost>;
   /** The lab cache's key for the bytes this lab was loaded from (src/load/cache.ts). */
   key?: string;
 }
@@ -190,6 +215,8 @@ export interface LinkState {
   vrfTable?: number;
   /** bond: its mode. */
   bondMode?: string;
+  /** vxlan: the tunnel (made from the host namespace, so its UDP socket stays there). */
+  vxlan?: VxlanSpec;
   /** Root qdisc that netlab manages (netem or tbf); undefined = none (the kernel's default). */
   qdisc?: QdiscState;
   /** For a desired veth: the other end. Observed veths do not know the peer's namespace name. */
