@@ -87,6 +87,13 @@ describe('netlab steps', () => {
     // The state of step 3: a's end set down (b's is still up, without a carrier).
     assert.doesNotMatch(w.sh('ip netns exec a ip -br link show e0').stdout, /[<,]UP[,>]/);
     assert.match(inB('ip -br link show e0').stdout, /[<,]UP[,>]/);
+    // The lab's own checks now fail (a's link is down): check shows the why of the unmet check.
+    const c = w.netlab(['check', good]);
+    assert.equal(c.code, 4, c.stdout);
+    assert.match(c.stdout, /NOT MET\s+ping\s+a .*\n {4}↳ the veth pair carries it/);
+    assert.match(c.stdout, /ping a -> b: expected to get through, but it did not get through .*\n {2}why: the veth pair carries it/);
+    const cj = JSON.parse(w.netlab(['check', good, '--json']).stdout) as { checks: { why?: string }[] };
+    assert.equal(cj.checks[0]!.why, 'the veth pair carries it');
   });
 
   test('--json: one document, each step with its variant, commands and checks (with their why)', () => {
@@ -137,6 +144,9 @@ describe('netlab steps', () => {
     const r = w.netlab(['steps', plain]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`^error: lab ${LAB}-p has no steps\\n  hint: add a 'steps:' section`));
+    const far = w.netlab(['steps', good, '--step', '4']);
+    assert.equal(far.code, 1);
+    assert.match(far.stderr, new RegExp(`^error: --step 4: lab ${LAB} has 3 steps`));
   });
 
   test('on a terminal: step 1, run it, next, back (a reset), reset to step 2; the kernel follows', async (t) => {
