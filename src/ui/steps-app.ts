@@ -237,15 +237,21 @@ export class StepsController {
     if (k === 'q') return this.quit();
   }
 
+  /** What was running when the trainee quit (Ctrl-C or q): the lab may be half-way there. */
+  interrupted?: string;
+
   private quit(): void {
-    if (this.s.busy) this.stop.abort();
+    if (this.s.busy) {
+      this.interrupted = this.s.busy;
+      this.stop.abort();
+    }
     this.store.set({ done: true });
     this.finished();
   }
 }
 
-/** Runs the interactive walk until the trainee quits; the lab stays up where it is. */
-export async function interactive(runner: CommandRunner, lab: Lab, opts: InteractiveOptions): Promise<void> {
+/** Runs the interactive walk until the trainee quits; the lab stays up where it is. Resolves to false when the trainee quit while something ran. */
+export async function interactive(runner: CommandRunner, lab: Lab, opts: InteractiveOptions): Promise<boolean> {
   const [react, { render }, { StepsApp }] = await Promise.all([import('react'), import('ink'), import('./steps-view.js')]);
   const { createElement } = react.default;
   const ctl = new StepsController(runner, lab, opts);
@@ -266,5 +272,10 @@ export async function interactive(runner: CommandRunner, lab: Lab, opts: Interac
   ink.unmount();
   await ink.waitUntilExit();
   const s = ctl.store.get();
+  if (ctl.interrupted) {
+    process.stderr.write(`interrupted while ${ctl.interrupted}: 'netlab steps ${lab.name}' starts over, 'netlab down ${lab.name}' removes the lab\n`);
+    return false;
+  }
   process.stdout.write(`lab ${lab.name} stays up at step ${s.index + 1}${s.ran ? ' (run)' : ''}: 'netlab down ${lab.name}' removes it\n`);
+  return true;
 }
