@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { render } from 'ink-testing-library';
 import { StepsView, keyName } from '../../src/ui/steps-view.js';
+import { CheckTable } from '../../src/ui/view.js';
 import { keysFor, type StepsUiState } from '../../src/ui/steps-store.js';
 import { inline, markdownLines, plainLine } from '../../src/ui/markdown.js';
 import { loadLab } from '../../src/load/lab.js';
@@ -121,4 +122,16 @@ test('markdown: bold, code, emphasis, list items and headings; anything else as 
   assert.deepEqual(inline('2 * 3 * 4'), [{ text: '2 * 3 * 4' }], 'a lone star is not emphasis');
   assert.deepEqual(markdownLines('# Head\n- one\n  - two\n1. first\nplain `x`\n').map(plainLine), ['Head', '• one', '  • two', '1. first', 'plain x']);
   assert.equal(markdownLines('# Head')[0]!.segments[0]!.bold, true);
+});
+
+test("up and check on a terminal: the check table shows each check's why under its row, met or not", () => {
+  const [ping, exec] = step.expect;
+  const results: CheckResult[] = [
+    { check: ping!, seen: 'fail', met: true, attempts: 1, ms: 1000, command: 'ping', output: '', exitCode: 1 },
+    { check: { ...exec!, why: 'the rule is listed' }, seen: 'fail', met: false, attempts: 1, ms: 5, command: 'iptables -S INPUT', output: '', exitCode: 0 },
+  ];
+  const { lastFrame, unmount } = render(<CheckTable results={results} />);
+  const f = lastFrame()!;
+  unmount();
+  assert.match(f, /✔ met +ping .*\n {4}↳ b's rule drops them\n✘ NOT MET +exec .*\n {4}↳ the rule is listed/);
 });
