@@ -222,6 +222,14 @@ export class StepsController {
     if (k === 'n' || k === 'right' || k === 'enter') return this.next();
     if (k === 'b' || k === 'left') return this.resetTo(this.s.index - 1);
     if (/^[1-9]$/.test(k)) return this.resetTo(Number(k) - 1);
+    if (k === 'g') {
+      // Steps past the ninth: pick one from the list (at most as many as there are choice keys).
+      const options = this.lab.steps!.slice(0, CHOICE_KEYS.length).map((st, i) => ({ key: CHOICE_KEYS[i]!, label: `${i + 1}. ${st.title}` }));
+      const pick = await this.ask('reset the lab to the start of which step?', options);
+      const at = options.findIndex((o) => o.key === pick);
+      if (at >= 0) await this.resetTo(at);
+      return;
+    }
     if (k === 's' && has('shell')) return this.shell();
     if (k === 't' && has('trace')) return this.trace();
     if (k === 'k' && has('counters')) {

@@ -110,7 +110,7 @@ test('a question replaces the keys; busy shows what runs', () => {
 test('keys: counters and conntrack only when the CLI has them; the step digits follow the step count', () => {
   const labels = (ks: { key: string }[]) => ks.map((k) => k.key).join(' ');
   assert.equal(labels(keysFor(['shell', 'trace', 'counters', 'conntrack'], 4)), 'r c n b 1-4 s t k x q');
-  assert.equal(labels(keysFor([], 12)), 'r c n b 1-9 q');
+  assert.equal(labels(keysFor([], 12)), 'r c n b 1-9 g q');
   assert.equal(keyName('c', { ctrl: true }), 'quit');
   assert.equal(keyName('', { return: true }), 'enter');
   assert.equal(keyName('', { leftArrow: true }), 'left');
