@@ -54,6 +54,8 @@ export interface Matrix {
   to: string[];
   /** cell[from][to] */
   cells: Map<string, Map<string, CheckResult>>;
+  /** The reach check's why (every cell has it). */
+  why?: string;
 }
 
 export function matrices(results: CheckResult[]): Matrix[] {
@@ -62,7 +64,7 @@ export function matrices(results: CheckResult[]): Matrix[] {
     const m = r.check.matrix;
     if (!m) continue;
     let mx = byId.get(m.id);
-    if (!mx) byId.set(m.id, (mx = { id: m.id, from: [], to: [], cells: new Map() }));
+    if (!mx) byId.set(m.id, (mx = { id: m.id, from: [], to: [], cells: new Map(), ...(r.check.why ? { why: r.check.why } : {}) }));
     if (!mx.from.includes(m.from)) mx.from.push(m.from);
     if (!mx.to.includes(m.to)) mx.to.push(m.to);
     if (!mx.cells.has(m.from)) mx.cells.set(m.from, new Map());

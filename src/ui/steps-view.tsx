@@ -40,7 +40,7 @@ function Markdown({ line }: { line: MdLine }) {
 }
 
 /** A check the step expects: before it ran, what is expected; after, its verdict. Its why either way. */
-function Expectation({ check, result }: { check: CheckSpec; result?: CheckResult }) {
+function Expectation({ check, result, why = true }: { check: CheckSpec; result?: CheckResult; why?: boolean }) {
   const mark = !result ? <Text dimColor>·</Text> : result.met ? <Text color={col('green')}>{SYM.met}</Text> : <Text color={col('red')}>{SYM.unmet}</Text>;
   const text = result
     ? verdictText(result)
@@ -57,7 +57,7 @@ function Expectation({ check, result }: { check: CheckSpec; result?: CheckResult
         {'  '}
         {mark} {check.label}: <Text color={result && !result.met ? col('red') : undefined}>{text}</Text>
       </Text>
-      {check.why ? <Text dimColor>{`      ↳ ${check.why}`}</Text> : null}
+      {check.why && why ? <Text dimColor>{`      ↳ ${check.why}`}</Text> : null}
       {result && !result.met ? <Text dimColor>{`      ran: ${result.command.split('\n')[0]}`}</Text> : null}
       {result && !result.met
         ? result.output
@@ -134,7 +134,9 @@ export function StepsView({ state, maxOutput = 30 }: { state: StepsUiState; maxO
           <Text dimColor>{state.checked ? '  checks:' : '  expected after this step:'}</Text>
           {step.expect.map((c, i) => {
             const r = results.get(c);
-            return <Expectation key={i} check={c} {...(r ? { result: r } : {})} />;
+            // A reach check is one claim over many pings: its why once, under its first cell.
+            const first = !c.matrix || step.expect.findIndex((x) => x.matrix?.id === c.matrix!.id) === i;
+            return <Expectation key={i} check={c} why={first} {...(r ? { result: r } : {})} />;
           })}
         </Box>
       ) : null}

@@ -18,10 +18,13 @@ export function verdictText(r: CheckResult): string {
   return r.seen === 'ok' ? 'gets through' : 'blocked, as expected';
 }
 
-/** A check's verdict lines: the mark, label and verdict, what it proves, and for an unmet one what ran and what it printed. */
-export function checkLines(r: CheckResult): string[] {
+/**
+ * A check's verdict lines: the mark, label and verdict, what it proves, and for an unmet one what
+ * ran and what it printed. `why: false` leaves the why out (the later cells of one reach check).
+ */
+export function checkLines(r: CheckResult, opts: { why?: boolean } = {}): string[] {
   const lines = [`  ${r.met ? SYM.met : SYM.unmet} ${r.check.label}: ${verdictText(r)}`];
-  if (r.check.why) lines.push(whyText(r.check.why));
+  if (r.check.why && opts.why !== false) lines.push(whyText(r.check.why));
   if (!r.met) {
     lines.push(`      ran: ${r.command.split('\n')[0]}`);
     for (const l of r.output.split('\n').filter(Boolean).slice(-8)) lines.push(`      | ${l}`);
@@ -65,7 +68,13 @@ function plainHooks(lab: Lab, print: (s: string) => void): StepsHooks {
       if (!r.met || r.command.expectFail) for (const l of r.output.split('\n').filter(Boolean).slice(-8)) print(`      | ${l}`);
     },
     stepDone: (_i, r) => {
-      for (const c of r.checks) for (const l of checkLines(c)) print(l);
+      // A reach check is one claim over many pings: its why once, under its first cell.
+      const seen = new Set<number>();
+      for (const c of r.checks) {
+        const m = c.check.matrix?.id;
+        for (const l of checkLines(c, { why: m === undefined || !seen.has(m) })) print(l);
+        if (m !== undefined) seen.add(m);
+      }
     },
   };
 }

@@ -3,7 +3,7 @@
 import { useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { Box, Static, Text } from 'ink';
 import { expectationText, type CheckResult } from '../verify/checks.js';
-import { SYM, checkTable, matrices, matrixLines, tableLines } from './format.js';
+import { SYM, checkTable, matrices, matrixLines, tableLines, whyText } from './format.js';
 import type { Row, Store, UiState } from './store.js';
 
 const noColor = () => process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
@@ -91,6 +91,7 @@ export function ReachMatrix({ results, width = 80 }: { results: CheckResult[]; w
               ),
             )}
             <Text dimColor>{legend}</Text>
+            {m.why ? <Text dimColor>{whyText(m.why)}</Text> : null}
           </Box>
         );
       })}

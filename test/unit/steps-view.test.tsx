@@ -9,6 +9,7 @@ import { CheckTable } from '../../src/ui/view.js';
 import { keysFor, type StepsUiState } from '../../src/ui/steps-store.js';
 import { inline, markdownLines, plainLine } from '../../src/ui/markdown.js';
 import { loadLab } from '../../src/load/lab.js';
+import { plainChecks } from '../../src/ui/session.js';
 import type { CheckResult } from '../../src/verify/checks.js';
 
 process.env.NO_COLOR = '1';
@@ -134,4 +135,36 @@ test("up and check on a terminal: the check table shows each check's why under i
   const f = lastFrame()!;
   unmount();
   assert.match(f, /✔ met +ping .*\n {4}↳ b's rule drops them\n✘ NOT MET +exec .*\n {4}↳ the rule is listed/);
+});
+
+test("a reach check's why: once under its matrix (up, check) and under its first cell (steps)", () => {
+  const reach = loadLab(
+    `name: r
+nodes:
+  a: {}
+  b: {}
+  c: {}
+links:
+  - endpoints: [a:e0, b:e0]
+    addresses: {a: 10.0.0.1/24, b: 10.0.0.2/24}
+  - endpoints: [a:e1, c:e0]
+    addresses: {a: 10.1.0.1/24, c: 10.1.0.2/24}
+steps:
+  - title: all pairs
+    explain: x
+    expect:
+      - reach: {from: [a], to: [b, c], why: a reaches both}
+`,
+    'r.yaml',
+  );
+  const st = reach.steps![0]!;
+  const results: CheckResult[] = st.expect.map((check) => ({ check, seen: 'ok', met: true, attempts: 1, ms: 1, command: 'ping', output: '', exitCode: 0 }));
+  const text = plainChecks(results);
+  assert.equal(text.split('↳ a reaches both').length - 1, 1, text);
+  assert.match(text, /not as expected {2}- no check\n {4}↳ a reaches both/);
+  const { lastFrame, unmount } = render(<StepsView state={state({ step: st, checks: results, checked: true })} />);
+  const f = lastFrame()!;
+  unmount();
+  assert.equal(f.split('↳ a reaches both').length - 1, 1, f);
+  assert.match(f, /✔ ping a -> b: gets through\n {6}↳ a reaches both\n {2}✔ ping a -> c: gets through/);
 });
