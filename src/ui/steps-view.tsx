@@ -24,18 +24,19 @@ function Spinner() {
   return <Text color={col('cyan')}>{FRAMES[i]}</Text>;
 }
 
+/** A line of the explanation, indented; a wrapped line hangs under its text, not under the bullet. */
 function Markdown({ line }: { line: MdLine }) {
   return (
-    <Text>
-      {'  '}
-      {' '.repeat(line.indent)}
-      {line.bullet ?? ''}
-      {line.segments.map((s, i) => (
-        <Text key={i} bold={!!s.bold} italic={!!s.italic} color={s.code ? col('cyan') : undefined}>
-          {s.text}
-        </Text>
-      ))}
-    </Text>
+    <Box paddingLeft={2 + line.indent}>
+      {line.bullet ? <Text>{line.bullet}</Text> : null}
+      <Text>
+        {line.segments.map((s, i) => (
+          <Text key={i} bold={!!s.bold} italic={!!s.italic} color={s.code ? col('cyan') : undefined}>
+            {s.text}
+          </Text>
+        ))}
+      </Text>
+    </Box>
   );
 }
 
