@@ -59,6 +59,23 @@ namespace with its hops, all matched rules, rewrites, routing and conntrack), ou
 NETLAB_TRACE_KEEP=1 keeps the monitors' raw output and prints where. nat chains see only a
 connection's first packet (later ones are rewritten by conntrack, shown as such), and only while
 connection tracking is in use; iptables-legacy rules are not seen.`,
+  steps: `A guided lab: the article's steps, written in the lab file (steps:, variants:; see
+docs/lab-file.md). First brings the lab to its declared state, as up does. Each step then
+reconciles the lab to its variant (in place, as up does: only the difference), runs its commands
+in their nodes as the article types them, and runs its checks; a step without a variant stays
+where the step before left the lab.
+On a terminal it is interactive: it shows one step (its explanation, its commands, the checks it
+expects and what each proves) and reads keys: r runs the step (variant, commands, checks), c runs
+its checks again (before r: the lab before the step), n moves on (running the step first if it
+has not run), b goes back and 1-9 reset the lab to that step (up, then the steps before it
+replayed without their checks), s opens 'netlab shell' in a node, t runs 'netlab trace' for one
+of the step's checks, k and x run 'netlab counters' and 'netlab conntrack' in a node (when this
+netlab has them), q quits and leaves the lab up. Ctrl-C while something runs stops it (exit 130).
+Off a terminal, with --batch or --json, it runs every step in order and checks every expectation:
+each step's title and explanation, each command's exit code, each check's verdict with its why;
+exit 0 when every command and check met its expectation, 4 when one did not (the summary names the
+step and the check); a failed step does not stop the later ones. The lab stays up at the last
+step's state: 'netlab down LAB' removes it, 'netlab up FILE' puts back the lab as declared.`,
   logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
 in /run/netlab/logs/LAB/ while the lab is up, and go with its down: read them before.`,
   impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,
@@ -116,6 +133,7 @@ const EXAMPLES: Record<string, string[]> = {
   plan: ['netlab plan labs/bridge-4ns.yaml', 'netlab plan labs/bridge-4ns.yaml --commands > build.sh', 'netlab plan labs/bridge-4ns.yaml --detailed-exitcode   # 0: in sync, 2: changes pending'],
   up: ['netlab up labs/bridge-4ns.yaml', 'netlab up labs/bridge-4ns.yaml --dry-run', 'netlab up labs/bridge-4ns.yaml --json | jq .checks'],
   check: ['netlab check labs/bridge-4ns.yaml', 'netlab check labs/bridge-4ns.yaml --json | jq ".checks[] | select(.met | not)"'],
+  steps: ['netlab steps labs/iptables-drop.yaml', 'netlab steps labs/iptables-drop.yaml --step 2', 'netlab steps labs/iptables-drop.yaml --json | jq ".steps[] | {title, met}"'],
   logs: ['netlab logs redirect-proxy', 'netlab logs redirect-proxy proxy -n 20'],
   trace: ['netlab trace labs/iptables-drop.yaml --from docker-host --to 172.17.0.2', 'netlab trace labs/tproxy.yaml --from client --to 198.51.100.9 --proto tcp --port 80'],
   down: ['netlab down bridge-4ns', 'netlab down labs/bridge-4ns.yaml --dry-run', 'netlab down bridge-4ns --json | jq .labs[0].left', 'netlab down --all'],

@@ -22,6 +22,7 @@ import { register as registerLogs } from './logs.js';
 import { registerOps } from './ops.js';
 import { register as registerPlan } from './plan.js';
 import { register as registerStatus } from './status.js';
+import { register as registerSteps } from './steps.js';
 import { register as registerTrace } from './trace.js';
 import { register as registerUp } from './up.js';
 import { register as registerValidate } from './validate.js';
@@ -42,6 +43,7 @@ for (const register of [
   registerPlan,
   registerUp,
   registerCheck,
+  registerSteps,
   registerLogs,
   registerTrace,
   registerCounters,
