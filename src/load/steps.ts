@@ -66,6 +66,9 @@ export function addressesOf(lab: Pick<Lab, 'links' | 'bridges' | 'nodes'>): Chec
   };
 }
 
+/** The variant step `i` runs in (its own or the last one before it). */
+const variantOf = (raw: NonNullable<RawLab['steps']>, i: number): string | undefined => raw.slice(0, i + 1).findLast((s) => s.variant !== undefined)?.variant;
+
 /** The lab has something in the host namespace (a bridge or a veth end) for @host to name. */
 const hasHostPart = (lab: Lab) => [...lab.bridges.values()].some((b) => b.ns === HOST) || lab.links.some((l) => l.ends.some((e) => e.ns === HOST));
 
@@ -97,6 +100,7 @@ export function normalizeSteps(ctx: LabContext, raw: NonNullable<RawLab['steps']
       if (c.node === HOST_NODE) {
         if (!hasHostPart(lab)) return ctx.err([...p, 'node'], `${HOST_NODE} is the host's root namespace, and this lab has nothing there`, `the lab's nodes: ${[...lab.nodes.keys()].join(', ')}`);
       } else if (!lab.nodes.has(c.node)) {
+        if (declared.nodes.has(c.node)) return ctx.err([...p, 'node'], `node '${c.node}' is not in the lab this step runs in: variant '${variantOf(raw, i)}' removes it`);
         return ctx.err(
           [...p, 'node'],
           `no node named '${c.node}'${lab === declared ? '' : ' in the lab this step runs in'}`,
