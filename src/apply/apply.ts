@@ -220,7 +220,7 @@ function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
     if (a.kind === 'iptables.restore') (j.iptables[a.ns] ??= {})[tableKey(a.family, a.table)] = { hash: a.hash };
     if (a.kind === 'rule.add' && a.rule.family === 'ipv6') addUnique(j.v6rules, [a.ns]);
     if (a.kind === 'qdisc.replace') addUnique((j.impaired ??= []), [a.ns]);
-    if (a.kind === 'ipset.create') addUnique((j.ipsets ??= []), [a.ns]);
+    if (a.kind === 'ipset.create') addUnique(((j.ipsets ??= {})[a.ns] ??= []), [a.set.name]);
     if (a.kind === 'hostipt.add' && a.tablesBefore) (j.hostTablesBefore ??= {})[a.rule.family] ??= a.tablesBefore;
     if (a.kind === 'hostipt.add' && a.chainsBefore) (j.hostChainsBefore ??= {})[a.rule.family] ??= a.chainsBefore;
   }
@@ -253,13 +253,18 @@ function proveHostLinks(j: Journal, applied: Action[], notApplied: Action[], fil
 }
 
 function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
-  if (phase !== 'delete' && phase !== 'sysctls') return;
+  if (phase !== 'delete' && phase !== 'sysctls' && phase !== 'unused-ipsets') return;
   for (const a of actions) {
+    if (a.kind === 'ipset.destroy' && j.ipsets?.[a.ns]) {
+      j.ipsets[a.ns] = j.ipsets[a.ns]!.filter((n) => n !== a.name);
+      if (!j.ipsets[a.ns]!.length) delete j.ipsets[a.ns];
+    }
     if (a.kind === 'netns.del') {
       j.namespaces = j.namespaces.filter((n) => n !== a.ns);
       delete j.peers[a.ns];
       delete j.sysctls[a.ns];
       delete j.iptables[a.ns];
+      delete j.ipsets?.[a.ns];
     }
     if (a.kind === 'link.del') {
       if (a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);

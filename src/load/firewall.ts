@@ -37,7 +37,11 @@ function checkSetRefs(ctx: LabContext, tokens: string[], rp: SrcPath, family: Fa
       return false;
     }
     if (set.family !== family) {
-      ctx.err(rp, `ipset '${ref.name}' is an ${set.family === 'ipv4' ? 'IPv4' : 'IPv6'} set: ${family === 'ipv4' ? 'iptables' : 'ip6tables'} rules cannot match it`, `write the rule under ${set.family === 'ipv4' ? 'iptables' : 'ip6tables'}`);
+      ctx.err(
+        rp,
+        `ipset '${ref.name}' is an ${set.family === 'ipv4' ? 'IPv4' : 'IPv6'} set: ${family === 'ipv4' ? 'iptables' : 'ip6tables'} rules cannot match it`,
+        `write the rule under ${set.family === 'ipv4' ? 'iptables' : 'ip6tables'}`,
+      );
       return false;
     }
     const flags = tokens[ref.at] === '--match-set' ? ref.flags : undefined;

@@ -18,7 +18,11 @@ export function normalizeIpsets(ctx: LabContext, raw: RawIpsets, path: SrcPath):
       if ('error' in m) return ctx.err(mp, `ipset ${name} (${r.type}): ${m.error}`, m.hint);
       family ??= m.family;
       if (m.family !== family)
-        return ctx.err(mp, `'${text}' is an ${m.family === 'ipv4' ? 'IPv4' : 'IPv6'} member of an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} set`, `a set holds one family: declare another set${r.family ? '' : ', or set family: explicitly'}`);
+        return ctx.err(
+          mp,
+          `'${text}' is an ${m.family === 'ipv4' ? 'IPv4' : 'IPv6'} member of an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} set`,
+          `a set holds one family: declare another set${r.family ? '' : ', or set family: explicitly'}`,
+        );
       const dup = seen.get(m.value);
       if (dup !== undefined) return ctx.err(mp, `ipset ${name} lists ${m.value} twice`, `first as member ${dup + 1}`);
       seen.set(m.value, i);

@@ -367,7 +367,7 @@ export type RawLab = {
     iptables?: RawHostIptables;
     ip6tables?: RawHostIptables;
     /** Not supported: netlab makes ipsets in nodes only. The kernel keeps no owner or identity for a set (no mark, no index that changes when it is re-created), so netlab could never prove a host set its own before changing or destroying it; 'up' refuses a lab that declares some here. */
-    ipsets?: RawIpsets;
+    ipsets?: Record<string, unknown>;
   };
   /** Checks that prove the lab does what it claims; run by 'netlab up' after apply and by 'netlab check', eight at a time (trace checks one at a time, after the others). */
   checks?: RawCheck[];

@@ -203,7 +203,7 @@ function readOptions(name: string, desired: DesiredState, journal: Journal | und
   if (name === HOST && hasHostBridges(desired)) for (const k of Object.values(BRIDGE_NF)) sysctls.add(k);
   const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
   const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
-  const ipsets = !!want?.ipsets.size || (journal?.ipsets?.includes(name) ?? false);
+  const ipsets = !!want?.ipsets.size || !!journal?.ipsets?.[name]?.length;
   return { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs, ipsets };
 }
 

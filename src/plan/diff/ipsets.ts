@@ -44,14 +44,23 @@ export function diffIpsets(c: Ctx): void {
         const [family, table] = key.split('/') as [Family, IptTable];
         const names = [...recreated].filter((n) => lines.some((l) => ruleNamesSet(l, new Set([n]))));
         tables.set(key, names);
-        c.add({ kind: 'iptables.unhook', ns, family, table, payload: withoutSetRules(table, text, recreated), sets: names, object: `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} in ${ns}`, reason: `ipset ${names.join(', ')} is re-created` });
+        c.add({
+          kind: 'iptables.unhook',
+          ns,
+          family,
+          table,
+          payload: withoutSetRules(table, text, recreated),
+          sets: names,
+          object: `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} in ${ns}`,
+          reason: `ipset ${names.join(', ')} is re-created`,
+        });
       }
       c.unhooked.set(ns, tables);
     }
-    const made = journal?.ipsets?.includes(ns) ?? false;
+    const made = journal?.ipsets?.[ns] ?? [];
     for (const name of sets.keys()) {
       if (want.ipsets.has(name)) continue;
-      c.add({ kind: 'ipset.destroy', ns, name, object: object(name), reason: made ? 'not in the lab file (any more)' : 'made by hand (drift)' });
+      c.add({ kind: 'ipset.destroy', ns, name, object: object(name), reason: made.includes(name) ? 'no longer in the lab file' : 'made by hand (drift)' });
     }
   }
 }
