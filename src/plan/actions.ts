@@ -204,7 +204,7 @@ export function describe(a: Action): string {
       what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} (${a.rules} rule${a.rules === 1 ? '' : 's'})`;
       break;
     case 'iptables.unhook':
-      what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} without the rules that use ipset ${a.sets.join(', ')} (put back after)`;
+      what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} without the rules that use ipset ${a.sets.join(', ')}`;
       break;
     case 'ipset.create':
       what = `ipset ${a.set.name} ${a.set.type}${a.set.family === 'ipv6' ? ' family inet6' : ''} in ${where} (${a.set.members.length} member${a.set.members.length === 1 ? '' : 's'})`;

@@ -111,7 +111,7 @@ describe('ipsets on the real kernel', () => {
   test('a set whose type changes is re-created: the rules that use it go out before and come back after', () => {
     write({ type: 'hash:ip', members: ['10.81.0.2'] });
     const pl = plan();
-    assert.match(pl, /~ {3}iptables table filter in \S+ without the rules that use ipset blocked \(put back after\)/);
+    assert.match(pl, /~ {3}iptables table filter in \S+ without the rules that use ipset blocked {2}\(ipset blocked is re-created: the rules come back after\)/);
     assert.match(pl, /-\/\+ ipset blocked in \S+ {2}\(is hash:net, the lab file says hash:ip: re-created\)/);
     assert.match(pl, /~ {3}iptables table filter in \S+ \(2 rules\) {2}\(put back around the re-created ipset blocked\)/);
     // The unhooked table keeps the other rules (ports) and loses only blocked's.

@@ -52,7 +52,7 @@ export function diffIpsets(c: Ctx): void {
           payload: withoutSetRules(table, text, recreated),
           sets: names,
           object: `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} in ${ns}`,
-          reason: `ipset ${names.join(', ')} is re-created`,
+          reason: `ipset ${names.join(', ')} is re-created: the rules come back after`,
         });
       }
       c.unhooked.set(ns, tables);
