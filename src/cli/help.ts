@@ -47,6 +47,18 @@ the outcome: delivered locally in X, dropped or rejected at table/chain in X by 
 X. iptables rules appear as the kernel knows them (iptables-nft rules in nft syntax). --json
 prints hops and outcome. nat chains see only a connection's first packet, and only while
 connection tracking is in use.`,
+  steps: `A guided lab: the article's steps, written in the lab file (steps:, variants:). First brings
+the lab to its declared state, as up does. Each step then reconciles the lab to its variant (in
+place, as up does: only the difference), runs its commands in their nodes as the article types
+them, and runs its checks; a step without a variant stays where the step before left the lab.
+On a terminal it is interactive: it shows one step (its explanation, its commands, the checks it
+expects and what each proves), runs it, re-runs its checks, opens a shell in a node, traces a
+check's packet, and moves on, goes back or resets the lab to any step (up, then the steps before
+it replayed without their checks). Off a terminal, with --batch or --json, it runs every step in
+order and checks every expectation: each step's title, each command's exit code and each check's
+verdict with its why; exit 0 when every command and check met its expectation, 4 when one did not
+(the summary names the step and the check). The lab stays up at the last step's state:
+'netlab down LAB' removes it.`,
   logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
 in /run/netlab/logs/LAB/ while the lab is up, and go with its down: read them before.`,
   impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,
@@ -104,6 +116,7 @@ const EXAMPLES: Record<string, string[]> = {
   plan: ['netlab plan labs/bridge-4ns.yaml', 'netlab plan labs/bridge-4ns.yaml --commands > build.sh', 'netlab plan labs/bridge-4ns.yaml --detailed-exitcode   # 0: in sync, 2: changes pending'],
   up: ['netlab up labs/bridge-4ns.yaml', 'netlab up labs/bridge-4ns.yaml --dry-run', 'netlab up labs/bridge-4ns.yaml --json | jq .checks'],
   check: ['netlab check labs/bridge-4ns.yaml', 'netlab check labs/bridge-4ns.yaml --json | jq ".checks[] | select(.met | not)"'],
+  steps: ['netlab steps labs/iptables-drop.yaml', 'netlab steps labs/iptables-drop.yaml --step 2', 'netlab steps labs/iptables-drop.yaml --json | jq ".steps[] | {title, met}"'],
   logs: ['netlab logs redirect-proxy', 'netlab logs redirect-proxy proxy -n 20'],
   trace: ['netlab trace labs/iptables-drop.yaml --from docker-host --to 172.17.0.2', 'netlab trace labs/tproxy.yaml --from client --to 198.51.100.9 --proto tcp --port 80'],
   down: ['netlab down bridge-4ns', 'netlab down labs/bridge-4ns.yaml --dry-run', 'netlab down bridge-4ns --json | jq .labs[0].left', 'netlab down --all'],

@@ -19,6 +19,7 @@ import { register as registerLogs } from './logs.js';
 import { registerOps } from './ops.js';
 import { register as registerPlan } from './plan.js';
 import { register as registerStatus } from './status.js';
+import { register as registerSteps } from './steps.js';
 import { register as registerTrace } from './trace.js';
 import { register as registerUp } from './up.js';
 import { register as registerValidate } from './validate.js';
@@ -34,7 +35,8 @@ const program = new Command();
 program.name('netlab').description('Declarative Linux network-namespace labs: validate, plan, up, down').version('0.1.0').showHelpAfterError('(run netlab --help for usage)').exitOverride();
 
 // The order here is the order of `netlab --help`.
-for (const register of [registerValidate, registerPlan, registerUp, registerCheck, registerLogs, registerTrace, registerDown, registerGc, registerStatus, registerGenerate]) register(program, deps);
+for (const register of [registerValidate, registerPlan, registerUp, registerCheck, registerSteps, registerLogs, registerTrace, registerDown, registerGc, registerStatus, registerGenerate])
+  register(program, deps);
 
 registerOps(program, runner);
 registerDoctor(program, runner);

@@ -6,6 +6,7 @@ import { HOST, nsLabel } from '../model/types.js';
 import { describe, summarize, symbol } from '../plan/actions.js';
 import { scriptOf } from '../render/render.js';
 import type { CheckResult } from '../verify/checks.js';
+import type { StepsResult } from '../engine/steps.js';
 
 export function planJson(p: Planned) {
   return {
@@ -37,6 +38,7 @@ export function checksJson(results: CheckResult[]) {
     to: r.check.kind === 'exec' ? r.check.command.join(' ') : r.check.to,
     ...(r.check.kind === 'tcp' || r.check.kind === 'udp' ? { port: r.check.port } : {}),
     expect: r.check.expect,
+    ...(r.check.why !== undefined ? { why: r.check.why } : {}),
     seen: r.seen,
     met: r.met,
     attempts: r.attempts,
@@ -44,4 +46,23 @@ export function checksJson(results: CheckResult[]) {
     command: r.command,
     output: r.output,
   }));
+}
+
+export function stepsJson(lab: { name: string; file: string }, r: StepsResult) {
+  return {
+    lab: lab.name,
+    file: resolve(lab.file),
+    declared: r.declared,
+    steps: r.steps.map((s) => ({
+      step: s.index + 1,
+      title: s.step.title,
+      variant: s.variant ?? null,
+      commands: s.commands.map((c) => ({ node: c.command.node, command: c.command.text, expectFail: c.command.expectFail, exitCode: c.exitCode, met: c.met, ms: c.ms, output: c.output })),
+      checks: checksJson(s.checks),
+      met: s.met,
+      ms: s.ms,
+    })),
+    met: r.met,
+    ms: r.ms,
+  };
 }

@@ -7,7 +7,7 @@ import type { RawCheck, RawProcess } from './raw.js';
 /** The body of one kind of check, as the schema admits it. */
 type Body<K extends string> = Extract<RawCheck, Record<K, unknown>>[K];
 /** What every kind of check takes. */
-type RawCheckCommon = Pick<Body<'ping'>, 'expect' | 'timeout' | 'attempts' | 'name'>;
+type RawCheckCommon = Pick<Body<'ping'>, 'expect' | 'timeout' | 'attempts' | 'name' | 'why'>;
 
 export interface CheckContext {
   nodes: string[];
@@ -55,7 +55,7 @@ function common(ctx: CheckContext, c: RawCheckCommon, path: SrcPath, defaults: {
     ctx.err([...path, 'timeout'], `timeout ${String(c.timeout)} is too long: at most ${MAX_TIMEOUT_MS} ms (about 24 days)`, "a check's timeout bounds one attempt, e.g. '5s'");
     timeoutMs = undefined;
   }
-  return { expect: c.expect ?? 'ok', timeoutMs: timeoutMs ?? defaults.timeout, attempts: c.attempts ?? 3 } as const;
+  return { expect: c.expect ?? 'ok', timeoutMs: timeoutMs ?? defaults.timeout, attempts: c.attempts ?? 3, ...(c.why !== undefined ? { why: c.why } : {}) } as const;
 }
 
 function fromNode(ctx: CheckContext, node: string, path: SrcPath): boolean {
@@ -64,11 +64,12 @@ function fromNode(ctx: CheckContext, node: string, path: SrcPath): boolean {
   return false;
 }
 
-export function normalizeChecks(ctx: CheckContext, raw: RawCheck[]): CheckSpec[] {
+/** `checks:` (or a step's `expect:`, at `base`) as CheckSpecs. */
+export function normalizeChecks(ctx: CheckContext, raw: RawCheck[], base: SrcPath = ['checks']): CheckSpec[] {
   const out: CheckSpec[] = [];
   let matrix = 0;
   raw.forEach((entry, i) => {
-    const path: SrcPath = ['checks', i];
+    const path: SrcPath = [...base, i];
     const kind = Object.keys(entry)[0] as string;
     const p = [...path, kind];
     if ('ping' in entry) {

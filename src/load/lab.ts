@@ -1,9 +1,11 @@
 // load: YAML text -> schema -> normalized Lab, with every problem located in the file. The sections
 // are normalized in the order of the file's meaning: bridges and links (which give nodes their veth
 // ends), nodes (their own interfaces, then what refers to interfaces), members, host, processes,
-// checks. Each section's file reports into one LabContext; problems are sorted by position at the end.
-import { HOST, type Family, type HostSpec, type Lab, type NodeSpec } from '../model/types.js';
-import { LabError, sortProblems } from './problems.js';
+// checks, then the variants (each a lab of its own) and the steps. Each section's file reports
+// into one LabContext; problems are sorted by position at the end.
+import { HOST, type HostSpec, type Lab, type NodeSpec } from '../model/types.js';
+import { LabError, sortProblems, type Problem } from './problems.js';
+import { addressesOf, normalizeSteps, VariantSourceMap, variantData } from './steps.js';
 import { SourceMap } from './source.js';
 import { readLabBytes } from './read.js';
 import { normalizeChecks, normalizeProcesses } from './checks.js';
@@ -25,13 +27,40 @@ export function loadLabFile(file: string): Lab {
 
 export function loadLab(text: string, file: string): Lab {
   const src = new SourceMap(file);
-  const data = parseLabYaml(text, src);
-  const problems = validateSchema(data).map((issue) => src.problem(issue.path, issue.message, issue.hint, { key: issue.key ?? false }));
+  const data = parseLabYaml(text, src) as Record<string, unknown>;
+  const problems = schemaProblems(src, data);
   if (problems.length) throw new LabError(sortProblems(problems));
-  const ctx = new LabContext(src, Object.keys((data as RawLab).nodes ?? {}));
-  const lab = normalize(ctx, data as RawLab);
+  const raw = data as unknown as RawLab;
+  const ctx = new LabContext(src, Object.keys(raw.nodes ?? {}));
+  const lab = normalize(ctx, raw);
+  // Each variant is a lab of its own, validated in full; its problems point into the variant.
+  const variants = new Map<string, Lab | undefined>();
+  for (const [name, patch] of Object.entries(raw.variants ?? {})) variants.set(name, loadVariant(ctx, data, name, patch));
+  if (raw.steps?.length) lab.steps = normalizeSteps(ctx, raw.steps, lab, variants);
+  if (variants.size) lab.variants = new Map([...variants].filter((v): v is [string, Lab] => v[1] !== undefined));
   if (ctx.problems.length) throw new LabError(sortProblems(ctx.problems));
   return lab;
+}
+
+function schemaProblems(src: SourceMap, data: object): Problem[] {
+  return validateSchema(data).map((issue) => src.problem(issue.path, issue.message, issue.hint, { key: issue.key ?? false }));
+}
+
+/** The lab a variant makes, or undefined when it is invalid (its problems are added to ctx's). */
+function loadVariant(ctx: LabContext, data: Record<string, unknown>, name: string, patch: Record<string, unknown>): Lab | undefined {
+  const patched = variantData(data, name, patch, (p, m, h) => ctx.err(p, m, h));
+  if (!patched) return undefined;
+  const vsrc = new VariantSourceMap(ctx.src, name, patch);
+  const problems = schemaProblems(vsrc, patched);
+  if (problems.length) {
+    ctx.problems.push(...problems);
+    return undefined;
+  }
+  const raw = patched as unknown as RawLab;
+  const vctx = new LabContext(vsrc, Object.keys(raw.nodes ?? {}));
+  const lab = normalize(vctx, raw);
+  ctx.problems.push(...vctx.problems);
+  return vctx.problems.length ? undefined : lab;
 }
 
 /** The sections of a schema-valid lab, in order. */
@@ -49,13 +78,7 @@ function normalize(ctx: LabContext, raw: RawLab): Lab {
   };
   if (hostRaw.ipsets !== undefined) ctx.err(['host', 'ipsets'], HOST_SETS.message, HOST_SETS.hint, true);
   const processes = nodeNames.flatMap((n) => normalizeProcesses(n, raw.nodes?.[n]?.processes ?? [], (p, m, h) => ctx.err(p, m, h), ['nodes', n, 'processes']));
-  const addrs = (node: string) => {
-    const out: { iface: string; addr: string; family: Family }[] = [];
-    const named = [...links.flatMap((l) => l.ends), ...bridges.values(), ...(nodes.get(node)?.interfaces ?? [])];
-    for (const e of named) if (e.ns === node) for (const a of e.addresses) out.push({ iface: e.name, addr: a.cidr.split('/')[0]!, family: a.cidr.includes(':') ? 'ipv6' : 'ipv4' });
-    return out;
-  };
-  const checks = normalizeChecks({ nodes: nodeNames, addresses: addrs, err: (p, m, h) => ctx.err(p, m, h) }, raw.checks ?? []);
+  const checks = normalizeChecks({ nodes: nodeNames, addresses: addressesOf({ links, bridges, nodes }), err: (p, m, h) => ctx.err(p, m, h) }, raw.checks ?? []);
   return {
     checks,
     processes,

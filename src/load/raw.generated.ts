@@ -180,6 +180,7 @@ export type RawCheck = {
     /** Source address of the echo requests. */
     source?: string;
     family?: RawFamily;
+    why?: RawCheckWhy;
   };
 } | {
   /** A TCP connect (socat) from a node: gets through when the connection is accepted, so something must listen. */
@@ -192,6 +193,7 @@ export type RawCheck = {
     to: RawCheckTo;
     port: RawPort;
     family?: RawFamily;
+    why?: RawCheckWhy;
   };
 } | {
   /** A UDP datagram from a node: gets through when any reply comes back. */
@@ -204,6 +206,7 @@ export type RawCheck = {
     to: RawCheckTo;
     port: RawPort;
     family?: RawFamily;
+    why?: RawCheckWhy;
   };
 } | {
   /** A command run in a node: gets through when its exit code (and output) are as expected. */
@@ -219,6 +222,7 @@ export type RawCheck = {
     exit_code?: number;
     /** A regular expression that stdout and stderr together must match (multi-line: ^ and $ match at each line). */
     output?: string;
+    why?: RawCheckWhy;
   };
 } | {
   /** Pings between nodes, shown as one matrix: 'nodes' (every node to every other) or 'from' and 'to'. Large labs should not check all pairs: the host's neighbour table is shared by all namespaces, and all-pairs pings across 50 hosts overflow it. */
@@ -234,6 +238,7 @@ export type RawCheck = {
     /** The nodes pinged, each at its first address (IPv4 first). */
     to?: string[];
     family?: RawFamily;
+    why?: RawCheckWhy;
   };
 } | {
   /** Sends one probe with netfilter tracing on (like 'netlab trace') and asserts on its path; runs one at a time after the other checks: a lab proves why a packet passed. */
@@ -251,6 +256,7 @@ export type RawCheck = {
     passes?: string[];
     /** How the packet must end (default: not checked). */
     result?: "delivered" | "dropped" | "rejected" | "left";
+    why?: RawCheckWhy;
   };
 };
 
@@ -333,6 +339,36 @@ export type RawUp = boolean;
 /** Rules in iptables syntax, as articles write them, without -A CHAIN or -t TABLE; one rule per string, in order. */
 export type RawIptablesRules = string[];
 
+/** What the check proves, in the article's words: shown next to its verdict, met or not, by 'netlab up', 'netlab check' and 'netlab steps', and in their --json. */
+export type RawCheckWhy = string;
+
+/** A variant name: letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters. */
+export type RawVariantName = string;
+
+/** One step of a guided lab: 'netlab steps' reconciles the lab to its variant (if any), runs its commands, then its checks. */
+export type RawStep = {
+  /** One line: what the step shows. */
+  title: string;
+  /** What the step shows and why, in Markdown (a few lines; **bold**, `code` and lists are drawn on a terminal). */
+  explain: string;
+  /** A key of 'variants': the lab is reconciled to it in place (as 'up' does) at the start of the step. A step without one stays where the previous step left the lab. */
+  variant?: string;
+  /** Commands as the article types them, run in order after the variant: each in a node. */
+  run?: RawStepCommand[];
+  /** The checks that must hold after this step: the same kinds and syntax as 'checks'. */
+  expect?: RawCheck[];
+};
+
+/** A command of a step, run in a node of the lab (or in @host, the host's root namespace). */
+export type RawStepCommand = {
+  /** The node to run the command in, or @host. */
+  node: string;
+  command: RawCommand;
+  /** The command is expected to exit non-zero (the step fails if it succeeds). */
+  expect_fail?: boolean;
+  timeout?: RawTimeout;
+};
+
 /** An ipset: a named set of addresses (or address,port pairs) that iptables rules match with '-m set --match-set NAME src' (or dst, or src,dst for two dimensions). Created before the rules that use it, its members changed in place (added and deleted one by one, never flushed), re-created when its type or family changes (the rules that use it are taken out around that and put back), destroyed after the rules when taken out of the file. */
 export type RawIpset = {
   /** The set type: hash:net (networks, e.g. 10.65.0.0/16; a bare address is a /32), hash:ip (addresses), hash:ip,port (address,port or address,PROTO:port, PROTO tcp, udp or sctp; tcp when left out). */
@@ -371,4 +407,8 @@ export type RawLab = {
   };
   /** Checks that prove the lab does what it claims; run by 'netlab up' after apply and by 'netlab check', eight at a time (trace checks one at a time, after the others). */
   checks?: RawCheck[];
+  /** Named variants of this lab file, for 'steps' to apply in place: each is a JSON Merge Patch (RFC 7386) applied to the lab file's data (without its variants and steps): objects merge, null removes a key, lists and scalars replace. The result must be a valid lab with the same name. An empty patch {} is the lab as declared. */
+  variants?: Record<string, Record<string, unknown>>;
+  /** A guided lab: the article's steps, in order, for 'netlab steps'. Each step says what it shows, optionally changes the lab (a variant, commands as the article types them) and lists the checks that must hold after it. */
+  steps?: RawStep[];
 };

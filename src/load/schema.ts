@@ -69,6 +69,10 @@ const FRIENDLY_PATTERN: Record<string, (v: unknown) => { message: string; hint?:
     message: `invalid lab name '${String(v)}'`,
     hint: 'letters, digits, _ and -, starting with a letter or digit, at most 32 characters',
   }),
+  variantName: (v) => ({
+    message: `invalid variant name '${String(v)}'`,
+    hint: 'letters, digits, _ . and -, starting with a letter or digit',
+  }),
   chainName: (v) => ({
     message: `invalid chain name '${String(v)}'`,
     hint: 'letters, digits, _ . and -, at most 28 characters',
@@ -104,6 +108,14 @@ const REQUIRED_HINTS: Record<string, string> = {
   table: 'the table to look up, e.g. table: 100',
 };
 
+/** In a step the same keys mean other things. */
+const STEP_REQUIRED_HINTS: Record<string, string> = {
+  node: 'the node the command runs in, e.g. node: c1',
+  command: 'the command as the article types it, e.g. command: iptables -L INPUT -n',
+  title: 'one line saying what the step shows, e.g. title: The DROP rule stops the ping',
+  explain: 'a few lines of Markdown, e.g. explain: |',
+};
+
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -135,7 +147,7 @@ function one(e: ErrorObject): SchemaIssue {
     }
     case 'required': {
       const key = String(p.missingProperty);
-      const hint = REQUIRED_HINTS[key];
+      const hint = path[0] === 'steps' ? STEP_REQUIRED_HINTS[key] : REQUIRED_HINTS[key];
       return { path, message: `missing required key '${key}'`, ...(hint ? { hint } : {}) };
     }
     case 'type': {

@@ -198,6 +198,38 @@ export interface Lab {
   ipv6LinkLocal: boolean;
   /** The lab cache's key for the bytes this lab was loaded from (src/load/cache.ts). */
   key?: string;
+  /** A guided lab's steps, in order (`netlab steps`); absent or empty for most labs. */
+  steps?: StepSpec[];
+  /** The lab file's variants, each the whole lab it makes (validated, without steps or variants of its own). */
+  variants?: Map<string, Lab>;
+}
+
+/** The pseudo-node naming the host's root namespace in commands (node names cannot start with '@'). */
+export const HOST_NODE = '@host';
+
+/** A command of a step, as the article types it, run in a node (HOST for @host). */
+export interface StepCommand {
+  /** The node as written (a node name or @host). */
+  node: string;
+  /** The namespace: the node, or HOST. */
+  ns: string;
+  argv: string[];
+  /** The command as the article types it. */
+  text: string;
+  expectFail: boolean;
+  timeoutMs: number;
+  path: SrcPath;
+}
+
+export interface StepSpec {
+  title: string;
+  /** Markdown. */
+  explain: string;
+  variant?: string;
+  run: StepCommand[];
+  /** Checked against the lab the step runs in (its variant's, or the one the steps before left). */
+  expect: CheckSpec[];
+  path: SrcPath;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +417,8 @@ interface CheckBase {
   timeoutMs: number;
   /** Attempts for an expected success (settling: ARP, DAD, port state). */
   attempts: number;
+  /** What the check proves, shown next to its verdict, met or not. */
+  why?: string;
   /** For reach matrices: the matrix this check is a cell of, and the cell. */
   matrix?: { id: number; from: string; to: string };
   path: SrcPath;

@@ -10,10 +10,9 @@ import { isLabName, listJournals, readJournal } from '../state/journal.js';
 import type { Journal } from '../model/journal.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { CliError, EXIT } from '../core/errors.js';
-import { HOST } from '../model/types.js';
+import { HOST, HOST_NODE } from '../model/types.js';
 
-/** The pseudo-node naming the host's root namespace (node names cannot start with '@'). */
-export const HOST_NODE = '@host';
+export { HOST_NODE };
 
 export interface Target {
   lab: string;

@@ -16,6 +16,21 @@ export function checkTarget(r: CheckResult): string {
 export interface TableRow {
   met: boolean;
   cells: string[];
+  /** What the check proves (its `why:`), shown under its row. */
+  why?: string;
+}
+
+/** The line under a check's row (or verdict) that says what it proves. */
+export const whyText = (why: string) => `    ↳ ${why}`;
+
+/** The table's lines with each row's why under it: [text, row or undefined for the head and why lines]. */
+export function tableLines(t: { head: string[]; rows: TableRow[] }, width = 80): { text: string; row?: TableRow; why?: boolean }[] {
+  const lines = layout(
+    t.head,
+    t.rows.map((r) => r.cells),
+    width,
+  );
+  return [{ text: lines[0]! }, ...t.rows.flatMap((r, i) => [{ text: lines[i + 1]!, row: r }, ...(r.why ? [{ text: whyText(r.why), row: r, why: true }] : [])])];
 }
 
 /** The checks that are not matrix cells, as rows: status, kind, from, to, expected, seen, time. */
@@ -25,6 +40,7 @@ export function checkTable(results: CheckResult[]): { head: string[]; rows: Tabl
     .map((r) => ({
       met: r.met,
       cells: [r.met ? `${SYM.met} met` : `${SYM.unmet} NOT MET`, r.check.kind, r.check.from, checkTarget(r), r.check.expect, r.seen, `${r.ms}ms`],
+      ...(r.check.why ? { why: r.check.why } : {}),
     }));
   return { head: ['', 'check', 'from', 'to', 'expect', 'seen', 'time'], rows };
 }

@@ -10,7 +10,7 @@ import { describe, type Phase } from '../plan/actions.js';
 import type { Step } from '../render/render.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { failureText, type CheckResult } from '../verify/checks.js';
-import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
+import { checkTable, matrices, matrixLines, summaryText, tableLines } from './format.js';
 import { InkRenderer, Store, type RowInfo, type RowTask } from './store.js';
 import { sleep } from '../core/time.js';
 
@@ -49,15 +49,7 @@ export function plainChecks(results: CheckResult[], width = 80): string {
     out.push('', ...lines.map((l) => l.text), legend);
   }
   const t = checkTable(results);
-  if (t.rows.length)
-    out.push(
-      '',
-      ...layout(
-        t.head,
-        t.rows.map((r) => r.cells),
-        width,
-      ),
-    );
+  if (t.rows.length) out.push('', ...tableLines(t, width).map((l) => l.text));
   const bad = results.filter((r) => !r.met);
   if (bad.length) out.push('', ...bad.map(failureText));
   return out.join('\n');

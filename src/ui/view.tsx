@@ -3,7 +3,7 @@
 import { useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { Box, Static, Text } from 'ink';
 import { expectationText, type CheckResult } from '../verify/checks.js';
-import { SYM, checkTable, layout, matrices, matrixLines } from './format.js';
+import { SYM, checkTable, matrices, matrixLines, tableLines } from './format.js';
 import type { Row, Store, UiState } from './store.js';
 
 const noColor = () => process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
@@ -52,19 +52,21 @@ function RowLine({ row }: { row: Row }) {
 export function CheckTable({ results, width = 80 }: { results: CheckResult[]; width?: number }) {
   const t = checkTable(results);
   if (t.rows.length === 0) return null;
-  const lines = layout(
-    t.head,
-    t.rows.map((r) => r.cells),
-    width,
-  );
+  const lines = tableLines(t, width);
   return (
     <Box flexDirection="column" marginTop={1}>
-      <Text bold>{lines[0]}</Text>
-      {lines.slice(1).map((l, i) => (
-        <Text key={i} color={col(t.rows[i]!.met ? 'green' : 'red')}>
-          {l}
-        </Text>
-      ))}
+      <Text bold>{lines[0]!.text}</Text>
+      {lines.slice(1).map((l, i) =>
+        l.why ? (
+          <Text key={i} dimColor>
+            {l.text}
+          </Text>
+        ) : (
+          <Text key={i} color={col(l.row!.met ? 'green' : 'red')}>
+            {l.text}
+          </Text>
+        ),
+      )}
     </Box>
   );
 }
@@ -106,6 +108,7 @@ export function Failures({ results }: { results: CheckResult[] }) {
           <Text color={col('red')}>
             {SYM.unmet} {r.check.label}: {expectationText(r)}
           </Text>
+          {r.check.why ? <Text dimColor> why: {r.check.why}</Text> : null}
           <Text dimColor> ran: {r.command.split('\n')[0]}</Text>
           {r.output
             .split('\n')

@@ -130,6 +130,7 @@ export function expectationText(r: CheckResult): string {
 export function failureText(r: CheckResult): string {
   return [
     `${r.check.label}: ${expectationText(r)} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${r.ms} ms)`,
+    ...(r.check.why ? [`  why: ${r.check.why}`] : []),
     `  ran: ${r.command.split('\n')[0]}`,
     ...(r.output ? r.output.split('\n').map((l) => `  | ${l}`) : []),
   ].join('\n');

@@ -1,0 +1,202 @@
+// The Ink view of `netlab steps` on a terminal: the step (its title, its explanation drawn from
+// Markdown, its variant and commands, the checks it expects with what each proves), what runs now,
+// the output of a child command, and the keys. A pure function of the store's state; the keys it
+// reads go to the controller (src/ui/steps-app.ts) as intents.
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { Box, Text, useInput } from 'ink';
+import { markdownLines, type MdLine } from './markdown.js';
+import { SYM } from './format.js';
+import { verdictText } from './steps.js';
+import type { StepsStore, StepsUiState } from './steps-store.js';
+import type { CheckResult } from '../verify/checks.js';
+import type { CheckSpec } from '../model/types.js';
+
+const noColor = () => process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+const col = (c: string) => (noColor() ? undefined : c);
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+function Spinner() {
+  const [i, setI] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setI((n) => (n + 1) % FRAMES.length), 100);
+    return () => clearInterval(t);
+  }, []);
+  return <Text color={col('cyan')}>{FRAMES[i]}</Text>;
+}
+
+function Markdown({ line }: { line: MdLine }) {
+  return (
+    <Text>
+      {'  '}
+      {' '.repeat(line.indent)}
+      {line.bullet ?? ''}
+      {line.segments.map((s, i) => (
+        <Text key={i} bold={!!s.bold} italic={!!s.italic} color={s.code ? col('cyan') : undefined}>
+          {s.text}
+        </Text>
+      ))}
+    </Text>
+  );
+}
+
+/** A check the step expects: before it ran, what is expected; after, its verdict. Its why either way. */
+function Expectation({ check, result }: { check: CheckSpec; result?: CheckResult }) {
+  const mark = !result ? <Text dimColor>·</Text> : result.met ? <Text color={col('green')}>{SYM.met}</Text> : <Text color={col('red')}>{SYM.unmet}</Text>;
+  const text = result
+    ? verdictText(result)
+    : check.expect === 'ok'
+      ? check.kind === 'exec'
+        ? 'expected to match'
+        : 'expected to get through'
+      : check.kind === 'exec'
+        ? 'expected not to match'
+        : 'expected to be blocked';
+  return (
+    <Box flexDirection="column">
+      <Text>
+        {'  '}
+        {mark} {check.label}: <Text color={result && !result.met ? col('red') : undefined}>{text}</Text>
+      </Text>
+      {check.why ? <Text dimColor>{`      ↳ ${check.why}`}</Text> : null}
+      {result && !result.met ? <Text dimColor>{`      ran: ${result.command.split('\n')[0]}`}</Text> : null}
+      {result && !result.met
+        ? result.output
+            .split('\n')
+            .filter(Boolean)
+            .slice(-4)
+            .map((l, k) => <Text key={k} dimColor>{`      | ${l}`}</Text>)
+        : null}
+    </Box>
+  );
+}
+
+export function StepsView({ state }: { state: StepsUiState }) {
+  const { step } = state;
+  const results = new Map(state.checks.map((r) => [r.check, r]));
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>netlab steps {state.lab}</Text>
+        <Text dimColor>
+          {' '}
+          · step {state.index + 1}/{state.total}
+          {state.ran ? ' · run' : ''}
+        </Text>
+      </Text>
+      <Box marginTop={1}>
+        <Text bold color={col('yellow')}>
+          {state.index + 1}. {step.title}
+        </Text>
+      </Box>
+      {markdownLines(step.explain).map((l, i) => (
+        <Markdown key={i} line={l} />
+      ))}
+      {step.variant !== undefined || step.run.length ? (
+        <Box flexDirection="column" marginTop={1}>
+          {step.variant !== undefined ? (
+            <Text>
+              {'  '}variant <Text bold>{step.variant}</Text>
+              {state.variant ? (
+                <Text dimColor>
+                  {' '}
+                  ({state.variant.changes} change{state.variant.changes === 1 ? '' : 's'} made)
+                </Text>
+              ) : (
+                <Text dimColor> (the lab is reconciled to it)</Text>
+              )}
+            </Text>
+          ) : null}
+          {step.run.map((c, i) => {
+            const r = state.commands[i];
+            return (
+              <Box key={i} flexDirection="column">
+                <Text>
+                  {'  '}
+                  {!r ? <Text dimColor>$</Text> : r.met ? <Text color={col('green')}>{SYM.met}</Text> : <Text color={col('red')}>{SYM.unmet}</Text>} <Text dimColor>[{c.node}]</Text>{' '}
+                  <Text color={col('cyan')}>{c.text}</Text>
+                  {r ? <Text dimColor> exit {r.exitCode}</Text> : null}
+                  {c.expectFail ? <Text dimColor> (expected to fail)</Text> : null}
+                </Text>
+                {r?.output
+                  ? r.output
+                      .split('\n')
+                      .slice(-4)
+                      .map((l, k) => <Text key={k} dimColor>{`      | ${l}`}</Text>)
+                  : null}
+              </Box>
+            );
+          })}
+        </Box>
+      ) : null}
+      {step.expect.length ? (
+        <Box flexDirection="column" marginTop={1}>
+          <Text dimColor>{state.checked ? '  checks:' : '  expected after this step:'}</Text>
+          {step.expect.map((c, i) => {
+            const r = results.get(c);
+            return <Expectation key={i} check={c} {...(r ? { result: r } : {})} />;
+          })}
+        </Box>
+      ) : null}
+      {state.output ? (
+        <Box flexDirection="column" marginTop={1}>
+          <Text bold>{state.output.title}</Text>
+          {state.output.lines.map((l, i) => (
+            <Text key={i}>{`  ${l}`}</Text>
+          ))}
+        </Box>
+      ) : null}
+      <Box marginTop={1}>
+        {state.busy ? (
+          <Text>
+            <Spinner /> {state.busy}
+          </Text>
+        ) : state.message ? (
+          <Text color={col(state.message.tone === 'error' ? 'red' : state.message.tone === 'ok' ? 'green' : 'blue')}>{state.message.text}</Text>
+        ) : (
+          <Text> </Text>
+        )}
+      </Box>
+      {state.choice ? (
+        <Box flexDirection="column">
+          <Text bold>{state.choice.title}</Text>
+          {state.choice.options.map((o) => (
+            <Text key={o.key}>
+              {'  '}
+              <Text bold>{o.key}</Text> {o.label}
+            </Text>
+          ))}
+          <Text dimColor>{'  '}Esc: never mind</Text>
+        </Box>
+      ) : (
+        <Text dimColor>
+          {state.keys.map((k, i) => (
+            <Text key={k.key}>
+              {i ? ' · ' : ''}
+              <Text bold>{k.key}</Text> {k.label}
+            </Text>
+          ))}
+        </Text>
+      )}
+    </Box>
+  );
+}
+
+/** Maps a key press to the controller's intent names. */
+export function keyName(input: string, key: { return?: boolean; escape?: boolean; leftArrow?: boolean; rightArrow?: boolean; ctrl?: boolean }): string | undefined {
+  if (key.ctrl && input === 'c') return 'quit';
+  if (key.return) return 'enter';
+  if (key.escape) return 'esc';
+  if (key.leftArrow) return 'left';
+  if (key.rightArrow) return 'right';
+  return input || undefined;
+}
+
+export function StepsApp({ store, onKey }: { store: StepsStore; onKey: (k: string) => void }) {
+  const state = useSyncExternalStore(store.subscribe, store.get);
+  useInput((input, key) => {
+    const k = keyName(input, key);
+    if (k) onKey(k);
+  });
+  if (state.done) return null;
+  return <StepsView state={state} />;
+}
