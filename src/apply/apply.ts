@@ -115,6 +115,7 @@ async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Jo
     undo.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : [])),
     undo.flatMap((a) => (a.kind === 'link.del' && a.ns === HOST ? [a.name] : [])),
   );
+  forgetSets(j, undo);
   return report;
 }
 
@@ -252,13 +253,19 @@ function proveHostLinks(j: Journal, applied: Action[], notApplied: Action[], fil
   );
 }
 
-function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
-  if (phase !== 'delete' && phase !== 'sysctls' && phase !== 'unused-ipsets') return;
+/** Sets destroyed (not re-created) are no longer the lab's to read back. */
+function forgetSets(j: Journal, actions: Action[]): void {
   for (const a of actions) {
-    if (a.kind === 'ipset.destroy' && j.ipsets?.[a.ns]) {
-      j.ipsets[a.ns] = j.ipsets[a.ns]!.filter((n) => n !== a.name);
-      if (!j.ipsets[a.ns]!.length) delete j.ipsets[a.ns];
-    }
+    if (a.kind !== 'ipset.destroy' || a.replace || !j.ipsets?.[a.ns]) continue;
+    j.ipsets[a.ns] = j.ipsets[a.ns]!.filter((n) => n !== a.name);
+    if (!j.ipsets[a.ns]!.length) delete j.ipsets[a.ns];
+  }
+}
+
+function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
+  if (phase === 'unused-ipsets') forgetSets(j, actions);
+  if (phase !== 'delete' && phase !== 'sysctls') return;
+  for (const a of actions) {
     if (a.kind === 'netns.del') {
       j.namespaces = j.namespaces.filter((n) => n !== a.ns);
       delete j.peers[a.ns];
