@@ -48,18 +48,23 @@ the outcome: delivered locally in X, dropped or rejected at table/chain in X by 
 X. iptables rules appear as the kernel knows them (iptables-nft rules in nft syntax). --json
 prints hops and outcome. nat chains see only a connection's first packet, and only while
 connection tracking is in use.`,
-  steps: `A guided lab: the article's steps, written in the lab file (steps:, variants:). First brings
-the lab to its declared state, as up does. Each step then reconciles the lab to its variant (in
-place, as up does: only the difference), runs its commands in their nodes as the article types
-them, and runs its checks; a step without a variant stays where the step before left the lab.
+  steps: `A guided lab: the article's steps, written in the lab file (steps:, variants:; see
+docs/lab-file.md). First brings the lab to its declared state, as up does. Each step then
+reconciles the lab to its variant (in place, as up does: only the difference), runs its commands
+in their nodes as the article types them, and runs its checks; a step without a variant stays
+where the step before left the lab.
 On a terminal it is interactive: it shows one step (its explanation, its commands, the checks it
-expects and what each proves), runs it, re-runs its checks, opens a shell in a node, traces a
-check's packet, and moves on, goes back or resets the lab to any step (up, then the steps before
-it replayed without their checks). Off a terminal, with --batch or --json, it runs every step in
-order and checks every expectation: each step's title, each command's exit code and each check's
-verdict with its why; exit 0 when every command and check met its expectation, 4 when one did not
-(the summary names the step and the check). The lab stays up at the last step's state:
-'netlab down LAB' removes it.`,
+expects and what each proves) and reads keys: r runs the step (variant, commands, checks), c runs
+its checks again (before r: the lab before the step), n moves on (running the step first if it
+has not run), b goes back and 1-9 reset the lab to that step (up, then the steps before it
+replayed without their checks), s opens 'netlab shell' in a node, t runs 'netlab trace' for one
+of the step's checks, k and x run 'netlab counters' and 'netlab conntrack' in a node (when this
+netlab has them), q quits and leaves the lab up. Ctrl-C while something runs stops it (exit 130).
+Off a terminal, with --batch or --json, it runs every step in order and checks every expectation:
+each step's title and explanation, each command's exit code, each check's verdict with its why;
+exit 0 when every command and check met its expectation, 4 when one did not (the summary names the
+step and the check); a failed step does not stop the later ones. The lab stays up at the last
+step's state: 'netlab down LAB' removes it, 'netlab up FILE' puts back the lab as declared.`,
   logs: `Prints the output of the processes the lab started (-n N: the last N lines of each). Logs live
 in /run/netlab/logs/LAB/ while the lab is up, and go with its down: read them before.`,
   impair: `Changes a link end's impairments while the lab runs: tc qdisc replace ... root netem (delay,

@@ -56,6 +56,7 @@ export function stepsJson(lab: { name: string; file: string }, r: StepsResult) {
     steps: r.steps.map((s) => ({
       step: s.index + 1,
       title: s.step.title,
+      explain: s.step.explain,
       variant: s.variant ?? null,
       commands: s.commands.map((c) => ({ node: c.command.node, command: c.command.text, expectFail: c.command.expectFail, exitCode: c.exitCode, met: c.met, ms: c.ms, output: c.output })),
       checks: checksJson(s.checks),

@@ -33,13 +33,14 @@ export function register(program: Command, deps: CliDeps): void {
       if (tty && !o.json && !o.batch) {
         const have = new Set(program.commands.map((c) => c.name()));
         const { interactive } = await import('../ui/steps-app.js');
-        await interactive(runner, lab, {
+        const finished = await interactive(runner, lab, {
           start: (o.step ?? 1) - 1,
           trustVerified: !!o.trustVerified,
           // The same CLI as a child: node and this script (the bundle, or dist/src/cli/main.js).
           self: [process.execPath, ...process.execArgv, process.argv[1]!],
           commands: CHILD_COMMANDS.filter((c) => have.has(c)),
         });
+        if (!finished) process.exit(EXIT.interrupted);
         return;
       }
       const { batchSteps } = await import('../ui/steps.js');

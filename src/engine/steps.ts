@@ -7,7 +7,6 @@ import { HOST, type Lab, type StepCommand, type StepSpec } from '../model/types.
 import type { CommandRunner } from '../runner/runner.js';
 import { markEntered } from '../state/trust.js';
 import { allMet, runChecks, type CheckResult } from '../verify/checks.js';
-import type { Hooks } from './hooks.js';
 import { up, type UpResult } from './up.js';
 
 export interface CommandResult {
@@ -51,8 +50,6 @@ export interface StepsHooks {
   checksStart?(index: number, step: StepSpec): void;
   checkDone?(index: number, r: CheckResult): void;
   stepDone?(index: number, r: StepResult): void;
-  /** The up engine's own hooks, for a view that shows its phases. */
-  up?: Hooks;
 }
 
 export interface StepsOptions {
@@ -86,7 +83,7 @@ async function reconcile(runner: CommandRunner, lab: Lab, variant: string | unde
     // A variant's lab is not the file's bytes: it must not enter the lab cache under the file's key.
     target = { ...v, key: undefined } as Lab;
   }
-  const r = await up(runner, target, { apply: true, checks: false, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.trustVerified ? { trustVerified: true } : {}) }, hooks.up ?? {});
+  const r = await up(runner, target, { apply: true, checks: false, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.trustVerified ? { trustVerified: true } : {}) });
   hooks.reconcileDone?.(variant, r);
   return r;
 }

@@ -222,6 +222,14 @@ export class StepsController {
     if (k === 'n' || k === 'right' || k === 'enter') return this.next();
     if (k === 'b' || k === 'left') return this.resetTo(this.s.index - 1);
     if (/^[1-9]$/.test(k)) return this.resetTo(Number(k) - 1);
+    if (k === 'g') {
+      // Steps past the ninth: pick one from the list (at most as many as there are choice keys).
+      const options = this.lab.steps!.slice(0, CHOICE_KEYS.length).map((st, i) => ({ key: CHOICE_KEYS[i]!, label: `${i + 1}. ${st.title}` }));
+      const pick = await this.ask('reset the lab to the start of which step?', options);
+      const at = options.findIndex((o) => o.key === pick);
+      if (at >= 0) await this.resetTo(at);
+      return;
+    }
     if (k === 's' && has('shell')) return this.shell();
     if (k === 't' && has('trace')) return this.trace();
     if (k === 'k' && has('counters')) {
@@ -237,15 +245,21 @@ export class StepsController {
     if (k === 'q') return this.quit();
   }
 
+  /** What was running when the trainee quit (Ctrl-C or q): the lab may be half-way there. */
+  interrupted?: string;
+
   private quit(): void {
-    if (this.s.busy) this.stop.abort();
+    if (this.s.busy) {
+      this.interrupted = this.s.busy;
+      this.stop.abort();
+    }
     this.store.set({ done: true });
     this.finished();
   }
 }
 
-/** Runs the interactive walk until the trainee quits; the lab stays up where it is. */
-export async function interactive(runner: CommandRunner, lab: Lab, opts: InteractiveOptions): Promise<void> {
+/** Runs the interactive walk until the trainee quits; the lab stays up where it is. Resolves to false when the trainee quit while something ran. */
+export async function interactive(runner: CommandRunner, lab: Lab, opts: InteractiveOptions): Promise<boolean> {
   const [react, { render }, { StepsApp }] = await Promise.all([import('react'), import('ink'), import('./steps-view.js')]);
   const { createElement } = react.default;
   const ctl = new StepsController(runner, lab, opts);
@@ -266,5 +280,10 @@ export async function interactive(runner: CommandRunner, lab: Lab, opts: Interac
   ink.unmount();
   await ink.waitUntilExit();
   const s = ctl.store.get();
+  if (ctl.interrupted) {
+    process.stderr.write(`interrupted while ${ctl.interrupted}: 'netlab steps ${lab.name}' starts over, 'netlab down ${lab.name}' removes the lab\n`);
+    return false;
+  }
   process.stdout.write(`lab ${lab.name} stays up at step ${s.index + 1}${s.ran ? ' (run)' : ''}: 'netlab down ${lab.name}' removes it\n`);
+  return true;
 }

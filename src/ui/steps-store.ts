@@ -55,6 +55,7 @@ export function keysFor(commands: string[], total: number): Key[] {
     { key: 'b', label: 'back' },
     { key: total > 9 ? '1-9' : `1-${total}`, label: 'reset to step' },
   ];
+  if (total > 9) keys.push({ key: 'g', label: 'go to step…' });
   if (commands.includes('shell')) keys.push({ key: 's', label: 'shell' });
   if (commands.includes('trace')) keys.push({ key: 't', label: 'trace' });
   if (commands.includes('counters')) keys.push({ key: 'k', label: 'counters' });

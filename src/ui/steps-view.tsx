@@ -70,7 +70,8 @@ function Expectation({ check, result }: { check: CheckSpec; result?: CheckResult
   );
 }
 
-export function StepsView({ state }: { state: StepsUiState }) {
+/** maxOutput: the lines of a child's output shown (the last ones), so that the view fits the window: Ink redraws the whole screen when it does not. */
+export function StepsView({ state, maxOutput = 30 }: { state: StepsUiState; maxOutput?: number }) {
   const { step } = state;
   const results = new Map(state.checks.map((r) => [r.check, r]));
   return (
@@ -140,7 +141,7 @@ export function StepsView({ state }: { state: StepsUiState }) {
       {state.output ? (
         <Box flexDirection="column" marginTop={1}>
           <Text bold>{state.output.title}</Text>
-          {state.output.lines.map((l, i) => (
+          {(state.output.lines.length > maxOutput ? ['...', ...state.output.lines.slice(-maxOutput + 1)] : state.output.lines).map((l, i) => (
             <Text key={i}>{`  ${l}`}</Text>
           ))}
         </Box>
@@ -198,5 +199,6 @@ export function StepsApp({ store, onKey }: { store: StepsStore; onKey: (k: strin
     if (k) onKey(k);
   });
   if (state.done) return null;
-  return <StepsView state={state} />;
+  // What the step itself takes is about 25 lines; the output gets the rest of the window.
+  return <StepsView state={state} maxOutput={Math.max(6, (process.stdout.rows || 40) - 25)} />;
 }

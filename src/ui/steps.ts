@@ -7,6 +7,7 @@ import type { Lab } from '../model/types.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { expectationText, type CheckResult } from '../verify/checks.js';
 import { SYM, whyText } from './format.js';
+import { markdownLines, plainLine } from './markdown.js';
 
 /** What a check saw, in words: for a met check its verdict, for an unmet one what was expected. */
 export function verdictText(r: CheckResult): string {
@@ -56,7 +57,7 @@ function plainHooks(lab: Lab, print: (s: string) => void): StepsHooks {
     stepStart: (i, step) => {
       print('');
       print(stepHead(lab, i));
-      for (const l of step.explain.trimEnd().split('\n')) print(`  ${l}`.trimEnd());
+      for (const l of markdownLines(step.explain)) print(`  ${plainLine(l)}`.trimEnd());
     },
     commandDone: (_i, r) => {
       const how = r.met ? SYM.met : SYM.unmet;
