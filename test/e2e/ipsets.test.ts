@@ -2,11 +2,13 @@
 // in place (no flush, no destroy), a set whose type changes re-created with its rules taken out
 // and put back around it, sets the lab drops (or someone made by hand) destroyed after the rules,
 // and `down` leaves none; a rule naming an undeclared set fails validation and makes nothing.
+// Then experiment 11's guided lab (labs/calico-marks.yaml) walks through its steps in a World.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { netlab, netnsList, ping, removeExact, sh, stateDir, tryRun, uid } from '../lib/host.js';
+import { LABS, netlab, netnsList, ping, removeExact, sh, stateDir, tryRun, uid } from '../lib/host.js';
+import { World } from '../lib/world.js';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
@@ -146,5 +148,20 @@ describe('ipsets on the real kernel', () => {
     assert.equal(d.code, 0, d.stderr);
     assert.ok(!netnsList().includes(a));
     assert.equal(tryRun('nsenter', [`--net=/run/netns/${a}`, 'ipset', 'save']).code === 0, false);
+  });
+});
+
+describe('labs/calico-marks.yaml: netlab steps, in a World', () => {
+  test('every step of experiment 11 meets its expectations (exit 0)', () => {
+    const w = World.create();
+    try {
+      const r = w.netlab(['steps', join(LABS, 'calico-marks.yaml')]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /✔ 8\/8 steps met/);
+      assert.match(r.stdout, /\[node1\]\$ iptables -t raw -D cali-PREROUTING -i cali\+ -j MARK --set-xmark 0x40000\/0x40000 {2}\(exit 0\)/);
+      w.netlab(['down', 'calico-marks']);
+    } finally {
+      w.destroy();
+    }
   });
 });
