@@ -71,6 +71,8 @@ export function inverse(a: Action): Action | undefined {
       return a.fresh ? { kind: 'qdisc.del', ns: a.ns, dev: a.dev, ...undo } : undefined;
     case 'sysctl.set':
       return a.previous !== undefined ? { kind: 'sysctl.set', ns: a.ns, key: a.key, value: a.previous, ...undo } : undefined;
+    case 'ipset.create':
+      return a.replace ? undefined : { kind: 'ipset.destroy', ns: a.ns, name: a.set.name, ...undo };
     default:
       // Settings changed in place (link set, route replace) are left for the next `up` to converge;
       // iptables-restore and host rules are all-or-nothing already.
@@ -78,10 +80,16 @@ export function inverse(a: Action): Action | undefined {
   }
 }
 
+/** The input line a batch failed on (1-based): ip and tc say `Command failed -:N`, ipset restore `Error in line N`. */
+function failedLine(stderr: string): number | undefined {
+  const m = /Command failed -:(\d+)/.exec(stderr) ?? /Error in line (\d+)/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** The actions of a failed step that had been applied: for a batch, the lines before the failing one. */
 export function appliedActions(step: Step, stderr: string): Action[] {
-  const m = /Command failed -:(\d+)/.exec(stderr);
-  if (m && step.lines.length) return [...new Set(step.lines.slice(0, Number(m[1]) - 1))];
+  const n = failedLine(stderr);
+  if (n !== undefined && step.lines.length) return [...new Set(step.lines.slice(0, n - 1))];
   return step.actions;
 }
 
@@ -107,16 +115,14 @@ async function rollback(runner: CommandRunner, step: Step, stderr: string, j: Jo
     undo.flatMap((a) => (a.kind === 'netns.del' ? [a.ns] : [])),
     undo.flatMap((a) => (a.kind === 'link.del' && a.ns === HOST ? [a.name] : [])),
   );
+  forgetSets(j, undo);
   return report;
 }
 
 /** Which action a failed step failed on, from the tool's own error text. */
 function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
-  const m = /Command failed -:(\d+)/.exec(r.stderr);
-  if (m) {
-    const n = Number(m[1]);
-    return { action: step.lines[n - 1], line: step.input?.split('\n')[n - 1] };
-  }
+  const n = step.lines.length ? failedLine(r.stderr) : undefined;
+  if (n !== undefined) return { action: step.lines[n - 1], line: step.input?.split('\n')[n - 1] };
   const ipt = /line:? (\d+)/i.exec(r.stderr);
   if (ipt && step.input) {
     const n = Number(ipt[1]);
@@ -130,7 +136,7 @@ function culprit(step: Step, r: RunResult): { action?: Action; line?: string } {
       }
     const action = step.actions.find(
       (a) =>
-        (a.kind === 'iptables.restore' && a.table === table) ||
+        ((a.kind === 'iptables.restore' || a.kind === 'iptables.unhook') && a.table === table) ||
         ((a.kind === 'hostipt.add' || a.kind === 'hostipt.del') && a.rule.table === table && line?.includes(a.rule.spec.split(' -m comment')[0]!)),
     );
     return { ...(action ? { action } : {}), ...(line ? { line } : {}) };
@@ -215,6 +221,7 @@ function recordIntent(j: Journal, phase: Phase, actions: Action[]): void {
     if (a.kind === 'iptables.restore') (j.iptables[a.ns] ??= {})[tableKey(a.family, a.table)] = { hash: a.hash };
     if (a.kind === 'rule.add' && a.rule.family === 'ipv6') addUnique(j.v6rules, [a.ns]);
     if (a.kind === 'qdisc.replace') addUnique((j.impaired ??= []), [a.ns]);
+    if (a.kind === 'ipset.create') addUnique(((j.ipsets ??= {})[a.ns] ??= []), [a.set.name]);
     if (a.kind === 'hostipt.add' && a.tablesBefore) (j.hostTablesBefore ??= {})[a.rule.family] ??= a.tablesBefore;
     if (a.kind === 'hostipt.add' && a.chainsBefore) (j.hostChainsBefore ??= {})[a.rule.family] ??= a.chainsBefore;
   }
@@ -246,7 +253,17 @@ function proveHostLinks(j: Journal, applied: Action[], notApplied: Action[], fil
   );
 }
 
+/** Sets destroyed (not re-created) are no longer the lab's to read back. */
+function forgetSets(j: Journal, actions: Action[]): void {
+  for (const a of actions) {
+    if (a.kind !== 'ipset.destroy' || a.replace || !j.ipsets?.[a.ns]) continue;
+    j.ipsets[a.ns] = j.ipsets[a.ns]!.filter((n) => n !== a.name);
+    if (!j.ipsets[a.ns]!.length) delete j.ipsets[a.ns];
+  }
+}
+
 function recordDone(j: Journal, phase: Phase, actions: Action[], desired: DesiredState): void {
+  if (phase === 'unused-ipsets') forgetSets(j, actions);
   if (phase !== 'delete' && phase !== 'sysctls') return;
   for (const a of actions) {
     if (a.kind === 'netns.del') {
@@ -254,6 +271,7 @@ function recordDone(j: Journal, phase: Phase, actions: Action[], desired: Desire
       delete j.peers[a.ns];
       delete j.sysctls[a.ns];
       delete j.iptables[a.ns];
+      delete j.ipsets?.[a.ns];
     }
     if (a.kind === 'link.del') {
       if (a.ns === HOST) j.hostLinks = j.hostLinks.filter((n) => n !== a.name);

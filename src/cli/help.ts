@@ -15,8 +15,9 @@ Changes nothing. --commands also prints the exact commands as a pasteable shell 
 prints changes, conflicts and commands; --detailed-exitcode exits 0 when there is nothing to do,
 2 when changes are pending, 1 on any error.`,
   up: `Applies the plan, then runs the lab's checks: one ip -batch for the host namespace, one ip
--batch per namespace, one sysctl and one iptables-restore per namespace and family, in phases,
-parallel up to the CPU count. In a lab namespace they run under nsenter --net=/run/netns/NS,
+-batch per namespace, one sysctl, one ipset restore and one iptables-restore per namespace
+(and family), in phases, parallel up to the CPU count. ipsets are made before the rules that use
+them, their members changed in place, and destroyed after the rules. In a lab namespace they run under nsenter --net=/run/netns/NS,
 which joins only its network namespace; the lab's processes and checks run under ip netns exec.
 up reads the host's root namespace and every lab namespace every time, and puts back what was
 changed by hand: a plain up is a reset. On a lab that was up it lists each change it makes (up
@@ -24,7 +25,7 @@ to 40; --json lists them all), and it says "nothing to do" only when everything 
 the file. Before changing or deleting anything it proves the object is the lab's (mark and
 identity); anything else in the way is refused, naming it and the fix (exit 3). Refuses, before
 changing anything, a lab that needs a kernel feature the machine lacks (VLAN, VRF, dummy, bond,
-netem, tbf, TPROXY, nft tracing: each tried for real in a throwaway namespace; exit 6, naming the
+netem, tbf, TPROXY, nft tracing, ipsets: each tried for real in a throwaway namespace; exit 6, naming the
 lab object, the module and the fix; --dry-run only warns). On a Docker-like host (FORWARD policy
 DROP or a DOCKER-USER chain, bridge-nf-call-iptables=1) it accepts the traffic within each lab
 host bridge with one tagged rule, and prints a note. --dry-run prints the commands without

@@ -185,6 +185,18 @@ const ENTRIES: Record<Feature, Entry> = {
     // The match module: loading it brings nf_conntrack along.
     fix: moduleFix('xt_conntrack'),
   },
+  ipset: {
+    title: 'ipsets (hash:net, hash:ip, hash:ip,port) and the iptables set match',
+    module: 'xt_set, ip_set, ip_set_hash_net',
+    kconfig: 'CONFIG_IP_SET, CONFIG_IP_SET_HASH_NET, CONFIG_IP_SET_HASH_IP, CONFIG_IP_SET_HASH_IPPORT, CONFIG_NETFILTER_XT_SET',
+    usedBy: 'nodes.*.ipsets and rules with -m set --match-set (labs/calico-marks.yaml)',
+    probe: (ns) => [
+      { argv: inNs(ns, 'ipset', 'create', 'netlab-probe', 'hash:net'), setup: 'an ipset' },
+      { argv: inNs(ns, 'iptables', '-w', '-t', 'filter', '-A', 'INPUT', '-m', 'set', '--match-set', 'netlab-probe', 'src', '-j', 'ACCEPT') },
+    ],
+    found: 'created an ipset and an iptables rule matching it',
+    // The match module: loading it brings ip_set along (the set types load on first use).
+  },
 };
 
 /** Every feature netlab knows, in the order doctor prints them. */

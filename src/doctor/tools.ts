@@ -19,6 +19,7 @@ export type ToolName =
   | 'tcpdump'
   | 'socat'
   | 'conntrack'
+  | 'ipset'
   | 'python3';
 
 export interface ToolInfo {
@@ -51,6 +52,7 @@ export const TOOLS: readonly ToolInfo[] = [
   { name: 'tcpdump', versionArgs: ['--version'], required: false, usedBy: 'netlab capture', debian: 'tcpdump', fedora: 'tcpdump' },
   { name: 'socat', versionArgs: ['-V'], required: false, usedBy: 'tcp and udp checks, lab processes that run it', debian: 'socat', fedora: 'socat' },
   { name: 'conntrack', versionArgs: ['--version'], required: false, usedBy: "netlab conntrack (a node's tracked connections)", debian: 'conntrack', fedora: 'conntrack-tools' },
+  { name: 'ipset', versionArgs: ['version'], required: false, usedBy: 'nodes.*.ipsets (created, changed and read in lab namespaces)', debian: 'ipset', fedora: 'ipset' },
   { name: 'python3', versionArgs: ['--version'], required: false, usedBy: 'the origdst-echo.py helper (labs/redirect-proxy.yaml)', debian: 'python3', fedora: 'python3' },
 ];
 
@@ -115,6 +117,8 @@ export function parseToolVersion(name: ToolName, text: string): string | undefin
       return first(/nftables v([\w.]+)/);
     case 'conntrack':
       return first(/conntrack v([\w.]+)/);
+    case 'ipset':
+      return first(/ipset v([\w.]+)/);
     default:
       return parseIptablesVersion(text).version;
   }

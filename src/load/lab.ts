@@ -17,7 +17,7 @@ import { LabContext } from './context.js';
 import { normalizeBridges, normalizeLinks } from './links.js';
 import { enslaveMembers, normalizeNode } from './nodes.js';
 import { normalizeSysctls } from './sysctls.js';
-import { normalizeTables } from './firewall.js';
+import { HOST_SETS, normalizeTables } from './firewall.js';
 import type { RawLab } from './raw.js';
 
 export { MAX_DEPTH } from './yaml.js';
@@ -80,8 +80,9 @@ function normalize(ctx: LabContext, raw: RawLab, inventory?: Map<string, LabHost
   const hostRaw = raw.host ?? {};
   const host: HostSpec = {
     sysctls: normalizeSysctls(ctx, hostRaw.sysctls ?? {}, ['host', 'sysctls'], HOST),
-    iptables: { ipv4: normalizeTables(ctx, hostRaw.iptables ?? {}, ['host', 'iptables'], true), ipv6: normalizeTables(ctx, hostRaw.ip6tables ?? {}, ['host', 'ip6tables'], true) },
+    iptables: { ipv4: normalizeTables(ctx, hostRaw.iptables ?? {}, ['host', 'iptables'], 'ipv4'), ipv6: normalizeTables(ctx, hostRaw.ip6tables ?? {}, ['host', 'ip6tables'], 'ipv6') },
   };
+  if (hostRaw.ipsets !== undefined) ctx.err(['host', 'ipsets'], HOST_SETS.message, HOST_SETS.hint, true);
   const processes = nodeNames.flatMap((n) => normalizeProcesses(n, raw.nodes?.[n]?.processes ?? [], (p, m, h) => ctx.err(p, m, h), ['nodes', n, 'processes']));
   const checks = normalizeChecks({ nodes: nodeNames, domains: dom, err: (p, m, h) => ctx.err(p, m, h) }, raw.checks ?? []);
   return {

@@ -8,6 +8,7 @@ import type { LabContext } from './context.js';
 import { normalizeRoutes, normalizeRules } from './routing.js';
 import { normalizeSysctls } from './sysctls.js';
 import { normalizeTables } from './firewall.js';
+import { normalizeIpsets } from './ipsets.js';
 import type { RawInterface, RawNode } from './raw.js';
 
 /** The fields each interface type takes besides addresses, mtu, mac, up. */
@@ -20,13 +21,16 @@ export function normalizeNode(ctx: LabContext, name: string, raw: RawNode): Node
   const routes = normalizeRoutes(ctx, name, raw.routes ?? [], [...path, 'routes']);
   const rules = normalizeRules(ctx, name, raw.rules ?? [], [...path, 'rules']);
   const sysctls = normalizeSysctls(ctx, raw.sysctls ?? {}, [...path, 'sysctls'], name);
+  const ipsets = normalizeIpsets(ctx, raw.ipsets ?? {}, [...path, 'ipsets']);
+  const sets = { declared: ipsets, path: [...path, 'ipsets'] };
   return {
     name,
     interfaces,
     routes,
     rules,
     sysctls,
-    iptables: { ipv4: normalizeTables(ctx, raw.iptables ?? {}, [...path, 'iptables'], false), ipv6: normalizeTables(ctx, raw.ip6tables ?? {}, [...path, 'ip6tables'], false) },
+    iptables: { ipv4: normalizeTables(ctx, raw.iptables ?? {}, [...path, 'iptables'], 'ipv4', sets), ipv6: normalizeTables(ctx, raw.ip6tables ?? {}, [...path, 'ip6tables'], 'ipv6', sets) },
+    ipsets,
     path,
   };
 }

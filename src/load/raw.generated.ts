@@ -34,6 +34,7 @@ export type RawNode = {
   sysctls?: RawSysctls;
   iptables?: RawIptables;
   ip6tables?: RawIptables;
+  ipsets?: RawIpsets;
   /** Long-running commands started in the node by 'up' (restarted when they died or their command changed), stopped by 'down'. Each runs in its own process group with its output appended to /run/netlab/logs/LAB/NODE.NAME.log; the journal records its pid and start time. 'up' fails (exit 3, with the process's output) when a process exits right after starting. $NETLAB_HELPERS names the directory of the helpers that ship with netlab (origdst-echo.py). */
   processes?: RawProcess[];
   /** The host (in 'hosts') this node runs on. Links between nodes on different hosts become VXLAN tunnels over the hosts' underlay addresses. */
@@ -392,6 +393,19 @@ export type RawStepCommand = {
   timeout?: RawTimeout;
 };
 
+/** An ipset: a named set of addresses (or address,port pairs) that iptables rules match with '-m set --match-set NAME src' (or dst, or src,dst for two dimensions). Created before the rules that use it, its members changed in place (added and deleted one by one, never flushed), re-created when its type or family changes (the rules that use it are taken out around that and put back), destroyed after the rules when taken out of the file. */
+export type RawIpset = {
+  /** The set type: hash:net (networks, e.g. 10.65.0.0/16; a bare address is a /32), hash:ip (addresses), hash:ip,port (address,port or address,PROTO:port, PROTO tcp, udp or sctp; tcp when left out). */
+  type: "hash:net" | "hash:ip" | "hash:ip,port";
+  /** Address family of the set (ipset's inet or inet6). Default: that of the first member, else ipv4. Rules in iptables use IPv4 sets, in ip6tables IPv6 sets. */
+  family?: "ipv4" | "ipv6";
+  /** The set's entries, in the type's syntax; each is checked when the file is loaded. */
+  members?: string[];
+};
+
+/** The node's ipsets, by name (letters, digits, '_', '.', ':' and '-', at most 31 characters). They live in the node's namespace and go with it. */
+export type RawIpsets = Record<string, RawIpset>;
+
 /** netlab lab file. */
 export type RawLab = {
   /** Lab name (required): letters, digits, '_' and '-', starting with a letter or digit, at most 32 characters. It names the journal, the lock and the ownership marks ('netlab:NAME'): two lab files with one name cannot be up at once. */
@@ -414,6 +428,8 @@ export type RawLab = {
     sysctls?: RawSysctls;
     iptables?: RawHostIptables;
     ip6tables?: RawHostIptables;
+    /** Not supported: netlab makes ipsets in nodes only. The kernel keeps no owner or identity for a set (no mark, no index that changes when it is re-created), so netlab could never prove a host set its own before changing or destroying it; 'up' refuses a lab that declares some here. */
+    ipsets?: Record<string, unknown>;
   };
   /** Checks that prove the lab does what it claims; run by 'netlab up' after apply and by 'netlab check', eight at a time (trace checks one at a time, after the others). */
   checks?: RawCheck[];

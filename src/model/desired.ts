@@ -21,7 +21,7 @@ import {
 } from './types.js';
 
 export function emptyNs(): NsState {
-  return { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map() };
+  return { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map(), ipsets: new Map() };
 }
 
 export function endLabel(e: { at: string; name: string }): string {
@@ -119,6 +119,7 @@ export function desiredState(lab: Lab): DesiredState {
     s.routes = node.routes.map(routeState);
     s.rules = node.rules.map(ruleState);
     for (const sc of node.sysctls) s.sysctls.set(sc.key, sc.value);
+    for (const set of node.ipsets) s.ipsets.set(set.name, { name: set.name, type: set.type, family: set.family, members: set.members.map((m) => m.value).sort() });
     for (const family of ['ipv4', 'ipv6'] as Family[]) {
       for (const [table, chains] of node.iptables[family]) {
         const payload = tablePayload(table, chains);

@@ -4,7 +4,7 @@ import { qdiscOf } from './impair.js';
 import type { Lab } from './types.js';
 
 /** The kernel features netlab knows (src/doctor/features.ts says how each is probed). */
-export type Feature = 'veth' | 'bridge' | 'vxlan' | 'macvlan' | 'netem' | 'tbf' | 'htb' | 'vlan' | 'vrf' | 'dummy' | 'bond' | 'wireguard' | 'tproxy' | 'nft-trace' | 'conntrack';
+export type Feature = 'veth' | 'bridge' | 'vxlan' | 'macvlan' | 'netem' | 'tbf' | 'htb' | 'vlan' | 'vrf' | 'dummy' | 'bond' | 'wireguard' | 'tproxy' | 'nft-trace' | 'conntrack' | 'ipset';
 
 export interface FeatureNeed {
   feature: Feature;
@@ -25,6 +25,7 @@ export function labFeatures(lab: Lab): FeatureNeed[] {
   }
   for (const n of lab.nodes.values()) {
     for (const i of n.interfaces) need(i.type, `${i.type} ${n.name}:${i.name}`);
+    for (const s of n.ipsets) need('ipset', `ipset ${s.name} in ${n.name}`);
     for (const family of ['ipv4', 'ipv6'] as const) {
       for (const [table, chains] of n.iptables[family]) {
         for (const c of chains) for (const r of c.rules) if (/(^|\s)-j\s+TPROXY(\s|$)/.test(r.text)) need('tproxy', `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} ${c.name} in ${n.name}`);

@@ -48,6 +48,8 @@ export interface Journal {
   peers: Record<string, Record<string, string>>;
   /** Namespaces that had IPv6 policy-routing rules. */
   v6rules: string[];
+  /** Per namespace: the ipsets the lab made there, to read them back (and destroy those it no longer declares). */
+  ipsets?: Record<string, string[]>;
   /** Namespaces where the lab put impairments (qdiscs) on interfaces, to read them back. */
   impaired?: string[];
   /**

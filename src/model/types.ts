@@ -71,6 +71,27 @@ export interface ChainSpec {
 /** table name -> chains, in declaration order. */
 export type TablesSpec = Map<IptTable, ChainSpec[]>;
 
+/** The ipset types netlab manages (members are checked and canonicalized for each, src/model/ipset.ts). */
+export const IPSET_TYPES = ['hash:net', 'hash:ip', 'hash:ip,port'] as const;
+export type IpsetType = (typeof IPSET_TYPES)[number];
+
+export interface IpsetSpec {
+  name: string;
+  type: IpsetType;
+  family: Family;
+  /** Canonical members (as `ipset save` prints them), in file order. */
+  members: { value: string; path: SrcPath }[];
+  path: SrcPath;
+}
+
+/** An ipset as desired or as `ipset save` shows it: members canonical, sorted. */
+export interface IpsetState {
+  name: string;
+  type: string;
+  family: Family;
+  members: string[];
+}
+
 export interface SysctlSpec {
   key: string;
   value: string;
@@ -132,6 +153,7 @@ export interface NodeSpec {
   iptables: Record<Family, TablesSpec>;
   /** The host (lab.hosts) the node runs on, in a lab across hosts. */
   host?: string;
+  ipsets: IpsetSpec[];
   path: SrcPath;
 }
 
@@ -315,6 +337,8 @@ export interface NsState {
   sysctls: Map<string, string>;
   /** Desired: table key ("ipv4/filter") -> payload. */
   iptables: Map<string, IptablesDesired>;
+  /** By name. */
+  ipsets: Map<string, IpsetState>;
 }
 
 /** Observed namespace: like NsState, but iptables holds the normalized iptables-save text. */
@@ -324,6 +348,8 @@ export interface ObservedNs {
   rules: RuleState[];
   sysctls: Map<string, string>;
   iptables: Map<string, string>;
+  /** The namespace's ipsets by name; undefined where they were not read (the lab has had none there). */
+  ipsets?: Map<string, IpsetState>;
   /** Ownership mark on the namespace's lo (namespaces only). */
   mark?: string;
 }

@@ -9,6 +9,7 @@ import { BRIDGE_NF, bridgeGuards, firewallOf, hasTag, sideKeys } from '../model/
 import { findStarted, startTimes } from './processes.js';
 import { processKey } from '../model/processes.js';
 import { parseQdiscs } from '../model/impair.js';
+import { parseIpsetSave } from '../model/ipset.js';
 import { enteredNamespaces, hostEndsPresent, trustable } from '../state/trust.js';
 import { hostFiles, listNetns, type HostFiles } from './files.js';
 import { sameNsId } from '../model/ownership.js';
@@ -121,6 +122,8 @@ interface NsReadOptions {
   sysctls: string[];
   iptables: Family[];
   qdiscs?: boolean;
+  /** Read the namespace's ipsets (where the lab has or had some). */
+  ipsets?: boolean;
 }
 
 /** The commands that read one namespace: one ip batch, then what the lab needs of the rest. */
@@ -133,6 +136,8 @@ function nsReads(ns: string, opts: NsReadOptions): Command[] {
   // The host's are files netlab reads itself (HostFiles); a namespace's only a process inside it can.
   if (opts.sysctls.length && !host) cmds.push({ argv: inNetns(ns, ['grep', '-H', '-s', '', ...opts.sysctls.map((k) => `/proc/sys/${k}`)]) });
   if (!host) for (const family of opts.iptables) cmds.push({ argv: inNetns(ns, [saveTool(family)]) });
+  // In the same shell as the iptables reads (runMany's slots): one process more, no spawn of ours.
+  if (opts.ipsets && !host) cmds.push({ argv: inNetns(ns, ['ipset', 'save']) });
   return cmds;
 }
 
@@ -164,8 +169,9 @@ function parseNs(ns: string, opts: NsReadOptions, cmds: Command[], results: RunR
       for (const [table, text] of normalizeSave(next())) iptables.set(tableKey(family, table as IptTable), text);
     }
   }
+  const ipsets = opts.ipsets && ns !== HOST ? parseIpsetSave(next()) : undefined;
   const lo = links.get('lo');
-  return { links, routes, rules, sysctls, iptables, ...(ns !== HOST && lo?.alias ? { mark: lo.alias } : {}) };
+  return { links, routes, rules, sysctls, iptables, ...(ipsets ? { ipsets } : {}), ...(ns !== HOST && lo?.alias ? { mark: lo.alias } : {}) };
 }
 
 /** Reads namespaces, all their commands through one runMany (a few shells, not a spawn each). */
@@ -197,7 +203,8 @@ function readOptions(name: string, desired: DesiredState, journal: Journal | und
   if (name === HOST && hasHostBridges(desired)) for (const k of Object.values(BRIDGE_NF)) sysctls.add(k);
   const v6rules = (want?.rules.some((r) => r.family === 'ipv6') ?? false) || (journal?.v6rules.includes(name) ?? false);
   const qdiscs = [...(want?.links.values() ?? [])].some((l) => l.qdisc) || (journal?.impaired?.includes(name) ?? false);
-  return { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs };
+  const ipsets = !!want?.ipsets.size || !!journal?.ipsets?.[name]?.length;
+  return { v6rules, sysctls: [...sysctls], iptables: [...families], qdiscs, ipsets };
 }
 
 export interface ObserveOptions {

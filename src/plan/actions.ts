@@ -1,10 +1,14 @@
 // Typed actions: what a plan is made of, and how it prints (Terraform's + ~ - -/+).
-import { nsLabel, type Family, type HostRule, type IptTable, type LinkState, type ProcessSpec, type QdiscState, type RouteState, type RuleState } from '../model/types.js';
+import { nsLabel, type Family, type HostRule, type IpsetState, type IptTable, type LinkState, type ProcessSpec, type QdiscState, type RouteState, type RuleState } from '../model/types.js';
 import { impairText } from '../model/impair.js';
 import { linkKind } from '../model/linkkinds.js';
 
-/** Phases run in this order; steps within a phase run in parallel. */
-export const PHASES = ['stop', 'delete', 'namespaces', 'links', 'configure', 'sysctls', 'firewall', 'processes'] as const;
+/**
+ * Phases run in this order; steps within a phase run in parallel. ipsets exist before the firewall
+ * rules that name them and go after them; a set re-created (its type changed) is first taken out of
+ * the rules that use it (unhook): the kernel destroys no set in use.
+ */
+export const PHASES = ['stop', 'delete', 'namespaces', 'links', 'configure', 'sysctls', 'unhook', 'ipsets', 'firewall', 'unused-ipsets', 'processes'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface LinkSet {
@@ -51,6 +55,12 @@ export type Action = Base &
         restoreSides?: Record<string, string>;
       }
     | { kind: 'iptables.restore'; ns: string; family: Family; table: IptTable; payload: string; hash: string; rules: number }
+    /** The table as the kernel has it, without the rules that name `sets` (re-created next). */
+    | { kind: 'iptables.unhook'; ns: string; family: Family; table: IptTable; payload: string; sets: string[] }
+    | { kind: 'ipset.create'; ns: string; set: IpsetState }
+    | { kind: 'ipset.update'; ns: string; name: string; add: string[]; del: string[] }
+    /** A set the lab no longer has (after the rules), or the old one of a set re-created (replace, before its create). */
+    | { kind: 'ipset.destroy'; ns: string; name: string }
     | { kind: 'hostipt.add' | 'hostipt.del'; ns: string; rule: HostRule; tablesBefore?: string[]; chainsBefore?: string[]; at?: number }
     | { kind: 'process.start'; ns: string; process: ProcessSpec }
     | { kind: 'process.stop'; ns: string; key: string; pid: number }
@@ -81,6 +91,13 @@ export function phaseOf(a: Action): Phase {
       return linkKind(a.link.kind)?.phase ?? 'configure';
     case 'sysctl.set':
       return 'sysctls';
+    case 'iptables.unhook':
+      return 'unhook';
+    case 'ipset.create':
+    case 'ipset.update':
+      return 'ipsets';
+    case 'ipset.destroy':
+      return a.replace ? 'ipsets' : 'unused-ipsets';
     case 'iptables.restore':
     case 'hostipt.add':
       return 'firewall';
@@ -91,8 +108,8 @@ export function phaseOf(a: Action): Phase {
 
 export function symbol(a: Action): string {
   if (a.replace) return '-/+';
-  if (a.kind.endsWith('.add') || a.kind === 'process.start') return '+';
-  if (a.kind.endsWith('.del') || a.kind === 'process.stop') return '-';
+  if (a.kind.endsWith('.add') || a.kind === 'process.start' || a.kind === 'ipset.create') return '+';
+  if (a.kind.endsWith('.del') || a.kind === 'process.stop' || a.kind === 'ipset.destroy') return '-';
   return '~';
 }
 
@@ -185,6 +202,18 @@ export function describe(a: Action): string {
       break;
     case 'iptables.restore':
       what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} (${a.rules} rule${a.rules === 1 ? '' : 's'})`;
+      break;
+    case 'iptables.unhook':
+      what = `${a.family === 'ipv4' ? 'iptables' : 'ip6tables'} table ${a.table} in ${where} without the rules that use ipset ${a.sets.join(', ')}`;
+      break;
+    case 'ipset.create':
+      what = `ipset ${a.set.name} ${a.set.type}${a.set.family === 'ipv6' ? ' family inet6' : ''} in ${where} (${a.set.members.length} member${a.set.members.length === 1 ? '' : 's'})`;
+      break;
+    case 'ipset.update':
+      what = `ipset ${a.name} in ${where}: ${[...a.add.map((m) => `+${m}`), ...a.del.map((m) => `-${m}`)].join(' ')}`;
+      break;
+    case 'ipset.destroy':
+      what = `ipset ${a.name} in ${where}`;
       break;
     case 'hostipt.add':
     case 'hostipt.del':

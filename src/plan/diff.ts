@@ -16,6 +16,7 @@ import { diffRoutes } from './diff/routes.js';
 import { diffRules } from './diff/rules.js';
 import { diffSysctls } from './diff/sysctls.js';
 import { diffIptables } from './diff/iptables.js';
+import { diffIpsets } from './diff/ipsets.js';
 import { diffHostRules } from './diff/hostrules.js';
 import { diffProcesses } from './diff/processes.js';
 
@@ -55,6 +56,7 @@ export function diff(desired: DesiredState, observed: ObservedState, journal: Jo
     diffRules(c, ns, want.rules, have.rules);
   }
   diffSysctls(c);
+  diffIpsets(c);
   diffIptables(c);
   diffHostRules(c);
   diffProcesses(c);

@@ -7,6 +7,7 @@ import { commandText } from '../core/shell.js';
 import { qdiscArgs } from '../model/impair.js';
 import { linkKind } from '../model/linkkinds.js';
 import { hostRulesPayload, restoreTool } from './iptables.js';
+import { inetOf } from '../model/ipset.js';
 import { startArgv, startText } from '../model/processes.js';
 
 export interface Step {
@@ -34,6 +35,20 @@ function setText(s: LinkSet): string {
   if (s.master !== undefined) p.push(...(s.master === null ? ['nomaster'] : ['master', s.master]));
   if (s.up !== undefined) p.push(s.up ? 'up' : 'down');
   return p.join(' ');
+}
+
+/** The `ipset restore` lines for an action, or undefined when it is not an ipset command. */
+export function ipsetLines(a: Action): string[] | undefined {
+  switch (a.kind) {
+    case 'ipset.create':
+      return [`create ${a.set.name} ${a.set.type} family ${inetOf(a.set.family)}`, ...a.set.members.map((m) => `add ${a.set.name} ${m}`)];
+    case 'ipset.update':
+      return [...a.del.map((m) => `del ${a.name} ${m}`), ...a.add.map((m) => `add ${a.name} ${m}`)];
+    case 'ipset.destroy':
+      return [`destroy ${a.name}`];
+    default:
+      return undefined;
+  }
 }
 
 /** The `tc` batch line for an action, or undefined when it is not a tc command. */
@@ -121,10 +136,21 @@ export function render(actions: Action[], lab = ''): Step[] {
     const restores = new Map<string, Step>();
     const host = new Map<Family, Action[]>();
     const tc = new Map<string, Step>();
+    const sets = new Map<string, Step>();
     for (const a of inPhase) {
       const line = ipLine(a);
       const tcl = line === undefined ? tcLine(a) : undefined;
-      if (tcl !== undefined) {
+      const setl = ipsetLines(a);
+      if (setl !== undefined) {
+        // One `ipset restore` per namespace and phase; -exist: a line that finds its work done passes.
+        const s = sets.get(a.ns) ?? { phase, ns: a.ns, argv: inNetns(a.ns, ['ipset', '-exist', 'restore']), input: '', lines: [], actions: [] };
+        for (const l of setl) {
+          s.input += `${l}\n`;
+          s.lines.push(a);
+        }
+        s.actions.push(a);
+        sets.set(a.ns, s);
+      } else if (tcl !== undefined) {
         // One `tc -batch` per namespace, after its links exist (the configure phase).
         const s = tc.get(a.ns) ?? { phase, ns: a.ns, argv: inNetns(a.ns, ['tc', '-batch', '-']), input: '', lines: [], actions: [] };
         s.input += `${tcl}\n`;
@@ -139,7 +165,7 @@ export function render(actions: Action[], lab = ''): Step[] {
         s.input = `${s.input ?? ''}${line}\n`;
       } else if (a.kind === 'sysctl.set') {
         sysctls.set(a.ns, [...(sysctls.get(a.ns) ?? []), a]);
-      } else if (a.kind === 'iptables.restore') {
+      } else if (a.kind === 'iptables.restore' || a.kind === 'iptables.unhook') {
         // All tables of one namespace and family in one iptables-restore: one spawn, one commit.
         const k = `${a.ns}|${a.family}`;
         const s = restores.get(k) ?? { phase, ns: a.ns, argv: inNetns(a.ns, [restoreTool(a.family), '-w']), input: '', lines: [], actions: [] };
@@ -156,7 +182,7 @@ export function render(actions: Action[], lab = ''): Step[] {
         steps.push({ phase, ns: a.ns, argv: ['kill', '-TERM', '--', `-${a.pid}`], lines: [], actions: [a] });
       }
     }
-    steps.push(...batches.values(), ...tc.values());
+    steps.push(...batches.values(), ...tc.values(), ...sets.values());
     for (const [ns, as] of sysctls) {
       // A restore of ip_forward rewrites every interface's forwarding: their own values go after it.
       const kv = as.flatMap((a) => (a.kind === 'sysctl.set' ? [`${a.key}=${a.value}`, ...Object.entries(a.restoreSides ?? {}).map(([k, v]) => `${k}=${v}`)] : []));

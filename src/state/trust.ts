@@ -74,7 +74,7 @@ export function verifiedState(desired: DesiredState, journal: Journal, ns: strin
     if (saved === undefined) return undefined;
     iptables.set(key, saved);
   }
-  return { links: want.links, routes: want.routes, rules: want.rules, sysctls: want.sysctls, iptables, mark: markOf(desired.lab) };
+  return { links: want.links, routes: want.routes, rules: want.rules, sysctls: want.sysctls, iptables, ipsets: want.ipsets, mark: markOf(desired.lab) };
 }
 
 /** The namespaces whose last verified state can stand for a read, each with that state. */

@@ -43,6 +43,15 @@ const proofs: Record<string, () => void> = {
       tryRun('kill', [listener]);
     }
   },
+  'calico-marks': () => {
+    const ask = (ns: string, addr: string) => tryRun('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket; print(socket.create_connection(("${addr}", 8080), 2).recv(100).decode())`]);
+    assert.match(ask('pod1', '192.168.100.100').out, /you are 192\.168\.100\.1\b/, "outside sees node1's address: masqueraded");
+    assert.match(ask('pod1', '10.65.2.20').out, /you are 10\.65\.1\.10\b/, "pod2 sees pod1's own address");
+    assert.match(sh('ip', ['netns', 'exec', 'node1', 'ipset', 'list', 'cali40all-ipam-pools']), /^10\.66\.0\.0\/16$/m, 'the sets are in node1');
+    // The article's point: the mark set in raw decides the verdict in filter.
+    sh('ip', ['netns', 'exec', 'node1', 'iptables', '-t', 'raw', '-D', 'cali-PREROUTING', '-i', 'cali+', '-j', 'MARK', '--set-xmark', '0x40000/0x40000']);
+    assert.notEqual(ask('pod1', '192.168.100.100').code, 0, "without the mark node1's FORWARD drops the pod's packets");
+  },
 };
 
 // A lab across hosts runs across simulated hosts in multi-host.test.ts, never on this host.

@@ -89,6 +89,10 @@ export function applied(d: DesiredState): { observed: ObservedState; journal: Jo
       o.iptables.set(key, saved);
       (journal.iptables[ns] ??= {})[key] = { hash: t.hash, saved };
     }
+    if (s.ipsets.size) {
+      o.ipsets = new Map([...s.ipsets].map(([k, v]) => [k, { ...v, members: [...v.members] }]));
+      (journal.ipsets ??= {})[ns] = [...s.ipsets.keys()];
+    }
     for (const l of s.links.values()) {
       if (ns === HOST) journal.hostLinks.push(l.name);
       if (l.peer) (journal.peers[ns] ??= {})[l.name] = `${l.peer.ns}/${l.peer.name}`;

@@ -293,3 +293,23 @@ test('refusals map sysctl lines to keys in either spelling', () => {
   );
   assert.equal(f.hint, "net.ipv4.conf.all.proxy_arpp: did you mean 'proxy_arp'?; this kernel has no such setting: a typo, a setting of another kernel version, or of a module that is not loaded");
 });
+
+test('a failed ipset restore names its set and line, destroys the sets it had made, and journals only what stays', async () => {
+  const y = `name: ap\nnodes:\n  ns1:\n    ipsets:\n      a: {type: hash:net, members: [10.1.0.0/16]}\n      b: {type: hash:ip, members: [10.0.0.9]}\n`;
+  const { desired } = labOf(y);
+  const plan = diff(desired, emptyObserved(), undefined);
+  const runner = new ScriptedRunner().on('nsenter --net=/run/netns/ns1 ipset -exist restore', {
+    exitCode: 1,
+    stderr: 'ipset v7.17: Error in line 3: Kernel error received: set type not supported\n',
+  });
+  const j = newJournal('ap', '/x/lab.yaml');
+  await assert.rejects(applyAll(runner, render(plan.actions), desired, j), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.object, 'ipset b in ns1');
+    assert.equal(e.line, 'create b hash:ip family inet');
+    assert.deepEqual(e.rollback?.commands, ["nsenter --net=/run/netns/ns1 ipset -exist restore <<'EOF'\ndestroy a\nEOF"]);
+    return true;
+  });
+  assert.ok(!runner.calls.some((c) => c.argv.includes('iptables-restore')), 'the firewall phase did not start');
+  assert.deepEqual(readJournal('ap')?.ipsets, { ns1: ['b'] }, 'a is gone again; b may exist (the journal claims, the next up reads)');
+});

@@ -109,3 +109,21 @@ test("the host's sysctls are read from /proc/sys as sysctl -n shows them; a miss
   assert.match(m.get('net/ipv4/ip_forward') ?? '', /^[01]$/);
   assert.ok(!m.has('net/ipv4/no_such_key'));
 });
+
+test('ipsets are read with one more command in the same batch as the iptables reads, only where the lab has or had sets', async () => {
+  const r = captured([[`${IN} ipset save`, { stdout: fx('ipset-save.txt') }]]);
+  const o = (await observeNamespaces(r, [['obsfx', { ...full, ipsets: true }]])).get('obsfx')!;
+  assert.deepEqual(r.calls.map((c) => c.argv.join(' ')).slice(-2), [`${IN} ip6tables-save`, `${IN} ipset save`]);
+  assert.deepEqual(
+    [...o.ipsets!.values()],
+    [
+      { name: 'cali40masq-ipam-pools', type: 'hash:net', family: 'ipv4', members: ['10.65.0.0/16'] },
+      { name: 'ports', type: 'hash:ip,port', family: 'ipv4', members: ['10.0.0.1,tcp:80'] },
+      { name: 'six', type: 'hash:net', family: 'ipv6', members: ['2001:db8::/32'] },
+    ],
+  );
+  const without = captured();
+  const none = (await observeNamespaces(without, [['obsfx', full]])).get('obsfx')!;
+  assert.ok(!without.calls.some((c) => c.argv.includes('ipset')), 'no set read where the lab has none');
+  assert.equal(none.ipsets, undefined);
+});

@@ -31,6 +31,8 @@ export interface Ctx {
   deleted: Set<string>;
   /** Host links in the way that are not the lab's (conflicts: left alone). */
   foreignHost: Set<string>;
+  /** Per namespace, tables ("ipv4/nat") taken out of the rules that use a re-created ipset: restored after, with the sets' names. */
+  unhooked: Map<string, Map<string, string[]>>;
 }
 
 const EMPTY_NS: ObservedNs = { links: new Map(), routes: [], rules: [], sysctls: new Map(), iptables: new Map() };
@@ -50,6 +52,7 @@ export function context(desired: DesiredState, observed: ObservedState, journal:
     created: new Set(),
     deleted: new Set(),
     foreignHost: new Set(),
+    unhooked: new Map(),
   };
 }
 

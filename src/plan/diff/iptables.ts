@@ -9,11 +9,21 @@ export function diffIptables(c: Ctx): void {
     if (!owned(ns)) continue;
     const have = obsNs(c, ns);
     const recorded = journal?.iptables[ns] ?? {};
+    const unhooked = c.unhooked.get(ns);
     for (const [key, d] of want.iptables) {
       const rec = recorded[key];
       const cur = have.iptables.get(key);
       const rules = (d.payload.match(/^-A /gm) ?? []).length;
-      const reason = !rec ? 'not applied yet' : rec.hash !== d.hash ? 'rules changed in the lab file' : rec.saved !== cur ? 'changed in the kernel (drift)' : '';
+      const sets = unhooked?.get(key);
+      const reason = !rec
+        ? 'not applied yet'
+        : rec.hash !== d.hash
+          ? 'rules changed in the lab file'
+          : rec.saved !== cur
+            ? 'changed in the kernel (drift)'
+            : sets
+              ? `put back around the re-created ipset ${sets.join(', ')}`
+              : '';
       if (reason) c.add({ kind: 'iptables.restore', ns, family: d.family, table: d.table, payload: d.payload, hash: d.hash, rules, object: d.object, reason });
     }
     // Tables the lab never declared that have rules, custom chains or a DROP policy: made by hand.
