@@ -1,7 +1,6 @@
 // cli/down: `netlab down LAB|--all`: remove what the lab made, from its journal.
 import type { Command } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
-import { down } from '../engine/down.js';
 import { labNameOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
 import { scanJournals } from '../state/journal.js';
@@ -28,6 +27,7 @@ export function register(program: Command, deps: CliDeps): void {
       // A damaged journal keeps its lab up (said, with the fix); every other lab goes down.
       for (const d of scan?.damaged ?? []) report(err, d);
       let failed = scan?.damaged.length ?? 0;
+      const { down } = await import('../engine/down.js');
       for (const name of names) {
         const t0 = performance.now();
         try {

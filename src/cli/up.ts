@@ -25,10 +25,10 @@ export function register(program: Command, deps: CliDeps): void {
     .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean }) => {
       const trust = !!o.trustVerified && !o.refresh;
       requireRoot('up');
-      const lab = await loadLabCached(labFileOf(file));
-      const { requireFeatures, planLab, planText, conflictText, UnsupportedError } = await engine();
-      const show = await present();
+      // The engine's and the view's modules load while the lab is read.
+      const [lab, { requireFeatures, planLab, planText, conflictText, UnsupportedError }, view] = await Promise.all([loadLabCached(labFileOf(file)), engine(), o.dryRun ? undefined : ui()]);
       if (o.dryRun) {
+        const show = await present();
         // A dry run shows the commands even where the kernel could not run them, and says so.
         await requireFeatures(runner, lab).catch((e: unknown) => {
           if (!(e instanceof UnsupportedError)) throw e;
@@ -48,8 +48,11 @@ export function register(program: Command, deps: CliDeps): void {
         return;
       }
       await requireFeatures(runner, lab);
-      const r = await stoppable(err, async (signal) => (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
-      if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
+      const r = await stoppable(err, (signal) => view!.session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
+      if (o.json) {
+        const show = await present();
+        out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
+      }
       if (!r.met) throw new Exit(EXIT.checksFailed);
     });
 }
