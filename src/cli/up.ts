@@ -49,10 +49,6 @@ export function register(program: Command, deps: CliDeps): void {
       }
       await requireFeatures(runner, lab);
       const r = await stoppable(err, (signal) => view!.session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
-      if (o.json) {
-        const show = await present();
-        out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
-      }
       if (!r.met) throw new Exit(EXIT.checksFailed);
     });
 }

@@ -53,7 +53,6 @@ export async function up(runner: CommandRunner, lab: Lab, opts: UpOptions, hooks
   try {
     stopped(opts.signal);
     if (opts.apply) {
-      hooks.planStart?.();
       release = acquireLock(lab.name);
       // What an interrupted up created, proven by its batch's receipt, becomes the lab's first.
       const left = readJournal(lab.name);

@@ -1,6 +1,6 @@
 // The views of `up` and `check`: one listr2 task list driven from the engine's Hooks, drawn by
-// one renderer: on a TTY the Ink renderer (src/ui/store.ts), off a TTY listr2's plain lines, with
-// --json none (the CLI prints the document). The engine (src/engine/up.ts) does the work.
+// one renderer: on a TTY the Ink renderer (src/ui/store.ts), off a TTY listr2's plain lines; with
+// --json no list, one document at the end (src/ui/present.ts). The engine (src/engine/up.ts) does the work.
 import type { ListrTask } from 'listr2';
 import { planText, type Planned } from '../engine.js';
 import type { Hooks } from '../engine/hooks.js';
@@ -11,6 +11,7 @@ import type { Step } from '../render/render.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { failureText, type CheckResult } from '../verify/checks.js';
 import { checkTable, layout, matrices, matrixLines, summaryText } from './format.js';
+import { checkDocument, upDocument } from './present.js';
 import { InkRenderer, Store, type RowInfo, type RowTask } from './store.js';
 import { sleep } from '../core/time.js';
 
@@ -238,6 +239,16 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
   };
 }
 
+/** --json: nothing while the use case runs, then its one document on stdout. */
+function jsonView(lab: Lab, opts: UpOptions): View {
+  return {
+    end: async (r) => {
+      process.stdout.write(`${JSON.stringify(opts.apply ? upDocument(lab.name, r) : checkDocument(lab.name, r), null, 2)}\n`);
+    },
+    fail: async () => {},
+  };
+}
+
 /** Runs `up` (opts.apply) or `check` through the engine, shown in the view the output asks for. */
 export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions & { json: boolean }): Promise<UpResult> {
   const mode = pickMode(opts.json);
@@ -246,7 +257,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions &
   let ink: Awaited<ReturnType<typeof drawInk>> | undefined;
   const drawn = mode === 'ink' ? drawInk(store).then((i) => (ink = i)) : undefined;
   drawn?.catch(() => {}); // awaited below
-  const view: View = mode === 'json' ? { end: async () => {}, fail: async () => {} } : taskView(lab, opts, mode, store);
+  const view: View = mode === 'json' ? jsonView(lab, opts) : taskView(lab, opts, mode, store);
   // Asked to stop: the terminal gets its cursor back before the CLI says so and exits.
   view.stopping = () => {
     ink?.unmount();

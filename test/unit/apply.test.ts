@@ -9,7 +9,7 @@ import { applyAll } from '../lib/apply.js';
 import { describeSysctlFailure, parseFacts, refusals } from '../../src/apply/sysctls.js';
 import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
-import { ScriptedRunner } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../lib/scripted-runner.js';
 import { newJournal, readJournal } from '../../src/state/journal.js';
 import { emptyObserved, labOf, noProcesses } from '../lib/fixtures.js';
 
