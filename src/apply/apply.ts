@@ -10,7 +10,7 @@ import { addUnique, dropClaims, recordOwned, writeJournal } from '../state/journ
 import type { Journal } from '../model/journal.js';
 import { hostFiles, type HostFiles } from '../observe/files.js';
 import { takeReceipt, withReceipt } from './receipt.js';
-import { forgetVerified, recordVerified } from '../state/trust.js';
+import { forgetVerified, recordVerified, type InodeOf } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
@@ -414,10 +414,14 @@ export class Applier {
   }
 }
 
-/** Records a lab whose kernel state matches its file (after an apply, or a plan with nothing to do). */
-export function settled(j: Journal, desired: DesiredState, files: HostFiles = hostFiles): void {
+/**
+ * Records a lab as up (after its last phase, or a plan with nothing to do), and as verified only
+ * the namespaces in `verified`: those a read of this run found as the file asks. A namespace the
+ * run changed is not verified until a later read finds it so (forgotten when its phase began).
+ */
+export function settled(j: Journal, desired: DesiredState, verified: Iterable<string>, inode: InodeOf): void {
   j.status = 'up';
-  recordVerified(j, desired, desired.namespaces, (ns) => files.netnsInode(ns));
+  recordVerified(j, desired, verified, inode);
   writeJournal(j);
 }
 

@@ -17,7 +17,7 @@ export function register(program: Command, deps: CliDeps): void {
     .option('--no-checks', "skip the lab's checks")
     .option(
       '--trust-verified',
-      'do not read again the lab namespaces up verified before, unchanged in the file and not entered by netlab exec/shell/impair since (faster; misses changes made by hand inside them)',
+      'do not read again the lab namespaces an earlier up read and found as the file asks, unchanged in the file and not entered by netlab exec/shell/impair since (faster; misses changes made by hand inside them)',
     )
     // Reading every namespace is the default now: --refresh stays accepted, for scripts.
     .addOption(new Option('--refresh').hideHelp())

@@ -202,8 +202,8 @@ function readOptions(name: string, desired: DesiredState, journal: Journal | und
 
 export interface ObserveOptions {
   /**
-   * Take namespaces that `up` verified before, unchanged in the file and not entered since, as
-   * they were left, instead of reading them (src/state/trust.ts). Off: every namespace is read.
+   * Take namespaces that a read of `up` verified before, unchanged in the file and not entered
+   * since, as they were left, instead of reading them (src/state/trust.ts). Off: every one is read.
    */
   trust?: boolean;
   /** Where the namespace list is read (tests give a fake). */
