@@ -7,7 +7,6 @@ import { Exit, EXIT } from '../core/errors.js';
 import { keepLab } from '../load/cache.js';
 import type { Journal } from '../model/journal.js';
 import type { Lab } from '../model/types.js';
-import { hostFiles } from '../observe/files.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { newJournal, readJournal } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';

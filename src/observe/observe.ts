@@ -25,11 +25,7 @@ export function concurrency(): number {
   return Math.max(2, availableParallelism());
 }
 
-/**
- * Shells for reading namespaces: one more than the cores. A read is mostly fork, exec and setns,
- * during which a core waits; measured on 2 cores (no-op up of bridge-200 and bridge-1000,
- * interleaved), three shells took 15-20% less time than two, four no less than three.
- */
+/** Shells for reading namespaces: one more than the cores, as a core waits during a read's fork and exec (bench/README.md). */
 export function readConcurrency(): number {
   return concurrency() + 1;
 }

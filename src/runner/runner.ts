@@ -69,10 +69,9 @@ export interface CommandRunner {
 
 /**
  * Runs commands for real. Never throws for a non-zero exit; a missing program is exit 127.
- * The kernel-state tools (ip, iptables-save, sysctl, ...) go through node's own spawn: measured
- * on these machines, execa costs twice as much per process (bench/README.md), and a lab of N
- * namespaces spawns 2N of them. Commands with a timeout (checks, a lab's exec) use execa, whose
- * timeout and kill handling is what they need.
+ * The kernel-state tools (ip, iptables-save, sysctl, ...) go through node's own spawn, cheaper
+ * per process than execa (bench/README.md); commands with a timeout (checks, a lab's exec) use
+ * execa, whose timeout and kill handling is what they need.
  */
 export class ProcessRunner implements CommandRunner {
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -120,11 +119,11 @@ export class ProcessRunner implements CommandRunner {
   }
 
   /**
-   * Many commands through a few `sh` processes (one per slot) instead of one node spawn each:
-   * measured here, forking node costs more than the `ip -n NS` it runs, and a lab of N namespaces
-   * reads and writes N of them. A slot's commands run one after the other, each followed by a
-   * marker line on standard output (with its exit status) and on standard error: the shell's two
-   * streams are cut at the markers, with no file per command to create, read and remove.
+   * Many commands through a few `sh` processes (one per slot) instead of one node spawn each, which
+   * costs more than the command it runs (bench/README.md). A slot's commands run one after the
+   * other, each followed by a marker line on standard output (with its exit status) and on
+   * standard error: the shell's two streams are cut at the markers, with no file per command to
+   * create, read and remove.
    */
   async runAll(cmds: Command[], limit: number): Promise<RunResult[]> {
     if (cmds.length <= 2) return Promise.all(cmds.map((c) => this.run(c.argv, c.input !== undefined ? { input: c.input } : {})));
