@@ -213,12 +213,15 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
   const present = [...names].filter((n) => netns.has(n));
   const entered = enteredNamespaces(desired.lab);
-  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
+  // Identities cost a stat each, no process: taken for every namespace the lab or its journal
+  // names (while the reads run, when nothing waits on them).
   const ids = new Map<string, NsId>();
-  for (const n of present) {
-    const id = files.nsId?.(n);
-    if (id) ids.set(n, id);
-  }
+  const takeIds = () => {
+    for (const n of present) {
+      const id = files.nsId?.(n);
+      if (id) ids.set(n, id);
+    }
+  };
   const read = (targets: string[]) =>
     observeNamespaces(
       runner,
@@ -237,10 +240,14 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const trusted = new Map<string, ObservedNs>();
   if (!opts.trust) {
     // Everything in one batch of reads: the host's alongside the namespaces'.
-    ns = await read([HOST, ...present]);
+    const reading = read([HOST, ...present]);
+    takeIds();
+    ns = await reading;
   } else {
     // The host first: what it shows decides which lab namespaces can be trusted.
-    const host = (await read([HOST])).get(HOST)!;
+    const reading = read([HOST]);
+    takeIds();
+    const host = (await reading).get(HOST)!;
     for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()), (n) => files.netnsInode(n))) {
       // A host-side veth end that went away took its peer in the namespace with it: read that one.
       // So is a namespace whose identity is not the one recorded (inode numbers alone are reused).
