@@ -403,12 +403,18 @@ export class Applier {
     writeJournal(j);
   }
 
-  /** Every namespace a step of this plan changes (a veth made from one namespace changes its peer's too). */
+  /**
+   * Every namespace a step of this plan changes: a veth made from one namespace changes its peer's
+   * too, and one deleted (alone or with its namespace) takes its recorded peer end with it.
+   */
   touched(): Set<string> {
     const out = new Set<string>();
+    const peerNs = (ns: string, name: string) => this.journal.peers[ns]?.[name]?.split('/')[0];
     for (const a of this.steps.flatMap((s) => s.actions)) {
       out.add(a.ns);
       if (a.kind === 'link.add' && a.link.peer) out.add(a.link.peer.ns);
+      const gone = a.kind === 'link.del' ? [peerNs(a.ns, a.name)] : a.kind === 'netns.del' ? Object.keys(this.journal.peers[a.ns] ?? {}).map((n) => peerNs(a.ns, n)) : [];
+      for (const ns of gone) if (ns !== undefined) out.add(ns);
     }
     return out;
   }
