@@ -71,7 +71,7 @@ export async function up(runner: CommandRunner, lab: Lab, opts: UpOptions, hooks
       const trusted = new Set(p.observed.trusted);
       const touched = applier?.touched() ?? new Set<string>();
       const verified = p.desired.namespaces.filter((ns) => p.observed.ns.has(ns) && !trusted.has(ns) && !touched.has(ns));
-      // Identities as this run read them (taken just before its reads).
+      // Identities as this run saw them (taken while it read the namespaces).
       const inode = (ns: string) => p.observed.ids?.get(ns)?.ino;
       // The kernel now matches the file: keep the lab file as loaded, record what was verified,
       // and drop the marks of the namespaces entered before this run read them.
