@@ -1,5 +1,5 @@
-// Hashes and random names, with node:crypto loaded on first use: importing it costs ~4.5 ms at
-// start (measured here), which commands that never hash (down, status, logs, exec) need not pay.
+// Hashes and random names, with node:crypto loaded on first use: commands that never hash (down,
+// status, logs, exec) do not pay for loading it.
 import { createRequire } from 'node:module';
 
 type Crypto = typeof import('node:crypto');

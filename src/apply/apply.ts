@@ -10,7 +10,7 @@ import { addUnique, dropClaims, recordOwned, writeJournal } from '../state/journ
 import type { Journal } from '../model/journal.js';
 import { hostFiles, type HostFiles } from '../observe/files.js';
 import { takeReceipt, withReceipt } from './receipt.js';
-import { forgetVerified, recordVerified } from '../state/trust.js';
+import { forgetVerified, recordVerified, type InodeOf } from '../state/trust.js';
 import { ObserveError, concurrency, readHostIptables, taggedRules } from '../observe/observe.js';
 import { normalizeSave, saveTool } from '../render/iptables.js';
 import { render, type Step } from '../render/render.js';
@@ -421,21 +421,31 @@ export class Applier {
     writeJournal(j);
   }
 
-  /** Every namespace a step of this plan changes (a veth made from one namespace changes its peer's too). */
+  /**
+   * Every namespace a step of this plan changes: a veth made from one namespace changes its peer's
+   * too, and one deleted (alone or with its namespace) takes its recorded peer end with it.
+   */
   touched(): Set<string> {
     const out = new Set<string>();
+    const peerNs = (ns: string, name: string) => this.journal.peers[ns]?.[name]?.split('/')[0];
     for (const a of this.steps.flatMap((s) => s.actions)) {
       out.add(a.ns);
       if (a.kind === 'link.add' && a.link.peer) out.add(a.link.peer.ns);
+      const gone = a.kind === 'link.del' ? [peerNs(a.ns, a.name)] : a.kind === 'netns.del' ? Object.keys(this.journal.peers[a.ns] ?? {}).map((n) => peerNs(a.ns, n)) : [];
+      for (const ns of gone) if (ns !== undefined) out.add(ns);
     }
     return out;
   }
 }
 
-/** Records a lab whose kernel state matches its file (after an apply, or a plan with nothing to do). */
-export function settled(j: Journal, desired: DesiredState, files: HostFiles = hostFiles): void {
+/**
+ * Records a lab as up (after its last phase, or a plan with nothing to do), and as verified only
+ * the namespaces in `verified`: those a read of this run found as the file asks. A namespace the
+ * run changed is not verified until a later read finds it so (forgotten when its phase began).
+ */
+export function settled(j: Journal, desired: DesiredState, verified: Iterable<string>, inode: InodeOf): void {
   j.status = 'up';
-  recordVerified(j, desired, desired.namespaces, (ns) => files.netnsInode(ns));
+  recordVerified(j, desired, verified, inode);
   writeJournal(j);
 }
 

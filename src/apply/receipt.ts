@@ -1,7 +1,7 @@
 // The receipt of the batch that creates a lab's namespaces, written by the batch's own shell.
 //
 // A namespace exists unmarked from its `ip netns add` until the configure phase marks its lo, and
-// marking it in the creating batch would cost a process per namespace (`netns exec`, ~7 ms each).
+// marking it in the creating batch would cost a process per namespace (`netns exec`).
 // Its claim in the journal proves nothing: a lab that lost the race for the name, or a human, may
 // have made the namespace of that name. What proves it is the batch's own outcome: `ip netns add`
 // succeeds only for a name that did not exist. So the batch runs in a small shell that writes

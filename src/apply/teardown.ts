@@ -174,14 +174,11 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
     if (v.ours) report.hostLinks.push(name);
     else report.left.push({ object: `host interface ${name}`, why: v.why });
   }
-  // Host veth ends whose peer goes with its namespace are not deleted, only set down first, and
-  // only those that ever received a packet. Measured here: a namespace whose device holds an
-  // unresolved neighbour entry (a ping to an address nobody has) takes the kernel ~1.7 s to
-  // destroy, unless its carrier went away before (which flushes the entry). Such an entry exists
-  // only after the namespace sent a solicitation out of that device, which the host end counts as
-  // received (or dropped); a port that received nothing is left as it is, and 200 of them save
-  // ~20 ms. Deleting veths one by one would cost ~18 ms each, deleting their namespaces ~0.1 s in
-  // all. Then the namespaces, then the rest of the host links, bridges last.
+  // Host veth ends whose peer goes with its namespace are not deleted (their namespace takes them),
+  // only set down first, and only those that ever received a packet: a namespace whose device holds
+  // an unresolved neighbour entry is slow to destroy unless its carrier went away before, and such
+  // an entry exists only after it sent something out of that device (bench/README.md). Then the
+  // namespaces, then the rest of the host links, bridges last.
   const peersGone = new Set(report.namespaces);
   const sentSomething = (n: string) => {
     const c = counters.get(n);
@@ -213,9 +210,8 @@ export async function teardown(runner: CommandRunner, j: Journal, opts: { dryRun
   if (opts.dryRun) return report;
 
   // The kernel finishes deleting namespaces in the background: wait until it really has. Each poll
-  // is one readdir of NETNS_DIR and one read of /proc/net/dev (this namespace's devices), not a
-  // spawn of ip and not a stat per object: measured at N=200, stat'ing 400 paths under /sys every
-  // 5 ms held the kernel's own sysfs removal back (gone after ~0.19 s instead of ~0.11 s).
+  // is one readdir of NETNS_DIR and one read of /proc/net/dev, not a stat per object under /sys,
+  // which holds back the kernel's own removal of those entries (bench/README.md).
   const deadline = Date.now() + (opts.timeoutMs ?? 10000);
   for (;;) {
     const netnsNow = listNetns(files);

@@ -1,8 +1,7 @@
 // `npm run build`, last step: bundles the compiled CLI (dist/src/cli/main.js) into dist/bundle/,
-// what the `netlab` command runs. One ESM file per lazily loaded part (split at each dynamic
-// import: the YAML and schema code, the terminal UI, execa, ...), so a command loads only what
-// it uses. Measured here: `netlab --version` 142 ms unbundled, 97 ms as one bundle (node alone:
-// 59 ms); the lazy split takes `down` and a no-op `up` further (bench/README.md).
+// what the `netlab` command runs: one file loads faster than hundreds (bench/README.md). One ESM
+// file per lazily loaded part (split at each dynamic import: the YAML and schema code, the
+// terminal UI, execa, ...), so a command loads only what it uses.
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

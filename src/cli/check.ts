@@ -22,12 +22,11 @@ export function register(program: Command, deps: CliDeps): void {
       if (lab.hosts && (await checkAcross(deps, lab.name, o))) return;
       requireUp(err, lab.name, file);
       if (lab.checks.length === 0) {
-        if (o.json) out(JSON.stringify({ lab: lab.name, checks: [], met: true }, null, 2));
+        if (o.json) out(JSON.stringify((await present()).checkDocument(lab.name, { checks: [], met: true }), null, 2));
         else out(`lab ${lab.name} declares no checks`);
         return;
       }
       const r = await stoppable(err, async (signal) => (await ui()).session(runner, lab, { apply: false, checks: true, json: !!o.json, signal }), lab.name);
-      if (o.json) out(JSON.stringify({ lab: lab.name, checks: (await present()).checksJson(r.checks), met: r.met, ms: r.ms }, null, 2));
       if (!r.met) throw new Exit(EXIT.checksFailed);
     });
 }

@@ -16,7 +16,7 @@ export interface CliDeps {
 // The planner, the plan's presentation and the terminal UI are loaded by the commands that use
 // them, when they run: `down`, `logs`, `validate` or `generate` load none of them.
 export const engine = () => import('../engine.js');
-export const present = () => import('./present.js');
+export const present = () => import('../ui/present.js');
 /** The terminal UI (Ink, React, listr2) is loaded only by the commands that draw it. */
 export const ui = () => import('../ui/session.js');
 

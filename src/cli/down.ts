@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
 import { shownLab } from '../core/state.js';
-import { down } from '../engine/down.js';
 import { labNameOf } from '../ops/target.js';
 import { requireRoot } from '../privileges.js';
 import { scanJournals } from '../state/journal.js';
@@ -35,6 +34,7 @@ export function register(program: Command, deps: CliDeps): void {
       for (const d of scan?.damaged ?? []) report(err, d);
       let failed = scan?.damaged.length ?? 0;
       if (!o.all && (await downAcross(deps, names[0]!, o))) return;
+      const { down } = await import('../engine/down.js');
       for (const name of names) {
         const t0 = performance.now();
         try {

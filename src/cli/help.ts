@@ -29,11 +29,12 @@ netem, tbf, TPROXY, nft tracing, ipsets: each tried for real in a throwaway name
 lab object, the module and the fix; --dry-run only warns). On a Docker-like host (FORWARD policy
 DROP or a DOCKER-USER chain, bridge-nf-call-iptables=1) it accepts the traffic within each lab
 host bridge with one tagged rule, and prints a note. --dry-run prints the commands without
-running them; --trust-verified does not read again the lab namespaces up verified before and
-nothing entered since (faster on large labs; a change made by hand inside them is neither seen
-nor repaired, and up says how many it did not read); --no-checks skips the checks; --json prints
-only JSON (changes, commands, notes, check results, read: the lab namespaces read, notRead:
-those taken as verified). --refresh, the old way to ask for a full read, is still accepted.`,
+running them; --trust-verified does not read again the lab namespaces an earlier up read and
+found as the file asks and nothing entered since (a namespace up changed is read by the next up;
+faster on large labs; a change made by hand inside them is neither seen nor repaired, and up
+says how many it did not read); --no-checks skips the checks; --json prints only JSON (changes,
+commands, notes, check results, read: the lab namespaces read, notRead: those taken as
+verified). --refresh, the old way to ask for a full read, is still accepted.`,
   check: `Runs the checks of a lab that is up (see Checks). Prints a reachability matrix per reach check,
 a table of the others, and for each check that did not meet its expectation what it ran, what it
 expected and what it saw (the probe's own output). --json: one document with every check: label,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
-import { downInstance, ensureWorld, type Instance, instanceEnv, instanceOf, instancePrefix, parseInstance, requireWorld, runInside } from '../engine/instance.js';
+import type { Instance } from '../engine/instance.js';
 import { loadLabCached } from '../load/cache.js';
 import { pickShell, shellLaunch } from '../ops/shell.js';
 import { labFileOf } from '../ops/target.js';
@@ -63,6 +63,9 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
   if (!LAB_FIRST.has(verb)) return undefined;
   const arg = cmd.processedArgs[0] as string | undefined;
   const name = (cmd.opts() as { instance?: string }).instance;
+  // Every command passes here: the instance engine loads only for one that names an instance.
+  if (name === undefined && !arg?.includes('@')) return undefined;
+  const { downInstance, ensureWorld, instanceOf, parseInstance, requireWorld, runInside } = await import('../engine/instance.js');
   const parsed = arg !== undefined ? parseInstance(arg) : undefined;
   if (!parsed && name === undefined) return undefined;
   if (process.env.NETLAB_INSTANCE)
@@ -117,6 +120,7 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
  * directory is the instance's).
  */
 async function worldShell(deps: CliDeps, inst: Instance): Promise<number> {
+  const { instanceEnv, instancePrefix } = await import('../engine/instance.js');
   const tmp = mkdtempSync(join(tmpdir(), 'netlab-shell-'));
   try {
     const l = shellLaunch(pickShell(), `[${inst.key}]`, { ...instanceEnv(inst), NETLAB_LAB: inst.lab }, tmp);

@@ -17,7 +17,7 @@ export function register(program: Command, deps: CliDeps): void {
     .option('--no-checks', "skip the lab's checks")
     .option(
       '--trust-verified',
-      'do not read again the lab namespaces up verified before, unchanged in the file and not entered by netlab exec/shell/impair since (faster; misses changes made by hand inside them)',
+      'do not read again the lab namespaces an earlier up read and found as the file asks, unchanged in the file and not entered by netlab exec/shell/impair since (faster; misses changes made by hand inside them)',
     )
     // Reading every namespace is the default now: --refresh stays accepted, for scripts.
     .addOption(new Option('--refresh').hideHelp())
@@ -26,11 +26,11 @@ export function register(program: Command, deps: CliDeps): void {
     .action(async (file: string, o: { dryRun?: boolean; json?: boolean; checks: boolean; trustVerified?: boolean; refresh?: boolean; inventory?: string }) => {
       const trust = !!o.trustVerified && !o.refresh;
       requireRoot('up');
-      const lab = await labAcross(file, o.inventory);
+      // The engine's and the view's modules load while the lab is read.
+      const [lab, { requireFeatures, planLab, planText, conflictText, UnsupportedError }, view] = await Promise.all([labAcross(file, o.inventory), engine(), o.dryRun ? undefined : ui()]);
       if (await upAcross(deps, lab, o)) return;
-      const { requireFeatures, planLab, planText, conflictText, UnsupportedError } = await engine();
-      const show = await present();
       if (o.dryRun) {
+        const show = await present();
         // A dry run shows the commands even where the kernel could not run them, and says so.
         await requireFeatures(runner, lab).catch((e: unknown) => {
           if (!(e instanceof UnsupportedError)) throw e;
@@ -50,8 +50,7 @@ export function register(program: Command, deps: CliDeps): void {
         return;
       }
       await requireFeatures(runner, lab);
-      const r = await stoppable(err, async (signal) => (await ui()).session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
-      if (o.json) out(JSON.stringify({ ...(r.planned ? show.planJson(r.planned) : { lab: lab.name }), applied: r.applied, ms: r.ms, checks: show.checksJson(r.checks), met: r.met }, null, 2));
+      const r = await stoppable(err, (signal) => view!.session(runner, lab, { apply: true, checks: o.checks, json: !!o.json, trustVerified: trust, signal }), lab.name);
       if (!r.met) throw new Exit(EXIT.checksFailed);
     });
 }

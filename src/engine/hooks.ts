@@ -8,8 +8,6 @@ import type { CheckResult } from '../verify/checks.js';
 import type { Planned } from '../engine.js';
 
 export interface Hooks {
-  /** up starts reading the kernel (the lab's lock is held). */
-  planStart?(): void;
   /** The plan, without conflicts; `phases` are those that have work, in order. */
   planned?(p: Planned, phases: Phase[], ms: number): void;
   phaseStart?(phase: Phase, steps: Step[]): void;

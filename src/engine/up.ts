@@ -7,7 +7,6 @@ import { Exit, EXIT } from '../core/errors.js';
 import { keepLab } from '../load/cache.js';
 import type { Journal } from '../model/journal.js';
 import type { Lab } from '../model/types.js';
-import { hostFiles } from '../observe/files.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { newJournal, readJournal } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';
@@ -53,7 +52,6 @@ export async function up(runner: CommandRunner, lab: Lab, opts: UpOptions, hooks
   try {
     stopped(opts.signal);
     if (opts.apply) {
-      hooks.planStart?.();
       release = acquireLock(lab.name);
       // What an interrupted up created, proven by its batch's receipt, becomes the lab's first.
       const left = readJournal(lab.name);
@@ -68,14 +66,21 @@ export async function up(runner: CommandRunner, lab: Lab, opts: UpOptions, hooks
       const phases = applier?.phases() ?? [];
       hooks.planned?.(p, phases, performance.now() - t);
       const entered = p.observed.entered ?? new Map<string, number>();
-      // The kernel now matches the file: keep the lab file as loaded, record every namespace as
-      // verified, and drop the marks of the namespaces entered before this run read them.
+      // Only a read vouches for a namespace: verified are those this run read and found as the
+      // file asks (no change planned in them); one it changes is verified by the next up that reads it.
+      const trusted = new Set(p.observed.trusted);
+      const touched = applier?.touched() ?? new Set<string>();
+      const verified = p.desired.namespaces.filter((ns) => p.observed.ns.has(ns) && !trusted.has(ns) && !touched.has(ns));
+      // Identities as this run saw them (taken while it read the namespaces).
+      const inode = (ns: string) => p.observed.ids?.get(ns)?.ino;
+      // The kernel now matches the file: keep the lab file as loaded, record what was verified,
+      // and drop the marks of the namespaces entered before this run read them.
       const settle = (j: Journal) => {
         j.labKey = keepLab(lab, j.labKey);
-        settled(j, p.desired);
+        settled(j, p.desired, verified, inode);
         clearEntered(lab.name, entered);
       };
-      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired, (ns) => hostFiles.netnsInode(ns));
+      const stale = (j: Journal) => j.status !== 'up' || entered.size > 0 || j.labKey !== lab.key || !verifiedAsRecorded(j, p.desired, inode);
       // Nothing to change, but the journal does not record it yet: the lab file is new to the
       // cache, a namespace was entered or re-created, or not yet recorded as verified.
       if (!p.plan.actions.length && p.journal && stale(p.journal)) {

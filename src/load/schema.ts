@@ -15,7 +15,7 @@ export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false } as 
 
 /**
  * The validator `npm run build` generated from the schema (ajv standalone code: no compiling at
- * run time, about 0.1 s saved per command). Falls back to compiling when it is missing or stale.
+ * run time). Falls back to compiling when it is missing or stale.
  */
 const generated = (await import('./validator.generated.js' as string).catch(() => undefined)) as { default: ValidateFunction; schemaText?: string } | undefined;
 

@@ -53,8 +53,9 @@ export interface Journal {
   /** Namespaces where the lab put impairments (qdiscs) on interfaces, to read them back. */
   impaired?: string[];
   /**
-   * Per namespace: what `up` last verified there (the fingerprint of the file's part for it) and
-   * the namespace's identity (inode); `up --trust-verified` trusts a namespace whose both still agree.
+   * Per namespace that a read of `up` last found as the file asks (not one it had just changed): the
+   * fingerprint of the file's part for it and the namespace's identity (inode) as read;
+   * `up --trust-verified` trusts a namespace whose both still agree.
    */
   verified?: Record<string, { fp: string; ino: number }>;
   /** Key of the lab file's entry in the lab cache (src/load/cache.ts), kept while the lab is up. */

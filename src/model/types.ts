@@ -10,13 +10,9 @@ export const NETNS_DIR = '/run/netns';
 
 /**
  * A command of netlab's own in a namespace (HOST: as it is). `nsenter --net` joins only the
- * network namespace. `ip -n NS` and `ip netns exec NS` also make a copy of the whole mount
- * namespace (to remount /sys), which holds one mount per namespace under /run/netns: each such
- * command costs more the more namespaces there are, and N of them grow as N squared. Measured at
- * N=200, two at a time: reading every namespace (ip batch + iptables-save) took 0.65 s this way,
- * 1.1 s with `ip -n` and `ip netns exec`; the configure phase of bridge-500 (501 ip batches) took
- * 1.07 s with `ip -n`. netlab's commands need no /sys; the lab's processes and checks, which may,
- * still run under `ip netns exec`.
+ * network namespace; `ip -n` and `ip netns exec` also copy the whole mount namespace (one mount per
+ * lab namespace), so N of them cost N squared (bench/README.md). netlab's commands need no /sys;
+ * the lab's processes and checks, which may, still run under `ip netns exec`.
  */
 export function inNetns(ns: string, argv: string[]): string[] {
   return ns === HOST ? argv : ['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv];

@@ -26,11 +26,7 @@ export function concurrency(): number {
   return Math.max(2, availableParallelism());
 }
 
-/**
- * Shells for reading namespaces: one more than the cores. A read is mostly fork, exec and setns,
- * during which a core waits; measured on 2 cores (no-op up of bridge-200 and bridge-1000,
- * interleaved), three shells took 15-20% less time than two, four no less than three.
- */
+/** Shells for reading namespaces: one more than the cores, as a core waits during a read's fork and exec (bench/README.md). */
 export function readConcurrency(): number {
   return concurrency() + 1;
 }
@@ -209,8 +205,8 @@ function readOptions(name: string, desired: DesiredState, journal: Journal | und
 
 export interface ObserveOptions {
   /**
-   * Take namespaces that `up` verified before, unchanged in the file and not entered since, as
-   * they were left, instead of reading them (src/state/trust.ts). Off: every namespace is read.
+   * Take namespaces that a read of `up` verified before, unchanged in the file and not entered
+   * since, as they were left, instead of reading them (src/state/trust.ts). Off: every one is read.
    */
   trust?: boolean;
   /** Where the namespace list is read (tests give a fake). */
@@ -224,12 +220,15 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const names = new Set([...desired.namespaces, ...(journal?.namespaces ?? [])]);
   const present = [...names].filter((n) => netns.has(n));
   const entered = enteredNamespaces(desired.lab);
-  // Identities cost a stat each, no process: taken for every namespace the lab or its journal names.
+  // Identities cost a stat each, no process: taken for every namespace the lab or its journal
+  // names (while the reads run, when nothing waits on them).
   const ids = new Map<string, NsId>();
-  for (const n of present) {
-    const id = files.nsId?.(n);
-    if (id) ids.set(n, id);
-  }
+  const takeIds = () => {
+    for (const n of present) {
+      const id = files.nsId?.(n);
+      if (id) ids.set(n, id);
+    }
+  };
   const read = (targets: string[]) =>
     observeNamespaces(
       runner,
@@ -248,10 +247,14 @@ export async function observe(runner: CommandRunner, desired: DesiredState, jour
   const trusted = new Map<string, ObservedNs>();
   if (!opts.trust) {
     // Everything in one batch of reads: the host's alongside the namespaces'.
-    ns = await read([HOST, ...present]);
+    const reading = read([HOST, ...present]);
+    takeIds();
+    ns = await reading;
   } else {
     // The host first: what it shows decides which lab namespaces can be trusted.
-    const host = (await read([HOST])).get(HOST)!;
+    const reading = read([HOST]);
+    takeIds();
+    const host = (await reading).get(HOST)!;
     for (const [n, o] of trustable(desired, journal, netns, new Set(entered.keys()), (n) => files.netnsInode(n))) {
       // A host-side veth end that went away took its peer in the namespace with it: read that one.
       // So is a namespace whose identity is not the one recorded (inode numbers alone are reused).

@@ -69,10 +69,9 @@ export interface CommandRunner {
 
 /**
  * Runs commands for real. Never throws for a non-zero exit; a missing program is exit 127.
- * The kernel-state tools (ip, iptables-save, sysctl, ...) go through node's own spawn: measured
- * on these machines, execa costs twice as much per process (bench/README.md), and a lab of N
- * namespaces spawns 2N of them. Commands with a timeout (checks, a lab's exec) use execa, whose
- * timeout and kill handling is what they need.
+ * The kernel-state tools (ip, iptables-save, sysctl, ...) go through node's own spawn, cheaper
+ * per process than execa (bench/README.md); commands with a timeout (checks, a lab's exec) use
+ * execa, whose timeout and kill handling is what they need.
  */
 export class ProcessRunner implements CommandRunner {
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -120,11 +119,11 @@ export class ProcessRunner implements CommandRunner {
   }
 
   /**
-   * Many commands through a few `sh` processes (one per slot) instead of one node spawn each:
-   * measured here, forking node costs more than the `ip -n NS` it runs, and a lab of N namespaces
-   * reads and writes N of them. A slot's commands run one after the other, each followed by a
-   * marker line on standard output (with its exit status) and on standard error: the shell's two
-   * streams are cut at the markers, with no file per command to create, read and remove.
+   * Many commands through a few `sh` processes (one per slot) instead of one node spawn each, which
+   * costs more than the command it runs (bench/README.md). A slot's commands run one after the
+   * other, each followed by a marker line on standard output (with its exit status) and on
+   * standard error: the shell's two streams are cut at the markers, with no file per command to
+   * create, read and remove.
    */
   async runAll(cmds: Command[], limit: number): Promise<RunResult[]> {
     if (cmds.length <= 2) return Promise.all(cmds.map((c) => this.run(c.argv, c.input !== undefined ? { input: c.input } : {})));
@@ -271,43 +270,6 @@ function cut(text: string, marker: RegExp): Map<number, { text: string; rc?: str
     at = m.index! + m[0].length;
   }
   return out;
-}
-
-export interface Recorded {
-  argv: string[];
-  input?: string;
-}
-
-type Reply = Partial<RunResult> | ((argv: string[], input?: string) => Partial<RunResult>);
-
-/** Canned replies for unit tests, matched by the command's text (prefix match, first wins). */
-export class ScriptedRunner implements CommandRunner {
-  readonly calls: Recorded[] = [];
-  private replies: [string, Reply][] = [];
-  constructor(private fallback: Partial<RunResult> = { exitCode: 0 }) {}
-  on(prefix: string, reply: Reply): this {
-    this.replies.push([prefix, reply]);
-    return this;
-  }
-  async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    this.calls.push({ argv, ...(opts.input !== undefined ? { input: opts.input } : {}) });
-    const text = argv.join(' ');
-    const hit = this.replies.find(([p]) => text.startsWith(p));
-    const r = hit ? (typeof hit[1] === 'function' ? hit[1](argv, opts.input) : hit[1]) : this.fallback;
-    return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 0 };
-  }
-  private nextPid = 4000;
-  async spawnDetached(argv: string[], logFile: string): Promise<{ pid: number }> {
-    this.calls.push({ argv, input: `> ${logFile}` });
-    return { pid: this.nextPid++ };
-  }
-  async foreground(argv: string[]): Promise<number> {
-    return (await this.run(argv)).exitCode;
-  }
-  async runBytes(argv: string[], input: string): Promise<BytesResult> {
-    const r = await this.run(argv, { input });
-    return { stdout: Buffer.from(r.stdout), stderr: r.stderr, exitCode: r.exitCode };
-  }
 }
 
 /** Runs independent commands, at most `limit` at a time, through the runner's runAll when it has one. */

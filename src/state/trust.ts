@@ -1,9 +1,10 @@
 // Which lab namespaces `up --trust-verified` may take as they were left instead of reading them.
 //
 // Reading a namespace costs a process or two in it (nsenter + ip, iptables-save): at 200
-// namespaces that is most of a no-op `up`. So `up` keeps, per namespace, a record of the state it
-// last verified there: the fingerprint of what the file asked for, and the namespace's identity
-// (the inode of /run/netns/NS, new whenever the namespace is re-created). With --trust-verified,
+// namespaces that is most of a no-op `up`. So `up` records, per namespace its read found as the
+// file asks, that it verified it: the fingerprint of what the file asked for, and the namespace's
+// identity (the inode of /run/netns/NS, new whenever the namespace is re-created). A namespace
+// `up` changes is only applied, not verified: the next `up` that reads it verifies it. With --trust-verified,
 // a namespace whose file part, identity and record still agree, that no `netlab
 // exec`/`shell`/`impair` entered since, and whose host-side veth ends are all there, is not read
 // again. A plain `up`, `plan` and `status` read every namespace (so `up` repairs changes made by
@@ -103,7 +104,7 @@ export function hostEndsPresent(want: NsState, host: ObservedNs): boolean {
 /** The namespace's identity: the inode of its nsfs file, or undefined when it does not exist. */
 export type InodeOf = (ns: string) => number | undefined;
 
-/** Records the namespaces as verified: they hold what the file asks (after a successful up). */
+/** Records the namespaces as verified: a read of this `up` found them holding what the file asks. */
 export function recordVerified(j: Journal, desired: DesiredState, namespaces: Iterable<string>, inode: InodeOf): void {
   const verified = (j.verified ??= {});
   for (const ns of namespaces) {

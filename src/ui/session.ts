@@ -1,7 +1,7 @@
 // The views of `up` and `check`: one listr2 task list driven from the engine's Hooks, drawn by
-// one renderer: on a TTY the Ink renderer (src/ui/store.ts), off a TTY listr2's plain lines, with
-// --json none (the CLI prints the document). The engine (src/engine/up.ts) does the work.
-import { Listr, type ListrTask } from 'listr2';
+// one renderer: on a TTY the Ink renderer (src/ui/store.ts), off a TTY listr2's plain lines; with
+// --json no list, one document at the end (src/ui/present.ts). The engine (src/engine/up.ts) does the work.
+import type { ListrTask } from 'listr2';
 import { planText, type Planned } from '../engine.js';
 import type { Hooks } from '../engine/hooks.js';
 import { up, type UpOptions, type UpResult } from '../engine/up.js';
@@ -10,14 +10,15 @@ import { describe, type Phase } from '../plan/actions.js';
 import type { Step } from '../render/render.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { failureText, type CheckResult } from '../verify/checks.js';
-import { checkTable, matrices, matrixLines, summaryText, tableLines, whyText } from './format.js';
+import { checkTable, layout, matrices, matrixLines, summaryText, tableLines, whyText } from './format.js';
+import { checkDocument, upDocument } from './present.js';
 import { InkRenderer, Store, type RowInfo, type RowTask } from './store.js';
 import { sleep } from '../core/time.js';
 import { shownLab } from '../core/state.js';
 
 export type Mode = 'ink' | 'plain' | 'json';
 
-/** Ink and React take ~0.4 s to load: only a terminal that shows them pays for it. */
+/** Ink and React are loaded only by a terminal that shows them, while the engine reads the kernel. */
 async function drawInk(store: Store) {
   // React is CommonJS: its exports are the module's default, in node's ESM and in the bundle alike.
   const [react, { render }, { LiveUpView }] = await Promise.all([import('react'), import('ink'), import('./view.js')]);
@@ -157,7 +158,11 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
     exitOnError: true,
     registerSignalListeners: false,
   };
-  const listOf = (tasks: ListrTask[]) => new Listr(tasks, listOptions as never).run();
+  // listr2 is loaded when the first list runs: the engine has started reading the kernel by then.
+  const listOf = async (tasks: ListrTask[]) => {
+    const { Listr } = await import('listr2');
+    return new Listr(tasks, listOptions as never).run();
+  };
   const rows = (phases: Phase[], notes: string[]): ListrTask[] => {
     // The notes: rows of their own on a terminal, lines on stderr off it.
     const tasks: ListrTask[] = mode === 'ink' ? notes.map((n, i) => ({ title: `note: ${n}`, row: { id: `note${i}`, label: `note: ${n}` }, task: () => {} }) as RowTask) : [];
@@ -228,12 +233,25 @@ function taskView(lab: Lab, opts: UpOptions, mode: 'ink' | 'plain', store: Store
   };
 }
 
+/** --json: nothing while the use case runs, then its one document on stdout. */
+function jsonView(lab: Lab, opts: UpOptions): View {
+  return {
+    end: async (r) => {
+      process.stdout.write(`${JSON.stringify(opts.apply ? upDocument(lab.name, r) : checkDocument(lab.name, r), null, 2)}\n`);
+    },
+    fail: async () => {},
+  };
+}
+
 /** Runs `up` (opts.apply) or `check` through the engine, shown in the view the output asks for. */
 export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions & { json: boolean }): Promise<UpResult> {
   const mode = pickMode(opts.json);
   const store = new Store(`netlab ${opts.apply ? 'up' : 'check'} ${shownLab(lab.name)}`);
-  const ink = mode === 'ink' ? await drawInk(store) : undefined;
-  const view: View = mode === 'json' ? { end: async () => {}, fail: async () => {} } : taskView(lab, opts, mode, store);
+  // The view's modules load while the engine starts: up's reads do not wait for them.
+  let ink: Awaited<ReturnType<typeof drawInk>> | undefined;
+  const drawn = mode === 'ink' ? drawInk(store).then((i) => (ink = i)) : undefined;
+  drawn?.catch(() => {}); // awaited below
+  const view: View = mode === 'json' ? jsonView(lab, opts) : taskView(lab, opts, mode, store);
   // Asked to stop: the terminal gets its cursor back before the CLI says so and exits.
   view.stopping = () => {
     ink?.unmount();
@@ -250,6 +268,7 @@ export async function session(runner: CommandRunner, lab: Lab, opts: UpOptions &
     store.fail(e instanceof Error ? e.message.split('\n')[0]! : String(e));
     throw e;
   } finally {
+    await drawn;
     if (ink) {
       await sleep(30);
       ink.unmount();

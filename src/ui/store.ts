@@ -1,7 +1,8 @@
 // The state the Ink view draws: rows derived from the listr2 task list (the one task model: the
 // Ink renderer hands its tasks here), the check results, a summary.
 // Views are pure functions of this state.
-import { ListrTaskEventType, type ListrRenderer, type ListrTask, type ListrTaskObject } from 'listr2';
+// Types only: listr2 itself is loaded by the session while the engine reads the kernel.
+import type { ListrRenderer, ListrTask, ListrTaskEventType, ListrTaskObject } from 'listr2';
 import type { CheckSpec } from '../model/types.js';
 import type { CheckResult } from '../verify/checks.js';
 
@@ -91,8 +92,8 @@ export class Store {
     this.tasks.push(...tasks);
     const redraw = () => this.set({ ...this.state, rows: this.tasks.flatMap((t) => rowOf(t) ?? []) });
     for (const t of tasks) {
-      t.on(ListrTaskEventType.STATE, redraw);
-      t.on(ListrTaskEventType.TITLE, redraw);
+      t.on('STATE' as ListrTaskEventType.STATE, redraw);
+      t.on('TITLE' as ListrTaskEventType.TITLE, redraw);
     }
     redraw();
   }

@@ -125,7 +125,7 @@ describe('full-kernel lab features', () => {
       assert.match(sh('ip', ['netns', 'exec', 'bd-a', 'cat', '/proc/net/bonding/bond0']), /Currently Active Slave: eth1/);
       const plan = netlab(['plan', join(LABS, 'bond-veth.yaml')], env);
       assert.match(plan.stdout, /link bd-a:eth0 up {2}\(was down\)/);
-      // Changed by hand inside a namespace up verified: a plain up reads it and puts it back.
+      // Changed by hand inside a namespace up made: a plain up reads it and puts it back.
       upOk('bond-veth');
     } finally {
       downOk('bond-veth');

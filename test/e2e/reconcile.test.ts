@@ -110,6 +110,12 @@ describe('reconcile on the real kernel', () => {
   });
 
   test('drift made by hand is found and repaired', () => {
+    // Only a read vouches for a namespace: the last up changed a, so a trusting up reads a (and,
+    // finding it as the file asks, verifies it); b and r, which that up read unchanged, it does not.
+    const verify = netlab(['up', file, '--json', '--trust-verified'], env);
+    assert.equal(verify.code, 0, verify.stderr);
+    const v = JSON.parse(verify.stdout) as { changes: unknown[]; read: string[]; notRead: string[] };
+    assert.deepEqual([v.changes.length, v.read, v.notRead.sort()], [0, [a], [b, r].sort()]);
     sh('ip', ['-n', a, 'link', 'set', 'eth0', 'mtu', '1300']);
     sh('ip', ['-n', a, 'route', 'add', '10.99.0.0/16', 'via', '10.71.0.254']);
     sh('ip', ['netns', 'exec', a, 'iptables', '-A', 'INPUT', '-p', 'icmp', '-j', 'ACCEPT']);

@@ -4,14 +4,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplyError } from '../../src/apply/apply.js';
+import { Applier, ApplyError } from '../../src/apply/apply.js';
 import { applyAll } from '../lib/apply.js';
 import { describeSysctlFailure, parseFacts, refusals } from '../../src/apply/sysctls.js';
 import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
-import { ScriptedRunner } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../lib/scripted-runner.js';
 import { newJournal, readJournal } from '../../src/state/journal.js';
 import { emptyObserved, labOf, noProcesses } from '../lib/fixtures.js';
+import type { Action } from '../../src/plan/actions.js';
+import { HOST } from '../../src/model/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-'));
 process.env.NETLAB_STATE_DIR = dir;
@@ -312,4 +314,16 @@ test('a failed ipset restore names its set and line, destroys the sets it had ma
   });
   assert.ok(!runner.calls.some((c) => c.argv.includes('iptables-restore')), 'the firewall phase did not start');
   assert.deepEqual(readJournal('ap')?.ipsets, { ns1: ['b'] }, 'a is gone again; b may exist (the journal claims, the next up reads)');
+});
+
+test('touched: a deleted veth or namespace takes its recorded peer end, and that namespace is touched too', () => {
+  const { desired } = labOf(LAB);
+  const j = newJournal('ap', '/x/ap.yaml');
+  j.peers = { a: { eth0: 'b/eth0' }, c: { eth1: 'd/eth1', eth2: `${HOST}/c-port` }, e: { eth0: 'f/eth0' } };
+  const actions = [
+    { kind: 'link.del', ns: 'a', name: 'eth0' },
+    { kind: 'netns.del', ns: 'c' },
+  ].map((a) => ({ object: 'o', reason: 'r', ...a }) as Action);
+  const applier = new Applier(new ScriptedRunner(), [{ phase: 'links', ns: 'a', argv: ['true'], lines: [], actions }], desired, j);
+  assert.deepEqual([...applier.touched()].sort(), ['a', 'b', 'c', 'd', HOST].sort());
 });

@@ -9,7 +9,8 @@ import { TOOLS, parseIptablesVersion, parseToolVersion, probeTools } from '../..
 import { probePrivileges } from '../../src/privileges.js';
 import type { Feature } from '../../src/model/features.js';
 import { EXIT } from '../../src/core/errors.js';
-import { ScriptedRunner, type BytesResult, type CommandRunner, type RunOptions, type RunResult } from '../../src/runner/runner.js';
+import type { BytesResult, CommandRunner, RunOptions, RunResult } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../lib/scripted-runner.js';
 import { fakeFiles } from '../lib/fixtures.js';
 
 const NS = 'netlab-probe-1-abc';

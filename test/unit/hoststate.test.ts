@@ -119,7 +119,7 @@ test('Docker-like firewall: guards per host bridge, in DOCKER-USER when it exist
 });
 
 test('observe on a Docker-like host: the firewall is read for a lab with a host bridge; a family without ip6tables is no error', async () => {
-  const { ScriptedRunner } = await import('../../src/runner/runner.js');
+  const { ScriptedRunner } = await import('../lib/scripted-runner.js');
   const { observe } = await import('../../src/observe/observe.js');
   const { labOf, noProcesses, twoOnBridge } = await import('../lib/fixtures.js');
   const { diff } = await import('../../src/plan/diff.js');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ObserveError, observeNamespaces } from '../../src/observe/observe.js';
-import { ScriptedRunner } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../lib/scripted-runner.js';
 import { HOST } from '../../src/model/types.js';
 import { fakeFiles } from '../lib/fixtures.js';
 

@@ -12,7 +12,7 @@ import { ApplyError } from '../../src/apply/apply.js';
 import { applyAll } from '../lib/apply.js';
 import { diff } from '../../src/plan/diff.js';
 import { render } from '../../src/render/render.js';
-import { ScriptedRunner } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../lib/scripted-runner.js';
 import { newJournal, readJournal } from '../../src/state/journal.js';
 import { HOST } from '../../src/model/types.js';
 import { applied, emptyObserved, labOf, twoOnBridge } from '../lib/fixtures.js';

@@ -8,7 +8,7 @@ import { logFile } from '../../src/model/processes.js';
 import { diff } from '../../src/plan/diff.js';
 import { describe as describeAction } from '../../src/plan/actions.js';
 import { nsInodeOfLink, parseStat } from '../../src/observe/files.js';
-import { ScriptedRunner } from '../../src/runner/runner.js';
+import { ScriptedRunner } from '../lib/scripted-runner.js';
 import type { ProcessRecord } from '../../src/model/journal.js';
 import { applied, fakeFiles, labOf, statText } from '../lib/fixtures.js';
 

@@ -9,7 +9,7 @@ import { decodeLab, encodeLab } from '../../src/load/cache.js';
 import { labAt, type StepsResult } from '../../src/engine/steps.js';
 import { checkLines, stepsSummary } from '../../src/ui/steps.js';
 import { plainChecks } from '../../src/ui/session.js';
-import { checksJson, stepsJson } from '../../src/cli/present.js';
+import { checksJson, stepsJson } from '../../src/ui/present.js';
 import type { CheckSpec, Lab } from '../../src/model/types.js';
 import type { CheckResult } from '../../src/verify/checks.js';
 import { LabError } from '../../src/load/problems.js';

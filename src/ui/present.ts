@@ -1,7 +1,8 @@
-// cli/present: how plans and check results are shown, as text and as --json. Loaded only by the
-// commands that show them (plan, up, check), so that the others start without the planner.
+// ui/present: how plans and check results are shown, as text and as the --json documents of plan,
+// up and check. Loaded only by the commands that show them, so that the others start without the planner.
 import { resolve } from 'node:path';
 import type { Planned } from '../engine.js';
+import type { UpResult } from '../engine/up.js';
 import { HOST, nsLabel } from '../model/types.js';
 import { describe, summarize, symbol } from '../plan/actions.js';
 import { scriptOf } from '../render/render.js';
@@ -48,6 +49,17 @@ export function checksJson(results: CheckResult[]) {
   }));
 }
 
+/** The --json document of `up`: the plan (changes, commands, what was read), whether it was applied, the checks. */
+export function upDocument(lab: string, r: UpResult) {
+  return { ...(r.planned ? planJson(r.planned) : { lab }), applied: r.applied, ms: r.ms, checks: checksJson(r.checks), met: r.met };
+}
+
+/** The --json document of `check`. */
+export function checkDocument(lab: string, r: Pick<UpResult, 'checks' | 'met'> & { ms?: number }) {
+  return { lab, checks: checksJson(r.checks), met: r.met, ...(r.ms !== undefined ? { ms: r.ms } : {}) };
+}
+
+/** The --json document of `steps`. */
 export function stepsJson(lab: { name: string; file: string }, r: StepsResult) {
   return {
     lab: lab.name,
