@@ -189,7 +189,7 @@ checks:
     // trace shows the hop: the host's DOCKER-USER accepted the bridged packet.
     const tr = w.netlab(['trace', file(), '--from', `${p}1`, '--to', '192.168.20.2']);
     assert.equal(tr.code, 0, `${tr.stdout}${tr.stderr}`);
-    assert.match(tr.stdout, /^host namespace/m, tr.stdout);
+    assert.match(tr.stdout, /^\s+host namespace/m, tr.stdout);
     assert.match(tr.stdout, /FORWARD\s+filter\/DOCKER-USER\s+accept/, tr.stdout);
     assert.match(tr.stdout, /delivered locally/, tr.stdout);
 
