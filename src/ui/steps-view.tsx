@@ -2,7 +2,7 @@
 // Markdown, its variant and commands, the checks it expects with what each proves), what runs now,
 // the output of a child command, and the keys. A pure function of the store's state; the keys it
 // reads go to the controller (src/ui/steps-app.ts) as intents.
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useSyncExternalStore } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { markdownLines, type MdLine } from './markdown.js';
 import { SYM } from './format.js';
@@ -10,19 +10,8 @@ import { verdictText } from './steps.js';
 import type { StepsStore, StepsUiState } from './steps-store.js';
 import type { CheckResult } from '../verify/checks.js';
 import type { CheckSpec } from '../model/types.js';
+import { Spinner, col } from './spinner.js';
 
-const noColor = () => process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
-const col = (c: string) => (noColor() ? undefined : c);
-const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-function Spinner() {
-  const [i, setI] = useState(0);
-  useEffect(() => {
-    const t = setInterval(() => setI((n) => (n + 1) % FRAMES.length), 100);
-    return () => clearInterval(t);
-  }, []);
-  return <Text color={col('cyan')}>{FRAMES[i]}</Text>;
-}
 
 /** A line of the explanation, indented; a wrapped line hangs under its text, not under the bullet. */
 function Markdown({ line }: { line: MdLine }) {

@@ -1,24 +1,12 @@
 // The Ink view of `netlab up` / `netlab check`: finished steps printed once (<Static>), live
 // steps with a spinner, then the checks as a table and reachability matrices, then a summary.
-import { useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { useSyncExternalStore, type ReactNode } from 'react';
 import { Box, Static, Text } from 'ink';
 import { expectationText, type CheckResult } from '../verify/checks.js';
 import { SYM, checkTable, matrices, matrixLines, tableLines, whyText } from './format.js';
 import type { Row, Store, UiState } from './store.js';
+import { Spinner, col } from './spinner.js';
 
-const noColor = () => process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
-const col = (c: string) => (noColor() ? undefined : c);
-
-const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-function Spinner() {
-  const [i, setI] = useState(0);
-  useEffect(() => {
-    const t = setInterval(() => setI((n) => (n + 1) % FRAMES.length), 80);
-    return () => clearInterval(t);
-  }, []);
-  return <Text color={col('cyan')}>{FRAMES[i]}</Text>;
-}
 
 function RowLine({ row }: { row: Row }) {
   const mark =
