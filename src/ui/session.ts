@@ -10,7 +10,7 @@ import { describe, type Phase } from '../plan/actions.js';
 import type { Step } from '../render/render.js';
 import type { CommandRunner } from '../runner/runner.js';
 import { failureText, type CheckResult } from '../verify/checks.js';
-import { checkTable, layout, matrices, matrixLines, summaryText, tableLines, whyText } from './format.js';
+import { checkTable, matrices, matrixLines, summaryText, tableLines, whyText } from './format.js';
 import { checkDocument, upDocument } from './present.js';
 import { InkRenderer, Store, type RowInfo, type RowTask } from './store.js';
 import { sleep } from '../core/time.js';

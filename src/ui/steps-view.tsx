@@ -12,7 +12,6 @@ import type { CheckResult } from '../verify/checks.js';
 import type { CheckSpec } from '../model/types.js';
 import { Spinner, col } from './spinner.js';
 
-
 /** A line of the explanation, indented; a wrapped line hangs under its text, not under the bullet. */
 function Markdown({ line }: { line: MdLine }) {
   return (

@@ -7,7 +7,6 @@ import { SYM, checkTable, matrices, matrixLines, tableLines, whyText } from './f
 import type { Row, Store, UiState } from './store.js';
 import { Spinner, col } from './spinner.js';
 
-
 function RowLine({ row }: { row: Row }) {
   const mark =
     row.state === 'done' ? (
