@@ -35,12 +35,9 @@ export async function tracePart(runner: CommandRunner, lab: Lab, o: { from: stri
   const dir = sessionDir(lab.name, 'arm' in phase ? phase.arm : 'collect' in phase ? phase.collect : phase.disarm);
   if ('arm' in phase) {
     try {
-      await arm(runner, lab, spec, dir, o.signal);
-      if (o.signal?.aborted) throw new TraceError('interrupted while turning tracing on');
+      await arm(runner, lab, spec, dir, o.signal); // undoes its own work when it fails
       return {};
     } catch (e) {
-      const a = readSession(dir);
-      if (a) await disarm(runner, a);
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }

@@ -1,7 +1,7 @@
 // netlab trace: turns on netfilter tracing in every namespace of a lab, sends one probe, and
 // reports every packet of its connection as the kernel handled it: the chains and rules, NAT,
 // marks, the kernel's routing answers, and where each packet really ended.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, EXIT, Exit } from '../core/errors.js';
@@ -208,20 +208,30 @@ export async function arm(runner: CommandRunner, lab: Lab, spec: TraceSpec, dir:
   mkdirSync(dir, { recursive: true });
   const armed: Armed = { dir, tables: namespaces.map((ns) => ({ ns, table: tableOf(ns), bridge: withBridge.has(ns) })), monitors: [] };
   saveSession(armed);
-  await parallel(namespaces, 4, async (ns) => {
-    const table = (bridge: boolean) => traceTable(spec, tableOf(ns), { bridge, ...(ns === HOST ? { ifaces: hostIfaces } : {}) });
-    let r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(withBridge.has(ns)) });
-    // A kernel without nftables' bridge family: trace without bridge hops rather than not at all.
-    if (r.exitCode !== 0 && withBridge.has(ns)) r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(false) });
-    if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${labelOf(ns)}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
-  });
-  for (const ns of namespaces) {
-    if (signal?.aborted) break;
-    const { pid } = await runner.spawnDetached(at(ns, ['nft', '-a', 'monitor', 'trace']), monitorLog(dir, ns));
-    armed.monitors.push({ ns, pid, start: startTimes([pid]).get(pid) ?? '' });
-    saveSession(armed);
+  // A stop (or another run's disarm) removes the session while this runs: then this undoes its own work.
+  const stillArmed = () => {
+    if (signal?.aborted || !existsSync(sessionFile(dir))) throw new TraceError('tracing was turned off while it was being turned on');
+  };
+  try {
+    await parallel(namespaces, 4, async (ns) => {
+      const table = (bridge: boolean) => traceTable(spec, tableOf(ns), { bridge, ...(ns === HOST ? { ifaces: hostIfaces } : {}) });
+      let r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(withBridge.has(ns)) });
+      // A kernel without nftables' bridge family: trace without bridge hops rather than not at all.
+      if (r.exitCode !== 0 && withBridge.has(ns)) r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(false) });
+      if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${labelOf(ns)}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
+    });
+    for (const ns of namespaces) {
+      stillArmed();
+      const { pid } = await runner.spawnDetached(at(ns, ['nft', '-a', 'monitor', 'trace']), monitorLog(dir, ns));
+      armed.monitors.push({ ns, pid, start: startTimes([pid]).get(pid) ?? '' });
+      saveSession(armed);
+    }
+    await sleep(400); // let every monitor subscribe before the probe
+    stillArmed();
+  } catch (e) {
+    await disarm(runner, armed);
+    throw e;
   }
-  await sleep(400); // let every monitor subscribe before the probe
   return armed;
 }
 
