@@ -242,13 +242,18 @@ export async function traceHosts(runner: CommandRunner, lab: Lab, opts: { from: 
   const firstError = (errors: CliError[]) => {
     if (errors.length) throw new TraceError(errors.map((e) => e.message).join('\n'), EXIT.applyFailed, errors[0]!.hint);
   };
+  // A stop waits for the hosts still arming (a moment: tables, monitors), so that none arms after its disarm.
+  let arming: Promise<unknown> | undefined;
   const disarmAll = async () => {
+    await arming?.catch(() => {});
     await allHosts(hrs, (h) => run(h, '--disarm', ['--disarm', id]));
   };
   return stoppableTrace(
     opts.signal,
     async () => {
-      firstError((await allHosts(hrs, (h) => run(h, '--arm', ['--arm', id]))).errors);
+      const armingHosts = allHosts(hrs, (h) => run(h, '--arm', ['--arm', id]));
+      arming = armingHosts;
+      firstError((await armingHosts).errors);
       const probe = (await run(src, '--probe', ['--probe'])) as unknown as TraceResult['probe'];
       await sleep(300);
       const mine = (await run(src, '--collect', ['--collect', id])) as unknown as PartSegments;

@@ -62,6 +62,16 @@ function labWith(dir: string, hosts: Record<string, unknown> | undefined): strin
   return file;
 }
 
+/** No trace table, trace monitor or trace session left on either host. */
+function traceCleanOn(ws: World[], when: string): void {
+  for (const w of ws) {
+    const { stdout: left } = w.sh(
+      `for n in $(ip netns list | cut -d" " -f1); do ip netns exec $n nft list tables | grep netlab_trace; for p in $(ip netns pids $n); do tr "\\0" " " < /proc/$p/cmdline | grep "monitor trace"; done; done; ls ${w.stateDir}/trace 2>/dev/null; true`,
+    );
+    assert.equal(left.trim(), '', `${when}: left on a host:\n${left}`);
+  }
+}
+
 /** Runs netlab as the coordinator, in the given world or (none) in the test's own namespaces. */
 function coordinator(w: World | undefined, args: string[], env: Record<string, string>): CliResult {
   if (w) return w.netlab(args, env);
@@ -84,8 +94,9 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
     w2?.destroy();
   });
 
-  test('through a transport that enters each host: VXLAN between hosts, checks across them, up again is a no-op, down leaves both hosts as before', () => {
+  test('through a transport that enters each host: VXLAN between hosts, checks across them, a trace across them, up again is a no-op, down leaves both hosts as before', async () => {
     const st = stateDir();
+    const traceClean = (when: string) => traceCleanOn([w1, w2], when);
     try {
       const before1 = w1.snapshot({ everySysctl: true });
       const before2 = w2.snapshot({ everySysctl: true });
@@ -140,7 +151,10 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       assert.match(tr.stdout, /^trace icmp pod-a -> 10\.244\.2\.2 across hosts node1, node2: probe answered/);
       assert.match(tr.stdout, new RegExp(`packet 1: echo request .* pod-a -> k8s-node1 =\\[VXLAN ${vni}\\]=> k8s-node2 -> pod-c`));
       assert.match(tr.stdout, new RegExp(`-> out flannel\\.1: encapsulated by k8s-node1's flannel\\.1: VXLAN VNI ${vni}, UDP to 192\\.168\\.56\\.12:4789 \\(host node2, node k8s-node2\\)`));
-      assert.match(tr.stdout, new RegExp(`k8s-node2 \\(host node2, in: flannel\\.1, decapsulated by k8s-node2's flannel\\.1: VXLAN VNI ${vni} from 192\\.168\\.56\\.11 \\(host node1, node k8s-node1\\)\\)`));
+      assert.match(
+        tr.stdout,
+        new RegExp(`k8s-node2 \\(host node2, in: flannel\\.1, decapsulated by k8s-node2's flannel\\.1: VXLAN VNI ${vni} from 192\\.168\\.56\\.11 \\(host node1, node k8s-node1\\)\\)`),
+      );
       assert.match(tr.stdout, /packet 2: echo reply \(reply\) .* pod-c -> k8s-node2 =\[VXLAN \d+\]=> k8s-node1 -> pod-a/);
       assert.match(tr.stdout, /^=> delivered locally in pod-c .*; encapsulated on the way: VXLAN VNI \d+ from k8s-node1 \(host node1\) to 192\.168\.56\.12:4789 \(k8s-node2 on host node2\)$/m);
       const trj = coordinator(undefined, ['trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2', '--json'], env);
@@ -158,11 +172,25 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       assert.equal(pdoc.outcome.result, 'encapsulated', part.stdout);
       assert.deepEqual([pdoc.outcome.tunnel.vni, pdoc.outcome.tunnel.remote, pdoc.outcome.tunnel.peerHost, pdoc.outcome.tunnel.peerNode], [Number(vni), A2, 'node2', 'k8s-node2']);
       assert.equal(pdoc.outcome.text, `encapsulated by k8s-node1's flannel.1: VXLAN VNI ${vni}, UDP to 192.168.56.12:4789 (host node2, node k8s-node2)`);
-      // Every host cleaned up: no trace table, no monitor, no session left.
-      for (const w of [w1, w2]) {
-        assert.doesNotMatch(must(w, 'for n in $(ip netns list | cut -d" " -f1); do ip netns exec $n nft list tables; done'), /netlab_trace/);
-        assert.equal(must(w, `ls ${w.stateDir}/trace 2>/dev/null || true`).trim(), '');
-      }
+      traceClean('after the traces');
+      // A host that fails: the trace fails naming it (exit 3), and the host that armed is cleaned up.
+      const broken = parse(readFileSync(file, 'utf8')) as { hosts: Record<string, { exec: string[] }> };
+      broken.hosts.node2!.exec = ['false'];
+      const brokenFile = join(st.dir, 'broken', 'k8s-cross-node.yaml');
+      mkdirSync(join(st.dir, 'broken'));
+      writeFileSync(brokenFile, stringify(broken));
+      const failed = coordinator(undefined, ['trace', brokenFile, '--from', 'pod-a', '--to', '10.244.2.2'], env);
+      assert.equal(failed.code, 3, out(failed));
+      assert.match(failed.stderr, /host node2 \(exec false\): sending netlab failed/);
+      traceClean('after a host failed');
+      // Ctrl-C on the coordinator once every host is armed: it disarms every host, then exits 130.
+      const stopping = spawn(process.execPath, [CLI, 'trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const stopped = new Promise<number | null>((r) => stopping.once('exit', (code) => r(code)));
+      const armed = () => [w1, w2].every((w) => must(w, `ls ${w.stateDir}/trace 2>/dev/null || true`).trim() !== '');
+      for (let i = 0; i < 200 && !armed(); i++) spawnSync('sleep', ['0.05']);
+      stopping.kill('SIGINT');
+      assert.equal(await stopped, 130);
+      traceClean('after Ctrl-C');
       // A check that fails on one host fails the whole: exit 4.
       must(w2, 'ip netns exec k8s-node2 ip link set flannel.1 down');
       const failing = coordinator(undefined, ['check', 'k8s-cross-node'], env);
