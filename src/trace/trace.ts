@@ -172,9 +172,9 @@ export function traceSpec(opts: { to: string; proto: TraceSpec['proto']; port?: 
 }
 
 /**
- * Tracing turned on in a lab's namespaces: the trace tables made and the monitors started, each
- * written to `dir/session.json` before it is made, so that another netlab (a trace across hosts
- * collects in a later run) or a stop finds and removes exactly these.
+ * Tracing turned on in a lab's namespaces: the trace tables (written to `dir/session.json` before
+ * they are made) and the monitors (written as each starts), so that another netlab run (a trace
+ * across hosts collects in a later run) or a stop finds and removes exactly these.
  */
 export interface Armed {
   dir: string;
