@@ -265,6 +265,12 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       // netlab sent itself once, by content hash, under the host's state directory.
       assert.match(must(w2, `ls ${w2.stateDir}/remote`), /^[0-9a-f]{16}$/m);
       assert.ok(existsSync(join(w2.stateDir, 'labs', 'k8s-cross-node.json')), "node2's journal is on node2");
+      // A trace across the hosts, node1 local (its part shares the coordinator's state directory), node2 over ssh.
+      const tr = coordinator(w1, ['trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2'], env);
+      assert.equal(tr.code, 0, out(tr));
+      assert.match(tr.stdout, /-> out flannel\.1: encapsulated by k8s-node1's flannel\.1: VXLAN VNI \d+, UDP to 192\.168\.56\.12:4789 \(host node2, node k8s-node2\)/);
+      assert.match(tr.stdout, /^=> delivered locally in pod-c /m);
+      traceCleanOn([w1, w2], 'after a trace over ssh');
       // Again by name, without the inventory: the record keeps the hosts; nothing changes anywhere.
       const again = coordinator(w1, ['up', 'k8s-cross-node', '--no-checks'], env);
       assert.equal(again.code, 0, out(again));
