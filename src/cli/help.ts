@@ -55,9 +55,17 @@ decision (the kernel's answer for that packet: ip route get DST from SRC iif IIF
 the interface it leaves by. A later packet that takes the same chains is one line. The ending is
 what the kernel did: delivered to a socket in X (with the process, from ss), dropped or rejected
 at table/chain in X by rule R, dropped by routing in X (no route, forwarding off, rp_filter,
-with ip route get's answer), or left the lab through an interface with no lab namespace behind
-it. --json prints everything: hops (the first packet's chains), packets (each pass through each
-namespace with its hops, all matched rules, rewrites, routing and conntrack), outcome.
+with ip route get's answer), encapsulated by NODE's IFACE (a vxlan interface: VXLAN VNI N, UDP to
+REMOTE:PORT, with the far end's host and node when the lab knows them), or left the lab through an
+interface with no lab namespace behind it. A lab across hosts (docs/multi-host.md) is traced on
+every host at once from the coordinating machine: netlab on each host (through the transports up
+uses) turns tracing on in its part, the source's host sends the probe, each host turns it off and
+reports its segments, and one story follows the packets through the tunnels ("=[VXLAN N]=>",
+"decapsulated by NODE's IFACE ... from REMOTE"); every host turns tracing off, also when one fails
+(exit 3) or on Ctrl-C (exit 130). Run on one host, it traces that host's part, where a packet to
+another host ends encapsulated. --json prints everything: hops (the first packet's chains),
+packets (each pass through each namespace with its hops, all matched rules, rewrites, routing,
+conntrack and, across hosts, its host), outcome (with the tunnel when it ends encapsulated).
 NETLAB_TRACE_KEEP=1 keeps the monitors' raw output and prints where. nat chains see only a
 connection's first packet (later ones are rewritten by conntrack, shown as such), and only while
 connection tracking is in use; iptables-legacy rules are not seen.`,
@@ -137,7 +145,11 @@ const EXAMPLES: Record<string, string[]> = {
   check: ['netlab check labs/bridge-4ns.yaml', 'netlab check labs/bridge-4ns.yaml --json | jq ".checks[] | select(.met | not)"'],
   steps: ['netlab steps labs/iptables-drop.yaml', 'netlab steps labs/iptables-drop.yaml --step 2', 'netlab steps labs/iptables-drop.yaml --json | jq ".steps[] | {title, met}"'],
   logs: ['netlab logs redirect-proxy', 'netlab logs redirect-proxy proxy -n 20'],
-  trace: ['netlab trace labs/iptables-drop.yaml --from docker-host --to 172.17.0.2', 'netlab trace labs/tproxy.yaml --from client --to 198.51.100.9 --proto tcp --port 80'],
+  trace: [
+    'netlab trace labs/iptables-drop.yaml --from docker-host --to 172.17.0.2',
+    'netlab trace labs/tproxy.yaml --from client --to 198.51.100.9 --proto tcp --port 80',
+    'netlab trace k8s-cross-node --from pod-a --to 10.244.2.2   # a lab across hosts, on every host',
+  ],
   down: ['netlab down bridge-4ns', 'netlab down labs/bridge-4ns.yaml --dry-run', 'netlab down bridge-4ns --json | jq .labs[0].left', 'netlab down --all'],
   gc: ['netlab gc --dry-run', 'netlab gc bridge-4ns'],
   status: ['netlab status', 'netlab status bridge-4ns --json'],

@@ -6,6 +6,7 @@
 // directory, as Ansible sends its modules): a host needs Node.js >= 20.5 and the tools a lab
 // needs, not netlab installed. The checks run after every host is up, on the host of their node.
 // This machine keeps a record of the hosts (src/state/hosts.ts).
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CliError, EXIT } from '../core/errors.js';
@@ -17,6 +18,10 @@ import { ROOT } from '../paths.js';
 import { type CommandRunner, parallel, type RunResult } from '../runner/runner.js';
 import { transportOf, type Transport } from '../runner/transport.js';
 import { PART_ENV, removeHostsRecord, writeHostsRecord, type HostsRecord } from '../state/hosts.js';
+import { sleep } from '../core/time.js';
+import type { TraceSpec } from '../trace/parse.js';
+import type { TraceResult } from '../trace/trace.js';
+import type { PartSegments } from './trace.js';
 
 /** netlab's own files a host needs (the bundle, the schema, the helpers), and their content hash. */
 interface Package {
@@ -211,4 +216,61 @@ export async function downHosts(runner: CommandRunner, rec: HostsRecord, opts: {
   });
   if (!errors.length && !opts.dryRun) removeHostsRecord(rec.lab);
   return { ok: !errors.length, met: true, checks: [], errors, parts: [] };
+}
+
+/**
+ * `netlab trace` of a lab across hosts: netlab on every host arms tracing on its part (tables and
+ * monitors), the source's host sends the probe, then each host collects its segments (the source's
+ * first: its keys find the connection on the others), and the segments join into one trace with
+ * the full lab's links and tunnels. Every host disarms at the end, also after a failure or a stop.
+ */
+export async function traceHosts(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number; signal?: AbortSignal }): Promise<TraceResult> {
+  const { assemble, peers, stoppableTrace, traceSpec, TraceError } = await import('../trace/trace.js');
+  const node = lab.nodes.get(opts.from);
+  if (!node) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
+  const spec = traceSpec(opts);
+  const hrs = hostRunners(runner, [...lab.hosts!.values()]);
+  const src = hrs.find((h) => h.host.name === node.host)!;
+  const id = randomBytes(6).toString('hex');
+  const base = ['trace', lab.name, '--from', opts.from, '--to', spec.to, '--proto', spec.proto, ...(spec.port ? ['--port', String(spec.port)] : [])];
+  const run = async (h: HostRunner, what: string, args: string[]) => {
+    const r = await h.netlab([...base, ...args]);
+    const doc = r.exitCode === 0 ? json(r) : undefined;
+    if (!doc) throw h.fail(`netlab trace ${what}`, r);
+    return doc;
+  };
+  const firstError = (errors: CliError[]) => {
+    if (errors.length) throw new TraceError(errors.map((e) => e.message).join('\n'), EXIT.applyFailed, errors[0]!.hint);
+  };
+  // A stop waits for the hosts still arming (a moment: tables, monitors), so that none arms after its disarm.
+  let arming: Promise<unknown> | undefined;
+  const disarmAll = async () => {
+    await arming?.catch(() => {});
+    await allHosts(hrs, (h) => run(h, '--disarm', ['--disarm', id]));
+  };
+  return stoppableTrace(
+    opts.signal,
+    async () => {
+      const armingHosts = allHosts(hrs, (h) => run(h, '--arm', ['--arm', id]));
+      arming = armingHosts;
+      firstError((await armingHosts).errors);
+      const probe = (await run(src, '--probe', ['--probe'])) as unknown as TraceResult['probe'];
+      await sleep(300);
+      const mine = (await run(src, '--collect', ['--collect', id])) as unknown as PartSegments;
+      const seed = Buffer.from(JSON.stringify(mine.seed)).toString('base64url');
+      const others = hrs.filter((h) => h !== src);
+      const theirs = await allHosts(others, async (h) => ({ host: h.host.name, ...((await run(h, '--collect', ['--collect', id, '--seed', seed])) as unknown as PartSegments) }));
+      firstError(theirs.errors);
+      const segments = [{ host: src.host.name, ...mine }, ...theirs.results.filter((x) => x !== undefined)].flatMap((p) => p.segments.map((s) => ({ ...s, host: p.host })));
+      return assemble(segments, {
+        from: opts.from,
+        spec,
+        probe,
+        peerOf: peers(lab),
+        ...(mine.seed.firstSrc ? { firstSrc: mine.seed.firstSrc } : {}),
+        unseen: `no namespace of the lab saw the packet on any host (the probe: ${probe.output.split('\n')[0] ?? ''})`,
+      });
+    },
+    disarmAll,
+  );
 }

@@ -12,7 +12,13 @@ import { normalizeIpsets } from './ipsets.js';
 import type { RawInterface, RawNode } from './raw.js';
 
 /** The fields each interface type takes besides addresses, mtu, mac, up. */
-const FIELDS_OF: Record<IfaceSpec['type'], string[]> = { vlan: ['link', 'id', 'protocol'], dummy: [], vrf: ['table', 'members'], bond: ['mode', 'members'], vxlan: ['id', 'remote', 'local', 'port'] };
+const FIELDS_OF: Record<IfaceSpec['type'], string[]> = {
+  vlan: ['link', 'id', 'protocol'],
+  dummy: [],
+  vrf: ['table', 'members'],
+  bond: ['mode', 'members'],
+  vxlan: ['id', 'remote', 'local', 'port', 'peer'],
+};
 
 /** One node: its own interfaces, then routes and rules (which refer to them), sysctls, firewall. */
 export function normalizeNode(ctx: LabContext, name: string, raw: RawNode): NodeSpec {
@@ -45,7 +51,7 @@ function normalizeInterfaces(ctx: LabContext, ns: string, raw: Record<string, Ra
     if (!ctx.ifName(name, p, true)) continue;
     ctx.claimIface(ns, name, p, true);
     const spec: IfaceSpec = { name, ns, type: r.type, members: [], path: p, ...ctx.iface(r, ns, r.addresses, [...p, 'addresses']) };
-    const misplaced = (['link', 'id', 'protocol', 'table', 'mode', 'members', 'remote', 'local', 'port'] as const).filter((k) => r[k] !== undefined && !FIELDS_OF[r.type].includes(k));
+    const misplaced = (['link', 'id', 'protocol', 'table', 'mode', 'members', 'remote', 'local', 'port', 'peer'] as const).filter((k) => r[k] !== undefined && !FIELDS_OF[r.type].includes(k));
     for (const k of misplaced) ctx.err([...p, k], `'${k}' does not apply to a ${r.type} interface`, `${r.type} interfaces take: ${FIELDS_OF[r.type].join(', ') || 'addresses, mtu, mac, up'}`, true);
     if (r.type === 'vlan') {
       if (r.link === undefined) ctx.err(p, `vlan '${name}' needs 'link': the interface it tags traffic on`, `e.g. ${name}: {type: vlan, link: eth0, id: 10}`);
@@ -76,6 +82,7 @@ function normalizeInterfaces(ctx: LabContext, ns: string, raw: Record<string, Ra
         else if (parseAddress(r[k])?.family !== 'ipv4') ctx.err([...p, k], `'${r[k]}' is not an IPv4 address`, 'the underlay address, without a prefix length: 192.168.56.11');
       }
       if (r.id !== undefined && r.remote !== undefined && r.local !== undefined) spec.vxlan = { id: r.id, remote: r.remote, local: r.local, port: r.port ?? 4789 };
+      if (r.peer) spec.peer = { ...r.peer };
     }
     if (r.members) spec.members = r.members;
     out.push(spec);

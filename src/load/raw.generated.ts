@@ -256,8 +256,8 @@ export type RawCheck = {
     port?: RawPort;
     /** Chains the packet must pass, in this order: TABLE/CHAIN or NODE:TABLE/CHAIN. */
     passes?: string[];
-    /** How the packet must end (default: not checked). */
-    result?: "delivered" | "dropped" | "rejected" | "left";
+    /** How the packet must end (default: not checked); encapsulated: it left a node through a vxlan interface (on a host's part of a lab across hosts, a packet to another host ends so). */
+    result?: "delivered" | "dropped" | "rejected" | "left" | "encapsulated";
     why?: RawCheckWhy;
   };
 };
@@ -307,6 +307,13 @@ export type RawInterface = {
   local?: string;
   /** vxlan: the UDP destination port (default 4789, the IANA port). */
   port?: number;
+  /** vxlan: what is at the tunnel's far end, for `netlab trace` to name where an encapsulated packet goes (netlab writes it in each host's part of a lab across hosts). */
+  peer?: {
+    /** The host the far end is on. */
+    host?: string;
+    /** The node the far end is in. */
+    node?: string;
+  };
   /** Addresses of the interface. */
   addresses?: RawAddresses;
   mtu?: RawMtu;

@@ -97,6 +97,7 @@ export function splitLab(lab: Lab, raw: RawLab): HostPart[] {
           remote: peer.address,
           local: h.address,
           port: VXLAN_PORT,
+          peer: { host: peer.name, node: link.ends[1 - k]!.ns },
           mtu: e.mtu ?? Math.min(h.mtu, peer.mtu) - VXLAN_OVERHEAD,
           ...(e.addresses.length ? { addresses: e.addresses.map((a) => a.cidr) } : {}),
           ...(e.mac ? { mac: e.mac } : {}),

@@ -132,6 +132,8 @@ export interface IfaceSpec extends InterfaceSettings {
   mode?: (typeof BOND_MODES)[number];
   /** vxlan: the tunnel. */
   vxlan?: VxlanSpec;
+  /** vxlan: what is at its far end (informational: trace names it). */
+  peer?: { host?: string; node?: string };
   /** vrf, bond: interfaces of the node enslaved to this one. */
   members: string[];
   /** VRF or bond this interface is a member of. */
@@ -452,7 +454,7 @@ export type CheckSpec = CheckBase &
     | { kind: 'ping'; from: string; to: string; family: Family; count: number; source?: string }
     | { kind: 'tcp' | 'udp'; from: string; to: string; port: number; family: Family }
     | { kind: 'exec'; from: string; command: string[]; exitCode?: number; output?: string }
-    | { kind: 'trace'; from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; passes: string[]; result?: 'delivered' | 'dropped' | 'rejected' | 'left' }
+    | { kind: 'trace'; from: string; to: string; proto: 'icmp' | 'tcp' | 'udp'; port?: number; passes: string[]; result?: 'delivered' | 'dropped' | 'rejected' | 'left' | 'encapsulated' }
   );
 
 export interface ProcessSpec {

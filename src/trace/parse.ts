@@ -126,6 +126,8 @@ export interface Segment {
   iif?: string;
   oif?: string;
   ending: Ending;
+  /** The host whose namespace this is, in a trace across hosts. */
+  host?: string;
 }
 
 const num = (re: RegExp, s: string): number | undefined => {
@@ -329,11 +331,19 @@ const isIcmpError = (h: Header) => h.proto === 'icmp' && !!h.icmp && !/^echo-|^n
  * of its addresses. Other traffic seen in the lab's namespaces is left out.
  */
 export function connectionSegments(all: Segment[], from: string, spec: TraceSpec): Segment[] {
+  return connection(all, from, spec).segments;
+}
+
+/**
+ * connectionSegments, with the connection's keys and addresses; given a seed (the keys and
+ * addresses another host's segments showed), found from them instead of the source's first packet.
+ */
+export function connection(all: Segment[], from: string, spec: TraceSpec, seed?: { keys: string[]; addrs: string[] }): { segments: Segment[]; keys: string[]; addrs: string[] } {
   const first = all.find(
     (s) => s.ns === from && s.origin === 'local' && s.entry.dst === spec.to && s.entry.proto === spec.proto && (spec.proto === 'icmp' ? s.entry.icmp === 'echo-request' : s.entry.dport === spec.port),
   );
-  if (!first) return [];
-  const keys = new Set<string>([connKey(first.entry)]);
+  if (!first && !seed) return { segments: [], keys: [], addrs: [] };
+  const keys = new Set<string>(first ? [connKey(first.entry)] : seed!.keys);
   const chosen = new Set<Segment>();
   for (let changed = true; changed; ) {
     changed = false;
@@ -346,9 +356,9 @@ export function connectionSegments(all: Segment[], from: string, spec: TraceSpec
       for (const h of hs) keys.add(connKey(h));
     }
   }
-  const addrs = new Set([...chosen].flatMap((s) => headersOf(s).flatMap((h) => [h.src, h.dst])));
+  const addrs = new Set([...(seed?.addrs ?? []), ...[...chosen].flatMap((s) => headersOf(s).flatMap((h) => [h.src, h.dst]))]);
   for (const s of all) if (!chosen.has(s) && isIcmpError(s.entry) && addrs.has(s.entry.dst)) chosen.add(s);
-  return all.filter((s) => chosen.has(s));
+  return { segments: all.filter((s) => chosen.has(s)), keys: [...keys], addrs: [...addrs] };
 }
 
 /** What identifies one packet on the wire, whatever namespace sees it (not the TTL, not the MACs). */
@@ -363,22 +373,52 @@ export interface Packet {
   segments: Segment[];
 }
 
-/** Where a segment's packet goes next: the namespace and interface at the other end of its exit interface. */
-export type PeerOf = (ns: string, ifname: string) => { ns: string; ifname: string } | undefined;
+/**
+ * A VXLAN tunnel of the lab as one of its ends sees it: a packet leaving through `iface` is
+ * encapsulated (VNI, UDP to remote:port, from the host namespace's socket); one arriving there was
+ * decapsulated. The peer's host and node when the lab knows them (a lab across hosts).
+ */
+export interface Tunnel {
+  node: string;
+  iface: string;
+  vni: number;
+  remote: string;
+  local: string;
+  port: number;
+  host?: string;
+  peerHost?: string;
+  peerNode?: string;
+}
+
+/**
+ * Where a segment's packet goes next: the namespace and interface at the other end of its exit
+ * interface (absent when no traced namespace is there), and the tunnel when that interface is one.
+ */
+export type PeerOf = (ns: string, ifname: string) => { ns?: string; ifname?: string; tunnel?: Tunnel } | undefined;
+
+const peerNames = (host?: string, node?: string) => {
+  const names = [...(host ? [`host ${host}`] : []), ...(node ? [`node ${node}`] : [])];
+  return names.length ? ` (${names.join(', ')})` : '';
+};
+
+/** What a packet leaving through a tunnel becomes. */
+export const encapText = (t: Tunnel) => `encapsulated by ${t.node}'s ${t.iface}: VXLAN VNI ${t.vni}, UDP to ${t.remote}:${t.port}${peerNames(t.peerHost, t.peerNode)}`;
+/** What a packet arriving through a tunnel was. */
+export const decapText = (t: Tunnel) => `decapsulated by ${t.node}'s ${t.iface}: VXLAN VNI ${t.vni} from ${t.remote}${peerNames(t.peerHost, t.peerNode)}`;
 
 /**
  * Joins the segments of one packet across namespaces: a packet leaves one namespace through an
  * interface and enters the namespace at its other end with the same headers. Packets are
  * numbered in the order the source namespace (then the others) saw them.
  */
-export function packetsOf(segs: Segment[], from: string, peerOf: PeerOf, firstSrc?: string): Packet[] {
-  const used = new Set<Segment>();
-  const chains: Segment[][] = [];
-  const nextOf = (s: Segment): Segment | undefined => {
+export function packetsOf<S extends Segment>(segs: S[], from: string, peerOf: PeerOf, firstSrc?: string): (Omit<Packet, 'segments'> & { segments: S[] })[] {
+  const used = new Set<S>();
+  const chains: S[][] = [];
+  const nextOf = (s: S): S | undefined => {
     if (!s.oif || (s.ending.kind !== 'forwarded' && s.ending.kind !== 'sent')) return undefined;
     const peer = peerOf(s.ns, s.oif);
     const key = wireKey(s.exit);
-    return segs.find((t) => !used.has(t) && t !== s && t.origin === 'in' && wireKey(t.entry) === key && (!peer || (t.ns === peer.ns && (!t.iif || t.iif === peer.ifname))));
+    return segs.find((t) => !used.has(t) && t !== s && t.origin === 'in' && wireKey(t.entry) === key && (!peer?.ns || (t.ns === peer.ns && (!t.iif || t.iif === peer.ifname))));
   };
   // Start from packets made in a namespace, then from any segment left (it came from outside the trace).
   const starts = [...segs.filter((s) => s.origin === 'local'), ...segs];
@@ -527,13 +567,15 @@ export function routingWhy(err: string, dst: string, iif: string | undefined, fo
 }
 
 export interface Outcome {
-  result: 'delivered' | 'dropped' | 'rejected' | 'left' | 'unseen';
+  result: 'delivered' | 'dropped' | 'rejected' | 'left' | 'encapsulated' | 'unseen';
   ns?: string;
   /** table/chain of the verdict, or 'routing'. */
   where?: string;
   text: string;
   /** The socket that got a delivered packet: protocol, address and the process, when ss names it. */
   socket?: string;
+  /** encapsulated: the tunnel it left the namespace by. */
+  tunnel?: Tunnel;
 }
 
 /** A packet's ending, in words (the last segment says it). */
@@ -560,7 +602,11 @@ export function endingOf(p: Packet, peerOf: PeerOf, routing?: Routing): Outcome 
     case 'forwarded':
     case 'sent': {
       const peer = e.oif ? peerOf(s.ns, e.oif) : undefined;
-      if (peer) return { result: 'left', ns: s.ns, where: 'POSTROUTING', text: `left ${s.ns} through ${e.oif} towards ${peer.ns}, which did not see it (dropped on the wire or before netfilter)` };
+      if (peer?.tunnel) {
+        const far = peer.ns ? `; ${peer.ns} did not see it (lost on the underlay, or dropped before netfilter there)` : '';
+        return { result: 'encapsulated', ns: s.ns, where: 'POSTROUTING', text: `${encapText(peer.tunnel)}${far}`, tunnel: peer.tunnel };
+      }
+      if (peer?.ns) return { result: 'left', ns: s.ns, where: 'POSTROUTING', text: `left ${s.ns} through ${e.oif} towards ${peer.ns}, which did not see it (dropped on the wire or before netfilter)` };
       return { result: 'left', ns: s.ns, where: 'POSTROUTING', text: `left the lab: ${s.ns} sent it out through ${e.oif ?? 'an interface'}, which has no lab namespace at its other end` };
     }
     default:
@@ -608,10 +654,17 @@ function endingLine(s: Segment, p: Packet, peerOf: PeerOf, routing?: Routing): s
   const e = s.ending;
   if (e.kind === 'forwarded' || e.kind === 'sent') {
     const peer = e.oif ? peerOf(s.ns, e.oif) : undefined;
-    return `    -> out ${e.oif ?? '?'}${peer ? ` to ${peer.ns}` : ' (leaves the lab)'}  ${hdr(s.exit)}`;
+    if (peer?.tunnel) return `    -> out ${e.oif}: ${encapText(peer.tunnel)}  ${hdr(s.exit)}`;
+    return `    -> out ${e.oif ?? '?'}${peer?.ns ? ` to ${peer.ns}` : ' (leaves the lab)'}  ${hdr(s.exit)}`;
   }
   if (e.kind === 'delivered') return `    -> delivered locally in ${s.ns}`;
   return `    => ${endingOf({ ...p, segments: [s] }, peerOf, routing).text}`;
+}
+
+/** The tunnel a segment's packet left by, if it did. */
+export function tunnelOut(s: Segment, peerOf: PeerOf): Tunnel | undefined {
+  const e = s.ending;
+  return (e.kind === 'forwarded' || e.kind === 'sent') && e.oif ? peerOf(s.ns, e.oif)?.tunnel : undefined;
 }
 
 /** Human-readable story: each packet, namespace by namespace, then the outcome. */
@@ -619,7 +672,7 @@ export function formatPackets(packets: (Omit<Packet, 'segments'> & { segments: (
   const lines: string[] = [];
   const shapes = new Map<string, number>();
   for (const p of packets) {
-    const path = p.segments.map((s) => s.ns).join(' -> ');
+    const path = p.segments.map((s, i) => `${i ? (tunnelOut(p.segments[i - 1]!, peerOf) ? ` =[VXLAN ${tunnelOut(p.segments[i - 1]!, peerOf)!.vni}]=> ` : ' -> ') : ''}${s.ns}`).join('');
     const first = p.segments[0]!.entry;
     const shape = `${p.direction}|${p.segments
       .map(
@@ -640,7 +693,9 @@ export function formatPackets(packets: (Omit<Packet, 'segments'> & { segments: (
     }
     if (same === undefined) shapes.set(shape, p.n);
     for (const s of p.segments) {
-      lines.push(`  ${s.ns}${s.iif ? ` (in: ${s.iif})` : s.origin === 'local' ? ' (sent from here)' : ''}`);
+      const dec = s.iif ? peerOf(s.ns, s.iif)?.tunnel : undefined;
+      const where = [...(s.host ? [`host ${s.host}`] : []), ...(s.iif ? [`in: ${s.iif}`] : s.origin === 'local' ? ['sent from here'] : []), ...(dec ? [decapText(dec)] : [])];
+      lines.push(`  ${s.ns}${where.length ? ` (${where.join(', ')})` : ''}`);
       const r = s.routing;
       lines.push(...hopLines(s, r, s.conntrack));
       lines.push(endingLine(s, p, peerOf, r));

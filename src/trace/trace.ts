@@ -1,22 +1,20 @@
 // netlab trace: turns on netfilter tracing in every namespace of a lab, sends one probe, and
 // reports every packet of its connection as the kernel handled it: the chains and rules, NAT,
 // marks, the kernel's routing answers, and where each packet really ended.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { CliError, EXIT, Exit } from '../core/errors.js';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST, type Lab } from '../model/types.js';
-
-/** How hops in the host's own namespace are labelled (a node may be called host). */
-const HOST_LABEL = 'host namespace';
-/** Where a namespace's nft monitor writes (the host's HOST name is '', so it gets one). */
-const monitorLog = (dir: string, ns: string) => join(dir, `${ns === HOST ? '.host' : ns}.log`);
+import { CliError, EXIT, Exit } from '../core/errors.js';
+import { sleep } from '../core/time.js';
+import { crossLinks, VXLAN_PORT } from '../load/split.js';
 import { parseAddress } from '../model/net.js';
+import { HOST, type Lab } from '../model/types.js';
+import { startTimes } from '../observe/processes.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import { sendProbe } from '../verify/probes.js';
 import {
   TRACE_TABLE,
-  connectionSegments,
+  connection,
   endingOf,
   formatPackets,
   parseConntrack,
@@ -27,6 +25,7 @@ import {
   routeQuery,
   routingWhy,
   traceTable,
+  tunnelOut,
   type Hop,
   type Outcome,
   type Packet,
@@ -34,8 +33,13 @@ import {
   type Routing,
   type Segment,
   type TraceSpec,
+  type Tunnel,
 } from './parse.js';
-import { sleep } from '../core/time.js';
+
+/** How hops in the host's own namespace are labelled (a node may be called host). */
+const HOST_LABEL = 'host namespace';
+/** Where a namespace's nft monitor writes (the host's HOST name is '', so it gets one). */
+const monitorLog = (dir: string, ns: string) => join(dir, `${ns === HOST ? '.host' : ns}.log`);
 
 export class TraceError extends CliError {
   override name = 'TraceError';
@@ -57,7 +61,7 @@ export interface TraceResult {
 
 /** A packet as --json shows it: its passes through namespaces, with the kernel's routing answers. */
 export interface PacketResult extends Omit<Packet, 'segments'> {
-  segments: (Segment & { routing?: Routing; conntrack?: Conntrack; rewrites: ReturnType<typeof rewritesOf> })[];
+  segments: TracedSegment[];
   ending: Outcome;
 }
 
@@ -65,16 +69,48 @@ export interface PacketResult extends Omit<Packet, 'segments'> {
 const labelOf = (ns: string) => (ns === HOST ? HOST_LABEL : ns);
 const nsOfLabel = (label: string) => (label === HOST_LABEL ? HOST : label);
 
-/** The other end of a lab interface: where a packet leaving through it enters next. */
+/** The lab's VXLAN tunnels by namespace label and interface: vxlan interfaces, and the links across hosts. */
+export function tunnels(lab: Lab): Map<string, Tunnel> {
+  const out = new Map<string, Tunnel>();
+  for (const n of lab.nodes.values())
+    for (const i of n.interfaces)
+      if (i.vxlan)
+        out.set(`${labelOf(n.name)}\0${i.name}`, {
+          node: n.name,
+          iface: i.name,
+          vni: i.vxlan.id,
+          remote: i.vxlan.remote,
+          local: i.vxlan.local,
+          port: i.vxlan.port,
+          ...(i.peer?.host ? { peerHost: i.peer.host } : {}),
+          ...(i.peer?.node ? { peerNode: i.peer.node } : {}),
+        });
+  if (lab.hosts) {
+    const hostOf = (ns: string) => lab.hosts!.get(lab.nodes.get(ns)?.host ?? '');
+    for (const { link, vni } of crossLinks(lab))
+      link.ends.forEach((e, k) => {
+        const o = link.ends[1 - k]!;
+        const [here, there] = [hostOf(e.ns), hostOf(o.ns)];
+        if (!here || !there) return;
+        out.set(`${labelOf(e.ns)}\0${e.name}`, { node: e.ns, iface: e.name, vni, remote: there.address, local: here.address, port: VXLAN_PORT, host: here.name, peerHost: there.name, peerNode: o.ns });
+      });
+  }
+  return out;
+}
+
+/** The other end of a lab interface: where a packet leaving through it enters next; and the tunnel it is, if it is one. */
 export function peers(lab: Lab): PeerOf {
+  const tun = tunnels(lab);
   return (ns, ifname) => {
+    const t = tun.get(`${ns}\0${ifname}`);
+    const tunnel = t ? { tunnel: t } : {};
     for (const l of lab.links)
       for (const [i, e] of l.ends.entries())
         if (e.ns === nsOfLabel(ns) && e.name === ifname) {
           const o = l.ends[1 - i]!;
-          return { ns: labelOf(o.ns), ifname: o.name };
+          return { ns: labelOf(o.ns), ifname: o.name, ...tunnel };
         }
-    return undefined;
+    return t ? tunnel : undefined;
   };
 }
 
@@ -127,12 +163,41 @@ export function listenerOf(ss: string, port: number, addr: string): string | und
   return undefined;
 }
 
-export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number; signal?: AbortSignal }): Promise<TraceResult> {
-  if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
+/** What a trace asks for, checked: the probe's destination, protocol and port. */
+export function traceSpec(opts: { to: string; proto: TraceSpec['proto']; port?: number }): TraceSpec {
   const addr = parseAddress(opts.to);
   if (!addr) throw new TraceError(`--to must be an address, got '${opts.to}'`);
   if (opts.proto !== 'icmp' && !opts.port) throw new TraceError(`--proto ${opts.proto} needs --port`);
-  const spec: TraceSpec = { to: addr.addr, family: addr.family, proto: opts.proto, ...(opts.port ? { port: opts.port } : {}) };
+  return { to: addr.addr, family: addr.family, proto: opts.proto, ...(opts.port ? { port: opts.port } : {}) };
+}
+
+/**
+ * Tracing turned on in a lab's namespaces: the trace tables (written to `dir/session.json` before
+ * they are made) and the monitors (written as each starts), so that another netlab run (a trace
+ * across hosts collects in a later run) or a stop finds and removes exactly these.
+ */
+export interface Armed {
+  dir: string;
+  tables: { ns: string; table: string; bridge: boolean }[];
+  /** Monitors by pid and start time (a pid is reused: the start time proves it is ours). */
+  monitors: { ns: string; pid: number; start: string }[];
+}
+
+const at = (ns: string, argv: string[]) => (ns === HOST ? argv : ['ip', 'netns', 'exec', ns, ...argv]);
+const sessionFile = (dir: string) => join(dir, 'session.json');
+const saveSession = (a: Armed) => writeFileSync(sessionFile(a.dir), `${JSON.stringify(a)}\n`);
+
+/** A session armed by another netlab run (undefined: none, or already collected). */
+export function readSession(dir: string): Armed | undefined {
+  try {
+    return JSON.parse(readFileSync(sessionFile(dir), 'utf8')) as Armed;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Arm: the trace tables in every namespace of the lab (the host's too when the lab has objects there), then a monitor in each. */
+export async function arm(runner: CommandRunner, lab: Lab, spec: TraceSpec, dir: string, signal?: AbortSignal): Promise<Armed> {
   // The host too when the lab has objects there: a host bridge's hops (bridge family, and the
   // iptables chains br_netfilter passes bridged packets through). Only the lab's interfaces are
   // traced there, in a table of its own name: other traces may run in the host.
@@ -140,27 +205,14 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
   const namespaces = [...lab.nodes.keys(), ...(hostIfaces.length ? [HOST] : [])];
   const withBridge = new Set([...lab.bridges.values()].map((b) => b.ns));
   const tableOf = (ns: string) => (ns === HOST ? `${TRACE_TABLE}_${process.pid}` : TRACE_TABLE);
-  const at = (ns: string, argv: string[]) => (ns === HOST ? argv : ['ip', 'netns', 'exec', ns, ...argv]);
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-trace-'));
-  const monitors: number[] = [];
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    await Promise.all(monitors.map((pid) => runner.run(['kill', '-TERM', '--', `-${pid}`])));
-    await parallel(namespaces, 4, async (ns) => {
-      await runner.run(at(ns, ['nft', 'delete', 'table', 'inet', tableOf(ns)]));
-      if (withBridge.has(ns)) await runner.run(at(ns, ['nft', 'delete', 'table', 'bridge', tableOf(ns)]));
-    });
+  mkdirSync(dir, { recursive: true });
+  const armed: Armed = { dir, tables: namespaces.map((ns) => ({ ns, table: tableOf(ns), bridge: withBridge.has(ns) })), monitors: [] };
+  saveSession(armed);
+  // A stop (or another run's disarm) removes the session while this runs: then this undoes its own work.
+  const stillArmed = () => {
+    if (signal?.aborted || !existsSync(sessionFile(dir))) throw new TraceError('tracing was turned off while it was being turned on');
   };
-  // Asked to stop: the trace tables go first, then trace() throws Exit(130) for the caller to end on.
-  let onAbort = () => {};
-  const stopped = new Promise<never>((_, reject) => {
-    onAbort = () => void cleanup().finally(() => reject(new Exit(EXIT.interrupted)));
-  });
-  stopped.catch(() => {});
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const work = (async (): Promise<TraceResult> => {
+  try {
     await parallel(namespaces, 4, async (ns) => {
       const table = (bridge: boolean) => traceTable(spec, tableOf(ns), { bridge, ...(ns === HOST ? { ifaces: hostIfaces } : {}) });
       let r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(withBridge.has(ns)) });
@@ -168,127 +220,248 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
       if (r.exitCode !== 0 && withBridge.has(ns)) r = await runner.run(at(ns, ['nft', '-f', '-']), { input: table(false) });
       if (r.exitCode !== 0) throw new TraceError(`cannot turn tracing on in ${labelOf(ns)}: ${r.stderr.trim()}\n  hint: tracing needs nft (apt-get install nftables) and a kernel with nf_tables`);
     });
-    for (const ns of namespaces) monitors.push((await runner.spawnDetached(at(ns, ['nft', '-a', 'monitor', 'trace']), monitorLog(dir, ns))).pid);
-    await sleep(400); // let every monitor subscribe before the probe
-    const { argv, result: pr } = await sendProbe(runner, { from: opts.from, to: addr.addr, family: addr.family, proto: opts.proto, ...(opts.port ? { port: opts.port } : {}) });
-    await sleep(300);
-    await cleanup();
-    const all: Segment[] = [];
     for (const ns of namespaces) {
-      let text = '';
-      try {
-        text = readFileSync(monitorLog(dir, ns), 'utf8');
-      } catch {}
-      all.push(...parseSegments(labelOf(ns), text, tableOf(ns)));
+      stillArmed();
+      const { pid } = await runner.spawnDetached(at(ns, ['nft', '-a', 'monitor', 'trace']), monitorLog(dir, ns));
+      armed.monitors.push({ ns, pid, start: startTimes([pid]).get(pid) ?? '' });
+      saveSession(armed);
     }
-    const conn = connectionSegments(all, opts.from, spec);
-    await addIptablesForms(runner, conn, at, addr.family);
-    const peerOf = peers(lab);
-    const packets = packetsOf(conn, opts.from, peerOf);
-    // The kernel's routing answer where it decided something for the first packet of each
-    // direction, and wherever routing ended a packet.
-    const firstReply = packets.find((p) => p.direction === 'reply');
-    const ask = new Set<Segment>([...(packets[0]?.segments ?? []), ...(firstReply?.segments ?? []), ...conn.filter((s) => s.ending.kind === 'routing')]);
-    const routing = new Map<Segment, Routing>();
-    await parallel([...ask], 4, async (s) => {
-      let q = routeQuery(s);
-      if (!q) return;
-      const ns = nsOfLabel(s.ns);
-      let r = await runner.run(at(ns, q));
-      if (r.exitCode !== 0 && s.origin === 'local' && s.ending.kind === 'sent') {
-        // Sent from an address that is not local (a transparent socket): ask for the destination alone.
-        const i = q.indexOf('from');
-        q = [...q.slice(0, i), ...q.slice(i + 2)];
-        r = await runner.run(at(ns, q));
-      }
-      const answer = (r.exitCode === 0 ? r.stdout.split('\n')[0]! : r.stderr.replace(/^RTNETLINK answers: /, '')).trim();
-      const route: Routing = { command: q.join(' '), answer, ok: r.exitCode === 0 };
-      if (!route.ok) {
-        const iif = q[q.indexOf('iif') + 1];
-        const fwd = q.includes('iif') ? (await runner.run(at(ns, ['cat', `/proc/sys/net/ipv${addr.family === 'ipv4' ? 4 : 6}/conf/${iif}/forwarding`]))).stdout.trim() : undefined;
-        route.why = routingWhy(answer, q[3]!, q.includes('iif') ? iif : undefined, fwd);
-      }
-      routing.set(s, route);
+    await sleep(400); // let every monitor subscribe before the probe
+    stillArmed();
+  } catch (e) {
+    await disarm(runner, armed);
+    throw e;
+  }
+  return armed;
+}
+
+/** Disarm: the monitors (those still ours) stopped, the trace tables deleted. Safe to repeat. */
+export async function disarm(runner: CommandRunner, a: Armed): Promise<void> {
+  const starts = startTimes(a.monitors.map((m) => m.pid));
+  const ours = a.monitors.filter((m) => m.start && starts.get(m.pid) === m.start);
+  await Promise.all(ours.map((m) => runner.run(['kill', '-TERM', '--', `-${m.pid}`])));
+  await parallel(a.tables, 4, async (t) => {
+    await runner.run(at(t.ns, ['nft', 'delete', 'table', 'inet', t.table]));
+    if (t.bridge) await runner.run(at(t.ns, ['nft', 'delete', 'table', 'bridge', t.table]));
+  });
+  a.monitors = [];
+  a.tables = [];
+  if (readSession(a.dir)) saveSession(a);
+}
+
+/** Every packet the monitors saw, one segment per packet and namespace (call after disarm). */
+export function monitored(a: Armed, namespaces: string[]): Segment[] {
+  const all: Segment[] = [];
+  for (const ns of namespaces) {
+    let text = '';
+    try {
+      text = readFileSync(monitorLog(a.dir, ns), 'utf8');
+    } catch {}
+    all.push(...parseSegments(labelOf(ns), text, ns === HOST ? hostTableOf(a) : TRACE_TABLE));
+  }
+  return all;
+}
+
+const hostTableOf = (a: Armed) => a.tables.find((t) => t.ns === HOST)?.table ?? `${TRACE_TABLE}_${process.pid}`;
+
+/** A segment as the trace reports it: with its rewrites and, where asked, the kernel's routing answer, conntrack's entry and the socket that got it. */
+export type TracedSegment = Segment & { routing?: Routing; conntrack?: Conntrack; rewrites: ReturnType<typeof rewritesOf>; delivery?: { text: string; socket?: string } };
+
+/** Where the connection is found on a host without its source: the keys and addresses the source's host saw, and the first packet's source address. */
+export interface Seed {
+  keys: string[];
+  addrs: string[];
+  firstSrc: string;
+}
+
+/**
+ * The probe's connection among the segments of one host, with what that host's kernel answers
+ * about it: the iptables form of matched rules, routing (first packet of each way, and where
+ * routing ended one), conntrack (where the first packet was rewritten), the socket a packet was
+ * delivered to. Found from the source node when it is here, else from a seed.
+ */
+export async function enrich(runner: CommandRunner, lab: Lab, all: Segment[], spec: TraceSpec, from: { node: string } | { seed: Seed }): Promise<{ segments: TracedSegment[]; seed: Seed }> {
+  const c = 'node' in from ? connection(all, from.node, spec) : connection(all, '', spec, from.seed);
+  const conn = c.segments;
+  const fromNode = 'node' in from ? from.node : '';
+  const firstSrc = 'seed' in from ? from.seed.firstSrc : (conn[0]?.entry.src ?? '');
+  await addIptablesForms(runner, conn, spec.family);
+  const peerOf = peers(lab);
+  const packets = packetsOf(conn, fromNode, peerOf, firstSrc || undefined);
+  const firstReq = packets.find((p) => p.direction === 'request');
+  const firstReply = packets.find((p) => p.direction === 'reply');
+  const ask = new Set<Segment>([...(firstReq?.segments ?? []), ...(firstReply?.segments ?? []), ...conn.filter((s) => s.ending.kind === 'routing')]);
+  const routing = new Map<Segment, Routing>();
+  await parallel([...ask], 4, async (s) => {
+    let q = routeQuery(s);
+    if (!q) return;
+    const ns = nsOfLabel(s.ns);
+    let r = await runner.run(at(ns, q));
+    if (r.exitCode !== 0 && s.origin === 'local' && s.ending.kind === 'sent') {
+      // Sent from an address that is not local (a transparent socket): ask for the destination alone.
+      const i = q.indexOf('from');
+      q = [...q.slice(0, i), ...q.slice(i + 2)];
+      r = await runner.run(at(ns, q));
+    }
+    const answer = (r.exitCode === 0 ? r.stdout.split('\n')[0]! : r.stderr.replace(/^RTNETLINK answers: /, '')).trim();
+    const route: Routing = { command: q.join(' '), answer, ok: r.exitCode === 0 };
+    if (!route.ok) {
+      const iif = q[q.indexOf('iif') + 1];
+      const fwd = q.includes('iif') ? (await runner.run(at(ns, ['cat', `/proc/sys/net/ipv${spec.family === 'ipv4' ? 4 : 6}/conf/${iif}/forwarding`]))).stdout.trim() : undefined;
+      route.why = routingWhy(answer, q[3]!, q.includes('iif') ? iif : undefined, fwd);
+    }
+    routing.set(s, route);
+  });
+  // conntrack's view of the connection where the first packet was rewritten: original and reply tuples.
+  const tracked = new Map<Segment, Conntrack>();
+  await parallel(
+    (firstReq?.segments ?? []).filter((s) => rewritesOf(s).length),
+    4,
+    async (s) => {
+      const h = s.entry;
+      const ports = h.sport !== undefined && h.dport !== undefined ? ['--orig-port-src', String(h.sport), '--orig-port-dst', String(h.dport)] : [];
+      const r = await runner.run(at(nsOfLabel(s.ns), ['conntrack', '-L', '-p', h.proto, '--orig-src', h.src, '--orig-dst', h.dst, ...ports]));
+      const ct = r.exitCode === 0 ? parseConntrack(r.stdout) : undefined;
+      if (ct) tracked.set(s, ct);
+    },
+  );
+  // The socket that got the first packet, where it was delivered (TPROXY hands it to another port).
+  const delivered = new Map<Segment, { text: string; socket?: string }>();
+  const last = firstReq?.segments.at(-1);
+  if (last?.ending.kind === 'delivered') {
+    const h = last.hops.find((x) => x.own && x.chain === 'local_in')?.header ?? last.exit;
+    if (h.proto === 'tcp' || h.proto === 'udp') {
+      const tproxy = last.hops
+        .flatMap((x) => x.hits)
+        .map((x) => /TPROXY.*--on-port (\d+)|tproxy.* to :?(\d+)/.exec(`${x.iptables ?? ''} ${x.rule}`))
+        .find((m) => m);
+      const port = tproxy ? Number(tproxy[1] ?? tproxy[2]) : h.dport!;
+      const ss = await runner.run(at(nsOfLabel(last.ns), ['ss', '-Hlnp', h.proto === 'tcp' ? '-t' : '-u']));
+      const sock = listenerOf(ss.stdout, port, h.dst);
+      delivered.set(last, {
+        text: sock
+          ? `delivered to a socket in ${last.ns}: ${h.proto} ${sock}${tproxy ? ` (TPROXY's port; the packet still says ${h.dst}:${h.dport})` : ''}`
+          : `delivered to ${last.ns}, but no ${h.proto} socket listens on port ${port} there${h.proto === 'tcp' ? ' (the kernel answers with a reset)' : ''}`,
+        ...(sock ? { socket: `${h.proto} ${sock}` } : {}),
+      });
+    } else delivered.set(last, { text: `delivered locally in ${last.ns} (the kernel answers an echo request itself)` });
+  }
+  const segments = conn.map((s) => ({
+    ...s,
+    rewrites: rewritesOf(s),
+    ...(routing.has(s) ? { routing: routing.get(s)! } : {}),
+    ...(tracked.has(s) ? { conntrack: tracked.get(s)! } : {}),
+    ...(delivered.has(s) ? { delivery: delivered.get(s)! } : {}),
+  }));
+  return { segments, seed: { keys: c.keys, addrs: c.addrs, firstSrc } };
+}
+
+/**
+ * The trace from the traced segments of one host or several (pure): packets joined across
+ * namespaces (and tunnels), their endings, the first packet's outcome and chains.
+ */
+export function assemble(segs: TracedSegment[], o: { from: string; spec: TraceSpec; probe: TraceResult['probe']; peerOf: PeerOf; firstSrc?: string; unseen?: string }): TraceResult {
+  const { from, spec, peerOf } = o;
+  const packets = packetsOf(segs, from, peerOf, o.firstSrc);
+  const packetResults: PacketResult[] = packets.map((p) => ({
+    n: p.n,
+    label: p.label,
+    direction: p.direction,
+    segments: p.segments,
+    ending: endingOf(p, peerOf, p.segments.at(-1)!.routing),
+  }));
+  let out: Outcome;
+  const first = packetResults[0];
+  if (!first) out = { result: 'unseen', text: o.unseen ?? 'no namespace of the lab saw the packet' };
+  else {
+    out = { ...first.ending };
+    const last = first.segments.at(-1)!;
+    if (out.result === 'delivered' && last.delivery) {
+      out.text = last.delivery.text;
+      if (last.delivery.socket) out.socket = last.delivery.socket;
+    }
+    const nat = first.segments.flatMap((s) => s.rewrites.map((r) => `${r.kind} ${r.before} -> ${r.after} in ${s.ns}`));
+    if (nat.length) out.text += `; on the way: ${nat.join(', ')}`;
+    const crossed = first.segments.slice(0, -1).flatMap((s) => {
+      const t = tunnelOut(s, peerOf);
+      return t
+        ? [`VXLAN VNI ${t.vni} from ${s.ns}${s.host ? ` (host ${s.host})` : ''} to ${t.remote}:${t.port}${t.peerNode ? ` (${t.peerNode}${t.peerHost ? ` on host ${t.peerHost}` : ''})` : ''}`]
+        : [];
     });
-    // conntrack's view of the connection where the first packet was rewritten: original and reply tuples.
-    const tracked = new Map<Segment, Conntrack>();
-    await parallel(
-      (packets[0]?.segments ?? []).filter((s) => rewritesOf(s).length),
-      4,
-      async (s) => {
-        const h = s.entry;
-        const ports = h.sport !== undefined && h.dport !== undefined ? ['--orig-port-src', String(h.sport), '--orig-port-dst', String(h.dport)] : [];
-        const r = await runner.run(at(nsOfLabel(s.ns), ['conntrack', '-L', '-p', h.proto, '--orig-src', h.src, '--orig-dst', h.dst, ...ports]));
-        const c = r.exitCode === 0 ? parseConntrack(r.stdout) : undefined;
-        if (c) tracked.set(s, c);
+    if (crossed.length) out.text += `; encapsulated on the way: ${crossed.join(', ')}`;
+  }
+  const hops = (first?.segments ?? []).flatMap((s) => {
+    const mine = s.hops.filter((h) => !h.own);
+    if (mine.length) return mine;
+    const h0 = s.hops[0]!;
+    return [{ ...h0, table: '-', chain: h0.hook, verdict: 'no iptables rules' }];
+  });
+  return { from, to: spec.to, proto: spec.proto, ...(spec.port ? { port: spec.port } : {}), probe: o.probe, hops, packets: packetResults, outcome: out };
+}
+
+/** Why nothing left the source: its routing's answer. */
+async function unseenText(runner: CommandRunner, from: string, to: string): Promise<string> {
+  const q = ['ip', 'route', 'get', to];
+  const r = await runner.run(at(from, q));
+  const err = r.stderr.replace(/^RTNETLINK answers: /, '');
+  return r.exitCode === 0
+    ? `no namespace of the lab saw the packet (${from} routes it: ${r.stdout.split('\n')[0]!.trim()})`
+    : `${from} did not send it: ${routingWhy(err, to, undefined, undefined)} (${q.join(' ')} says: ${err.trim()})`;
+}
+
+/** Sends the probe from a node of this lab. */
+export async function probe(runner: CommandRunner, from: string, spec: TraceSpec): Promise<TraceResult['probe']> {
+  const { argv, result: pr } = await sendProbe(runner, { from, to: spec.to, family: spec.family, proto: spec.proto, ...(spec.port ? { port: spec.port } : {}) });
+  return { command: argv.join(' '), ok: pr.exitCode === 0, output: `${pr.stdout}${pr.stderr}`.trim() };
+}
+
+/**
+ * Runs `work` with a stop: asked to stop, `stop()` runs (the trace tables go) and the trace
+ * throws Exit(130) for the caller to end on; `stop()` runs at the end in any case.
+ */
+export async function stoppableTrace<T>(signal: AbortSignal | undefined, work: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
+  let done: Promise<void> | undefined;
+  const once = () => (done ??= stop());
+  let onAbort = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => void once().finally(() => reject(new Exit(EXIT.interrupted)));
+  });
+  stopped.catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const w = work();
+  w.catch(() => {}); // what it throws after a stop is not waited for
+  try {
+    return await Promise.race([w, stopped]);
+  } finally {
+    await once();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number; signal?: AbortSignal }): Promise<TraceResult> {
+  if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
+  const spec = traceSpec(opts);
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-trace-'));
+  let armed: Armed | undefined;
+  try {
+    return await stoppableTrace(
+      opts.signal,
+      async () => {
+        armed = await arm(runner, lab, spec, dir, opts.signal);
+        const pr = await probe(runner, opts.from, spec);
+        await sleep(300);
+        const namespaces = armed.tables.map((t) => t.ns);
+        await disarm(runner, armed);
+        const { segments } = await enrich(runner, lab, monitored(armed, namespaces), spec, { node: opts.from });
+        const unseen = segments.length ? undefined : await unseenText(runner, opts.from, spec.to);
+        return assemble(segments, { from: opts.from, spec, probe: pr, peerOf: peers(lab), ...(unseen ? { unseen } : {}) });
+      },
+      async () => {
+        armed ??= readSession(dir);
+        if (armed) await disarm(runner, armed);
       },
     );
-    const packetResults: PacketResult[] = packets.map((p) => ({
-      n: p.n,
-      label: p.label,
-      direction: p.direction,
-      segments: p.segments.map((s) => ({ ...s, rewrites: rewritesOf(s), ...(routing.has(s) ? { routing: routing.get(s)! } : {}), ...(tracked.has(s) ? { conntrack: tracked.get(s)! } : {}) })),
-      ending: endingOf(p, peerOf, routing.get(p.segments.at(-1)!)),
-    }));
-    const ok = pr.exitCode === 0;
-    let out: Outcome;
-    const first = packetResults[0];
-    if (!first) {
-      // Nothing left the source: ask its routing why.
-      const q = ['ip', 'route', 'get', addr.addr];
-      const r = await runner.run(at(opts.from, q));
-      out = {
-        result: 'unseen',
-        text:
-          r.exitCode === 0
-            ? `no namespace of the lab saw the packet (${opts.from} routes it: ${r.stdout.split('\n')[0]!.trim()})`
-            : `${opts.from} did not send it: ${routingWhy(r.stderr.replace(/^RTNETLINK answers: /, ''), addr.addr, undefined, undefined)} (${q.join(' ')} says: ${r.stderr.replace(/^RTNETLINK answers: /, '').trim()})`,
-      };
-    } else {
-      out = { ...first.ending };
-      if (out.result === 'delivered') {
-        const last = first.segments.at(-1)!;
-        const h = last.hops.find((x) => x.own && x.chain === 'local_in')?.header ?? last.exit;
-        if (h.proto === 'tcp' || h.proto === 'udp') {
-          const tproxy = last.hops
-            .flatMap((x) => x.hits)
-            .map((x) => /TPROXY.*--on-port (\d+)|tproxy.* to :?(\d+)/.exec(`${x.iptables ?? ''} ${x.rule}`))
-            .find((m) => m);
-          const port = tproxy ? Number(tproxy[1] ?? tproxy[2]) : h.dport!;
-          const ss = await runner.run(at(nsOfLabel(last.ns), ['ss', '-Hlnp', h.proto === 'tcp' ? '-t' : '-u']));
-          const sock = listenerOf(ss.stdout, port, h.dst);
-          if (sock) out.socket = `${h.proto} ${sock}`;
-          out.text = sock
-            ? `delivered to a socket in ${last.ns}: ${h.proto} ${sock}${tproxy ? ` (TPROXY's port; the packet still says ${h.dst}:${h.dport})` : ''}`
-            : `delivered to ${last.ns}, but no ${h.proto} socket listens on port ${port} there${h.proto === 'tcp' ? ' (the kernel answers with a reset)' : ''}`;
-        } else out.text = `delivered locally in ${last.ns} (the kernel answers an echo request itself)`;
-      }
-      const nat = first.segments.flatMap((s) => s.rewrites.map((r) => `${r.kind} ${r.before} -> ${r.after} in ${s.ns}`));
-      if (nat.length) out.text += `; on the way: ${nat.join(', ')}`;
-    }
-    const hops = (first?.segments ?? []).flatMap((s) => {
-      const mine = s.hops.filter((h) => !h.own);
-      if (mine.length) return mine;
-      const h0 = s.hops[0]!;
-      return [{ ...h0, table: '-', chain: h0.hook, verdict: 'no iptables rules' }];
-    });
-    return {
-      from: opts.from,
-      to: addr.addr,
-      proto: opts.proto,
-      ...(opts.port ? { port: opts.port } : {}),
-      probe: { command: argv.join(' '), ok, output: `${pr.stdout}${pr.stderr}`.trim() },
-      hops,
-      packets: packetResults,
-      outcome: out,
-    };
-  })();
-  work.catch(() => {}); // what it throws after a stop is not waited for
-  try {
-    return await Promise.race([work, stopped]);
   } finally {
-    await cleanup();
-    opts.signal?.removeEventListener('abort', onAbort);
     // NETLAB_TRACE_KEEP keeps the raw monitor output (for a bug report, or a test fixture).
     if (process.env.NETLAB_TRACE_KEEP) process.stderr.write(`netlab trace: the monitors' output is in ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
@@ -296,7 +469,7 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
 }
 
 /** Adds the iptables form to every matched rule iptables-nft made (its place in the chain gives it). */
-async function addIptablesForms(runner: CommandRunner, segs: Segment[], at: (ns: string, argv: string[]) => string[], family: 'ipv4' | 'ipv6'): Promise<void> {
+async function addIptablesForms(runner: CommandRunner, segs: Segment[], family: 'ipv4' | 'ipv6'): Promise<void> {
   const want = new Map<string, Set<string>>();
   for (const s of segs)
     for (const h of s.hops)

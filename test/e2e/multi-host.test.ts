@@ -62,6 +62,16 @@ function labWith(dir: string, hosts: Record<string, unknown> | undefined): strin
   return file;
 }
 
+/** No trace table, trace monitor or trace session left on either host. */
+function traceCleanOn(ws: World[], when: string): void {
+  for (const w of ws) {
+    const { stdout: left } = w.sh(
+      `for n in $(ip netns list | cut -d" " -f1); do ip netns exec $n nft list tables | grep netlab_trace; for p in $(ip netns pids $n); do tr "\\0" " " < /proc/$p/cmdline | grep "monitor trace"; done; done; ls ${w.stateDir}/trace 2>/dev/null; true`,
+    );
+    assert.equal(left.trim(), '', `${when}: left on a host:\n${left}`);
+  }
+}
+
 /** Runs netlab as the coordinator, in the given world or (none) in the test's own namespaces. */
 function coordinator(w: World | undefined, args: string[], env: Record<string, string>): CliResult {
   if (w) return w.netlab(args, env);
@@ -84,8 +94,9 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
     w2?.destroy();
   });
 
-  test('through a transport that enters each host: VXLAN between hosts, checks across them, up again is a no-op, down leaves both hosts as before', () => {
+  test('through a transport that enters each host: VXLAN between hosts, checks across them, a trace across them, up again is a no-op, down leaves both hosts as before', async () => {
     const st = stateDir();
+    const traceClean = (when: string) => traceCleanOn([w1, w2], when);
     try {
       const before1 = w1.snapshot({ everySysctl: true });
       const before2 = w2.snapshot({ everySysctl: true });
@@ -103,7 +114,7 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       const up = coordinator(undefined, ['up', file], env);
       assert.equal(up.code, 0, out(up));
       assert.match(up.stdout, /host node1 \(exec env .*\): \d+ change\(s\) applied; vxlan k8s-node1:flannel\.1 vni \d+ to 192\.168\.56\.12/);
-      assert.match(up.stdout, /ok {3}trace pod-a -> pod-c shows the VXLAN hop \(on node1\)/);
+      assert.match(up.stdout, /ok {3}trace pod-a -> pod-c is encapsulated by flannel\.1 to node2 \(on node1\)/);
       assert.match(up.stdout, /ok {3}ping pod-c -> pod-a \(on node2\)/);
       assert.match(up.stdout, /lab k8s-cross-node is up on 2 host\(s\); (\d+)\/\1 checks met/);
       // Each host keeps its own journal, in its own state directory; the coordinator its record.
@@ -132,6 +143,54 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       // check by lab name, from the record.
       const check = coordinator(undefined, ['check', 'k8s-cross-node'], env);
       assert.equal(check.code, 0, out(check));
+      // trace by lab name, from the coordinator: every host traces its part at once, and the story
+      // crosses the tunnel: encapsulated by k8s-node1's flannel.1 (the VNI, UDP to node2), then
+      // decapsulated by k8s-node2's, delivered in pod-c; the reply comes back the same way.
+      const tr = coordinator(undefined, ['trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2'], env);
+      assert.equal(tr.code, 0, out(tr));
+      assert.match(tr.stdout, /^trace icmp pod-a -> 10\.244\.2\.2 across hosts node1, node2: probe answered/);
+      assert.match(tr.stdout, new RegExp(`packet 1: echo request .* pod-a -> k8s-node1 =\\[VXLAN ${vni}\\]=> k8s-node2 -> pod-c`));
+      assert.match(tr.stdout, new RegExp(`-> out flannel\\.1: encapsulated by k8s-node1's flannel\\.1: VXLAN VNI ${vni}, UDP to 192\\.168\\.56\\.12:4789 \\(host node2, node k8s-node2\\)`));
+      assert.match(
+        tr.stdout,
+        new RegExp(`k8s-node2 \\(host node2, in: flannel\\.1, decapsulated by k8s-node2's flannel\\.1: VXLAN VNI ${vni} from 192\\.168\\.56\\.11 \\(host node1, node k8s-node1\\)\\)`),
+      );
+      assert.match(tr.stdout, /packet 2: echo reply \(reply\) .* pod-c -> k8s-node2 =\[VXLAN \d+\]=> k8s-node1 -> pod-a/);
+      assert.match(tr.stdout, /^=> delivered locally in pod-c .*; encapsulated on the way: VXLAN VNI \d+ from k8s-node1 \(host node1\) to 192\.168\.56\.12:4789 \(k8s-node2 on host node2\)$/m);
+      const trj = coordinator(undefined, ['trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2', '--json'], env);
+      assert.equal(trj.code, 0, out(trj));
+      const doc = JSON.parse(trj.stdout) as { outcome: { result: string; ns: string }; packets: { segments: { ns: string; host: string }[]; ending: { result: string } }[] };
+      assert.deepEqual([doc.outcome.result, doc.outcome.ns], ['delivered', 'pod-c']);
+      assert.deepEqual(
+        doc.packets[0]!.segments.map((s) => `${s.host}:${s.ns}`),
+        ['node1:pod-a', 'node1:k8s-node1', 'node2:k8s-node2', 'node2:pod-c'],
+      );
+      // On one host's part alone, the same packet ends encapsulated (no 'left the lab'), in --json too.
+      const part = w1.netlab(['trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2', '--json']);
+      assert.equal(part.code, 0, out(part));
+      const pdoc = JSON.parse(part.stdout) as { outcome: { result: string; text: string; tunnel: { vni: number; remote: string; peerHost: string; peerNode: string } } };
+      assert.equal(pdoc.outcome.result, 'encapsulated', part.stdout);
+      assert.deepEqual([pdoc.outcome.tunnel.vni, pdoc.outcome.tunnel.remote, pdoc.outcome.tunnel.peerHost, pdoc.outcome.tunnel.peerNode], [Number(vni), A2, 'node2', 'k8s-node2']);
+      assert.equal(pdoc.outcome.text, `encapsulated by k8s-node1's flannel.1: VXLAN VNI ${vni}, UDP to 192.168.56.12:4789 (host node2, node k8s-node2)`);
+      traceClean('after the traces');
+      // A host that fails: the trace fails naming it (exit 3), and the host that armed is cleaned up.
+      const broken = parse(readFileSync(file, 'utf8')) as { hosts: Record<string, { exec: string[] }> };
+      broken.hosts.node2!.exec = ['false'];
+      const brokenFile = join(st.dir, 'broken', 'k8s-cross-node.yaml');
+      mkdirSync(join(st.dir, 'broken'));
+      writeFileSync(brokenFile, stringify(broken));
+      const failed = coordinator(undefined, ['trace', brokenFile, '--from', 'pod-a', '--to', '10.244.2.2'], env);
+      assert.equal(failed.code, 3, out(failed));
+      assert.match(failed.stderr, /host node2 \(exec false\): sending netlab failed/);
+      traceClean('after a host failed');
+      // Ctrl-C on the coordinator once every host is armed: it disarms every host, then exits 130.
+      const stopping = spawn(process.execPath, [CLI, 'trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const stopped = new Promise<number | null>((r) => stopping.once('exit', (code) => r(code)));
+      const armed = () => [w1, w2].every((w) => must(w, `ls ${w.stateDir}/trace 2>/dev/null || true`).trim() !== '');
+      for (let i = 0; i < 200 && !armed(); i++) spawnSync('sleep', ['0.05']);
+      stopping.kill('SIGINT');
+      assert.equal(await stopped, 130);
+      traceClean('after Ctrl-C');
       // A check that fails on one host fails the whole: exit 4.
       must(w2, 'ip netns exec k8s-node2 ip link set flannel.1 down');
       const failing = coordinator(undefined, ['check', 'k8s-cross-node'], env);
@@ -206,6 +265,12 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       // netlab sent itself once, by content hash, under the host's state directory.
       assert.match(must(w2, `ls ${w2.stateDir}/remote`), /^[0-9a-f]{16}$/m);
       assert.ok(existsSync(join(w2.stateDir, 'labs', 'k8s-cross-node.json')), "node2's journal is on node2");
+      // A trace across the hosts, node1 local (its part shares the coordinator's state directory), node2 over ssh.
+      const tr = coordinator(w1, ['trace', 'k8s-cross-node', '--from', 'pod-a', '--to', '10.244.2.2'], env);
+      assert.equal(tr.code, 0, out(tr));
+      assert.match(tr.stdout, /-> out flannel\.1: encapsulated by k8s-node1's flannel\.1: VXLAN VNI \d+, UDP to 192\.168\.56\.12:4789 \(host node2, node k8s-node2\)/);
+      assert.match(tr.stdout, /^=> delivered locally in pod-c /m);
+      traceCleanOn([w1, w2], 'after a trace over ssh');
       // Again by name, without the inventory: the record keeps the hosts; nothing changes anywhere.
       const again = coordinator(w1, ['up', 'k8s-cross-node', '--no-checks'], env);
       assert.equal(again.code, 0, out(again));

@@ -1,6 +1,6 @@
 // netlab trace on the real kernel: the order the kernel really took, every packet of the
 // connection, NAT before -> after, routing drops with the kernel's answer, TPROXY's local route,
-// a host bridge (in a private world) and a LOG before a DROP.
+// a host bridge (in a private world) and a LOG before a DROP, a vxlan interface's encapsulation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -228,6 +228,25 @@ describe('netlab trace on the real kernel', () => {
       assert.match(fwd.hits[0]!.iptables ?? '', /-j LOG/);
       assert.equal(w.netlab(['down', 'trace-hb']).code, 0);
       assert.doesNotMatch(w.sh('nft list tables').stdout, /netlab_trace/);
+    } finally {
+      w.destroy();
+    }
+  });
+
+  test('a vxlan interface declared by hand (private world): the packet ends encapsulated, with its VNI and remote, not "left the lab"', () => {
+    const w = World.create();
+    try {
+      const file = join(FIXTURES, 'vxlan.yaml');
+      const up = w.netlab(['up', file, '--no-checks']);
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      const r = traceJson((a) => w.netlab(a), file, ['--from', 'a', '--to', '10.9.0.2']) as TraceJson & { outcome: { tunnel?: { vni: number; remote: string; port: number } } };
+      assert.equal(r.outcome.result, 'encapsulated');
+      assert.equal(r.outcome.text, "encapsulated by a's vx0: VXLAN VNI 4242, UDP to 192.0.2.2:4789");
+      assert.deepEqual(r.outcome.tunnel && [r.outcome.tunnel.vni, r.outcome.tunnel.remote, r.outcome.tunnel.port], [4242, '192.0.2.2', 4789]);
+      const text = w.netlab(['trace', file, '--from', 'a', '--to', '10.9.0.2']).stdout;
+      assert.match(text, /-> out vx0: encapsulated by a's vx0: VXLAN VNI 4242, UDP to 192\.0\.2\.2:4789 {2}10\.9\.0\.1 -> 10\.9\.0\.2/);
+      assert.doesNotMatch(text, /vx0.*(left|leaves) the lab/);
+      assert.equal(w.netlab(['down', 'trace-vx']).code, 0);
     } finally {
       w.destroy();
     }

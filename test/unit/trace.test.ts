@@ -4,8 +4,28 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bridged, connectionSegments, endingOf, formatPackets, packetsOf, parseConntrack, parseSegments, rewritesOf, routeQuery, routingWhy, traceTable, type PeerOf } from '../../src/trace/parse.js';
-import { formatTrace, iptablesByHandle, listenerOf } from '../../src/trace/trace.js';
+import { parse } from 'yaml';
+import { loadLab } from '../../src/load/lab.js';
+import type { RawLab } from '../../src/load/raw.js';
+import { crossLinks, splitLab } from '../../src/load/split.js';
+import {
+  bridged,
+  connection,
+  connectionSegments,
+  endingOf,
+  formatPackets,
+  packetsOf,
+  parseConntrack,
+  parseSegments,
+  rewritesOf,
+  routeQuery,
+  routingWhy,
+  traceTable,
+  type PeerOf,
+  type Segment,
+  type TraceSpec,
+} from '../../src/trace/parse.js';
+import { assemble, formatTrace, iptablesByHandle, listenerOf, peers, type TracedSegment } from '../../src/trace/trace.js';
 
 test('the trace table sets nftrace first and witnesses the other hooks last', () => {
   const t = traceTable({ to: '10.0.2.2', family: 'ipv4', proto: 'tcp', port: 80 });
@@ -208,4 +228,70 @@ test('a REJECT in a custom chain: the jump, then the reject that ends it', () =>
   );
   const o = endingOf({ n: 1, label: 'SYN', direction: 'request', segments: [s!] }, () => undefined);
   assert.deepEqual([o.result, o.where], ['rejected', 'filter/MY_WEB']);
+});
+
+// A lab across hosts (labs/k8s-cross-node.yaml), traced on two simulated hosts (kernel capture):
+// each host's monitors, then the parts' and the whole lab's view.
+const K8S = fileURLToPath(new URL('../../../labs/k8s-cross-node.yaml', import.meta.url));
+const k8sLog = (host: string, ns: string) => fx(`k8s-cross-node/${host}/${ns}.log`);
+const k8sSegments = (host: string, nss: string[]) => nss.flatMap((ns) => parseSegments(ns, k8sLog(host, ns)));
+const PING: TraceSpec = { to: '10.244.2.2', family: 'ipv4', proto: 'icmp' };
+const probeOk = { command: 'ping', ok: true, output: '' };
+const traced = (segs: Segment[], host?: string): TracedSegment[] => segs.map((s) => ({ ...s, rewrites: rewritesOf(s), ...(host ? { host } : {}) }));
+
+test("on a host's part, a packet that leaves through a tunnel ends encapsulated: VNI, UDP to the remote, the peer's host and node (a hand-made vxlan: without them)", () => {
+  const text = readFileSync(K8S, 'utf8');
+  const lab = loadLab(text, K8S);
+  const [part1] = splitLab(lab, parse(text) as RawLab);
+  const vni = crossLinks(lab)[0]!.vni;
+  const segs = connectionSegments(k8sSegments('node1', ['pod-a', 'k8s-node1']), 'pod-a', PING);
+  for (const [partText, names] of [
+    [part1!.text, ' (host node2, node k8s-node2)'],
+    [part1!.text.replace(/^ +peer:\n( +(host|node): .*\n)+/m, ''), ''],
+  ] as const) {
+    assert.equal(partText.includes('peer:'), names !== '');
+    const peerOf = peers(loadLab(partText, 'node1.yaml'));
+    const [req, reply] = packetsOf(segs, 'pod-a', peerOf);
+    const want = `encapsulated by k8s-node1's flannel.1: VXLAN VNI ${vni}, UDP to 192.168.56.12:4789${names}`;
+    assert.deepEqual(endingOf(req!, peerOf), { result: 'encapsulated', ns: 'k8s-node1', where: 'POSTROUTING', text: want, tunnel: peerOf('k8s-node1', 'flannel.1')!.tunnel });
+    assert.equal(reply!.label, 'echo reply');
+    const r = assemble(traced(segs), { from: 'pod-a', spec: PING, probe: probeOk, peerOf });
+    assert.equal(r.outcome.text, want);
+    const lines = formatPackets(r.packets, peerOf, r.outcome);
+    assert.ok(lines.includes(`    -> out flannel.1: ${want}  10.244.1.2 -> 10.244.2.2`), lines.join('\n'));
+    assert.ok(lines.includes(`  k8s-node1 (in: flannel.1, decapsulated by k8s-node1's flannel.1: VXLAN VNI ${vni} from 192.168.56.12${names})`), lines.join('\n'));
+    assert.ok(!lines.some((l) => /left the lab|leaves the lab/.test(l)), lines.join('\n'));
+  }
+});
+
+test("segments from several hosts join into one story: the source host's keys find the connection on the other; the tunnel joins the packets; delivered in pod-c, and back", () => {
+  const lab = loadLab(readFileSync(K8S, 'utf8'), K8S);
+  const vni = crossLinks(lab)[0]!.vni;
+  const c1 = connection(k8sSegments('node1', ['pod-a', 'k8s-node1']), 'pod-a', PING);
+  // The other host alone has no source: without a seed, nothing; with it, its half of the connection.
+  const other = k8sSegments('node2', ['k8s-node2', 'pod-c']);
+  assert.equal(connection(other, 'pod-a', PING).segments.length, 0);
+  const c2 = connection(other, '', PING, c1);
+  assert.equal(c2.segments.length, 4);
+  const peerOf = peers(lab);
+  // Hosts in any order: the story follows the packets.
+  const r = assemble([...traced(c2.segments, 'node2'), ...traced(c1.segments, 'node1')], { from: 'pod-a', spec: PING, probe: probeOk, peerOf, firstSrc: '10.244.1.2' });
+  assert.deepEqual(
+    r.packets.map((p) => `${p.label}: ${p.segments.map((s) => `${s.host}:${s.ns}`).join(' ')} => ${p.ending.result}`),
+    ['echo request: node1:pod-a node1:k8s-node1 node2:k8s-node2 node2:pod-c => delivered', 'echo reply: node2:pod-c node2:k8s-node2 node1:k8s-node1 node1:pod-a => delivered'],
+  );
+  assert.equal(r.outcome.ns, 'pod-c');
+  assert.equal(r.outcome.text, `delivered locally in pod-c; encapsulated on the way: VXLAN VNI ${vni} from k8s-node1 (host node1) to 192.168.56.12:4789 (k8s-node2 on host node2)`);
+  const lines = formatTrace(r, lab);
+  assert.equal(lines[0], `packet 1: echo request  10.244.1.2 -> 10.244.2.2   pod-a -> k8s-node1 =[VXLAN ${vni}]=> k8s-node2 -> pod-c`);
+  assert.ok(
+    lines.includes(`    -> out flannel.1: encapsulated by k8s-node1's flannel.1: VXLAN VNI ${vni}, UDP to 192.168.56.12:4789 (host node2, node k8s-node2)  10.244.1.2 -> 10.244.2.2`),
+    lines.join('\n'),
+  );
+  assert.ok(lines.includes(`  k8s-node2 (host node2, in: flannel.1, decapsulated by k8s-node2's flannel.1: VXLAN VNI ${vni} from 192.168.56.11 (host node1, node k8s-node1))`), lines.join('\n'));
+  assert.ok(lines.includes(`packet 2: echo reply (reply)  10.244.2.2 -> 10.244.1.2   pod-c -> k8s-node2 =[VXLAN ${vni}]=> k8s-node1 -> pod-a`), lines.join('\n'));
+  // A far host that saw nothing: the packet still ends encapsulated, and says who did not see it.
+  const half = assemble(traced(c1.segments, 'node1'), { from: 'pod-a', spec: PING, probe: probeOk, peerOf });
+  assert.equal(half.outcome.result, 'encapsulated');
+  assert.match(half.outcome.text, /; k8s-node2 did not see it \(lost on the underlay, or dropped before netfilter there\)$/);
 });
