@@ -215,9 +215,22 @@ export function parseSegments(ns: string, text: string, own = TRACE_TABLE): Segm
     const isOwn = table === own;
     let seg = cur.get(id);
     if (isOwn && rest.startsWith('packet:') && (chain === 'pre' || chain === 'out')) {
-      const again = seg?.hops.some((h) => h.own && h.family === family && (h.chain === 'pre' || h.chain === 'out'));
+      let again = seg?.hops.some((h) => h.own && h.family === family && (h.chain === 'pre' || h.chain === 'out'));
+      const header = parseHeader(rest);
+      // Some kernels (Debian 12's 6.1) give the packet a new trace id (or a reused one) as the bridge
+      // hands it to the IP stack: the open segment only the bridge saw so far, same IP id and length.
+      if ((!seg || again) && family !== 'bridge') {
+        const bridged = segs
+          .slice(-20)
+          .reverse()
+          .find((c) => c.ending.kind !== 'dropped' && c.hops.length > 0 && c.hops.every((h) => h.family === 'bridge') && looseKey(c.exit) === looseKey(header));
+        if (bridged) {
+          seg = bridged;
+          again = false;
+          cur.set(id, seg);
+        }
+      }
       if (!seg || again || seg.ending.kind === 'dropped' || (family === 'bridge' && seg.hops.some((h) => h.family !== 'bridge'))) {
-        const header = parseHeader(rest);
         seg = { ns, seq: seq++, origin: chain === 'out' ? 'local' : 'in', hops: [], entry: header, exit: header, ending: { kind: 'unknown' } };
         if (header.iif) seg.iif = header.iif;
         segs.push(seg);

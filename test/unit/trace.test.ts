@@ -193,6 +193,14 @@ test('a routed packet that enters by a bridge port keeps its segment when the ke
   assert.deepEqual(routeQuery(segs[0]!)?.slice(0, 8), ['ip', 'route', 'get', '203.0.113.2', 'from', '172.17.0.2', 'iif', 'docker0']);
 });
 
+test('a packet the kernel gives a new trace id as the bridge hands it to IP (kernel 6.1) stays one segment', () => {
+  const text = fx('docker-bridge-dockerhost.txt');
+  const renamed = text.replace(/^trace id e2f6eeb4 (inet|ip) /gm, 'trace id 0badc0de $1 ');
+  assert.notEqual(renamed, text);
+  const chains = (t: string) => parseSegments('dockerhost', t).map((s) => `${s.entry.flags} ${s.iif}>${s.oif} ${s.ending.kind}: ${s.hops.map((h) => `${h.family} ${h.table}/${h.chain}`).join(', ')}`);
+  assert.deepEqual(chains(renamed), chains(text));
+});
+
 test('conntrack -L: the original and the reply tuple', () => {
   const c = parseConntrack('tcp      6 119 TIME_WAIT src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080 src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260 [ASSURED] mark=0 use=1');
   assert.deepEqual(c, { original: 'src=10.9.1.2 dst=10.9.1.1 sport=42260 dport=8080', reply: 'src=10.9.2.2 dst=10.9.1.2 sport=80 dport=42260', state: 'TIME_WAIT' });
