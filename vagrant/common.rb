@@ -44,3 +44,15 @@ OFFLINE_NODE = <<~'SH'
   command -v node >/dev/null || { echo "no node in the guest: set NETLAB_NODE to a Node >= 20 binary on the host" >&2; exit 1; }
   echo "node $(node --version)"
 SH
+
+# The online guest's Node.js 20: Debian 12's own nodejs is 18, so NodeSource's apt repository.
+ONLINE_NODE = <<~'SH'
+  if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null; then
+    install -d -m 0755 /etc/apt/keyrings
+    curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
+    echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_20.x nodistro main" > /etc/apt/sources.list.d/nodesource.list
+    apt-get update -qq
+    apt-get install -y -qq nodejs >/dev/null
+  fi
+  echo "node $(node --version)"
+SH
