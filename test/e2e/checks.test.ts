@@ -4,9 +4,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { CLI, LABS, hostLinks, labFile as writeLab, netlab, netnsList, removeExact, sh, stateDir, tryRun, uid, waitFor } from '../lib/host.js';
+import { CLI, LABS, hostLinks, labFile as writeLab, netlab, netnsList, removeExact, sh, stateDir, uid, waitFor } from '../lib/host.js';
 import { World } from '../lib/world.js';
+import { Terminal, noTerminal } from '../lib/terminal.js';
 import { hostFiles, liveStat } from '../../src/observe/files.js';
 
 const state = stateDir();
@@ -141,30 +141,11 @@ describe('checks and processes on the real kernel', () => {
     }
   });
 
-  test('netlab up in a real terminal shows live progress, then the 4x4 reachability matrix', async () => {
-    if (spawnSync('tmux', ['-V']).status !== 0) {
-      console.log('# SKIP reason: tmux is not installed (apt-get install tmux); .ci/run installs it');
-      return;
-    }
-    const session = `netlab-${uid()}`;
-    const out = join(state.dir, 'screen.txt');
+  test('netlab up in a real terminal shows live progress, then the 4x4 reachability matrix', { skip: noTerminal() }, async () => {
+    const term = Terminal.start(`env -u CI NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}`, 80, 40);
     try {
-      sh('tmux', [
-        'new-session',
-        '-d',
-        '-s',
-        session,
-        '-x',
-        '80',
-        '-y',
-        '40',
-        `env -u CI NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}; echo EXIT=$?; sleep 60`,
-      ]);
-      const ok = await waitFor(() => {
-        writeFileSync(out, sh('tmux', ['capture-pane', '-p', '-t', session]));
-        return /EXIT=\d+/.test(readFileSync(out, 'utf8'));
-      }, 30_000);
-      const screen = readFileSync(out, 'utf8');
+      const ok = await waitFor(() => /EXIT=\d+/.test(term.screen()), 30_000);
+      const screen = term.screen();
       assert.ok(ok, `no exit seen:\n${screen}`);
       assert.match(screen, /EXIT=0/);
       assert.match(screen, /✔ namespaces\s+4 changes/);
@@ -173,7 +154,7 @@ describe('checks and processes on the real kernel', () => {
       assert.match(screen, /13\/13 checks met/);
       assert.ok(screen.split('\n').every((l) => l.length <= 80));
     } finally {
-      tryRun('tmux', ['kill-session', '-t', session]);
+      term.close();
       netlab(['down', 'bridge-4ns'], env);
     }
     assert.deepEqual(
@@ -183,11 +164,7 @@ describe('checks and processes on the real kernel', () => {
     assert.ok(!hostLinks().includes('br1'));
   });
 
-  test('in an 80x24 terminal, results taller than the window stay in the scrollback, the matrix in file order', async () => {
-    if (spawnSync('tmux', ['-V']).status !== 0) {
-      console.log('# SKIP reason: tmux is not installed (apt-get install tmux); .ci/run installs it');
-      return;
-    }
+  test('in an 80x24 terminal, results taller than the window stay in the scrollback, the matrix in file order', { skip: noTerminal() }, async () => {
     // 9 hosts on a bridge, listed in the file out of name order: 72 pings, a 12-line matrix, a
     // summary; with the steps before them, more than 24 lines.
     const p = uid();
@@ -205,11 +182,9 @@ describe('checks and processes on the real kernel', () => {
     ].join('\n');
     const file = writeLab(state.dir, `tall-${p}`, `${lab}\n`);
     const w = World.create();
-    const session = `netlab-${uid()}`;
+    const term = Terminal.start(w.argv('env', ['-u', 'CI', `NETLAB_STATE_DIR=${w.stateDir}`, process.execPath, CLI, 'up', file]).join(' '), 80, 24);
     try {
-      const cmd = w.argv('env', ['-u', 'CI', `NETLAB_STATE_DIR=${w.stateDir}`, process.execPath, CLI, 'up', file]).join(' ');
-      sh('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${cmd}; echo EXIT=$?; sleep 60`]);
-      const all = () => sh('tmux', ['capture-pane', '-p', '-S', '-', '-E', '-', '-t', session]);
+      const all = () => term.screen(true);
       assert.ok(await waitFor(() => /EXIT=\d+/.test(all()), 60_000), all());
       const history = all();
       assert.match(history, /EXIT=0/);
@@ -224,7 +199,7 @@ describe('checks and processes on the real kernel', () => {
       assert.deepEqual([...new Set(rows)], hosts, 'matrix rows in the order of the lab file');
       assert.ok(history.split('\n').every((l) => l.length <= 80));
     } finally {
-      tryRun('tmux', ['kill-session', '-t', session]);
+      term.close();
       w.netlab(['down', `tall-${p}`]);
       w.destroy();
     }

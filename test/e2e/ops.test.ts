@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CLI, LABS, hostLinks, netlab, netlabAsync, netnsList, removeExact, sh, stateDir, tryRun, uid, waitFor } from '../lib/host.js';
+import { Terminal, noTerminal } from '../lib/terminal.js';
+import { CLI, LABS, hostLinks, netlab, netlabAsync, netnsList, removeExact, stateDir, tryRun, uid, waitFor } from '../lib/host.js';
 
 const state = stateDir();
 const env = { NETLAB_STATE_DIR: state.dir };
@@ -127,38 +128,23 @@ links:
     assert.match(bad.stderr, /has no node 'nosuchnode'/);
   });
 
-  test('shell in a terminal: the prompt names the lab and the node; Ctrl-C does not end netlab', async (t) => {
-    if (spawnSync('tmux', ['-V']).status !== 0) {
-      t.skip('tmux is not installed (apt-get install tmux); .ci/run installs it');
-      return;
-    }
-    const session = `ops-${uid()}`;
-    const screen = () => sh('tmux', ['capture-pane', '-p', '-t', session]);
+  test('shell in a terminal: the prompt names the lab and the node; Ctrl-C does not end netlab', { skip: noTerminal() }, async () => {
+    const term = Terminal.start(`env NETLAB_STATE_DIR=${state.dir} SHELL=/bin/bash ${process.execPath} ${CLI} shell ${LAB} ${A}`, 100, 30);
+    const screen = () => term.screen();
     try {
-      sh('tmux', [
-        'new-session',
-        '-d',
-        '-s',
-        session,
-        '-x',
-        '100',
-        '-y',
-        '30',
-        `env NETLAB_STATE_DIR=${state.dir} SHELL=/bin/bash ${process.execPath} ${CLI} shell ${LAB} ${A}; echo EXIT=$?; sleep 60`,
-      ]);
       assert.ok(await waitFor(() => screen().includes(`[${LAB}:${A}] `), 10_000), `no prompt:\n${screen()}`);
-      sh('tmux', ['send-keys', '-t', session, 'ip -br addr show eth0', 'Enter']);
+      term.keys('ip -br addr show eth0', 'Enter');
       assert.ok(await waitFor(() => /10\.79\.0\.1\/24/.test(screen()), 5000), screen());
-      sh('tmux', ['send-keys', '-t', session, 'sleep 30', 'Enter']);
+      term.keys('sleep 30', 'Enter');
       await new Promise((r) => setTimeout(r, 300));
-      sh('tmux', ['send-keys', '-t', session, 'C-c']);
-      sh('tmux', ['send-keys', '-t', session, 'echo still-here; exit 4', 'Enter']);
+      term.keys('C-c');
+      term.keys('echo still-here; exit 4', 'Enter');
       assert.ok(await waitFor(() => /EXIT=\d+/.test(screen()), 10_000), screen());
       const s = screen();
       assert.match(s, /^still-here$/m);
       assert.match(s, /EXIT=4/);
     } finally {
-      tryRun('tmux', ['kill-session', '-t', session]);
+      term.close();
     }
   });
 

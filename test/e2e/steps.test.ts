@@ -5,11 +5,11 @@
 // the flagship labs/iptables-drop.yaml.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, LABS, sh, tryRun, uid, waitFor } from '../lib/host.js';
+import { CLI, LABS, uid, waitFor } from '../lib/host.js';
 import { World } from '../lib/world.js';
+import { Terminal, noTerminal } from '../lib/terminal.js';
 
 const LAB = `steps-${uid()}`;
 const GOOD = `name: ${LAB}
@@ -149,19 +149,13 @@ describe('netlab steps', () => {
     assert.match(far.stderr, new RegExp(`^error: --step 4: lab ${LAB} has 3 steps`));
   });
 
-  test('on a terminal: step 1, run it, next, back (a reset), reset to step 2; the kernel follows', async (t) => {
-    if (spawnSync('tmux', ['-V']).status !== 0) {
-      t.skip('tmux is not installed (apt-get install tmux); .ci/run installs it');
-      return;
-    }
-    const session = `steps-${uid()}`;
-    const screen = () => sh('tmux', ['capture-pane', '-p', '-t', session]);
+  test('on a terminal: step 1, run it, next, back (a reset), reset to step 2; the kernel follows', { skip: noTerminal() }, async () => {
+    const term = Terminal.start(`env NETLAB_STATE_DIR=${w.stateDir} ${w.argv(process.execPath, [CLI, 'steps', good]).join(' ')}`, 110, 40);
+    const screen = () => term.screen();
     const see = async (re: RegExp, ms = 30_000) => assert.ok(await waitFor(() => re.test(screen()), ms, 100), `no ${re} on the screen:\n${screen()}`);
-    const key = (k: string) => sh('tmux', ['send-keys', '-t', session, k]);
+    const key = (k: string) => term.keys(k);
     const dropRule = () => inB('iptables -S INPUT').stdout.includes('-A INPUT -s 10.77.0.1/32 -j DROP');
     try {
-      const argv = w.argv(process.execPath, [CLI, 'steps', good]);
-      sh('tmux', ['new-session', '-d', '-s', session, '-x', '110', '-y', '40', `env NETLAB_STATE_DIR=${w.stateDir} ${argv.join(' ')}; echo EXIT=$?; sleep 60`]);
       await see(/the lab is at the start of step 1: press r to run it/);
       let s = screen();
       assert.match(s, /step 1\/3/);
@@ -195,7 +189,7 @@ describe('netlab steps', () => {
       await see(/EXIT=0/);
       assert.match(screen(), new RegExp(`lab ${LAB} stays up at step 2: 'netlab down ${LAB}' removes it`));
     } finally {
-      tryRun('tmux', ['kill-session', '-t', session]);
+      term.close();
     }
   });
 
