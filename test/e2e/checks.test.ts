@@ -142,7 +142,7 @@ describe('checks and processes on the real kernel', () => {
   });
 
   test('netlab up in a real terminal shows live progress, then the 4x4 reachability matrix', { skip: noTerminal() }, async () => {
-    const term = Terminal.start(`env -u CI NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}`, 80, 40);
+    const term = Terminal.start(`env NETLAB_STATE_DIR=${state.dir} ${process.execPath} ${CLI} up ${join(LABS, 'bridge-4ns.yaml')}`, 80, 40);
     try {
       const ok = await waitFor(() => /EXIT=\d+/.test(term.screen()), 30_000);
       const screen = term.screen();
@@ -182,7 +182,7 @@ describe('checks and processes on the real kernel', () => {
     ].join('\n');
     const file = writeLab(state.dir, `tall-${p}`, `${lab}\n`);
     const w = World.create();
-    const term = Terminal.start(w.argv('env', ['-u', 'CI', `NETLAB_STATE_DIR=${w.stateDir}`, process.execPath, CLI, 'up', file]).join(' '), 80, 24);
+    const term = Terminal.start(w.argv('env', [`NETLAB_STATE_DIR=${w.stateDir}`, process.execPath, CLI, 'up', file]).join(' '), 80, 24);
     try {
       const all = () => term.screen(true);
       assert.ok(await waitFor(() => /EXIT=\d+/.test(all()), 60_000), all());
