@@ -55,6 +55,7 @@ export function register(program: Command, deps: CliDeps): void {
           }
           // Left alone is not a failure: everything of the lab's own is gone.
           for (const l of left) say(`left alone: ${l.object}: ${l.why}; it is not this lab's`);
+          for (const t of r.traces) say(`removed what a killed 'netlab trace' (pid ${t.pid}) left: ${t.tables} trace table(s), ${t.monitors} monitor(s)`);
           say(
             `lab ${shownLab(name)} is down: stopped ${r.processes} process(es), removed ${r.namespaces.length} namespace(s), ${r.hostLinks.length} host link(s), ${r.hostRules} host iptables rule(s), restored ${r.sysctls.length} host sysctl(s)${left.length ? `; left ${left.length} object(s) that are not its own` : ''} (${ms} ms)`,
           );

@@ -10,7 +10,7 @@ export function register(program: Command, deps: CliDeps): void {
   program
     .command('gc')
     .description(
-      "remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), and journals whose objects are all gone; never touches anything unmarked",
+      "remove what carries netlab's mark but belongs to no lab's journal (namespaces, host links, host iptables rules), journals whose objects are all gone, and what a killed 'netlab trace' left; never touches anything unmarked",
     )
     .argument('[lab...]', "only these labs' orphans, journals and locks (lab names or files; default: every lab's)")
     .option('--dry-run', 'list what would be removed and the commands, change nothing')
@@ -22,7 +22,7 @@ export function register(program: Command, deps: CliDeps): void {
       const labs = await Promise.all(args.filter((a) => !parseInstance(a)).map(labNameOf)); // a name that cannot be a lab's is refused there
       const r =
         keys.length && !labs.length
-          ? { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], damaged: [], commands: [] }
+          ? { namespaces: [], hostLinks: [], hostRules: [], journals: [], droppedTables: [], logs: [], damaged: [], commands: [], traces: [] }
           : await gc(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(labs.length ? { labs: new Set(labs) } : {}) });
       // Instances: netlab's gc inside each world, then the worlds left without a lab.
       const worlds = labs.length && !keys.length ? [] : await gcInstances(runner, { ...(o.dryRun ? { dryRun: true } : {}), ...(keys.length ? { only: new Set(keys) } : {}) });
@@ -34,6 +34,7 @@ export function register(program: Command, deps: CliDeps): void {
         ...r.droppedTables.map((t) => `nft table ${t} (left empty by the rules removed${o.dryRun ? ', if nothing else is in it' : ''})`),
         ...r.logs.map((l) => `process logs of lab ${l} (its journal is gone)`),
         ...r.damaged.filter((d) => d.removed).map((d) => `damaged journal of lab ${d.lab}: ${d.path} (${d.reason})`),
+        ...r.traces.map((t) => `what a killed 'netlab trace' of lab ${t.lab} left (pid ${t.pid}): ${t.tables} trace table(s), ${t.monitors} monitor(s)`),
         ...worlds.map((k) => `world of instance ${k} (no lab is up in it)`),
       ];
       for (const d of r.damaged.filter((x) => !x.removed))

@@ -45,7 +45,9 @@ has bridges or links there, tracing only the lab's interfaces; a bridge family t
 are bridges) that sets meta nftrace set 1 on packets of the probe's protocol and ICMP before raw
 (priority -350) and witnesses the input, forward and postrouting hooks last (priority 350); runs
 nft monitor trace in each, sends one probe from NODE (ping, a TCP connect, a UDP datagram), then
-removes the tables, also on Ctrl-C. It follows the connection by its addresses as NAT rewrites
+removes the tables, also on Ctrl-C. A trace killed outright (kill -9) leaves them and its
+monitors: the next trace of the lab, its down or gc removes them (the session in the state
+directory names them, and the dead run's pid and start time prove it is gone). It follows the connection by its addresses as NAT rewrites
 them (a port forward is followed to the server that owns the new address) and prints every
 packet of it, labelled (SYN, SYN-ACK (reply), ACK..., echo request, echo reply, ICMP errors),
 namespace by namespace (bridge hops included): each hook with every rule that matched in iptables
@@ -128,7 +130,8 @@ privileges, says the kernel features could not be probed, and exits 6.`,
 (netlab:LAB) that no journal accounts for (the journal was lost: /run cleared, a state directory
 deleted), after stopping every process in them (TERM, then KILL); host iptables rules tagged by a
 lab that has no journal; journals none of whose objects exist any more; process logs of labs
-without a journal; stale lock files. Never touches anything unmarked. With LAB... (lab names or
+without a journal; stale lock files; the trace tables and monitors of a netlab trace that was
+killed (its session says which; its run is proven gone by pid and start time). Never touches anything unmarked. With LAB... (lab names or
 lab files), only those labs' orphans, journals and stale locks. "No journal" means none in *this*
 state directory: a lab brought up with another NETLAB_STATE_DIR looks orphaned, so name your labs
 when you use several state directories (the test suite does). A damaged journal (not JSON, or

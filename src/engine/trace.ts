@@ -2,20 +2,12 @@
 // On a host's part of a lab across hosts, the phases run one netlab run each (hidden options of
 // `trace`), so the coordinator (engine/hosts.ts) can arm every host, probe on one, then collect.
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { stateDir } from '../core/state.js';
 import type { Lab } from '../model/types.js';
 import type { CommandRunner } from '../runner/runner.js';
-import { arm, disarm, enrich, monitored, probe, readSession, TraceError, traceSpec, type Seed, type TracedSegment } from '../trace/trace.js';
+import { arm, disarm, enrich, monitored, probe, readSession, sessionDir, TraceError, traceSpec, type Seed, type TracedSegment } from '../trace/trace.js';
 import type { TraceSpec } from '../trace/parse.js';
 
-export { trace, formatTrace } from '../trace/trace.js';
-
-/** Where a trace session of a host's part keeps its monitors' output and what it armed. */
-export function sessionDir(lab: string, id: string): string {
-  if (!/^[0-9a-f]{4,32}$/.test(id)) throw new TraceError(`not a trace session id: '${id}'`);
-  return join(stateDir(), 'trace', `${lab}.${id}`);
-}
+export { trace, formatTrace, collectStale, sessionDir, type StaleTrace } from '../trace/trace.js';
 
 export type PartPhase = { arm: string } | { probe: true } | { collect: string; seed?: Seed } | { disarm: string };
 

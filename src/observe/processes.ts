@@ -43,3 +43,19 @@ export function findStarted(files: HostFiles, lab: string, specs: ProcessSpec[])
   }
   return out;
 }
+
+/**
+ * Processes writing their output into `dir` (their stdout is a file in it, or was, if it was
+ * deleted) that lead their own process group: what netlab started detached with a log there.
+ * Nothing else writes into netlab's own directories, so the place is the proof.
+ */
+export function writingInto(dir: string, files: HostFiles = hostFiles): { pid: number; start: string }[] {
+  const out: { pid: number; start: string }[] = [];
+  for (const pid of files.pids()) {
+    const stdout = files.pidStdout(pid);
+    if (!stdout?.startsWith(`${dir}/`)) continue;
+    const st = liveStat(files, pid);
+    if (st && st.pgrp === pid) out.push({ pid, start: st.start });
+  }
+  return out;
+}

@@ -1,15 +1,15 @@
 // netlab trace: turns on netfilter tracing in every namespace of a lab, sends one probe, and
 // reports every packet of its connection as the kernel handled it: the chains and rules, NAT,
 // marks, the kernel's routing answers, and where each packet really ended.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT, Exit } from '../core/errors.js';
+import { stateDir } from '../core/state.js';
 import { sleep } from '../core/time.js';
 import { crossLinks, VXLAN_PORT } from '../load/split.js';
 import { parseAddress } from '../model/net.js';
 import { HOST, type Lab } from '../model/types.js';
-import { startTimes } from '../observe/processes.js';
+import { startTimes, writingInto } from '../observe/processes.js';
 import { parallel, type CommandRunner } from '../runner/runner.js';
 import { sendProbe } from '../verify/probes.js';
 import {
@@ -178,12 +178,27 @@ export function traceSpec(opts: { to: string; proto: TraceSpec['proto']; port?: 
  */
 export interface Armed {
   dir: string;
+  /**
+   * The netlab run that armed it and cleans up after itself, by pid and start time: when it is
+   * gone and the session is still here (kill -9), collectStale removes what it armed. None for a
+   * host's part of a trace across hosts, which later runs collect by design.
+   */
+  owner?: { pid: number; start: string };
   tables: { ns: string; table: string; bridge: boolean }[];
   /** Monitors by pid and start time (a pid is reused: the start time proves it is ours). */
   monitors: { ns: string; pid: number; start: string }[];
 }
 
 const at = (ns: string, argv: string[]) => (ns === HOST ? argv : ['ip', 'netns', 'exec', ns, ...argv]);
+const sessionsDir = () => join(stateDir(), 'trace');
+const SESSION = /^(.+)\.([0-9a-f]{4,32})$/;
+
+/** Where a trace session keeps what it armed and its monitors' output: LAB.ID under the state directory. */
+export function sessionDir(lab: string, id: string): string {
+  if (!/^[0-9a-f]{4,32}$/.test(id)) throw new TraceError(`not a trace session id: '${id}'`);
+  return join(sessionsDir(), `${lab}.${id}`);
+}
+
 const sessionFile = (dir: string) => join(dir, 'session.json');
 const saveSession = (a: Armed) => writeFileSync(sessionFile(a.dir), `${JSON.stringify(a)}\n`);
 
@@ -197,7 +212,7 @@ export function readSession(dir: string): Armed | undefined {
 }
 
 /** Arm: the trace tables in every namespace of the lab (the host's too when the lab has objects there), then a monitor in each. */
-export async function arm(runner: CommandRunner, lab: Lab, spec: TraceSpec, dir: string, signal?: AbortSignal): Promise<Armed> {
+export async function arm(runner: CommandRunner, lab: Lab, spec: TraceSpec, dir: string, signal?: AbortSignal, owner?: Armed['owner']): Promise<Armed> {
   // The host too when the lab has objects there: a host bridge's hops (bridge family, and the
   // iptables chains br_netfilter passes bridged packets through). Only the lab's interfaces are
   // traced there, in a table of its own name: other traces may run in the host.
@@ -206,7 +221,7 @@ export async function arm(runner: CommandRunner, lab: Lab, spec: TraceSpec, dir:
   const withBridge = new Set([...lab.bridges.values()].map((b) => b.ns));
   const tableOf = (ns: string) => (ns === HOST ? `${TRACE_TABLE}_${process.pid}` : TRACE_TABLE);
   mkdirSync(dir, { recursive: true });
-  const armed: Armed = { dir, tables: namespaces.map((ns) => ({ ns, table: tableOf(ns), bridge: withBridge.has(ns) })), monitors: [] };
+  const armed: Armed = { dir, ...(owner ? { owner } : {}), tables: namespaces.map((ns) => ({ ns, table: tableOf(ns), bridge: withBridge.has(ns) })), monitors: [] };
   saveSession(armed);
   // A stop (or another run's disarm) removes the session while this runs: then this undoes its own work.
   const stillArmed = () => {
@@ -247,6 +262,51 @@ export async function disarm(runner: CommandRunner, a: Armed): Promise<void> {
   a.monitors = [];
   a.tables = [];
   if (readSession(a.dir)) saveSession(a);
+}
+
+/** A trace session whose netlab run ended without cleaning up (kill -9), and what it had armed. */
+export interface StaleTrace {
+  lab: string;
+  /** The pid of the netlab trace run that was killed. */
+  pid: number;
+  tables: number;
+  monitors: number;
+}
+
+/**
+ * Collects the trace sessions of these labs (default: every lab's) whose netlab run is gone: stops
+ * their monitors (those recorded, by pid and start time, and any process still writing its output
+ * into the session's directory, which only netlab's monitors do), deletes their trace tables (the
+ * host's netlab_trace_PID among them) and removes the directory. A session whose run is alive is
+ * left alone. With dryRun, only lists them.
+ */
+export async function collectStale(runner: CommandRunner, labs?: Set<string>, opts: { dryRun?: boolean } = {}): Promise<StaleTrace[]> {
+  let names: string[];
+  try {
+    names = readdirSync(sessionsDir());
+  } catch {
+    return []; // no trace ever ran here
+  }
+  const out: StaleTrace[] = [];
+  for (const name of names.sort()) {
+    const lab = SESSION.exec(name)?.[1];
+    if (!lab || (labs && !labs.has(lab))) continue;
+    const dir = join(sessionsDir(), name);
+    const a = readSession(dir);
+    if (!a?.owner || startTimes([a.owner.pid]).get(a.owner.pid) === a.owner.start) continue;
+    a.dir = dir;
+    const writers = writingInto(dir);
+    const recorded = new Set(a.monitors.map((m) => m.pid));
+    out.push({ lab, pid: a.owner.pid, tables: a.tables.length, monitors: new Set([...recorded, ...writers.map((w) => w.pid)]).size });
+    if (opts.dryRun) continue;
+    await disarm(runner, a);
+    // A monitor started but not yet recorded when its run was killed: its output file names it.
+    const starts = startTimes(writers.map((w) => w.pid));
+    const unrecorded = writers.filter((w) => !recorded.has(w.pid) && starts.get(w.pid) === w.start);
+    await Promise.all(unrecorded.map((w) => runner.run(['kill', '-TERM', '--', `-${w.pid}`])));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
 }
 
 /** Every packet the monitors saw, one segment per packet and namespace (call after disarm). */
@@ -441,13 +501,17 @@ export async function stoppableTrace<T>(signal: AbortSignal | undefined, work: (
 export async function trace(runner: CommandRunner, lab: Lab, opts: { from: string; to: string; proto: TraceSpec['proto']; port?: number; signal?: AbortSignal }): Promise<TraceResult> {
   if (!lab.nodes.has(opts.from)) throw new TraceError(`no node named '${opts.from}' in lab ${lab.name}`);
   const spec = traceSpec(opts);
-  const dir = mkdtempSync(join(tmpdir(), 'netlab-trace-'));
+  // What an earlier trace of this lab left when it was killed goes first: its host table would
+  // mark this trace's packets too.
+  await collectStale(runner, new Set([lab.name]));
+  const dir = sessionDir(lab.name, `${process.pid.toString(16)}${Date.now().toString(16)}`);
+  const start = startTimes([process.pid]).get(process.pid);
   let armed: Armed | undefined;
   try {
     return await stoppableTrace(
       opts.signal,
       async () => {
-        armed = await arm(runner, lab, spec, dir, opts.signal);
+        armed = await arm(runner, lab, spec, dir, opts.signal, start ? { pid: process.pid, start } : undefined);
         const pr = await probe(runner, opts.from, spec);
         await sleep(300);
         const namespaces = armed.tables.map((t) => t.ns);

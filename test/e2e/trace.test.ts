@@ -3,8 +3,11 @@
 // a host bridge (in a private world) and a LOG before a DROP, a vxlan interface's encapsulation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LABS, ROOT, netlab, sh, stateDir } from '../lib/host.js';
+import { CLI, LABS, ROOT, netlab, sh, stateDir, waitFor } from '../lib/host.js';
 import { World } from '../lib/world.js';
 
 const state = stateDir();
@@ -247,6 +250,69 @@ describe('netlab trace on the real kernel', () => {
       assert.match(text, /-> out vx0: encapsulated by a's vx0: VXLAN VNI 4242, UDP to 192\.0\.2\.2:4789 {2}10\.9\.0\.1 -> 10\.9\.0\.2/);
       assert.doesNotMatch(text, /vx0.*(left|leaves) the lab/);
       assert.equal(w.netlab(['down', 'trace-vx']).code, 0);
+    } finally {
+      w.destroy();
+    }
+  });
+
+  test('kill -9 in the middle of a trace (private world): the next trace, down and gc each remove its tables and monitors', async () => {
+    const w = World.create();
+    const traces = join(w.stateDir, 'trace');
+    const sessions = () => (existsSync(traces) ? readdirSync(traces) : []);
+    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    /** Starts a trace and kills it (SIGKILL) once its monitors run in a, b, c and the host: what it armed stays. */
+    const killed = async () => {
+      const [cmd, ...args] = w.argv(process.execPath, [CLI, 'trace', file, '--from', 'a', '--to', '10.0.5.2']);
+      const child = spawn(cmd!, args, { env: { ...process.env, NETLAB_STATE_DIR: w.stateDir }, stdio: 'ignore' });
+      const armed = () => {
+        for (const s of sessions()) {
+          try {
+            const a = JSON.parse(readFileSync(join(traces, s, 'session.json'), 'utf8')) as { owner?: { pid: number }; monitors: { pid: number }[] };
+            if (a.owner?.pid === child.pid && a.monitors.length === 4) return a.monitors.map((m) => m.pid);
+          } catch {}
+        }
+        return undefined;
+      };
+      assert.ok(await waitFor(() => !!armed(), 20_000, 10), 'the trace armed its four monitors');
+      const monitors = armed()!;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      assert.match(w.sh('nft list tables').stdout, new RegExp(`table inet netlab_trace_${child.pid}\\b`), "the killed trace's host table is left");
+      assert.ok(monitors.every(alive), 'its monitors still run');
+      return { pid: child.pid!, monitors };
+    };
+    const gone = (k: { pid: number; monitors: number[] }, after: string) => {
+      assert.doesNotMatch(w.sh('nft list tables').stdout, /netlab_trace/, `no trace table in the host after ${after}`);
+      for (const ns of ['a', 'b', 'c']) assert.doesNotMatch(w.sh(`ip netns exec ${ns} nft list tables 2>/dev/null || true`).stdout, /netlab_trace/, `no trace table in ${ns} after ${after}`);
+      assert.ok(
+        k.monitors.every((p) => !alive(p)),
+        `every monitor stopped after ${after}`,
+      );
+      assert.deepEqual(sessions(), [], `no trace session left after ${after}`);
+    };
+    const file = join(FIXTURES, 'host-bridge.yaml');
+    try {
+      assert.equal(w.netlab(['up', file, '--no-checks']).code, 0);
+      // gc: lists it (dry run), then removes it; the lab itself stays up.
+      let k = await killed();
+      const dry = w.netlab(['gc', '--dry-run']);
+      assert.match(dry.stdout, new RegExp(`would remove 1 orphan\\(s\\):\\n  what a killed 'netlab trace' of lab trace-hb left \\(pid ${k.pid}\\): 4 trace table\\(s\\), 4 monitor\\(s\\)`));
+      assert.ok(k.monitors.every(alive), 'a dry run changes nothing');
+      const g = w.netlab(['gc']);
+      assert.match(g.stdout, /removed 1 orphan\(s\):\n {2}what a killed 'netlab trace' of lab trace-hb left/);
+      gone(k, 'gc');
+      assert.equal(w.netlab(['check', 'trace-hb']).code, 0, 'the lab is untouched');
+      // The next trace: it collects its killed predecessor first, then traces as ever.
+      k = await killed();
+      const again = traceJson((a) => w.netlab(a), file, ['--from', 'a', '--to', '10.0.5.2']);
+      assert.equal(again.outcome.result, 'delivered');
+      gone(k, 'the next trace');
+      // down: removes it with the lab, and says so.
+      k = await killed();
+      const d = w.netlab(['down', 'trace-hb']);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stdout, new RegExp(`removed what a killed 'netlab trace' \\(pid ${k.pid}\\) left: 4 trace table\\(s\\), 4 monitor\\(s\\)`));
+      gone(k, 'down');
     } finally {
       w.destroy();
     }
