@@ -297,7 +297,7 @@ export type RawInterface = {
   protocol?: "802.1Q" | "802.1ad";
   /** vrf: its routing table, its own (not main, local or default): routes with this table are the VRF's; put its static routes in the node's routes with 'table N'. */
   table?: RawTable;
-  /** bond: the bonding mode (created with miimon 100). */
+  /** bond: the bonding mode (created with miimon 100; in active-backup the first member is the primary, active whenever it has a link, so that two bonds facing each other use the same link). */
   mode?: "balance-rr" | "active-backup" | "balance-xor" | "broadcast" | "802.3ad" | "balance-tlb" | "balance-alb";
   /** vrf, bond: interfaces of this node to enslave. A VRF member's connected routes then live in the VRF's table; bond members are veth ends without addresses, each set down before it is enslaved. */
   members?: RawIfName[];

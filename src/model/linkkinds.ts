@@ -81,11 +81,14 @@ export const LINK_KINDS: Record<'veth' | 'bridge' | IfaceType, LinkKind> = {
   },
   bond: {
     phase: 'configure',
-    add: (l) => `link add name ${l.name} type bond mode ${l.bondMode} miimon 100`,
+    // In active-backup each side picks its own active member, by which link had carrier first: two
+    // bonds facing each other could pick different links and pass nothing. The first member is
+    // the primary, active whenever it has a link, so both ends agree (it is already in the node).
+    add: (l) => `link add name ${l.name} type bond mode ${l.bondMode} miimon 100${l.bondPrimary ? ` primary ${l.bondPrimary}` : ''}`,
     params: (l) => (l.bondMode ? ` mode ${l.bondMode}` : ''),
     changed: (want, have) => (want.bondMode && have.bondMode && want.bondMode !== have.bondMode ? `was a bond in mode ${have.bondMode}` : undefined),
     fromKernel: (data) => (data.mode ? { bondMode: data.mode } : {}),
-    fromSpec: (i) => (i.mode ? { bondMode: i.mode } : {}),
+    fromSpec: (i) => ({ ...(i.mode ? { bondMode: i.mode } : {}), ...(i.mode === 'active-backup' && i.members[0] ? { bondPrimary: i.members[0] } : {}) }),
     graph: (i) => (i.mode ? `bond ${i.mode}` : i.type),
   },
   dummy: {

@@ -267,6 +267,8 @@ export interface LinkState {
   vrfTable?: number;
   /** bond: its mode. */
   bondMode?: string;
+  /** bond in active-backup: its primary member, the first one (set when the bond is made). */
+  bondPrimary?: string;
   /** vxlan: the tunnel (made from the host namespace, so its UDP socket stays there). */
   vxlan?: VxlanSpec;
   /** Root qdisc that netlab manages (netem or tbf); undefined = none (the kernel's default). */

@@ -136,7 +136,7 @@ test('VRF, dummy, bond and stacked VLANs: created in the namespace batch after t
   const at = (s: string) => pe.findIndex((l) => l.startsWith(s));
   assert.ok(at('link add name red type vrf table 10') >= 0, script);
   assert.ok(at('link add name lo-red type dummy') >= 0);
-  assert.ok(at('link add name bond0 type bond mode active-backup miimon 100') >= 0);
+  assert.ok(at('link add name bond0 type bond mode active-backup miimon 100 primary e1') >= 0, 'the first member is the primary: both ends of a link pick the same active member');
   assert.ok(at('link add link bond0 name bond0.7 type vlan id 7 protocol 802.1Q') > at('link add name bond0 '));
   assert.ok(at('link add link bond0.7 name bond0.7.8 type vlan id 8 protocol 802.1ad') > at('link add link bond0 '));
   // A bond takes members that are down, and the kernel applies `up` before `master` in one
