@@ -94,7 +94,8 @@ export async function gc(runner: CommandRunner, opts: GcOptions = {}): Promise<G
     const saved = await readHostIptables(runner, family).catch(() => new Map<string, string>());
     for (const [table, text] of saved) {
       for (const line of text.split('\n')) {
-        const m = /^-A (\S+) (.*--comment "?netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})"?.*)$/.exec(line);
+        // The tag ends the comment: netlab:LAB@NAME is an instance's uplink (engine/uplink.ts), not lab LAB's.
+        const m = /^-A (\S+) (.*--comment "?netlab:([A-Za-z0-9][A-Za-z0-9_-]{0,31})(?="| |$).*)$/.exec(line);
         if (!m) continue;
         taggedLabs.add(m[3]!);
         if (inScope(m[3]) && !journals.has(m[3]!)) report.hostRules.push({ family, table, chain: m[1]!, spec: m[2]!, lab: m[3]! });

@@ -9,6 +9,7 @@ import { report, type CliDeps } from './common.js';
 import { parallel } from '../runner/runner.js';
 import { availableParallelism } from 'node:os';
 import { downAcross } from './hosts.js';
+import { worldRemoved } from './instance.js';
 
 /** Adds `netlab down` to the program; called once from cli/main.ts. */
 export function register(program: Command, deps: CliDeps): void {
@@ -72,7 +73,7 @@ export function register(program: Command, deps: CliDeps): void {
         try {
           const r = await downInstance(runner, inst, ['down', inst.lab, ...(o.dryRun ? ['--dry-run'] : [])], { ...(o.dryRun ? { dryRun: true } : {}), ...(o.json ? { stdout: 2 } : {}) });
           if (r.code !== 0) failed++;
-          else if (!o.dryRun) say(`instance ${inst.key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}`);
+          else if (!o.dryRun) say(worldRemoved(inst.key, r));
           return { instance: inst.key, lab: inst.lab, wasUp: r.wasUp, ...(o.dryRun ? { dryRun: true } : { worldRemoved: r.code === 0 }) };
         } catch (e) {
           failed++;

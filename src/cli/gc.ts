@@ -35,7 +35,7 @@ export function register(program: Command, deps: CliDeps): void {
         ...r.logs.map((l) => `process logs of lab ${l} (its journal is gone)`),
         ...r.damaged.filter((d) => d.removed).map((d) => `damaged journal of lab ${d.lab}: ${d.path} (${d.reason})`),
         ...r.traces.map((t) => `what a killed 'netlab trace' of lab ${t.lab} left (pid ${t.pid}): ${t.tables} trace table(s), ${t.monitors} monitor(s)`),
-        ...worlds.map((k) => `world of instance ${k} (no lab is up in it)`),
+        ...worlds,
       ];
       for (const d of r.damaged.filter((x) => !x.removed))
         err(`left alone: the journal of lab ${d.lab} is damaged: ${d.path}: ${d.reason}\n  hint: check the file, then 'netlab gc ${d.lab}' removes what carries lab ${d.lab}'s mark, and the file`);

@@ -3,12 +3,13 @@
 // a lab first: it runs netlab itself inside the world with the same arguments (LAB@NAME as LAB)
 // and exits with its status; `up` makes the world first, `down` removes it after the lab, and
 // `shell LAB@NAME` with no node opens a shell in the world itself.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, EXIT, Exit } from '../core/errors.js';
 import type { Instance } from '../engine/instance.js';
+import type { Lab } from '../model/types.js';
 import { loadLabCached } from '../load/cache.js';
 import { pickShell, shellLaunch } from '../ops/shell.js';
 import { labFileOf } from '../ops/target.js';
@@ -50,6 +51,11 @@ export function innerArgs(argv: string[], verb: string, from: string, to: string
   return out;
 }
 
+/** What `down` says once an instance's world is gone. */
+export function worldRemoved(key: string, r: { killed: number; uplink?: string[] }): string {
+  return `instance ${key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}${r.uplink?.length ? `, with its uplink (${r.uplink.join(', ')})` : ''}`;
+}
+
 /** Adds the hook; called once from cli/main.ts, after the verbs are registered. */
 export function registerInstances(program: Command, deps: CliDeps): void {
   program.hook('preAction', async (_root, cmd) => {
@@ -65,7 +71,7 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
   const name = (cmd.opts() as { instance?: string }).instance;
   // Every command passes here: the instance engine loads only for one that names an instance.
   if (name === undefined && !arg?.includes('@')) return undefined;
-  const { downInstance, ensureWorld, instanceOf, parseInstance, requireWorld, runInside } = await import('../engine/instance.js');
+  const { downInstance, ensureWorld, instanceOf, instanceStatus, parseInstance, requireWorld, runInside, syncUplink, uplinkPossible } = await import('../engine/instance.js');
   const parsed = arg !== undefined ? parseInstance(arg) : undefined;
   if (!parsed && name === undefined) return undefined;
   if (process.env.NETLAB_INSTANCE)
@@ -75,12 +81,13 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
   const argv = process.argv.slice(2);
   let inst: Instance;
   let args: string[];
+  let lab: Lab | undefined;
   if (parsed) {
     inst = parsed;
     args = innerArgs(argv, verb, arg!, inst.lab);
   } else {
     // `up FILE --instance NAME`: the lab's name is in the file (an invalid file makes nothing: exit 2).
-    const lab = await loadLabCached(labFileOf(arg!));
+    lab = await loadLabCached(labFileOf(arg!));
     inst = instanceOf(lab.name, name!);
     args = innerArgs(argv, verb, arg!, arg!);
   }
@@ -93,10 +100,19 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
       });
       return runInside(deps.runner, inst, args);
     }
+    // Nothing is made for a lab whose uplink cannot be.
+    if (lab?.host.uplink) uplinkPossible(inst.key);
     const release = acquireLock(inst.key);
     try {
       const w = await ensureWorld(deps.runner, inst);
       if (w.created) note(`instance ${inst.key}: a world of its own made (its host and /run/netns are private)`);
+      // The uplink, when the lab asks, before the lab: `up LAB@NAME` takes the file the instance was made from.
+      const file = lab ? undefined : instanceStatus(inst).file;
+      lab ??= file && existsSync(file) ? await loadLabCached(file) : undefined;
+      if (lab) {
+        const said = await syncUplink(deps.runner, inst, lab.host.uplink);
+        if (said) note(said);
+      }
       return await runInside(deps.runner, inst, args);
     } finally {
       release();
@@ -106,7 +122,7 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
     const r = await downInstance(deps.runner, inst, args, o.dryRun ? { dryRun: true } : {});
     if (!r.wasUp) note(`instance ${inst.key} is not up: nothing to remove`);
     else if (o.dryRun) note(`# would then remove the world of instance ${inst.key}`);
-    else if (r.code === EXIT.ok && !o.dryRun) note(`instance ${inst.key}: its world is removed${r.killed ? ` (stopped ${r.killed} process(es) still in it)` : ''}`);
+    else if (r.code === EXIT.ok && !o.dryRun) note(worldRemoved(inst.key, r));
     return r.code;
   }
   await requireWorld(deps.runner, inst);

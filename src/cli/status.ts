@@ -43,6 +43,7 @@ export function register(program: Command, deps: CliDeps): void {
         const world = i.world === 'up' ? '' : i.world === 'stale' ? '  (its world is gone: netlab gc removes the rest)' : '  (its files bind namespaces netlab did not record: left alone)';
         out(`${i.instance}  ${i.status ?? 'no lab in it'}  ${i.nodes?.length ?? 0} node(s)  instance ${i.name} of lab ${i.lab}${world}`);
         if (i.file) out(`  file:  ${i.file}`);
+        if (i.uplink) out(`  uplink: ${i.uplink.address} via ${i.uplink.gateway} (${i.uplink.hostInterface} on the real host, NATed)`);
       }
       for (const d of scan.damaged) err(d.text());
     });

@@ -14,6 +14,9 @@ import type { CommandRunner } from '../runner/runner.js';
 import { LAB_NAME } from '../state/journal.js';
 import { acquireLock } from '../state/lock.js';
 import { createWorld, destroyWorld, listWorlds, matchWorld, worldFiles, worldMark, worldPrefix, type WorldId, boundInode } from '../world/world.js';
+import { ensureUplink, readUplink, removeUplink, uplinkKeys } from './uplink.js';
+
+export { uplinkPossible } from './uplink.js';
 
 export interface Instance {
   lab: string;
@@ -124,6 +127,18 @@ export async function requireWorld(runner: CommandRunner, inst: Instance): Promi
   throw new CliError(`instance ${inst.key} is not up`, EXIT.applyFailed, `'netlab up FILE --instance ${inst.name}' makes it; 'netlab status' lists the instances`);
 }
 
+/**
+ * The instance's uplink as its lab asks (host: uplink): made or kept when it does, removed when it
+ * no longer does. Call with the world up and the instance's lock held. Resolves to a line for the user.
+ */
+export async function syncUplink(runner: CommandRunner, inst: Instance, want: boolean): Promise<string | undefined> {
+  const files = worldFiles(instancesDir(), inst.key);
+  if (want) return ensureUplink(runner, inst.key, files.dir, files.net);
+  if (!readUplink(files.dir)) return undefined;
+  const r = await removeUplink(runner, inst.key, files.dir);
+  return r.removed.length ? `instance ${inst.key}: the lab no longer asks for an uplink: removed ${r.removed.join(', ')}` : undefined;
+}
+
 /** The argv that runs a command inside the instance's world, in the current directory. */
 export function instancePrefix(inst: Instance): string[] {
   return worldPrefix(worldFiles(instancesDir(), inst.key), process.cwd());
@@ -160,13 +175,22 @@ export interface InstanceStatus {
   status?: string;
   nodes?: string[];
   file?: string;
+  /** Its uplink: the world's address, the real host's interface and address. */
+  uplink?: { address: string; hostInterface: string; gateway: string };
 }
 
 export function instanceStatus(inst: Instance): InstanceStatus {
   const files = worldFiles(instancesDir(), inst.key);
   const rec = readRecord(inst.key);
   const m = rec ? matchWorld(files, rec) : boundInode(files.net) !== undefined ? 'same' : 'gone';
-  const base: InstanceStatus = { instance: inst.key, lab: inst.lab, name: inst.name, world: m === 'same' ? 'up' : m === 'gone' ? 'stale' : 'foreign' };
+  const up = readUplink(files.dir);
+  const base: InstanceStatus = {
+    instance: inst.key,
+    lab: inst.lab,
+    name: inst.name,
+    world: m === 'same' ? 'up' : m === 'gone' ? 'stale' : 'foreign',
+    ...(up ? { uplink: { address: up.worldAddr, hostInterface: up.hostIf, gateway: up.hostAddr } } : {}),
+  };
   try {
     const j = JSON.parse(readFileSync(join(instanceStateDir(inst.key), 'labs', `${inst.lab}.json`), 'utf8')) as { status?: string; namespaces?: string[]; file?: string };
     return { ...base, ...(j.status ? { status: j.status } : {}), ...(j.namespaces ? { nodes: j.namespaces } : {}), ...(j.file ? { file: j.file } : {}) };
@@ -185,7 +209,7 @@ export async function downInstance(
   inst: Instance,
   innerArgs: string[],
   opts: { dryRun?: boolean; stdout?: number } = {},
-): Promise<{ code: number; wasUp: boolean; killed: number }> {
+): Promise<{ code: number; wasUp: boolean; killed: number; uplink?: string[] }> {
   const release = opts.dryRun ? () => {} : acquireLock(inst.key);
   try {
     const w = await proveWorld(runner, inst);
@@ -193,8 +217,10 @@ export async function downInstance(
     let code: number = EXIT.ok;
     if (w.state === 'ours' && instanceJournals(inst.key).length) code = await runInside(runner, inst, innerArgs, opts.stdout !== undefined ? { stdout: opts.stdout } : {});
     if (code !== EXIT.ok || opts.dryRun) return { code, wasUp: true, killed: 0 };
+    // The uplink's end on the real host, while the record of what it made is still there.
+    const uplink = await removeUplink(runner, inst.key, worldFiles(instancesDir(), inst.key).dir);
     const { killed } = await destroyWorld(runner, instancesDir(), inst.key, w.state === 'ours' ? w.id : undefined);
-    return { code, wasUp: true, killed };
+    return { code, wasUp: true, killed, uplink: uplink.removed };
   } finally {
     release();
   }
@@ -202,7 +228,8 @@ export async function downInstance(
 
 /**
  * `gc`: in every instance, netlab's own gc inside; then each world whose lab journal is gone (or
- * that was never finished, or whose namespaces are gone) is removed, proven by its identity.
+ * that was never finished, or whose namespaces are gone) is removed, proven by its identity, with
+ * its uplink; then uplinks on the real host whose instance is gone. Lists what it removed.
  */
 export async function gcInstances(runner: CommandRunner, opts: { dryRun?: boolean; only?: Set<string> } = {}): Promise<string[]> {
   const removed: string[] = [];
@@ -221,11 +248,19 @@ export async function gcInstances(runner: CommandRunner, opts: { dryRun?: boolea
         if (instanceJournals(inst.key).length) continue;
       }
       if (w.state === 'none') continue;
+      const files = worldFiles(instancesDir(), inst.key);
+      if (readUplink(files.dir)) removed.push(...(await removeUplink(runner, inst.key, files.dir, opts.dryRun)).removed);
       if (!opts.dryRun) await destroyWorld(runner, instancesDir(), inst.key, w.state === 'ours' ? w.id : undefined);
-      removed.push(inst.key);
+      removed.push(`world of instance ${inst.key} (no lab is up in it)`);
     } finally {
       release();
     }
+  }
+  // Uplinks on the real host whose instance is gone altogether (its state directory was removed).
+  const known = new Set(listInstances().map((i) => i.key));
+  for (const key of await uplinkKeys(runner)) {
+    if (known.has(key) || (opts.only && !opts.only.has(key))) continue;
+    removed.push(...(await removeUplink(runner, key, undefined, opts.dryRun)).removed.map((r) => `${r} (the instance is gone)`));
   }
   return removed;
 }

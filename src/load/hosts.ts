@@ -67,7 +67,7 @@ export function normalizeHosts(
   for (const b of bridges.values()) {
     if (b.ns === HOST) ctx.err(['bridges', b.name], `bridge '${b.name}' is in the host namespace, which a lab across hosts does not manage`, `put it in a node: ${b.name}: {node: NODE}`, true);
   }
-  if ((raw.host?.sysctls && Object.keys(raw.host.sysctls).length) || raw.host?.iptables || raw.host?.ip6tables)
+  if ((raw.host?.sysctls && Object.keys(raw.host.sysctls).length) || raw.host?.iptables || raw.host?.ip6tables || raw.host?.uplink)
     ctx.err(['host'], "a lab across hosts cannot change the host namespace ('host' section)", 'put the settings in nodes, or run a lab per host');
   // A link between hosts is a VXLAN tunnel between two nodes' interfaces.
   for (const l of links) {

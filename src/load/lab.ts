@@ -81,6 +81,7 @@ function normalize(ctx: LabContext, raw: RawLab, inventory?: Map<string, LabHost
   const host: HostSpec = {
     sysctls: normalizeSysctls(ctx, hostRaw.sysctls ?? {}, ['host', 'sysctls'], HOST),
     iptables: { ipv4: normalizeTables(ctx, hostRaw.iptables ?? {}, ['host', 'iptables'], 'ipv4'), ipv6: normalizeTables(ctx, hostRaw.ip6tables ?? {}, ['host', 'ip6tables'], 'ipv6') },
+    uplink: hostRaw.uplink ?? false,
   };
   if (hostRaw.ipsets !== undefined) ctx.err(['host', 'ipsets'], HOST_SETS.message, HOST_SETS.hint, true);
   const processes = nodeNames.flatMap((n) => normalizeProcesses(n, raw.nodes?.[n]?.processes ?? [], (p, m, h) => ctx.err(p, m, h), ['nodes', n, 'processes']));

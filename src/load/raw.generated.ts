@@ -437,6 +437,8 @@ export type RawLab = {
     ip6tables?: RawHostIptables;
     /** Not supported: netlab makes ipsets in nodes only. The kernel keeps no owner or identity for a set (no mark, no index that changes when it is re-created), so netlab could never prove a host set its own before changing or destroying it; 'up' refuses a lab that declares some here. */
     ipsets?: Record<string, unknown>;
+    /** For an instance of the lab (netlab up FILE --instance NAME): a veth from the real host into the instance's world (netlab-uplink there, nlu-... on the real host, a /30 of 169.254.240.0/20 free on the real host), the world's default route through it, and NAT on both sides (the world masquerades what leaves by the uplink, the real host what comes from it), so that the lab reaches what the real host reaches. The real host must forward already (net.ipv4.ip_forward=1): netlab does not turn a machine into a router. Its tagged rules, and the veth, go with 'netlab down LAB@NAME' (and 'netlab gc'). Without an instance it does nothing: the lab's host is the real host. */
+    uplink?: boolean;
   };
   /** Checks that prove the lab does what it claims; run by 'netlab up' after apply and by 'netlab check', eight at a time (trace checks one at a time, after the others). */
   checks?: RawCheck[];

@@ -203,6 +203,8 @@ export interface LabHost {
 export interface HostSpec {
   sysctls: SysctlSpec[];
   iptables: Record<Family, TablesSpec>;
+  /** An instance's world gets a NATed veth from the real host (engine/uplink.ts); nothing without an instance. */
+  uplink: boolean;
 }
 
 export interface Lab {

@@ -85,3 +85,19 @@ export function removeStaleLocks(labs?: Set<string>): string[] {
   }
   return removed;
 }
+
+/**
+ * Takes a lock like acquireLock, waiting up to `ms` while another netlab holds it: for short
+ * sections that every instance passes through one at a time (the real host's uplinks).
+ */
+export async function waitLock(name: string, ms: number): Promise<() => void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return acquireLock(name);
+    } catch (e) {
+      if (!(e instanceof LockError) || Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+    }
+  }
+}

@@ -40,3 +40,20 @@ test("a world's processes: in its network or mount namespace, or seeing its /run
   // A world killed while being made has no /run/netns of its own yet: never matched by an empty one.
   assert.deepEqual(worldPids({ net: 500, mnt: 0, netnsDir: '' }, { ...files, pidNetnsDir: () => '' }), [10]);
 });
+
+test('uplink: the first /30 of 169.254.240.0/20 that overlaps nothing of the real host; an interface name of 15 characters at most', async () => {
+  const { freeSlash30, uplinkIf } = await import('../../src/engine/uplink.js');
+  assert.deepEqual(freeSlash30([]), { hostAddr: '169.254.240.1', worldAddr: '169.254.240.2' });
+  // Another instance's uplink (its address and its connected route), and routes of /24 or longer.
+  assert.deepEqual(freeSlash30(['169.254.240.1/32', '169.254.240.0/30', '10.0.0.1/32']), { hostAddr: '169.254.240.5', worldAddr: '169.254.240.6' });
+  assert.deepEqual(freeSlash30(['169.254.240.0/24', '169.254.241.0/24', '169.254.242.0/24', '169.254.243.0/24', '169.254.244.2/32']), {
+    hostAddr: '169.254.244.5',
+    worldAddr: '169.254.244.6',
+  });
+  // Broad routes are what every machine has (zeroconf 169.254.0.0/16, default): the /30 is more specific.
+  assert.deepEqual(freeSlash30(['169.254.0.0/16', '0.0.0.0/0', '169.254.240.0/20']), { hostAddr: '169.254.240.1', worldAddr: '169.254.240.2' });
+  const all = Array.from({ length: 16 }, (_, i) => `169.254.${240 + i}.0/24`);
+  assert.equal(freeSlash30(all), undefined, 'the whole pool taken');
+  assert.match(uplinkIf('bridge-4ns@alice'), /^nlu-[0-9a-f]{8}$/);
+  assert.notEqual(uplinkIf('bridge-4ns@alice'), uplinkIf('bridge-4ns@bob'));
+});
