@@ -91,6 +91,7 @@ test('hosts: the errors name the field, with a hint', () => {
   assert.match(p(TWO.replace('address: 10.0.0.2, ssh: root@h2', 'address: h2.example, ssh: root@h2')), /hosts\.h2\.address: 'h2\.example' is not an IPv4 address/);
   assert.match(p(TWO.replace('address: 10.0.0.2, ssh: root@h2', 'address: 10.0.0.2')), /host 'h2' needs a way to reach it\n {2}hint: ssh: \[USER@\]HOST\[:PORT\], local: true/);
   assert.match(p(`${TWO}bridges:\n  br0: {}\n`), /bridges\.br0: bridge 'br0' is in the host namespace/);
+  assert.match(p(`${TWO}host: {uplink: true}\n`), /host: a lab across hosts cannot change the host namespace \('host' section\)/);
   assert.match(p(TWO.replace('addresses: {a: 10.1.0.1/24', 'mtu: 1500\n    addresses: {a: 10.1.0.1/24')), /mtu 1500 on 'a:eth0' does not fit the tunnel between 'h1' and 'h2'\n {2}hint: at most 1450/);
   assert.match(p(TWO.replace('hosts:\n  h1: {address: 10.0.0.1, local: true}\n  h2: {address: 10.0.0.2, ssh: root@h2}\n', '')), /node 'a' names host 'h1' but the lab has no hosts/);
   assert.match(
