@@ -139,35 +139,32 @@ async function ensure(runner: CommandRunner, key: string, dir: string, worldNet:
   const name = uplinkIf(key);
   const have = await hostLink(runner, name);
   const rec = readUplink(dir);
-  if (have) {
-    if (have.alias !== mark(key) || (rec && have.ifindex !== rec.ifindex))
-      throw new CliError(
-        `the real host has an interface ${name} that is not instance ${key}'s uplink`,
-        EXIT.applyFailed,
-        `netlab leaves it alone: remove it (ip link del ${name}) if it is a leftover`,
-      );
-    if (rec) {
-      // Its rules: put back when one went (by hand, a firewall reload); the veth is there.
-      const saved = normalizeSave(await must(runner, ['iptables-save']));
-      const want = rules(key, rec);
-      if (taggedRules(saved, 'ipv4', key).length !== want.length) {
-        await removeRules(runner, key, saved);
-        await must(runner, ['iptables-restore', '--noflush'], hostRulesPayload(want, '-A'));
-        return `instance ${key}: its uplink's rules on the real host put back`;
-      }
-      return undefined;
-    }
-    await runner.run(['ip', 'link', 'del', 'dev', name]); // marked, never recorded: a make killed halfway
+  if (have && (have.alias !== mark(key) || (rec && have.ifindex !== rec.ifindex)))
+    throw new CliError(`the real host has an interface ${name} that is not instance ${key}'s uplink`, EXIT.applyFailed, `netlab leaves it alone: remove it (ip link del ${name}) if it is a leftover`);
+  const saved = normalizeSave(await must(runner, ['iptables-save']));
+  if (have && rec) {
+    // In place: the world's side as it should be (a trainee in the world's shell may have changed
+    // it), and the real host's rules put back when one went (by hand, a firewall reload).
+    await worldSide(runner, key, worldNet, rec);
+    const want = rules(key, rec);
+    if (taggedRules(saved, 'ipv4', key).length === want.length) return undefined;
+    await removeRules(runner, key, saved);
+    await must(runner, ['iptables-restore', '--noflush'], hostRulesPayload(want, '-A'));
+    return `instance ${key}: its uplink's rules on the real host put back`;
   }
+  // Made anew: after a make killed halfway (a marked link, no record), or when its veth went (the
+  // world's end deleted by hand takes the real host's with it); what is left of the old one goes.
+  if (have) await must(runner, ['ip', 'link', 'del', 'dev', name]);
+  const leftover = await removeRules(runner, key, saved);
   uplinkPossible(key);
-  const taken = await takenPrefixes(runner);
-  const slot = freeSlash30(taken);
+  const slot = freeSlash30(await takenPrefixes(runner));
   if (!slot) throw new CliError(`instance ${key}: no /30 of 169.254.240.0/20 is free on this machine for its uplink`, EXIT.applyFailed, "'netlab status' lists the instances; take some down");
-  const save = await must(runner, ['iptables-save']);
-  const saved = normalizeSave(save);
-  const chain = /^:DOCKER-USER /m.test(saved.get('filter') ?? '') ? 'DOCKER-USER' : 'FORWARD';
-  const chains = await readNftChains(runner);
-  const draft: UplinkRecord = { instance: key, hostIf: name, ifindex: 0, ...slot, chain, tablesBefore: [...saved.keys()], ...(chains?.ipv4 ? { chainsBefore: chains.ipv4 } : {}) };
+  const filter = leftover ? normalizeSave(await must(runner, ['iptables-save'])).get('filter') : saved.get('filter');
+  const chain = /^:DOCKER-USER /m.test(filter ?? '') ? 'DOCKER-USER' : 'FORWARD';
+  const chains = rec ? undefined : await readNftChains(runner);
+  const before = rec
+    ? { tablesBefore: rec.tablesBefore, ...(rec.chainsBefore ? { chainsBefore: rec.chainsBefore } : {}) }
+    : { tablesBefore: [...saved.keys()], ...(chains?.ipv4 ? { chainsBefore: chains.ipv4 } : {}) };
   // The veth is marked in the batch that makes it: a make killed halfway leaves a marked link, which the next up or gc proves.
   await must(
     runner,
@@ -176,17 +173,21 @@ async function ensure(runner: CommandRunner, key: string, dir: string, worldNet:
   );
   const made = await hostLink(runner, name);
   if (!made?.ifindex) throw new CliError(`instance ${key}: its uplink ${name} vanished while it was made`, EXIT.applyFailed);
-  const record: UplinkRecord = { ...draft, ifindex: made.ifindex };
+  const record: UplinkRecord = { instance: key, hostIf: name, ifindex: made.ifindex, ...slot, chain, ...before };
   writeFileSync(recordPath(dir), `${JSON.stringify(record)}\n`);
-  await must(
-    runner,
-    ['nsenter', `--net=${worldNet}`, 'ip', '-batch', '-'],
-    `link set dev ${UPLINK_IF} up\naddr add ${slot.worldAddr}/30 dev ${UPLINK_IF}\nroute replace default via ${slot.hostAddr}\n`,
-  );
-  await must(runner, ['nsenter', `--net=${worldNet}`, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
-  await must(runner, ['nsenter', `--net=${worldNet}`, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', UPLINK_IF, '-m', 'comment', '--comment', mark(key), '-j', 'MASQUERADE']);
+  await worldSide(runner, key, worldNet, record);
   await must(runner, ['iptables-restore', '--noflush'], hostRulesPayload(rules(key, record), '-A'));
-  return `instance ${key}: uplink ${slot.worldAddr} -> ${name} (${slot.hostAddr}) on the real host, NATed`;
+  return `instance ${key}: uplink ${slot.worldAddr} -> ${name} (${slot.hostAddr}) on the real host, NATed${rec ? ' (made again: its veth was gone)' : ''}`;
+}
+
+/** The world's side, idempotent: its end up with its address, the default route, forwarding, the masquerade. */
+async function worldSide(runner: CommandRunner, key: string, worldNet: string, rec: UplinkRecord): Promise<void> {
+  const inWorld = (argv: string[]) => ['nsenter', `--net=${worldNet}`, ...argv];
+  await must(runner, inWorld(['ip', '-batch', '-']), `link set dev ${UPLINK_IF} up\naddr replace ${rec.worldAddr}/30 dev ${UPLINK_IF}\nroute replace default via ${rec.hostAddr}\n`);
+  await must(runner, inWorld(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']));
+  const masq = ['-t', 'nat', 'POSTROUTING', '-o', UPLINK_IF, '-m', 'comment', '--comment', mark(key), '-j', 'MASQUERADE'];
+  const rule = (op: string) => inWorld(['iptables', masq[0]!, masq[1]!, op, ...masq.slice(2)]);
+  if ((await runner.run(rule('-C'))).exitCode !== 0) await must(runner, rule('-A'));
 }
 
 async function removeRules(runner: CommandRunner, key: string, saved: Map<string, string>): Promise<number> {

@@ -58,7 +58,7 @@ describe('an instance with an uplink (a private world plays the real host)', () 
       const up = w.netlab(['up', file, '--instance', 'alice']);
       assert.equal(up.code, 0, up.stdout + up.stderr);
       assert.match(up.stderr, /instance upl@alice: uplink 169\.254\.240\.2 -> nlu-[0-9a-f]{8} \(169\.254\.240\.1\) on the real host, NATed/);
-      assert.match(up.stdout, /✔ met {2}ping {3}n1 {4}198\.51\.100\.1 .*\n[^]*✔ lab upl@alice is up · 1\/1 checks met/);
+      assert.match(up.stdout, /✔ met {2}ping {3}n1 {4}198\.51\.100\.1 .*\n[\s\S]*✔ lab upl@alice is up · 1\/1 checks met/);
       assert.equal(tagged().length, 3, `masquerade and two accept rules on the real host:\n${tagged().join('\n')}`);
       assert.match(w.sh('ip -br link').stdout, /^nlu-[0-9a-f]{8}@\S+ +UP /m);
       assert.match(w.netlab(['status']).stdout, /upl@alice .*\n {2}file: .*\n {2}uplink: 169\.254\.240\.2 via 169\.254\.240\.1 \(nlu-[0-9a-f]{8} on the real host, NATed\)/);
@@ -74,6 +74,18 @@ describe('an instance with an uplink (a private world plays the real host)', () 
       const quiet = w.netlab(['up', file, '--instance', 'alice']);
       assert.equal(quiet.code, 0, quiet.stdout + quiet.stderr);
       assert.doesNotMatch(quiet.stderr, /uplink/, 'an uplink in place is left as it is');
+      // In the world: its default route removed, then its end of the veth (which takes the real
+      // host's with it). Each up repairs it.
+      const world = (cmd: string) => w.sh(`nsenter --net=${join(w.stateDir, 'instances', 'upl@alice', 'net')} ${cmd}`);
+      assert.equal(world('ip route del default').code, 0);
+      assert.equal(w.netlab(['up', 'upl@alice']).code, 0);
+      assert.match(world('ip route show default').stdout, /^default via 169\.254\.240\.1 dev netlab-uplink/);
+      assert.equal(world('ip link del netlab-uplink').code, 0);
+      const remade = w.netlab(['up', 'upl@alice']);
+      assert.equal(remade.code, 0, remade.stdout + remade.stderr);
+      assert.match(remade.stderr, /uplink 169\.254\.240\.2 -> nlu-[0-9a-f]{8} \(169\.254\.240\.1\) on the real host, NATed \(made again: its veth was gone\)/);
+      assert.match(remade.stdout, /1\/1 checks met/);
+      assert.equal(tagged().length, 3, 'the old rules went, the new ones came');
 
       const down = w.netlab(['down', 'upl@alice']);
       assert.equal(down.code, 0, down.stdout + down.stderr);
