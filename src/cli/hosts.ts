@@ -1,14 +1,16 @@
 // cli/hosts: up, check and down of a lab across hosts (src/engine/hosts.ts does the work): the
 // verbs call these first and carry on as for one host when the lab spans no hosts.
 import { readFileSync } from 'node:fs';
-import { EXIT, Exit } from '../core/errors.js';
+import type { Command } from 'commander';
+import { CliError, EXIT, Exit } from '../core/errors.js';
 import type { HostsOutcome } from '../engine/hosts.js';
 import { PART_ENV, readHostsRecord } from '../state/hosts.js';
 import type { RawLab } from '../load/raw.js';
 import type { Lab } from '../model/types.js';
 import { loadLabCached } from '../load/cache.js';
-import { labFileOf } from '../ops/target.js';
+import { labFileOf, labNameOf } from '../ops/target.js';
 import { report, type CliDeps } from './common.js';
+import { innerArgs } from './instance.js';
 
 const isName = (arg: string) => !/\.ya?ml$/.test(arg) && !arg.includes('/');
 
@@ -64,4 +66,34 @@ export async function downAcross(deps: CliDeps, name: string, o: { dryRun?: bool
   if (r.ok && !o.dryRun && !o.json) deps.out(`lab ${name} is down on ${rec.hosts.length} host(s)`);
   finish(deps, r, !!o.json);
   return true;
+}
+
+/** The verbs that act on one node (their second argument: NODE, or NODE:IFACE for impair). */
+const ON_NODE = new Set(['exec', 'shell', 'capture', 'impair']);
+
+/**
+ * Adds the hook that runs a node's verb on the node's host, for a lab across hosts this machine
+ * brought up (by its name or file): netlab there runs with the same arguments, on its part, its output and
+ * exit status this netlab's (a shell on a terminal there). A node on this machine carries on here.
+ */
+export function registerAcross(program: Command, deps: CliDeps): void {
+  program.hook('preAction', async (_root, cmd) => {
+    const verb = cmd.name();
+    const [lab, target] = cmd.processedArgs as [string | undefined, string | undefined];
+    if (!ON_NODE.has(verb) || !lab || !target || lab.includes('@') || process.env[PART_ENV]) return;
+    const rec = readHostsRecord(isName(lab) ? lab : await labNameOf(lab));
+    if (!rec) return;
+    const node = verb === 'impair' ? target.slice(0, Math.max(0, target.indexOf(':'))) : target;
+    const { hostOfNode, onHost } = await import('../engine/hosts.js');
+    const host = await hostOfNode(rec, node);
+    if (!host) {
+      const nodes = rec.nodes ? Object.keys(rec.nodes).join(', ') : '';
+      throw new CliError(`lab ${rec.lab} has no node '${node}'`, EXIT.error, nodes ? `its nodes: ${nodes}` : undefined);
+    }
+    if ('local' in host.reach) return;
+    const tty = verb === 'shell' ? !!process.stdin.isTTY : verb === 'exec' && !!process.stdin.isTTY && !!process.stdout.isTTY;
+    // The same arguments there, the lab by its name (a file here is not a file there).
+    const args = innerArgs(process.argv.slice(2), verb, lab, rec.lab);
+    throw new Exit(await onHost(deps.runner, host, args, tty));
+  });
 }

@@ -18,6 +18,7 @@ import { register as registerGenerate } from './generate.js';
 import { addHelp } from './help.js';
 import { registerImpair } from './impair.js';
 import { registerInstances } from './instance.js';
+import { registerAcross } from './hosts.js';
 import { register as registerLogs } from './logs.js';
 import { registerOps } from './ops.js';
 import { register as registerPlan } from './plan.js';
@@ -61,6 +62,7 @@ registerImpair(program, runner, out);
 registerCompletion(program, out);
 addHelp(program);
 registerInstances(program, deps);
+registerAcross(program, deps);
 
 // A reader that goes away (netlab plan FILE | head -1: EPIPE) ends the output, quietly: the rest
 // is not written, and the command still finishes what it does (an `up` is not left half-way).

@@ -35,7 +35,8 @@ Examples:
   netlab exec bridge-4ns ns1 -- ping -c1 192.168.20.4
   netlab exec labs/bridge-4ns.yaml ns2 -- ip -br addr
   netlab exec bridge-4ns ns1 -- sh -c 'ip route; ip neigh' | less
-  netlab exec bridge-4ns@alice ns1 -- ping -c1 192.168.20.4    # in instance alice`,
+  netlab exec bridge-4ns@alice ns1 -- ping -c1 192.168.20.4    # in instance alice
+  netlab exec k8s-cross-node pod-c -- ip route                 # a lab across hosts: on pod-c's host`,
     )
     .action(async (lab: string, node: string, command: string[]) => {
       const { execIn } = await import('../ops/exec.js');

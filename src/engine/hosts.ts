@@ -98,6 +98,13 @@ class HostRunner {
     return this.ready;
   }
 
+  /** Runs netlab there in the foreground (its standard streams are this netlab's); resolves to its exit status. */
+  async foreground(args: string[], tty: boolean): Promise<number> {
+    await this.ensure();
+    const [node, entry] = this.local ? [process.execPath, process.argv[1] ?? ''] : ['node', ''];
+    return this.runner.foreground(this.t.argv(['sh', '-c', RUN, 'sh', node, entry, this.pkg.hash, ...args], { tty }));
+  }
+
   /** Runs netlab there; resolves to its result whatever its exit code. */
   async netlab(args: string[], input?: string): Promise<RunResult> {
     await this.ensure();
@@ -179,7 +186,7 @@ export async function upHosts(runner: CommandRunner, lab: Lab, raw: RawLab, opts
   // Every host reached (and given netlab) before any host changes: an unreachable host changes nothing.
   const reach = await allHosts(hrs, (h) => h.ensure());
   if (reach.errors.length) return { ok: false, met: true, checks: [], errors: reach.errors, parts };
-  if (!opts.dryRun) writeHostsRecord({ lab: lab.name, file: resolve(lab.file), hosts });
+  if (!opts.dryRun) writeHostsRecord({ lab: lab.name, file: resolve(lab.file), hosts, nodes: Object.fromEntries([...lab.nodes.values()].map((n) => [n.name, n.host!])) });
   const { errors } = await allHosts(hrs, async (h) => {
     const part = parts.find((p) => p.host === h.host.name)!;
     const r = await h.netlab(['--part', lab.name, '--no-checks', ...(opts.dryRun ? ['--dry-run'] : ['--json'])], part.text);
@@ -198,6 +205,28 @@ export async function upHosts(runner: CommandRunner, lab: Lab, raw: RawLab, opts
   if (errors.length || opts.dryRun || !opts.checks || !lab.checks.length) return { ok: !errors.length, met: true, checks: [], errors, parts };
   const c = await checkHosts(hrs, lab.name, hooks);
   return { ok: !c.errors.length, met: c.checks.every((x) => x.met) && !c.errors.length, checks: c.checks, errors: c.errors, parts };
+}
+
+/**
+ * The host a node of a lab across hosts is on, from the record (or, for a record written before
+ * it kept the nodes, from the lab file); undefined for a node the lab does not have.
+ */
+export async function hostOfNode(rec: HostsRecord, node: string): Promise<LabHost | undefined> {
+  let name = rec.nodes?.[node];
+  if (!rec.nodes) {
+    const { loadLabFile } = await import('../load/lab.js');
+    name = loadLabFile(rec.file, new Map(rec.hosts.map((h) => [h.name, h]))).nodes.get(node)?.host;
+  }
+  return rec.hosts.find((h) => h.name === name);
+}
+
+/**
+ * Runs netlab on one host of a lab across hosts with these arguments, in the foreground (exec,
+ * shell, capture, impair on a node of that host): its output is this netlab's, its exit status
+ * resolves. `tty`: on a terminal there, for an interactive shell.
+ */
+export function onHost(runner: CommandRunner, host: LabHost, args: string[], tty: boolean): Promise<number> {
+  return hostRunners(runner, [host])[0]!.foreground(args, tty);
 }
 
 /** `netlab check` for a lab across hosts. */

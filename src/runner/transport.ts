@@ -11,8 +11,8 @@ import type { LabHost } from '../model/types.js';
 export interface Transport {
   /** Says how the host is reached, for messages: "local", "ssh root@10.0.0.2", "exec docker exec -i n1". */
   readonly via: string;
-  /** The argv that runs `cmd` (an argv) on the host. */
-  argv(cmd: string[]): string[];
+  /** The argv that runs `cmd` (an argv) on the host; with `tty`, on a terminal there (ssh -t), for an interactive command. */
+  argv(cmd: string[], opts?: { tty?: boolean }): string[];
 }
 
 /** The ssh client: NETLAB_SSH_COMMAND when set (like GIT_SSH_COMMAND: `ssh -F FILE`, split on spaces), else ssh. */
@@ -34,9 +34,9 @@ export function transportOf(h: LabHost, env: NodeJS.ProcessEnv = process.env): T
     const { dest, port } = sshTarget(r.ssh);
     // ControlPath under the temp directory, short (a socket path is at most 108 bytes): %C is a hash of host, port and user.
     const opts = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${join(tmpdir(), 'netlab-ssh-%C')}`, '-o', 'ControlPersist=60', '-o', 'BatchMode=yes', ...(port ? ['-p', port] : [])];
-    const ssh = [...sshCommand(env), ...opts, dest, '--'];
+    const ssh = (tty?: boolean) => [...sshCommand(env), ...opts, ...(tty ? ['-t'] : []), dest, '--'];
     // ssh joins its arguments into one line for the remote shell: quote each.
-    return { via: `ssh ${r.ssh}`, argv: (cmd) => [...ssh, shellQuote([...sudo, ...cmd])] };
+    return { via: `ssh ${r.ssh}`, argv: (cmd, o) => [...ssh(o?.tty), shellQuote([...sudo, ...cmd])] };
   }
   if ('exec' in r) return { via: `exec ${r.exec.join(' ')}`, argv: (cmd) => [...r.exec, ...sudo, ...cmd] };
   return { via: 'local', argv: (cmd) => [...sudo, ...cmd] };

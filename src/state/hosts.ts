@@ -12,6 +12,8 @@ export interface HostsRecord {
   lab: string;
   file: string;
   hosts: LabHost[];
+  /** Each node's host, by node (absent in records written before it was kept). */
+  nodes?: Record<string, string>;
 }
 
 const recordPath = (lab: string) => join(stateDir(), 'hosts', `${lab}.json`);

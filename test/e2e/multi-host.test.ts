@@ -143,6 +143,21 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       // check by lab name, from the record.
       const check = coordinator(undefined, ['check', 'k8s-cross-node'], env);
       assert.equal(check.code, 0, out(check));
+      // A node's verbs, by lab name, run on the node's host: its output and exit status are netlab's.
+      const ex = coordinator(undefined, ['exec', 'k8s-cross-node', 'pod-c', '--', 'ip', '-br', 'addr', 'show', 'eth0'], env);
+      assert.equal(ex.code, 0, out(ex));
+      assert.match(ex.stdout, /^eth0@\S+ +UP +10\.244\.2\.2\/24/);
+      assert.equal(coordinator(undefined, ['exec', file, 'pod-a', '--', 'sh', '-c', 'exit 7'], env).code, 7, 'by the lab file too');
+      const piped = spawnSync(process.execPath, [CLI, 'shell', 'k8s-cross-node', 'pod-d'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        input: 'echo "$NETLAB_NODE"; ip -br addr show eth0; exit 3\n',
+      });
+      assert.equal(piped.status, 3, `${piped.stdout}${piped.stderr}`);
+      assert.match(piped.stdout, /^pod-d\neth0@\S+ +UP +10\.244\.2\.3\/24/);
+      const nope = coordinator(undefined, ['exec', 'k8s-cross-node', 'pod-z', '--', 'true'], env);
+      assert.equal(nope.code, 1, out(nope));
+      assert.match(nope.stderr, /lab k8s-cross-node has no node 'pod-z'\n {2}hint: its nodes: k8s-node1, k8s-node2, pod-a, pod-b, pod-c, pod-d/);
       // trace by lab name, from the coordinator: every host traces its part at once, and the story
       // crosses the tunnel: encapsulated by k8s-node1's flannel.1 (the VNI, UDP to node2), then
       // decapsulated by k8s-node2's, delivered in pod-c; the reply comes back the same way.
