@@ -40,7 +40,7 @@ a table of the others, and for each check that did not meet its expectation what
 expected and what it saw (the probe's own output). --json: one document with every check: label,
 kind, from, to, port, expect, seen, met, attempts, ms, command, output.`,
   trace: `Shows the story of one probe's connection and *why* it ends where it does. Adds a table
-netlab_trace to every namespace of the lab (and to the host's, as netlab_trace_PID, when the lab
+netlab_trace to every namespace of the lab (and to the host's, as netlab_trace_ID, when the lab
 has bridges or links there, tracing only the lab's interfaces; a bridge family table where there
 are bridges) that sets meta nftrace set 1 on packets of the probe's protocol and ICMP before raw
 (priority -350) and witnesses the input, forward and postrouting hooks last (priority 350); runs

@@ -121,7 +121,10 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
   if (verb === 'down') {
     const r = await downInstance(deps.runner, inst, args, o.dryRun ? { dryRun: true } : {});
     if (!r.wasUp) note(`instance ${inst.key} is not up: nothing to remove`);
-    else if (o.dryRun) note(`# would then remove the world of instance ${inst.key}`);
+    else if (o.dryRun) {
+      const up = instanceStatus(inst).uplink;
+      note(`# would then remove the world of instance ${inst.key}${up ? `, and its uplink ${up.hostInterface} and its rules on the real host` : ''}`);
+    }
     else if (r.code === EXIT.ok && !o.dryRun) note(worldRemoved(inst.key, r));
     return r.code;
   }

@@ -6,8 +6,8 @@
 // netlab:LAB@NAME) and the ifindex recorded, the rules by their tag (the same comment).
 // The world is the instance's alone: its end, route and masquerade go with it.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { dropEmptyChains, dropEmptyTables } from '../apply/teardown.js';
 import { CliError, EXIT } from '../core/errors.js';
 import { contains, parseCidr } from '../model/net.js';
@@ -55,19 +55,41 @@ export function uplinkPossible(key: string): void {
  * One instance at a time changes the real host's uplinks: picking a free /30 and editing the
  * host's iptables are read-then-write (30 instances come up at once in a classroom).
  */
-async function hostSection<T>(fn: () => Promise<T>): Promise<T> {
-  const release = await waitLock('@uplinks', 60_000);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
+let inProcess: Promise<unknown> = Promise.resolve();
+function hostSection<T>(fn: () => Promise<T>): Promise<T> {
+  // One at a time in this process too (down --all takes instances down in parallel): the lock
+  // file names its holder's pid, which every section of this process shares.
+  const run = inProcess.then(async () => {
+    const release = await waitLock('@uplinks', 60_000, "the real host's uplinks");
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  });
+  inProcess = run.catch(() => {});
+  return run;
 }
 
 /** The real host's end: nlu- and a hash of the instance's key (interface names have 15 characters). */
 export const uplinkIf = (key: string) => `nlu-${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
 const mark = (key: string) => hostComment(key);
 const recordPath = (dir: string) => join(dir, 'uplink.json');
+
+/** The records of the other instances' uplinks (the instances' directories are siblings). */
+function siblings(dir: string): UplinkRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(dir));
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => join(dirname(dir), n))
+    .filter((d) => d !== dir)
+    .map(readUplink)
+    .filter((r): r is UplinkRecord => !!r);
+}
 
 export function readUplink(dir: string): UplinkRecord | undefined {
   try {
@@ -111,14 +133,23 @@ export function freeSlash30(taken: string[]): { hostAddr: string; worldAddr: str
   return undefined;
 }
 
-/** The three rules on the real host: masquerade what comes from the world, let it through FORWARD. */
+/** The rules on the real host: masquerade what comes from the world, let it through FORWARD, but not into another instance's uplink. */
 function rules(key: string, rec: Pick<UplinkRecord, 'hostIf' | 'worldAddr' | 'chain'>): (HostRule & { at?: number })[] {
   const tag = `-m comment --comment ${mark(key)}`;
   return [
     { family: 'ipv4', table: 'nat', chain: 'POSTROUTING', spec: `-s ${rec.worldAddr}/32 ! -o ${rec.hostIf} ${tag} -j MASQUERADE` },
     { family: 'ipv4', table: 'filter', chain: rec.chain, spec: `-i ${rec.hostIf} ${tag} -j ACCEPT`, at: 1 },
     { family: 'ipv4', table: 'filter', chain: rec.chain, spec: `-o ${rec.hostIf} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`, at: 1 },
+    // Inserted last, so first: one instance never reaches another's world through their uplinks.
+    { family: 'ipv4', table: 'filter', chain: rec.chain, spec: `-i ${rec.hostIf} -o nlu-+ ${tag} -j DROP`, at: 1 },
   ];
+}
+
+/** The ifindex of the far end of the world's netlab-uplink (the real host's end, when it is this world's). */
+async function worldPeer(runner: CommandRunner, worldNet: string): Promise<number | undefined> {
+  const r = await runner.run(['nsenter', `--net=${worldNet}`, 'ip', '-j', 'link', 'show', 'dev', UPLINK_IF]);
+  if (r.exitCode !== 0) return undefined;
+  return (JSON.parse(r.stdout || '[]') as { link_index?: number }[])[0]?.link_index;
 }
 
 async function hostLink(runner: CommandRunner, name: string) {
@@ -152,18 +183,30 @@ async function ensure(runner: CommandRunner, key: string, dir: string, worldNet:
     await must(runner, ['iptables-restore', '--noflush'], hostRulesPayload(want, '-A'));
     return `instance ${key}: its uplink's rules on the real host put back`;
   }
-  // Made anew: after a make killed halfway (a marked link, no record), or when its veth went (the
-  // world's end deleted by hand takes the real host's with it); what is left of the old one goes.
-  if (have) await must(runner, ['ip', 'link', 'del', 'dev', name]);
+  // Made anew: after a make killed halfway (a marked link, no record: proven this world's by its far
+  // end), or when its veth went (the world's end deleted by hand takes the real host's with it);
+  // what is left of the old one goes.
+  if (have) {
+    if (have.ifindex === undefined || (await worldPeer(runner, worldNet)) !== have.ifindex)
+      throw new CliError(
+        `the real host has an uplink ${name} marked for instance ${key}, and its far end is not in this instance's world`,
+        EXIT.applyFailed,
+        'an instance of the same name in another NETLAB_STATE_DIR? netlab leaves it alone; take that one down first',
+      );
+    await must(runner, ['ip', 'link', 'del', 'dev', name]);
+  }
   const leftover = await removeRules(runner, key, saved);
   uplinkPossible(key);
   const slot = freeSlash30(await takenPrefixes(runner));
   if (!slot) throw new CliError(`instance ${key}: no /30 of 169.254.240.0/20 is free on this machine for its uplink`, EXIT.applyFailed, "'netlab status' lists the instances; take some down");
   const filter = leftover ? normalizeSave(await must(runner, ['iptables-save'])).get('filter') : saved.get('filter');
   const chain = /^:DOCKER-USER /m.test(filter ?? '') ? 'DOCKER-USER' : 'FORWARD';
-  const chains = rec ? undefined : await readNftChains(runner);
-  const before = rec
-    ? { tablesBefore: rec.tablesBefore, ...(rec.chainsBefore ? { chainsBefore: rec.chainsBefore } : {}) }
+  // What the real host had before any uplink: this one's first record, or another live uplink's
+  // (the tables and chains the first uplink's rules brought into being go with the last one).
+  const base = rec ?? siblings(dir)[0];
+  const chains = base ? undefined : await readNftChains(runner);
+  const before = base
+    ? { tablesBefore: base.tablesBefore, ...(base.chainsBefore ? { chainsBefore: base.chainsBefore } : {}) }
     : { tablesBefore: [...saved.keys()], ...(chains?.ipv4 ? { chainsBefore: chains.ipv4 } : {}) };
   // The veth is marked in the batch that makes it: a make killed halfway leaves a marked link, which the next up or gc proves.
   await must(
@@ -210,14 +253,20 @@ async function remove(runner: CommandRunner, key: string, dir: string | undefine
   const rec = dir ? readUplink(dir) : undefined;
   const name = rec?.hostIf ?? uplinkIf(key);
   const have = await hostLink(runner, name);
-  if (have && have.alias === mark(key) && (!rec || have.ifindex === rec.ifindex)) {
+  if (have && have.alias === mark(key) && rec && have.ifindex === rec.ifindex) {
     if (!dryRun) await must(runner, ['ip', 'link', 'del', 'dev', name]);
     out.removed.push(`uplink ${name} of instance ${key}`);
-  } else if (have && rec) out.left.push(`${name}: not instance ${key}'s uplink (its mark or index differs)`);
+  } else if (have) {
+    // Not recorded here, or not as recorded: a veth lives only while both its ends' namespaces do,
+    // so its world is alive somewhere (an instance of another state directory): it and its rules stay.
+    out.left.push(`${name}: ${have.alias === mark(key) ? `instance ${key}'s uplink, whose world is alive but not recorded in this state directory` : `not instance ${key}'s uplink`}`);
+    return out;
+  }
   const saved = normalizeSave(await must(runner, ['iptables-save']));
   const n = dryRun ? taggedRules(saved, 'ipv4', key).length : await removeRules(runner, key, saved);
   if (n) out.removed.push(`${n} iptables rule(s) of instance ${key}'s uplink`);
-  if (n && rec && !dryRun) {
+  // The tables and chains the first uplink brought into being, once the last uplink's rules are gone.
+  if (n && rec && !dryRun && (await uplinkKeys(runner)).size === 0) {
     const exec = async (argv: string[]) => void (await runner.run(argv));
     const created = new Set(['nat', 'filter'].filter((t) => !rec.tablesBefore.includes(t)));
     await dropEmptyTables(runner, 'ipv4', created, exec, false);

@@ -90,13 +90,15 @@ export function removeStaleLocks(labs?: Set<string>): string[] {
  * Takes a lock like acquireLock, waiting up to `ms` while another netlab holds it: for short
  * sections that every instance passes through one at a time (the real host's uplinks).
  */
-export async function waitLock(name: string, ms: number): Promise<() => void> {
+export async function waitLock(name: string, ms: number, what: string): Promise<() => void> {
   const until = Date.now() + ms;
   for (;;) {
     try {
       return acquireLock(name);
     } catch (e) {
-      if (!(e instanceof LockError) || Date.now() > until) throw e;
+      if (!(e instanceof LockError)) throw e;
+      if (Date.now() > until)
+        throw new LockError(`${what}: another netlab has held them for over ${Math.round(ms / 1000)} s (${join(stateDir(), 'locks', `${name}.lock`)}); wait for it to finish, or stop it`);
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
     }
   }

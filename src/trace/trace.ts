@@ -1,7 +1,7 @@
 // netlab trace: turns on netfilter tracing in every namespace of a lab, sends one probe, and
 // reports every packet of its connection as the kernel handled it: the chains and rules, NAT,
 // marks, the kernel's routing answers, and where each packet really ended.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT, Exit } from '../core/errors.js';
 import { stateDir } from '../core/state.js';
@@ -200,7 +200,11 @@ export function sessionDir(lab: string, id: string): string {
 }
 
 const sessionFile = (dir: string) => join(dir, 'session.json');
-const saveSession = (a: Armed) => writeFileSync(sessionFile(a.dir), `${JSON.stringify(a)}\n`);
+/** Written whole or not at all (a kill -9 mid-write must not leave a session no one can read). */
+function saveSession(a: Armed): void {
+  writeFileSync(`${sessionFile(a.dir)}.tmp`, `${JSON.stringify(a)}\n`);
+  renameSync(`${sessionFile(a.dir)}.tmp`, sessionFile(a.dir));
+}
 
 /** A session armed by another netlab run (undefined: none, or already collected). */
 export function readSession(dir: string): Armed | undefined {
@@ -219,7 +223,10 @@ export async function arm(runner: CommandRunner, lab: Lab, spec: TraceSpec, dir:
   const hostIfaces = [...[...lab.bridges.values()].filter((b) => b.ns === HOST).map((b) => b.name), ...lab.links.flatMap((l) => l.ends.filter((e) => e.ns === HOST).map((e) => e.name))];
   const namespaces = [...lab.nodes.keys(), ...(hostIfaces.length ? [HOST] : [])];
   const withBridge = new Set([...lab.bridges.values()].map((b) => b.ns));
-  const tableOf = (ns: string) => (ns === HOST ? `${TRACE_TABLE}_${process.pid}` : TRACE_TABLE);
+  // The host's table is named by the session (LAB.ID: the pid and start of a trace, or a trace
+  // across hosts' id), never by a pid alone: a pid comes back, and collecting a killed trace's
+  // table must not delete a live trace's.
+  const tableOf = (ns: string) => (ns === HOST ? `${TRACE_TABLE}_${dir.slice(dir.lastIndexOf('.') + 1)}` : TRACE_TABLE);
   mkdirSync(dir, { recursive: true });
   const armed: Armed = { dir, ...(owner ? { owner } : {}), tables: namespaces.map((ns) => ({ ns, table: tableOf(ns), bridge: withBridge.has(ns) })), monitors: [] };
   saveSession(armed);
@@ -322,7 +329,7 @@ export function monitored(a: Armed, namespaces: string[]): Segment[] {
   return all;
 }
 
-const hostTableOf = (a: Armed) => a.tables.find((t) => t.ns === HOST)?.table ?? `${TRACE_TABLE}_${process.pid}`;
+const hostTableOf = (a: Armed) => a.tables.find((t) => t.ns === HOST)?.table ?? `${TRACE_TABLE}_${a.dir.slice(a.dir.lastIndexOf('.') + 1)}`;
 
 /** A segment as the trace reports it: with its rewrites and, where asked, the kernel's routing answer, conntrack's entry and the socket that got it. */
 export type TracedSegment = Segment & { routing?: Routing; conntrack?: Conntrack; rewrites: ReturnType<typeof rewritesOf>; delivery?: { text: string; socket?: string } };
@@ -527,8 +534,15 @@ export async function trace(runner: CommandRunner, lab: Lab, opts: { from: strin
     );
   } finally {
     // NETLAB_TRACE_KEEP keeps the raw monitor output (for a bug report, or a test fixture).
-    if (process.env.NETLAB_TRACE_KEEP) process.stderr.write(`netlab trace: the monitors' output is in ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
+    if (process.env.NETLAB_TRACE_KEEP) {
+      // Kept on purpose: without its owner, no later trace, down or gc takes it for a killed one.
+      const kept = readSession(dir);
+      if (kept?.owner) {
+        delete kept.owner;
+        saveSession({ ...kept, dir });
+      }
+      process.stderr.write(`netlab trace: the monitors' output is in ${dir}\n`);
+    } else rmSync(dir, { recursive: true, force: true });
   }
 }
 

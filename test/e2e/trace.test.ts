@@ -259,7 +259,13 @@ describe('netlab trace on the real kernel', () => {
     const w = World.create();
     const traces = join(w.stateDir, 'trace');
     const sessions = () => (existsSync(traces) ? readdirSync(traces) : []);
-    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const alive = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false; // gone
+      }
+    };
     /** Starts a trace and kills it (SIGKILL) once its monitors run in a, b, c and the host: what it armed stays. */
     const killed = async () => {
       const [cmd, ...args] = w.argv(process.execPath, [CLI, 'trace', file, '--from', 'a', '--to', '10.0.5.2']);
@@ -268,22 +274,29 @@ describe('netlab trace on the real kernel', () => {
         for (const s of sessions()) {
           try {
             const a = JSON.parse(readFileSync(join(traces, s, 'session.json'), 'utf8')) as { owner?: { pid: number }; monitors: { pid: number }[] };
-            if (a.owner?.pid === child.pid && a.monitors.length === 4) return a.monitors.map((m) => m.pid);
+            if (a.owner?.pid === child.pid && a.monitors.length === 4) return { session: s, monitors: a.monitors.map((m) => m.pid) };
           } catch {}
         }
         return undefined;
       };
       assert.ok(await waitFor(() => !!armed(), 20_000, 10), 'the trace armed its four monitors');
-      const monitors = armed()!;
+      const { session, monitors } = armed()!;
       child.kill('SIGKILL');
       await once(child, 'exit');
-      assert.match(w.sh('nft list tables').stdout, new RegExp(`table inet netlab_trace_${child.pid}\\b`), "the killed trace's host table is left");
+      // The host's table is named by the session (never by a pid alone, which comes back).
+      const id = session.slice(session.lastIndexOf('.') + 1);
+      assert.match(w.sh('nft list tables').stdout, new RegExp(`^table inet netlab_trace_${id}$`, 'm'), "the killed trace's host table is left");
       assert.ok(monitors.every(alive), 'its monitors still run');
       return { pid: child.pid!, monitors };
     };
-    const gone = (k: { pid: number; monitors: number[] }, after: string) => {
+    const gone = (k: { pid: number; monitors: number[] }, after: string, labUp = true) => {
       assert.doesNotMatch(w.sh('nft list tables').stdout, /netlab_trace/, `no trace table in the host after ${after}`);
-      for (const ns of ['a', 'b', 'c']) assert.doesNotMatch(w.sh(`ip netns exec ${ns} nft list tables 2>/dev/null || true`).stdout, /netlab_trace/, `no trace table in ${ns} after ${after}`);
+      // While the lab is up, its namespaces are there, without the killed trace's tables.
+      for (const ns of labUp ? ['a', 'b', 'c'] : []) {
+        const tables = w.sh(`ip netns exec ${ns} nft list tables`);
+        assert.equal(tables.code, 0, tables.stderr);
+        assert.doesNotMatch(tables.stdout, /netlab_trace/, `no trace table in ${ns} after ${after}`);
+      }
       assert.ok(
         k.monitors.every((p) => !alive(p)),
         `every monitor stopped after ${after}`,
@@ -312,7 +325,7 @@ describe('netlab trace on the real kernel', () => {
       const d = w.netlab(['down', 'trace-hb']);
       assert.equal(d.code, 0, d.stderr);
       assert.match(d.stdout, new RegExp(`removed what a killed 'netlab trace' \\(pid ${k.pid}\\) left: 4 trace table\\(s\\), 4 monitor\\(s\\)`));
-      gone(k, 'down');
+      gone(k, 'down', false);
     } finally {
       w.destroy();
     }

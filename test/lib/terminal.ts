@@ -7,7 +7,7 @@
 // session the environment of whoever started it first (CI=true on a CI machine, which turns the
 // interactive views off).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uid } from './host.js';
@@ -23,11 +23,11 @@ const personEnv = (): NodeJS.ProcessEnv => {
 };
 
 export class Terminal {
-  private readonly socket: string;
+  /** A directory of its own for the server's socket: no two terminals ever share a server. */
+  private readonly dir = mkdtempSync(join(tmpdir(), 'netlab-tmux-'));
+  private readonly socket = join(this.dir, 'socket');
 
-  private constructor(readonly session: string) {
-    this.socket = join(tmpdir(), `${session}.tmux`);
-  }
+  private constructor(readonly session: string) {}
 
   private tmux(args: string[]): string {
     return execFileSync('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8', env: personEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,6 +56,6 @@ export class Terminal {
     } catch {
       // already gone
     }
-    rmSync(this.socket, { force: true });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

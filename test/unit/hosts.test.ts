@@ -149,6 +149,15 @@ test('transports: ssh shares one connection per host and quotes the command for 
   assert.deepEqual(transportOf(h({ exec: ['docker', 'exec', '-i', 'n2'] }), {}).argv(['true']), ['docker', 'exec', '-i', 'n2', 'true']);
   assert.deepEqual(transportOf(h({ local: true }), {}).argv(['true']), ['true']);
   // An interactive shell on the host: a terminal there (ssh -t), asked for only when wanted.
-  assert.deepEqual(transportOf(h({ ssh: 'n2' }), {}).argv(['sh'], { tty: true }).slice(-4), ['-t', 'n2', '--', 'sh']);
-  assert.ok(!transportOf(h({ ssh: 'n2' }), {}).argv(['sh']).includes('-t'));
+  assert.deepEqual(
+    transportOf(h({ ssh: 'n2' }), {})
+      .argv(['sh'], { tty: true })
+      .slice(-4),
+    ['-t', 'n2', '--', 'sh'],
+  );
+  assert.ok(
+    !transportOf(h({ ssh: 'n2' }), {})
+      .argv(['sh'])
+      .includes('-t'),
+  );
 });
