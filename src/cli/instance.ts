@@ -124,8 +124,7 @@ async function dispatch(cmd: Command, deps: CliDeps): Promise<number | undefined
     else if (o.dryRun) {
       const up = instanceStatus(inst).uplink;
       note(`# would then remove the world of instance ${inst.key}${up ? `, and its uplink ${up.hostInterface} and its rules on the real host` : ''}`);
-    }
-    else if (r.code === EXIT.ok && !o.dryRun) note(worldRemoved(inst.key, r));
+    } else if (r.code === EXIT.ok && !o.dryRun) note(worldRemoved(inst.key, r));
     return r.code;
   }
   await requireWorld(deps.runner, inst);

@@ -1,5 +1,6 @@
 // One `up`/`down` per lab at a time: an exclusive lock file holding the owner's pid.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { join } from 'node:path';
 import { stateDir } from '../core/state.js';
@@ -43,16 +44,39 @@ export function acquireLock(lab: string): () => void {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = readHolder(path);
+      const { holder, id } = readLock(path);
       if (holder === 'gone') continue; // released meanwhile
       if (holder === 'young') throw new LockError(`lab '${lab}' is being locked by another netlab right now (${path} does not hold its pid yet); try again in a moment`);
       if (holder !== 'stale' && holder !== process.pid && alive(holder)) {
         throw new LockError(`lab '${lab}' is being changed by another netlab (pid ${holder}); wait for it to finish, or stop it`);
       }
-      rmSync(path, { force: true }); // stale: its holder died (kill -9)
+      takeOver(path, id);
     }
   }
   throw new LockError(`could not take the lock of lab '${lab}' at ${path}`);
+}
+
+/**
+ * Removes a stale lock (its holder died: kill -9) so that the next open takes it. Two netlabs may
+ * find it stale at once: each moves the file aside (atomic), and one that moved a lock another has
+ * just taken (not the file it judged: another inode, mtime or content) puts it back,
+ * so only one of them gets in.
+ */
+export function takeOver(path: string, judged: string): void {
+  const aside = `${path}.${process.pid}.aside`;
+  try {
+    renameSync(path, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    if (fileId(statSync(aside, { bigint: true }), readFileSync(aside, 'utf8').trim()) !== judged) linkSync(aside, path); // someone else's fresh lock: back
+  } catch {
+    // a newer lock is in place already: it stays
+  } finally {
+    rmSync(aside, { force: true });
+  }
 }
 
 /** A lock being taken has no pid for a moment: an empty file is young, not stale, for this long. */
@@ -60,13 +84,29 @@ const YOUNG_MS = 5000;
 
 /** The pid a lock file holds; 'young' while it is still empty, 'stale' when it stayed empty or is garbage. */
 function readHolder(path: string): number | 'young' | 'stale' | 'gone' {
+  return readLock(path).holder;
+}
+
+/** A lock file's identity: inode, mtime and content (an inode number alone is reused at once, a coarse mtime within a few ms). */
+const fileId = (st: BigIntStats, text: string) => `${st.ino}:${st.mtimeNs}:${text}`;
+
+/** readHolder, and the identity of the file judged (a takeover moves exactly that file aside). */
+export function readLock(path: string): { holder: number | 'young' | 'stale' | 'gone'; id: string } {
+  let fd: number;
   try {
-    const text = readFileSync(path, 'utf8').trim();
-    if (/^[1-9]\d*$/.test(text)) return Number(text);
-    return !text && Date.now() - statSync(path).mtimeMs < YOUNG_MS ? 'young' : 'stale';
+    fd = openSync(path, 'r');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { holder: 'gone', id: '' };
     throw e;
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const text = readFileSync(fd, 'utf8').trim();
+    const id = fileId(st, text);
+    if (/^[1-9]\d*$/.test(text)) return { holder: Number(text), id };
+    return { holder: !text && Date.now() - Number(st.mtimeMs) < YOUNG_MS ? 'young' : 'stale', id };
+  } finally {
+    closeSync(fd);
   }
 }
 

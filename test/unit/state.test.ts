@@ -2,11 +2,11 @@
 // file, an unusable state directory, and how many problems a terminal gets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JournalError, newJournal, readJournal, scanJournals, stateDirError, writeJournal } from '../../src/state/journal.js';
-import { LockError, acquireLock } from '../../src/state/lock.js';
+import { LockError, acquireLock, readLock, takeOver, waitLock } from '../../src/state/lock.js';
 import { formatProblems, PRINTED_PROBLEMS, LabError } from '../../src/load/problems.js';
 import { printable } from '../../src/core/errors.js';
 
@@ -88,6 +88,43 @@ test('an empty lock file is being taken (refused) while young, stale when old', 
     release();
     assert.ok(!existsSync(path));
   });
+});
+
+test('locks: a stale lock is taken over only as judged; a fresh one taken meanwhile is put back', () => {
+  withState((dir) => {
+    mkdirSync(join(dir, 'locks'));
+    const path = join(dir, 'locks', 'l2.lock');
+    writeFileSync(path, '999999999\n'); // a dead holder
+    const judged = readLock(path).id;
+    takeOver(path, judged);
+    assert.ok(!existsSync(path), 'the stale lock judged is gone');
+    // Another netlab took the lock over in between: the file is not the one judged, it goes back.
+    writeFileSync(path, `${process.ppid}\n`);
+    takeOver(path, judged);
+    assert.equal(readFileSync(path, 'utf8'), `${process.ppid}\n`, 'the fresh lock stays');
+    assert.deepEqual(readdirSync(join(dir, 'locks')), ['l2.lock'], 'nothing left aside');
+  });
+});
+
+test('waitLock: waits while a live netlab holds the lock, then says what is held and by whom', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-unit-'));
+  const old = process.env.NETLAB_STATE_DIR;
+  process.env.NETLAB_STATE_DIR = dir;
+  try {
+    mkdirSync(join(dir, 'locks'));
+    writeFileSync(join(dir, 'locks', '@w.lock'), `${process.ppid}\n`); // alive: the test runner
+    await assert.rejects(
+      waitLock('@w', 200, "the real host's uplinks"),
+      (e: unknown) => e instanceof LockError && /^the real host's uplinks: another netlab has held them for over 0 s/.test(e.message),
+    );
+    setTimeout(() => rmSync(join(dir, 'locks', '@w.lock')), 100);
+    const release = await waitLock('@w', 5000, 'x');
+    release();
+  } finally {
+    if (old === undefined) delete process.env.NETLAB_STATE_DIR;
+    else process.env.NETLAB_STATE_DIR = old;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('problems: the first 100 printed, then how many more; control characters escaped', () => {
