@@ -68,23 +68,35 @@ export async function downAcross(deps: CliDeps, name: string, o: { dryRun?: bool
   return true;
 }
 
-/** The verbs that act on one node (their second argument: NODE, or NODE:IFACE for impair). */
-const ON_NODE = new Set(['exec', 'shell', 'capture', 'impair']);
+/** The verbs that act on one node: their second argument is NODE (NODE:IFACE for impair, NODE/NAME for logs). */
+const ON_NODE = new Set(['exec', 'shell', 'capture', 'impair', 'logs']);
+const nodeOf = (verb: string, target: string) => (verb === 'impair' ? target.slice(0, Math.max(0, target.indexOf(':'))) : verb === 'logs' ? target.split('/')[0]! : target);
 
 /**
  * Adds the hook that runs a node's verb on the node's host, for a lab across hosts this machine
  * brought up (by its name or file): netlab there runs with the same arguments, on its part, its output and
  * exit status this netlab's (a shell on a terminal there). A node on this machine carries on here.
+ * `logs LAB` without a node shows every host's, one host after the other.
  */
 export function registerAcross(program: Command, deps: CliDeps): void {
   program.hook('preAction', async (_root, cmd) => {
     const verb = cmd.name();
     const [lab, target] = cmd.processedArgs as [string | undefined, string | undefined];
-    if (!ON_NODE.has(verb) || !lab || !target || lab.includes('@') || process.env[PART_ENV]) return;
+    if (!ON_NODE.has(verb) || !lab || (!target && verb !== 'logs') || lab.includes('@') || process.env[PART_ENV]) return;
     const rec = readHostsRecord(isName(lab) ? lab : await labNameOf(lab));
     if (!rec) return;
-    const node = verb === 'impair' ? target.slice(0, Math.max(0, target.indexOf(':'))) : target;
     const { hostOfNode, onHost } = await import('../engine/hosts.js');
+    const args = innerArgs(process.argv.slice(2), verb, lab, rec.lab);
+    if (!target) {
+      // Exit 0 when a host showed logs (a host whose part started no process says so, exit 1).
+      const codes: number[] = [];
+      for (const h of rec.hosts) {
+        deps.out(`== host ${h.name}`);
+        codes.push(await onHost(deps.runner, h, args, false));
+      }
+      throw new Exit(codes.includes(EXIT.ok) ? EXIT.ok : codes.at(-1)!);
+    }
+    const node = nodeOf(verb, target);
     const host = await hostOfNode(rec, node);
     if (!host) {
       const nodes = rec.nodes ? Object.keys(rec.nodes).join(', ') : '';
@@ -93,7 +105,6 @@ export function registerAcross(program: Command, deps: CliDeps): void {
     if ('local' in host.reach) return;
     const tty = verb === 'shell' ? !!process.stdin.isTTY : verb === 'exec' && !!process.stdin.isTTY && !!process.stdout.isTTY;
     // The same arguments there, the lab by its name (a file here is not a file there).
-    const args = innerArgs(process.argv.slice(2), verb, lab, rec.lab);
     throw new Exit(await onHost(deps.runner, host, args, tty));
   });
 }

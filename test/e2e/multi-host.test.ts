@@ -155,6 +155,11 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       });
       assert.equal(piped.status, 3, `${piped.stdout}${piped.stderr}`);
       assert.match(piped.stdout, /^pod-d\neth0@\S+ +UP +10\.244\.2\.3\/24/);
+      const logs = coordinator(undefined, ['logs', 'k8s-cross-node'], env);
+      assert.equal(logs.code, 1, out(logs));
+      assert.match(logs.stdout, /^== host node1\n== host node2\n$/, 'every host, one after the other');
+      assert.match(logs.stderr, /^lab k8s-cross-node started no processes\nlab k8s-cross-node started no processes\n$/, 'what each host says');
+      assert.equal(coordinator(undefined, ['logs', 'k8s-cross-node', 'pod-c/none'], env).code, 1, "a process pod-c's host does not have");
       const nope = coordinator(undefined, ['exec', 'k8s-cross-node', 'pod-z', '--', 'true'], env);
       assert.equal(nope.code, 1, out(nope));
       assert.match(nope.stderr, /lab k8s-cross-node has no node 'pod-z'\n {2}hint: its nodes: k8s-node1, k8s-node2, pod-a, pod-b, pod-c, pod-d/);
