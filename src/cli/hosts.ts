@@ -70,23 +70,40 @@ export async function downAcross(deps: CliDeps, name: string, o: { dryRun?: bool
 
 /** The verbs that act on one node: their second argument is NODE (NODE:IFACE for impair, NODE/NAME for logs). */
 const ON_NODE = new Set(['exec', 'shell', 'capture', 'impair', 'logs']);
+/** The verbs that, given a lab and no node, act on every host's part. */
+const EVERY_HOST = new Set(['logs', 'status']);
 const nodeOf = (verb: string, target: string) => (verb === 'impair' ? target.slice(0, Math.max(0, target.indexOf(':'))) : verb === 'logs' ? target.split('/')[0]! : target);
 
 /**
  * Adds the hook that runs a node's verb on the node's host, for a lab across hosts this machine
  * brought up (by its name or file): netlab there runs with the same arguments, on its part, its output and
  * exit status this netlab's (a shell on a terminal there). A node on this machine carries on here.
- * `logs LAB` without a node shows every host's, one host after the other.
+ * `logs LAB` without a node and `status LAB` show every host's, one host after the other
+ * (`status LAB --json`: one document with each host's).
  */
 export function registerAcross(program: Command, deps: CliDeps): void {
   program.hook('preAction', async (_root, cmd) => {
     const verb = cmd.name();
     const [lab, target] = cmd.processedArgs as [string | undefined, string | undefined];
-    if (!ON_NODE.has(verb) || !lab || (!target && verb !== 'logs') || lab.includes('@') || process.env[PART_ENV]) return;
+    if (!(ON_NODE.has(verb) || EVERY_HOST.has(verb)) || !lab || (!target && !EVERY_HOST.has(verb)) || lab.includes('@') || process.env[PART_ENV]) return;
     const rec = readHostsRecord(isName(lab) ? lab : await labNameOf(lab));
     if (!rec) return;
-    const { hostOfNode, onHost } = await import('../engine/hosts.js');
+    const { hostOfNode, onHost, onHostCaptured } = await import('../engine/hosts.js');
     const args = innerArgs(process.argv.slice(2), verb, lab, rec.lab);
+    if (verb === 'status' && (cmd.opts() as { json?: boolean }).json) {
+      const hosts = await Promise.all(
+        rec.hosts.map(async (h) => {
+          const r = await onHostCaptured(deps.runner, h, args);
+          try {
+            return { host: h.name, ...(JSON.parse(r.stdout) as object) };
+          } catch {
+            return { host: h.name, error: (r.stderr || r.stdout).trim() || `exit ${r.exitCode}` };
+          }
+        }),
+      );
+      deps.out(JSON.stringify({ lab: rec.lab, hosts }, null, 2));
+      throw new Exit(EXIT.ok);
+    }
     if (!target) {
       // Exit 0 when a host showed logs (a host whose part started no process says so, exit 1).
       const codes: number[] = [];

@@ -229,6 +229,11 @@ export function onHost(runner: CommandRunner, host: LabHost, args: string[], tty
   return hostRunners(runner, [host])[0]!.foreground(args, tty);
 }
 
+/** Runs netlab on one host of a lab across hosts, its output captured. */
+export function onHostCaptured(runner: CommandRunner, host: LabHost, args: string[]): Promise<RunResult> {
+  return hostRunners(runner, [host])[0]!.netlab(args);
+}
+
 /** `netlab check` for a lab across hosts. */
 export async function checkHostsOf(runner: CommandRunner, rec: HostsRecord, hooks: HostsHooks): Promise<HostsOutcome> {
   const c = await checkHosts(hostRunners(runner, rec.hosts), rec.lab, hooks);

@@ -155,6 +155,16 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
       });
       assert.equal(piped.status, 3, `${piped.stdout}${piped.stderr}`);
       assert.match(piped.stdout, /^pod-d\neth0@\S+ +UP +10\.244\.2\.3\/24/);
+      const st2 = coordinator(undefined, ['status', 'k8s-cross-node'], env);
+      assert.equal(st2.code, 0, out(st2));
+      assert.match(st2.stdout, /^== host node1\nk8s-cross-node {2}up {2}3 node\(s\)[^\n]*matches the file\n[\s\S]*^== host node2\nk8s-cross-node {2}up {2}3 node\(s\)[^\n]*matches the file$/m);
+      const stj = coordinator(undefined, ['status', 'k8s-cross-node', '--json'], env);
+      assert.equal(stj.code, 0, out(stj));
+      const sdoc = JSON.parse(stj.stdout) as { lab: string; hosts: { host: string; labs: { nodes: string[] }[] }[] };
+      assert.deepEqual(
+        sdoc.hosts.map((h) => `${h.host}: ${h.labs[0]!.nodes.join(' ')}`),
+        ['node1: k8s-node1 pod-a pod-b', 'node2: k8s-node2 pod-c pod-d'],
+      );
       const logs = coordinator(undefined, ['logs', 'k8s-cross-node'], env);
       assert.equal(logs.code, 1, out(logs));
       assert.match(logs.stdout, /^== host node1\n== host node2\n$/, 'every host, one after the other');
