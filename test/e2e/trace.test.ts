@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, LABS, ROOT, netlab, sh, stateDir, waitFor } from '../lib/host.js';
 import { World } from '../lib/world.js';
@@ -320,6 +320,14 @@ describe('netlab trace on the real kernel', () => {
       const again = traceJson((a) => w.netlab(a), file, ['--from', 'a', '--to', '10.0.5.2']);
       assert.equal(again.outcome.result, 'delivered');
       gone(k, 'the next trace');
+      // Killed after starting its monitors but before recording them (the session lists none): each
+      // is found by its output, which goes into the session's directory, and stopped.
+      k = await killed();
+      const [name] = sessions();
+      const file1 = join(traces, name!, 'session.json');
+      writeFileSync(file1, JSON.stringify({ ...JSON.parse(readFileSync(file1, 'utf8')), monitors: [] }));
+      assert.match(w.netlab(['gc']).stdout, /what a killed 'netlab trace' of lab trace-hb left \(pid \d+\): 4 trace table\(s\), 4 monitor\(s\)/);
+      gone(k, 'gc, with no monitor recorded');
       // down: removes it with the lab, and says so.
       k = await killed();
       const d = w.netlab(['down', 'trace-hb']);
