@@ -91,9 +91,15 @@ export function registerAcross(program: Command, deps: CliDeps): void {
     const { hostOfNode, onHost, onHostCaptured } = await import('../engine/hosts.js');
     const args = innerArgs(process.argv.slice(2), verb, lab, rec.lab);
     if (verb === 'status' && (cmd.opts() as { json?: boolean }).json) {
+      // Every host answers, or says why it could not (exit 3 then).
       const hosts = await Promise.all(
         rec.hosts.map(async (h) => {
-          const r = await onHostCaptured(deps.runner, h, args);
+          let r: Awaited<ReturnType<typeof onHostCaptured>>;
+          try {
+            r = await onHostCaptured(deps.runner, h, args);
+          } catch (e) {
+            return { host: h.name, error: (e as Error).message };
+          }
           try {
             return { host: h.name, ...(JSON.parse(r.stdout) as object) };
           } catch {
@@ -102,16 +108,24 @@ export function registerAcross(program: Command, deps: CliDeps): void {
         }),
       );
       deps.out(JSON.stringify({ lab: rec.lab, hosts }, null, 2));
-      throw new Exit(EXIT.ok);
+      throw new Exit(hosts.some((h) => 'error' in h) ? EXIT.applyFailed : EXIT.ok);
     }
     if (!target) {
-      // Exit 0 when a host showed logs (a host whose part started no process says so, exit 1).
+      // One host after the other; a host that cannot be reached is said, and the others still shown
+      // (exit 3). logs: exit 0 when a host showed logs (a part that started no process says so, exit 1).
       const codes: number[] = [];
+      let unreachable = false;
       for (const h of rec.hosts) {
         deps.out(`== host ${h.name}`);
-        codes.push(await onHost(deps.runner, h, args, false));
+        try {
+          codes.push(await onHost(deps.runner, h, args, { tty: false, stdin: 'ignore' }));
+        } catch (e) {
+          report(deps.err, e);
+          unreachable = true;
+        }
       }
-      throw new Exit(codes.includes(EXIT.ok) ? EXIT.ok : codes.at(-1)!);
+      if (unreachable) throw new Exit(EXIT.applyFailed);
+      throw new Exit(verb === 'logs' && codes.includes(EXIT.ok) ? EXIT.ok : Math.max(...codes));
     }
     const node = nodeOf(verb, target);
     const host = await hostOfNode(rec, node);
@@ -120,8 +134,11 @@ export function registerAcross(program: Command, deps: CliDeps): void {
       throw new CliError(`lab ${rec.lab} has no node '${node}'`, EXIT.error, nodes ? `its nodes: ${nodes}` : undefined);
     }
     if ('local' in host.reach) return;
-    const tty = verb === 'shell' ? !!process.stdin.isTTY : verb === 'exec' && !!process.stdin.isTTY && !!process.stdout.isTTY;
+    // A terminal there for a shell, and for exec and capture on a terminal here (Ctrl-C then reaches
+    // the command there; never for a pcap piped out, which a terminal would mangle).
+    const onTerminal = !!process.stdin.isTTY && !!process.stdout.isTTY;
+    const tty = verb === 'shell' ? !!process.stdin.isTTY : (verb === 'exec' || verb === 'capture') && onTerminal;
     // The same arguments there, the lab by its name (a file here is not a file there).
-    throw new Exit(await onHost(deps.runner, host, args, tty));
+    throw new Exit(await onHost(deps.runner, host, args, { tty, ...(verb === 'logs' || verb === 'impair' ? { stdin: 'ignore' as const } : {}) }));
   });
 }

@@ -99,10 +99,10 @@ class HostRunner {
   }
 
   /** Runs netlab there in the foreground (its standard streams are this netlab's); resolves to its exit status. */
-  async foreground(args: string[], tty: boolean): Promise<number> {
+  async foreground(args: string[], opts: { tty: boolean; stdin?: 'ignore' }): Promise<number> {
     await this.ensure();
     const [node, entry] = this.local ? [process.execPath, process.argv[1] ?? ''] : ['node', ''];
-    return this.runner.foreground(this.t.argv(['sh', '-c', RUN, 'sh', node, entry, this.pkg.hash, ...args], { tty }));
+    return this.runner.foreground(this.t.argv(['sh', '-c', RUN, 'sh', node, entry, this.pkg.hash, ...args], { tty: opts.tty }), opts.stdin ? { stdin: opts.stdin } : {});
   }
 
   /** Runs netlab there; resolves to its result whatever its exit code. */
@@ -223,10 +223,11 @@ export async function hostOfNode(rec: HostsRecord, node: string): Promise<LabHos
 /**
  * Runs netlab on one host of a lab across hosts with these arguments, in the foreground (exec,
  * shell, capture, impair on a node of that host): its output is this netlab's, its exit status
- * resolves. `tty`: on a terminal there, for an interactive shell.
+ * resolves. `tty`: on a terminal there, for an interactive shell; `stdin: 'ignore'` for a verb that
+ * reads nothing.
  */
-export function onHost(runner: CommandRunner, host: LabHost, args: string[], tty: boolean): Promise<number> {
-  return hostRunners(runner, [host])[0]!.foreground(args, tty);
+export function onHost(runner: CommandRunner, host: LabHost, args: string[], opts: { tty: boolean; stdin?: 'ignore' }): Promise<number> {
+  return hostRunners(runner, [host])[0]!.foreground(args, opts);
 }
 
 /** Runs netlab on one host of a lab across hosts, its output captured. */

@@ -40,6 +40,8 @@ export interface BytesResult {
 
 export interface ForegroundOptions {
   env?: NodeJS.ProcessEnv;
+  /** 'ignore': the command reads nothing (ssh otherwise drains netlab's standard input). */
+  stdin?: 'ignore';
   /** File descriptor for the command's standard output (default: netlab's). */
   stdout?: number;
 }
@@ -171,7 +173,7 @@ export class ProcessRunner implements CommandRunner {
    */
   foreground(argv: string[], opts: ForegroundOptions = {}): Promise<number> {
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['inherit', opts.stdout ?? 'inherit', 'inherit'], env: opts.env ?? process.env });
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: [opts.stdin ?? 'inherit', opts.stdout ?? 'inherit', 'inherit'], env: opts.env ?? process.env });
       const forward = (sig: NodeJS.Signals) => () => {
         if (child.exitCode === null && child.signalCode === null) child.kill(sig);
       };

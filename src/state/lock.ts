@@ -1,5 +1,5 @@
 // One `up`/`down` per lab at a time: an exclusive lock file holding the owner's pid.
-import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { CliError, EXIT } from '../core/errors.js';
 import { join } from 'node:path';
@@ -57,40 +57,46 @@ export function acquireLock(lab: string): () => void {
 }
 
 /**
- * Removes a stale lock (its holder died: kill -9) so that the next open takes it. Two netlabs may
- * find it stale at once: each moves the file aside (atomic), and one that moved a lock another has
- * just taken (not the file it judged: another inode, mtime or content) puts it back,
- * so only one of them gets in.
+ * Removes a stale lock (its holder died: kill -9) so that the next open takes it. Two netlabs
+ * (or gc) may find it stale at once, and one may already have taken the lock anew: takeovers go
+ * one at a time (LOCK.takeover, made with O_EXCL), and each removes the lock only while it is
+ * still the very file it judged (inode, mtime and content). A takeover killed halfway leaves its
+ * LOCK.takeover, which the next one removes once it is older than a takeover can take.
  */
-export function takeOver(path: string, judged: string): void {
-  const aside = `${path}.${process.pid}.aside`;
+export function takeOver(path: string, judged: string): boolean {
+  const turn = `${path}.takeover`;
+  let fd: number;
   try {
-    renameSync(path, aside);
+    fd = openSync(turn, 'wx', 0o644);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    try {
+      if (Date.now() - statSync(turn).mtimeMs > YOUNG_MS) rmSync(turn, { force: true });
+    } catch {
+      // gone meanwhile
+    }
+    return false; // another takeover is under way: the caller tries again
   }
+  closeSync(fd);
   try {
-    if (fileId(statSync(aside, { bigint: true }), readFileSync(aside, 'utf8').trim()) !== judged) linkSync(aside, path); // someone else's fresh lock: back
-  } catch {
-    // a newer lock is in place already: it stays
+    if (readLock(path).id !== judged) return false;
+    rmSync(path, { force: true });
+    return true;
   } finally {
-    rmSync(aside, { force: true });
+    rmSync(turn, { force: true });
   }
 }
 
 /** A lock being taken has no pid for a moment: an empty file is young, not stale, for this long. */
 const YOUNG_MS = 5000;
 
-/** The pid a lock file holds; 'young' while it is still empty, 'stale' when it stayed empty or is garbage. */
-function readHolder(path: string): number | 'young' | 'stale' | 'gone' {
-  return readLock(path).holder;
-}
-
 /** A lock file's identity: inode, mtime and content (an inode number alone is reused at once, a coarse mtime within a few ms). */
 const fileId = (st: BigIntStats, text: string) => `${st.ino}:${st.mtimeNs}:${text}`;
 
-/** readHolder, and the identity of the file judged (a takeover moves exactly that file aside). */
+/**
+ * The pid a lock file holds ('young' while it is still empty, 'stale' when it stayed empty or is
+ * garbage), and the identity of the file judged (a takeover removes exactly that file).
+ */
 export function readLock(path: string): { holder: number | 'young' | 'stale' | 'gone'; id: string } {
   let fd: number;
   try {
@@ -116,12 +122,20 @@ export function removeStaleLocks(labs?: Set<string>): string[] {
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const f of readdirSync(dir)) {
-    if (labs && !labs.has(f.replace(/\.lock$/, ''))) continue;
+    // The turn file of a takeover killed halfway, once old.
+    if (f.endsWith('.lock.takeover')) {
+      try {
+        if (Date.now() - statSync(join(dir, f)).mtimeMs > YOUNG_MS) rmSync(join(dir, f), { force: true });
+      } catch {
+        // gone meanwhile
+      }
+      continue;
+    }
+    if (!f.endsWith('.lock') || (labs && !labs.has(f.replace(/\.lock$/, '')))) continue;
     const path = join(dir, f);
-    const holder = readHolder(path);
+    const { holder, id } = readLock(path);
     if (holder === 'gone' || holder === 'young' || (typeof holder === 'number' && alive(holder))) continue;
-    rmSync(path, { force: true });
-    removed.push(f.replace(/\.lock$/, ''));
+    if (takeOver(path, id)) removed.push(f.replace(/\.lock$/, ''));
   }
   return removed;
 }
@@ -138,7 +152,9 @@ export async function waitLock(name: string, ms: number, what: string): Promise<
     } catch (e) {
       if (!(e instanceof LockError)) throw e;
       if (Date.now() > until)
-        throw new LockError(`${what}: another netlab has held them for over ${Math.round(ms / 1000)} s (${join(stateDir(), 'locks', `${name}.lock`)}); wait for it to finish, or stop it`);
+        throw new LockError(
+          `${what}: another netlab has held them for over ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`} (${join(stateDir(), 'locks', `${name}.lock`)}); wait for it to finish, or stop it`,
+        );
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
     }
   }

@@ -43,8 +43,8 @@ export const worldMark = (name: string) => `netlab-world:${name}`;
 // namespace netlab runs in (the kernel's guard against loops), which happens when netlab runs in
 // one other than the initial one (a container, a test's world): the kernel hands out namespace ids
 // from per-CPU batches, so a namespace made on one CPU can get a lower id than one made earlier on
-// another, every time. Each try runs on the next CPU netlab may use (taskset): one of them is the
-// CPU whose batch is above the caller's.
+// another, every time. Each try runs on the next CPU netlab may use (taskset; every CPU gets a
+// try): one of them is the CPU whose batch is above the caller's.
 const CREATE = `set -e
 parent=$1 dir=$2 mark=$3
 mkdir -p "$parent"
@@ -53,11 +53,16 @@ mkdir "$dir"
 : > "$dir/net"
 : > "$dir/mnt"
 trap 'for f in net mnt; do mountpoint -q "$dir/$f" && umount "$dir/$f"; done; rm -rf "$dir"' EXIT
-cpus=$(awk '/^Cpus_allowed_list:/ { n = split($2, r, ","); for (i = 1; i <= n; i++) if (split(r[i], b, "-") == 2) { for (c = b[1]; c <= b[2]; c++) print c } else print r[i] }' /proc/self/status 2>/dev/null | head -n 64)
+cpus=$(awk '/^Cpus_allowed_list:/ { n = split($2, r, ","); for (i = 1; i <= n; i++) if (split(r[i], b, "-") == 2) { for (c = b[1]; c <= b[2]; c++) print c } else print r[i] }' /proc/self/status 2>/dev/null)
 n=$(echo $cpus | wc -w)
-for try in $(seq 20); do
+tries=20; [ "$n" -gt 20 ] && tries=$n
+for try in $(seq $tries); do
   pin=
-  if [ "$n" -gt 0 ] && command -v taskset >/dev/null; then pin="taskset -c $(echo $cpus | tr ' ' '\n' | sed -n "$(( (try - 1) % n + 1 ))p")"; fi
+  if [ "$n" -gt 0 ] && command -v taskset >/dev/null; then
+    cpu=$(echo $cpus | tr ' ' '\n' | sed -n "$(( (try - 1) % n + 1 ))p")
+    # Pinned only where the kernel lets it be (a seccomp profile, a CPU gone offline): else as it comes.
+    taskset -c "$cpu" true 2>/dev/null && pin="taskset -c $cpu"
+  fi
   if out=$($pin unshare --net="$dir/net" --mount="$dir/mnt" --propagation private sh -c '
     set -e
     awk '"'"'{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i+1) == "nsfs") print $5; break } }'"'"' /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done

@@ -165,6 +165,30 @@ describe('multi-host: a lab across two simulated hosts', { skip: !isRoot && 'nee
         sdoc.hosts.map((h) => `${h.host}: ${h.labs[0]!.nodes.join(' ')}`),
         ['node1: k8s-node1 pod-a pod-b', 'node2: k8s-node2 pod-c pod-d'],
       );
+      // A host that cannot be reached: said, the other host still shown, exit 3.
+      const recFile = join(st.dir, 'hosts', 'k8s-cross-node.json');
+      const recText = readFileSync(recFile, 'utf8');
+      const rec = JSON.parse(recText) as { hosts: { name: string; reach: { exec?: string[] } }[] };
+      rec.hosts.find((h) => h.name === 'node2')!.reach = { exec: ['false'] };
+      writeFileSync(recFile, JSON.stringify(rec));
+      try {
+        const half = coordinator(undefined, ['status', 'k8s-cross-node'], env);
+        assert.equal(half.code, 3, out(half));
+        assert.match(half.stdout, /^== host node1\nk8s-cross-node {2}up [^\n]*\n[\s\S]*^== host node2\n$/m);
+        assert.match(half.stderr, /host node2 \(exec false\): sending netlab failed/);
+        const halfJson = coordinator(undefined, ['status', 'k8s-cross-node', '--json'], env);
+        assert.equal(halfJson.code, 3, out(halfJson));
+        const hj = JSON.parse(halfJson.stdout) as { hosts: { host: string; labs?: unknown[]; error?: string }[] };
+        assert.deepEqual(
+          hj.hosts.map((h) => [h.host, !!h.labs, /sending netlab failed/.test(h.error ?? '')]),
+          [
+            ['node1', true, false],
+            ['node2', false, true],
+          ],
+        );
+      } finally {
+        writeFileSync(recFile, recText);
+      }
       const logs = coordinator(undefined, ['logs', 'k8s-cross-node'], env);
       assert.equal(logs.code, 1, out(logs));
       assert.match(logs.stdout, /^== host node1\n== host node2\n$/, 'every host, one after the other');

@@ -102,7 +102,16 @@ test('locks: a stale lock is taken over only as judged; a fresh one taken meanwh
     writeFileSync(path, `${process.ppid}\n`);
     takeOver(path, judged);
     assert.equal(readFileSync(path, 'utf8'), `${process.ppid}\n`, 'the fresh lock stays');
-    assert.deepEqual(readdirSync(join(dir, 'locks')), ['l2.lock'], 'nothing left aside');
+    assert.deepEqual(readdirSync(join(dir, 'locks')), ['l2.lock'], 'no takeover file left');
+    // A takeover killed halfway left its turn file: the next takeover waits for it, then removes it once old.
+    const stale = readLock(path).id;
+    writeFileSync(`${path}.takeover`, '');
+    assert.equal(takeOver(path, stale), false, 'another takeover is under way');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.takeover`, old, old);
+    assert.equal(takeOver(path, stale), false);
+    assert.equal(takeOver(path, stale), true, 'the old turn file is gone: the judged lock is removed');
+    assert.deepEqual(readdirSync(join(dir, 'locks')), []);
   });
 });
 
@@ -115,7 +124,7 @@ test('waitLock: waits while a live netlab holds the lock, then says what is held
     writeFileSync(join(dir, 'locks', '@w.lock'), `${process.ppid}\n`); // alive: the test runner
     await assert.rejects(
       waitLock('@w', 200, "the real host's uplinks"),
-      (e: unknown) => e instanceof LockError && /^the real host's uplinks: another netlab has held them for over 0 s/.test(e.message),
+      (e: unknown) => e instanceof LockError && /^the real host's uplinks: another netlab has held them for over 200 ms/.test(e.message),
     );
     setTimeout(() => rmSync(join(dir, 'locks', '@w.lock')), 100);
     const release = await waitLock('@w', 5000, 'x');
